@@ -1,0 +1,54 @@
+"""``python -m pipelines COMMAND ...``: the engine's command-line tools.
+
+Each command lives in its own module and is imported only when used.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    "demo": ("main_demo", "main", "run the headless conversation demo (same as main_demo.py)"),
+    "finetune": ("pipelines.dialogue.finetune_cli", "main", "P-tune the dialogue model on JSON chat logs"),
+    "voice-train": ("pipelines.voice.train_cli", "main", "train a so-vits-svc voice from recordings"),
+    "enroll": ("pipelines.face.enroll_cli", "main", "enroll a face from 5-10 s clips or a portrait"),
+    "export-onnx": ("pipelines.face.export_onnx", "main", "export the Wav2Lip generator to ONNX (fp32/fp16/int8)"),
+    "bench": (None, None, "benchmarks: latency | dialogue | voice | render | ui"),
+}
+
+BENCHES = {
+    "latency": "pipelines.bench.latency",
+    "dialogue": "pipelines.bench.dialogue",
+    "voice": "pipelines.bench.voice",
+    "render": "pipelines.bench.render",
+    "ui": "app.bench_ui",
+}
+
+
+def usage() -> str:
+    lines = ["usage: python -m pipelines COMMAND [options]", "", "commands:"]
+    lines += [f"  {name:<12} {text}" for name, (_, _, text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    cmd, rest = argv[0], argv[1:]
+    if cmd not in COMMANDS:
+        print(f"unknown command {cmd!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    if cmd == "bench":
+        if not rest or rest[0] not in BENCHES:
+            print(f"usage: python -m pipelines bench {{{'|'.join(BENCHES)}}} [options]", file=sys.stderr)
+            return 2
+        module = importlib.import_module(BENCHES[rest[0]])
+        return int(module.main(rest[1:]) or 0)
+    module_name, func, _ = COMMANDS[cmd]
+    return int(getattr(importlib.import_module(module_name), func)(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

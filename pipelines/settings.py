@@ -1,0 +1,267 @@
+"""One typed settings object for the CLI, the settings file and the settings panel.
+
+``Settings`` is a tree of dataclasses.  Each field carries ``metadata`` (help
+text, allowed choices, whether it is a folder/file path) which the CLI and the
+settings panel read, so there is one description of every knob.
+
+``load_settings`` validates and reports every wrong field by its dotted name
+("face.fps: must be a number between 1 and 60, got 'fast'"); ``save_settings``
+writes atomically (temp file + rename), so a crash never leaves half a file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PERSONA = REPO_ROOT / "source" / "default"
+DEFAULT_SETTINGS_FILE = REPO_ROOT / "settings.json"
+
+
+def opt(default: Any, help: str, choices: tuple | None = None, path: str | None = None,
+        lo: float | None = None, hi: float | None = None):
+    """A settings field with its description.  ``path`` is "dir" or "file" for paths."""
+    meta = {"help": help, "choices": choices, "path": path, "lo": lo, "hi": hi}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class DialogueSettings:
+    backend: str = opt("retrieval", "reply generator", choices=("retrieval", "chatglm"))
+    model_dir: str = opt("", "ChatGLM / GLM / causal-LM model folder (e.g. module/chatglm-6b)", path="dir")
+    ptuning_dir: str = opt("", "P-tuning v2 checkpoint or peft adapter folder (empty: none)", path="dir")
+    trust_remote_code: bool = opt(False, "run the model folder's own Python code (needed for THUDM ChatGLM folders)")
+    dtype: str = opt("auto", "weights dtype", choices=("auto", "fp32", "bf16", "fp16"))
+    quantize_int8: bool = opt(False, "dynamic int8 quantisation of Linear layers (CPU)")
+    max_new_tokens: int = opt(256, "longest reply in tokens", lo=1, hi=8192)
+    temperature: float = opt(0.8, "sampling temperature (0: greedy)", lo=0.0, hi=5.0)
+    top_p: float = opt(0.8, "nucleus sampling", lo=0.0, hi=1.0)
+    history_tokens: int = opt(1024, "token budget of the kept history (oldest rounds dropped first)", lo=0, hi=131072)
+    stream_delay_ms: int = opt(15, "retrieval backend: pause between streamed pieces", lo=0, hi=1000)
+
+
+@dataclass
+class VoiceSettings:
+    tts_backend: str = opt("espeak", "base text-to-speech voice", choices=("espeak", "pyttsx3"))
+    tts_voice: str = opt("", "base voice name (empty: the persona's, by language)")
+    tts_rate: int = opt(0, "speaking rate in words per minute (0: the persona's)", lo=0, hi=600)
+    tts_pitch: int = opt(-1, "base pitch 0-99 (-1: the persona's)", lo=-1, hi=99)
+    vc_backend: str = opt("world", "voice conversion into the persona's voice", choices=("none", "world", "sovits"))
+    sovits_dir: str = opt("", "so-vits-svc model folder: G_*.pth + config.json (e.g. module/So-VITS/44k)", path="dir")
+    sovits_checkpoint: str = opt("", "G_*.pth inside sovits_dir (empty: newest)")
+    contentvec_dir: str = opt("", "ContentVec encoder: HF content-vec-best folder or checkpoint_best_legacy_500.pt", path="any")
+    cluster_model: str = opt("", "optional kmeans cluster model (.pt)", path="file")
+    speaker: str = opt("", "speaker name from the so-vits config (empty: the first)")
+    transpose: int = opt(0, "pitch shift in semitones", lo=-24, hi=24)
+    f0_method: str = opt("dio", "F0 estimator", choices=("dio", "harvest", "crepe-tiny", "crepe", "parselmouth"))
+    noise_scale: float = opt(0.4, "so-vits noise scale", lo=0.0, hi=2.0)
+    cluster_ratio: float = opt(0.0, "share of the cluster model in the content features", lo=0.0, hi=1.0)
+
+
+@dataclass
+class FaceSettings:
+    backend: str = opt("warp", "lip-sync renderer", choices=("warp", "wav2lip"))
+    checkpoint: str = opt("", "Wav2Lip checkpoint (.pth) or exported model (.onnx) (e.g. module/wav2lip/wav2lip_gan.pth)", path="file")
+    runtime: str = opt("auto", "Wav2Lip runtime", choices=("auto", "torch", "onnx"))
+    batch_size: int = opt(32, "frames per inference batch", lo=1, hi=512)
+    fps: int = opt(25, "video frames per second", lo=1, hi=60)
+    face: str = opt("", "enrolled face (avatar folder); empty: the persona's", path="dir")
+
+
+@dataclass
+class Settings:
+    persona: str = opt(str(DEFAULT_PERSONA.relative_to(REPO_ROOT)), "persona folder (persona.json, chat log, portrait)", path="dir")
+    device: str = opt("auto", "compute device", choices=("auto", "cpu", "cuda"))
+    threads: int = opt(0, "CPU threads for models (0: all cores)", lo=0, hi=256)
+    language: str = opt("auto", "reply language for the voice", choices=("auto", "zh", "en"))
+    output_dir: str = opt("output", "where turn videos and the conversation log go", path="dir")
+    min_sentence_chars: int = opt(6, "shortest first sentence sent to the voice", lo=1, hi=200)
+    dialogue: DialogueSettings = field(default_factory=DialogueSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
+    face: FaceSettings = field(default_factory=FaceSettings)
+
+    # -- paths ---------------------------------------------------------------
+    def resolve(self, value: str) -> Path:
+        """A path from the settings, relative paths taken from the repository root."""
+        p = Path(os.path.expanduser(value))
+        return p if p.is_absolute() else REPO_ROOT / p
+
+    @property
+    def persona_dir(self) -> Path:
+        return self.resolve(self.persona)
+
+    @property
+    def output_path(self) -> Path:
+        return self.resolve(self.output_dir)
+
+    def resolved_device(self) -> str:
+        if self.device != "auto":
+            return self.device
+        try:
+            import torch
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        except ImportError:
+            return "cpu"
+
+    # -- (de)serialisation ----------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Settings":
+        errors: list[str] = []
+        obj = _build(cls, data, "", errors)
+        errors += obj.validate() if not errors else []
+        if errors:
+            raise SettingsError(errors)
+        return obj
+
+    def validate(self) -> list[str]:
+        """Every problem as 'dotted.field: what is wrong'."""
+        errors: list[str] = []
+        _check(self, "", errors)
+        return errors
+
+    def replace(self, dotted: str, value: Any) -> "Settings":
+        """A copy with one dotted field set from a string or value (CLI ``--set a.b=v``)."""
+        data = self.to_dict()
+        node = data
+        *parents, last = dotted.split(".")
+        for p in parents:
+            if not isinstance(node.get(p), dict):
+                raise SettingsError([f"{dotted}: no such setting"])
+            node = node[p]
+        if last not in node or isinstance(node[last], dict):
+            raise SettingsError([f"{dotted}: no such setting (known: {', '.join(sorted(k for k in node if not isinstance(node[k], dict)))})"])
+        node[last] = _coerce_text(value, node[last]) if isinstance(value, str) else value
+        return Settings.from_dict(data)
+
+
+class SettingsError(ValueError):
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("invalid settings:\n  " + "\n  ".join(errors))
+
+
+def iter_fields(obj: Any, prefix: str = ""):
+    """(dotted name, dataclass field, value) for every leaf setting."""
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        name = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            yield from iter_fields(value, name + ".")
+        else:
+            yield name, f, value
+
+
+def _coerce_text(text: str, current: Any) -> Any:
+    if isinstance(current, bool):
+        low = text.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        return text
+    if isinstance(current, int):
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    if isinstance(current, float):
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _build(cls, data: Any, prefix: str, errors: list[str]):
+    if not isinstance(data, dict):
+        errors.append(f"{prefix.rstrip('.') or 'settings'}: must be a JSON object, got {type(data).__name__}")
+        return cls()
+    hints = get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    for key in data:
+        if key not in names:
+            errors.append(f"{prefix}{key}: unknown setting (known: {', '.join(sorted(names))})")
+    kwargs = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[f.name] = _build(hint, value, f"{prefix}{f.name}.", errors)
+            continue
+        ok = {
+            bool: lambda v: isinstance(v, bool),
+            int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+            float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+            str: lambda v: isinstance(v, str),
+        }[hint](value)
+        if not ok:
+            errors.append(f"{prefix}{f.name}: must be {hint.__name__}, got {value!r}")
+            continue
+        kwargs[f.name] = float(value) if hint is float else value
+    return cls(**kwargs)
+
+
+def _check(obj: Any, prefix: str, errors: list[str]) -> None:
+    for name, f, value in iter_fields(obj, prefix):
+        m = f.metadata
+        if m.get("choices") and value not in m["choices"]:
+            errors.append(f"{name}: must be one of {', '.join(map(str, m['choices']))}, got {value!r}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            lo, hi = m.get("lo"), m.get("hi")
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                errors.append(f"{name}: must be between {lo} and {hi}, got {value!r}")
+
+
+def load_settings(path: str | os.PathLike | None = None) -> Settings:
+    """Settings from a JSON file (defaults where the file is missing)."""
+    p = Path(path) if path else DEFAULT_SETTINGS_FILE
+    if not p.exists():
+        if path:
+            raise SettingsError([f"{p}: settings file not found (omit --settings to use the defaults)"])
+        return Settings()
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise SettingsError([f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+                             "fix or delete the file to go back to the defaults"]) from exc
+    return Settings.from_dict(data)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` so readers see the old or the new file, never half of one."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def save_settings(settings: Settings, path: str | os.PathLike | None = None) -> Path:
+    errors = settings.validate()
+    if errors:
+        raise SettingsError(errors)
+    p = Path(path) if path else DEFAULT_SETTINGS_FILE
+    atomic_write_text(p, json.dumps(settings.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    return p

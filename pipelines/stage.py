@@ -1,0 +1,63 @@
+"""The contract every stage implements: load / process / end_turn / close.
+
+A stage is plain Python, owned by exactly one worker thread (see ``worker.py``),
+so it never needs locks of its own.  ``process`` is a generator: the worker
+checks between yielded outputs whether the turn was interrupted and closes the
+generator if so, which is how a long reply stops at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Iterable, Iterator
+
+from .messages import Message
+
+
+@dataclass
+class TurnContext:
+    """What a stage may know about the turn it is working on."""
+    turn_id: int
+    is_cancelled: Callable[[], bool] = lambda: False
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.is_cancelled()
+
+
+class Stage:
+    """Base class of a pipeline stage.
+
+    Subclasses set ``name`` (used in timings and error messages) and implement
+    ``process``.  ``load`` runs once in the worker thread before the first
+    message; ``close`` once when the engine shuts down.
+    """
+
+    name: ClassVar[str] = "stage"
+    #: short description of the backend, shown in the status bar / bench tables
+    backend: str = ""
+
+    def load(self) -> None:
+        """Load models.  Raise with a message that says what is missing and how to fix it."""
+
+    def process(self, msg: Message, ctx: TurnContext) -> Iterator[Message]:
+        raise NotImplementedError
+
+    def end_turn(self, ctx: TurnContext) -> Iterable[Message]:
+        """The turn's last input has been processed: flush what is buffered.
+
+        A stage may add facts to ``ctx.info``; they travel on the ``TurnEnd``.
+        """
+        return ()
+
+    def cancel_turn(self, turn_id: int) -> None:
+        """The turn was interrupted or failed: drop whatever is buffered for it."""
+
+    def reset(self) -> None:
+        """Forget conversation state (``clear``)."""
+
+    def close(self) -> None:
+        """Release models and files."""
+
+    def describe(self) -> str:
+        return f"{self.name}:{self.backend or type(self).__name__}"

@@ -1,0 +1,206 @@
+"""One background thread per stage, linked by blocking queues.
+
+A worker blocks on its inbox (no polling), drops every message of a cancelled
+turn, times the stage, and turns any exception into a ``StageError`` that
+travels to the engine's single error handler; the worker itself keeps running,
+so the next turn works.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .messages import AudioChunk, Message, StageError, TurnEnd, VideoChunk
+from .stage import Stage, TurnContext
+
+#: put on an inbox to make its worker finish (after closing its stage)
+SENTINEL = object()
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Control message: turn ``turn_id`` was interrupted or failed.  Never dropped."""
+    turn_id: int
+
+
+class TurnGate:
+    """Thread-safe record of which turns are cancelled."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cancelled: set[int] = set()
+
+    def cancel(self, turn_id: int) -> bool:
+        with self._lock:
+            if turn_id in self._cancelled:
+                return False
+            self._cancelled.add(turn_id)
+            return True
+
+    def is_cancelled(self, turn_id: int) -> bool:
+        with self._lock:
+            return turn_id in self._cancelled
+
+
+def drop_turn(q: queue.Queue, turn_id: int) -> int:
+    """Remove every queued message of ``turn_id`` from ``q``; returns how many."""
+    with q.mutex:
+        kept = deque(m for m in q.queue if getattr(m, "turn_id", None) != turn_id or isinstance(m, Cancel))
+        dropped = len(q.queue) - len(kept)
+        q.queue = kept
+    return dropped
+
+
+@dataclass
+class StageTiming:
+    """Per-turn timings of one stage (seconds; ``perf_counter`` clock)."""
+    first_input: float | None = None
+    first_output: float | None = None
+    last_output: float | None = None
+    busy: float = 0.0
+    outputs: int = 0
+    audio_seconds: float = 0.0  # media seconds produced (audio or video)
+
+
+@dataclass
+class WorkerStats:
+    turns: dict[int, StageTiming] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def timing(self, turn_id: int) -> StageTiming:
+        with self.lock:
+            return self.turns.setdefault(turn_id, StageTiming())
+
+    def pop(self, turn_id: int) -> StageTiming:
+        with self.lock:
+            return self.turns.pop(turn_id, StageTiming())
+
+
+class StageWorker(threading.Thread):
+    """Runs one stage: inbox -> stage -> outbox (or ``on_output`` for the last stage)."""
+
+    def __init__(
+        self,
+        stage: Stage,
+        inbox: queue.Queue,
+        outbox: queue.Queue | None,
+        gate: TurnGate,
+        on_error: Callable[[StageError], None],
+        on_output: Callable[[str, object], None] = lambda stage, msg: None,
+    ) -> None:
+        super().__init__(name=f"stage-{stage.name}", daemon=True)
+        self.stage = stage
+        self.inbox = inbox
+        self.outbox = outbox
+        self.gate = gate
+        self.on_error = on_error
+        self.on_output = on_output
+        self.stats = WorkerStats()
+        self.loaded = threading.Event()
+        self.load_error: BaseException | None = None
+        self._contexts: dict[int, TurnContext] = {}
+
+    # -- helpers -----------------------------------------------------------
+    def _ctx(self, turn_id: int) -> TurnContext:
+        ctx = self._contexts.get(turn_id)
+        if ctx is None:
+            ctx = TurnContext(turn_id, is_cancelled=lambda t=turn_id: self.gate.is_cancelled(t))
+            self._contexts[turn_id] = ctx
+        return ctx
+
+    def _emit(self, msg: object) -> None:
+        if isinstance(msg, Message):
+            t = self.stats.timing(msg.turn_id)
+            now = time.perf_counter()
+            if t.first_output is None:
+                t.first_output = now
+            t.last_output = now
+            t.outputs += 1
+            if isinstance(msg, (AudioChunk, VideoChunk)):
+                t.audio_seconds += msg.duration
+        self.on_output(self.stage.name, msg)
+        if self.outbox is not None:
+            self.outbox.put(msg)
+
+    def _report(self, turn_id: int, exc: BaseException) -> None:
+        err = StageError(turn_id, -1, stage=self.stage.name, error=f"{type(exc).__name__}: {exc}",
+                         traceback=traceback.format_exc())
+        self.on_error(err)
+
+    # -- thread body -------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self.stage.load()
+        except BaseException as exc:  # reported by Engine.start
+            self.load_error = exc
+            self.loaded.set()
+            return
+        self.loaded.set()
+        try:
+            while True:
+                msg = self.inbox.get()
+                if msg is SENTINEL:
+                    break
+                self._handle(msg)
+        finally:
+            try:
+                self.stage.close()
+            except Exception as exc:  # closing must not hide the real outcome
+                self._report(-1, exc)
+
+    def _handle(self, msg: object) -> None:
+        if isinstance(msg, Cancel):
+            try:
+                self.stage.cancel_turn(msg.turn_id)
+            except Exception as exc:
+                self._report(msg.turn_id, exc)
+            self._contexts.pop(msg.turn_id, None)
+            self._emit(msg)
+            return
+        turn_id = msg.turn_id
+        if self.gate.is_cancelled(turn_id):
+            return  # dropped: its turn was interrupted
+        ctx = self._ctx(turn_id)
+        timing = self.stats.timing(turn_id)
+        start = time.perf_counter()
+        if timing.first_input is None:
+            timing.first_input = start
+        try:
+            if isinstance(msg, TurnEnd):
+                outputs = self.stage.end_turn(ctx)
+            else:
+                outputs = self.stage.process(msg, ctx)
+            self._pump(outputs, ctx, timing, start)
+            if isinstance(msg, TurnEnd) and not ctx.cancelled:
+                self._contexts.pop(turn_id, None)
+                self._emit(TurnEnd(turn_id, msg.seq, info={**msg.info, **ctx.info}))
+        except Exception as exc:
+            timing.busy += time.perf_counter() - start
+            self._report(turn_id, exc)
+
+    def _pump(self, outputs, ctx: TurnContext, timing: StageTiming, start: float) -> None:
+        """Forward a stage's outputs, stopping at once if the turn is cancelled."""
+        it = iter(outputs or ())
+        try:
+            while True:
+                if ctx.cancelled:
+                    break
+                try:
+                    out = next(it)
+                except StopIteration:
+                    break
+                if ctx.cancelled:
+                    break
+                timing.busy += time.perf_counter() - start
+                self._emit(out)
+                start = time.perf_counter()
+            timing.busy += time.perf_counter() - start
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
