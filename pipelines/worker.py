@@ -28,6 +28,11 @@ class Cancel:
     turn_id: int
 
 
+@dataclass(frozen=True)
+class Reset:
+    """Control message: forget conversation state (history).  Never dropped."""
+
+
 class TurnGate:
     """Thread-safe record of which turns are cancelled."""
 
@@ -50,7 +55,8 @@ class TurnGate:
 def drop_turn(q: queue.Queue, turn_id: int) -> int:
     """Remove every queued message of ``turn_id`` from ``q``; returns how many."""
     with q.mutex:
-        kept = deque(m for m in q.queue if getattr(m, "turn_id", None) != turn_id or isinstance(m, Cancel))
+        kept = deque(m for m in q.queue
+                     if isinstance(m, Cancel) or getattr(m, "turn_id", None) != turn_id)
         dropped = len(q.queue) - len(kept)
         q.queue = kept
     return dropped
@@ -154,6 +160,13 @@ class StageWorker(threading.Thread):
                 self._report(-1, exc)
 
     def _handle(self, msg: object) -> None:
+        if isinstance(msg, Reset):
+            try:
+                self.stage.reset()
+            except Exception as exc:
+                self._report(-1, exc)
+            self._emit(msg)
+            return
         if isinstance(msg, Cancel):
             try:
                 self.stage.cancel_turn(msg.turn_id)

@@ -1,0 +1,113 @@
+"""Headless conversation with the persona: text in, one MP4 (H.264 + AAC) per turn out.
+
+    python main_demo.py --text "你好，介绍一下你自己"        # one turn
+    python main_demo.py --text "Hi" --text "What can you do?" --json
+    python main_demo.py                                       # interactive on a terminal
+                                                              # ('stop' quits, 'clear' clears history)
+    python main_demo.py < /dev/null                           # scripted two-turn demo
+
+Every model stays loaded across turns; the reply is spoken and rendered
+sentence by sentence while the dialogue stage is still writing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from pipelines.cli_settings import add_settings_arguments, settings_from_args  # noqa: E402
+from pipelines.engine import Engine, EngineError  # noqa: E402
+from pipelines.persona import PersonaError  # noqa: E402
+from pipelines.settings import SettingsError  # noqa: E402
+from pipelines.turn_record import TurnRecord  # noqa: E402
+
+SCRIPTED = ["你好，介绍一下你自己", "What can you do?"]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--text", action="append", help="a message to the persona (repeat for several turns)")
+    p.add_argument("--out", help="MP4 path of the first turn (later turns get -2, -3 … suffixes)")
+    p.add_argument("--json", action="store_true", help="print one JSON line per turn")
+    p.add_argument("--log", help="conversation log (default: <output_dir>/conversation.jsonl)")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for one turn")
+    add_settings_arguments(p)
+    return p.parse_args(argv)
+
+
+def report(rec: TurnRecord, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(rec.to_dict(), ensure_ascii=False), flush=True)
+        return
+    if rec.status == "error":
+        print(f"[turn {rec.turn_id}] error: {rec.error}", flush=True)
+        return
+    fmt = lambda v: "-" if v is None else f"{v:.2f}s"  # noqa: E731
+    print(f"{rec.reply}", flush=True)
+    print(f"  [{rec.mode or 'reply'}] first audio {fmt(rec.first_audio_s)}, first frame {fmt(rec.first_frame_s)}, "
+          f"{rec.audio_s:.1f}s of speech in {fmt(rec.wall_s)}", flush=True)
+    if rec.video_path:
+        print(f"  video: {rec.video_path}", flush=True)
+
+
+def run_turn(engine: Engine, text: str, args) -> TurnRecord:
+    rec = engine.wait(engine.submit(text), timeout=args.timeout)
+    report(rec, args.json)
+    return rec
+
+
+def interactive(engine: Engine, args) -> None:
+    name = engine.persona.display_name if engine.persona else "persona"
+    print(f"Chat with {name}. 'stop' quits, 'clear' clears the history.", flush=True)
+    while True:
+        try:
+            line = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return
+        if not line:
+            continue
+        if line.lower() in ("stop", "quit", "exit"):
+            return
+        if line.lower() == "clear":
+            engine.clear()
+            print("(history cleared)")
+            continue
+        run_turn(engine, line, args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+        engine = Engine(settings, out_path=args.out, log_path=args.log)
+        if not args.json:
+            print("loading models …", flush=True)
+        engine.start()
+    except (SettingsError, PersonaError, EngineError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    failed = False
+    try:
+        if not args.json:
+            print("backends: " + ", ".join(f"{k}={v}" for k, v in engine.describe().items()), flush=True)
+        if args.text:
+            for text in args.text:
+                failed |= run_turn(engine, text, args).status != "ok"
+        elif sys.stdin is not None and sys.stdin.isatty():
+            interactive(engine, args)
+        else:
+            for text in SCRIPTED:
+                if not args.json:
+                    print(f"you> {text}", flush=True)
+                failed |= run_turn(engine, text, args).status != "ok"
+    finally:
+        engine.close()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Sinks: the last stage of a turn.  ``FileSink`` writes one MP4 per turn."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .media.mp4_writer import Mp4Writer
+from .messages import VideoChunk
+from .stage import Stage, TurnContext
+
+
+class FileSink(Stage):
+    """Streams each turn's video chunks into ``<out_dir>/turn-<stamp>-<id>.mp4``.
+
+    With ``out_path`` the first turn goes exactly there and later turns get a
+    ``-2``, ``-3`` … suffix.  An interrupted turn's partial file is removed.
+    """
+
+    name = "sink"
+    backend = "mp4"
+
+    def __init__(self, out_dir: str | Path, out_path: str | Path | None = None) -> None:
+        self.out_dir = Path(out_dir)
+        self.out_path = Path(out_path) if out_path else None
+        self._writers: dict[int, Mp4Writer] = {}
+        self._count = 0
+
+    def _path_for(self, turn_id: int) -> Path:
+        self._count += 1
+        if self.out_path is not None:
+            if self._count == 1:
+                return self.out_path
+            return self.out_path.with_name(f"{self.out_path.stem}-{self._count}{self.out_path.suffix}")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        return self.out_dir / f"turn-{stamp}-{turn_id:03d}.mp4"
+
+    def process(self, msg, ctx: TurnContext):
+        if isinstance(msg, VideoChunk):
+            writer = self._writers.get(msg.turn_id)
+            if writer is None:
+                writer = Mp4Writer(self._path_for(msg.turn_id), msg.fps, msg.sample_rate)
+                self._writers[msg.turn_id] = writer
+            writer.write(msg.frames, msg.audio)
+        return ()
+
+    def end_turn(self, ctx: TurnContext):
+        writer = self._writers.pop(ctx.turn_id, None)
+        if writer is not None:
+            ctx.info["video_path"] = str(writer.close())
+        return ()
+
+    def cancel_turn(self, turn_id: int) -> None:
+        writer = self._writers.pop(turn_id, None)
+        if writer is not None:
+            writer.abort()
+
+    def close(self) -> None:
+        for turn_id in list(self._writers):
+            self.cancel_turn(turn_id)
