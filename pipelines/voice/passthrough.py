@@ -1,0 +1,36 @@
+"""Voice conversion backend ``none``: the base voice goes to the face stage unchanged."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..messages import AudioChunk, Message
+from ..stage import Stage, TurnContext
+from .audio_utils import as_mono_float32
+from .turn_seq import TurnSeq
+
+
+class NoConversion(Stage):
+    """``vc`` backend ``none``: forwards each ``AudioChunk`` (as float32 mono)."""
+
+    name = "vc"
+
+    def __init__(self, settings, persona) -> None:
+        self.settings = settings
+        self.persona = persona
+        self._seq = TurnSeq()
+
+    def process(self, msg: Message, ctx: TurnContext) -> Iterator[Message]:
+        if not isinstance(msg, AudioChunk):
+            raise TypeError(f"vc expects AudioChunk messages, got {type(msg).__name__}")
+        yield AudioChunk(msg.turn_id, self._seq.next(msg.turn_id), samples=as_mono_float32(msg.samples),
+                         sample_rate=msg.sample_rate, text=msg.text)
+
+    def end_turn(self, ctx: TurnContext):
+        self._seq.forget(ctx.turn_id)
+        return ()
+
+    def cancel_turn(self, turn_id: int) -> None:
+        self._seq.forget(turn_id)
+
+    def reset(self) -> None:
+        self._seq.forget()
