@@ -72,7 +72,7 @@ class SentenceSplitter:
         return None
 
     def feed(self, text: str) -> list[str]:
-        self.buf += text
+        self.buf = (self.buf + text).lstrip("".join(STRONG | WEAK) + " \t")
         out = []
         while (i := self._next_cut(final=False)) is not None:
             out.append(self._cut_at(i))

@@ -1,0 +1,56 @@
+# Two commands for a fresh clone:  `make demo`  and  `make test`.
+# Both create .venv if missing and install the pinned requirements once
+# (a stamp keyed on the requirements files makes the second run fast).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-nodeps.txt 2>/dev/null | sha1sum | cut -c1-12)
+SYSPKGS := libportaudio2 fonts-wqy-microhei xvfb xauth
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PYTHONUNBUFFERED := 1
+
+.PHONY: demo test install sysdeps app bench clean-venv
+
+demo: install
+	$(VPY) main_demo.py --text "你好，介绍一下你自己"
+
+test: install sysdeps
+	$(VPY) -m pytest -q
+
+app: install sysdeps
+	$(VPY) -m app
+
+bench: install
+	$(VPY) -m pipelines bench latency --turns 3
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt $(wildcard requirements-nodeps.txt)
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip "setuptools<81" wheel
+	$(VPY) -m pip install -q -r requirements.txt
+	@if [ -f requirements-nodeps.txt ]; then $(VPY) -m pip install -q --no-deps -r requirements-nodeps.txt; fi
+	$(VPY) -m pipelines.install_check
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+# System packages: PortAudio (sound output), a CJK font (Chinese in the window),
+# Xvfb (GUI tests in a real window).  Installed when we are root with apt;
+# otherwise the exact command is printed and everything still runs without them.
+sysdeps:
+	@missing=""; for p in $(SYSPKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing system packages:$$missing"; \
+		(apt-get install -y -q $$missing >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $$missing >/dev/null 2>&1)) \
+		|| echo "warning: could not install$$missing; run: sudo apt-get install -y$$missing"; \
+	else \
+		echo "optional system packages missing:$$missing"; \
+		echo "  install them with: sudo apt-get install -y$$missing"; \
+		echo "  (without them: no sound output, no CJK font, GUI window tests skipped)"; \
+	fi
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,93 @@
+"""``python -m pipelines bench latency --turns N``: end-to-end turn latency.
+
+Runs N turns through the engine with the configured backends (the embedded
+default unless settings say otherwise) and prints, per stage and for the turn:
+time to first output (first audio for the voice, first frame for the face),
+busy time, real-time factor, and the process's peak RSS.  Model loading is
+timed separately and not counted in the turns.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+
+from ..cli_settings import add_settings_arguments, settings_from_args
+from ..engine import STAGE_ORDER, Engine, peak_rss_mb
+
+PROMPTS = ["你好，介绍一下你自己", "What can you do?", "今天天气怎么样？", "Tell me a joke.",
+           "你喜欢什么？", "Thank you, goodbye!"]
+
+
+def run(settings, turns: int) -> dict:
+    out_dir = tempfile.mkdtemp(prefix="bench-latency-")
+    settings.output_dir = out_dir
+    t = time.perf_counter()
+    engine = Engine(settings).start()
+    load_s = time.perf_counter() - t
+    records = []
+    try:
+        for i in range(turns):
+            rec = engine.wait(engine.submit(PROMPTS[i % len(PROMPTS)]), timeout=600)
+            if rec.status != "ok":
+                raise RuntimeError(f"turn {rec.turn_id} ended with {rec.status}: {rec.error}")
+            records.append(rec)
+    finally:
+        engine.close()
+
+    def med(values):
+        values = [v for v in values if v is not None]
+        return statistics.median(values) if values else None
+
+    stages = {}
+    for name in STAGE_ORDER:
+        figs = [r.stages[name] for r in records]
+        stages[name] = {"backend": engine.describe().get(name, ""),
+                        "first_output_s": med(f.first_output_s for f in figs),
+                        "busy_s": med(f.busy_s for f in figs),
+                        "rtf": med(f.rtf for f in figs)}
+    return {
+        "turns": turns, "load_s": load_s, "peak_rss_mb": peak_rss_mb(),
+        "turn": {"first_audio_s": med(r.first_audio_s for r in records),
+                 "first_frame_s": med(r.first_frame_s for r in records),
+                 "wall_s": med(r.wall_s for r in records),
+                 "audio_s": med(r.audio_s for r in records),
+                 "rtf": med(r.rtf for r in records),
+                 "render_rtf": med(r.render_rtf for r in records)},
+        "stages": stages,
+        "per_turn": [{"user": r.user_text, "first_audio_s": r.first_audio_s, "first_frame_s": r.first_frame_s,
+                      "wall_s": r.wall_s, "audio_s": r.audio_s, "rtf": r.rtf} for r in records],
+    }
+
+
+def fmt(v, unit="s"):
+    return "-" if v is None else f"{v:.3f}{unit}" if unit == "s" else f"{v:.2f}"
+
+
+def print_table(res: dict) -> None:
+    print(f"model load {res['load_s']:.2f}s, {res['turns']} turns, medians; peak RSS {res['peak_rss_mb']:.0f} MB")
+    print(f"{'stage':<10}{'backend':<14}{'first out':>11}{'busy':>10}{'RTF':>8}")
+    for name, s in res["stages"].items():
+        print(f"{name:<10}{s['backend']:<14}{fmt(s['first_output_s']):>11}{fmt(s['busy_s']):>10}{fmt(s['rtf'], ''):>8}")
+    t = res["turn"]
+    print(f"turn: first audio {fmt(t['first_audio_s'])}, first frame {fmt(t['first_frame_s'])}, "
+          f"wall {fmt(t['wall_s'])} for {fmt(t['audio_s'])} of speech, "
+          f"turn RTF {fmt(t['rtf'], '')}, render RTF (tts+vc+face busy / audio) {fmt(t['render_rtf'], '')}")
+    print("targets: first audio and first frame <= 0.8 s, render RTF <= 0.5, peak RSS <= 1500 MB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m pipelines bench latency", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--turns", type=int, default=3)
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_settings_arguments(p)
+    args = p.parse_args(argv)
+    res = run(settings_from_args(args), args.turns)
+    if args.json:
+        print(json.dumps(res, ensure_ascii=False, indent=2))
+    else:
+        print_table(res)
+    return 0

@@ -1,0 +1,52 @@
+"""Run after ``make install``: checks that the environment can run the embedded default.
+
+Fails (exit 1) with the reason when an essential piece is missing, so a broken
+install is found at install time rather than in the middle of a conversation.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+
+def check() -> list[str]:
+    problems = []
+
+    def need(module: str, why: str):
+        try:
+            return importlib.import_module(module)
+        except Exception as exc:  # ImportError, OSError from native libraries
+            problems.append(f"{module} ({why}): {type(exc).__name__}: {exc}")
+            return None
+
+    torch = need("torch", "models")
+    if torch is not None and not torch.__version__.startswith("2.13.0"):
+        problems.append(f"torch {torch.__version__} installed, 2.13.0 expected")
+    av = need("av", "MP4 writing")
+    if av is not None and "libx264" not in av.codecs_available:
+        problems.append("PyAV's FFmpeg has no libx264 encoder")
+    need("espeakng_loader", "base voice")
+    need("pyworld", "voice conversion")
+    mp = need("mediapipe", "face landmarks")
+    if mp is not None:
+        try:
+            mp.solutions.face_mesh.FaceMesh(static_image_mode=True).close()
+        except Exception as exc:
+            problems.append(f"mediapipe face mesh does not start: {exc}")
+    need("onnxruntime", "Wav2Lip ONNX runtime")
+    need("transformers", "ChatGLM")
+    need("peft", "P-tuning")
+    return problems
+
+
+def main() -> int:
+    problems = check()
+    if problems:
+        print("install check failed:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 1
+    print("install check: ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
