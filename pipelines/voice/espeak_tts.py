@@ -195,8 +195,8 @@ class EspeakTTS(Stage):
         if not isinstance(msg, Sentence):
             raise TypeError(f"tts expects Sentence messages, got {type(msg).__name__}")
         audio = self.synthesize(msg.text, lambda: ctx.cancelled)
-        if len(audio) == 0:
-            return  # nothing speakable (punctuation only) or interrupted
+        if len(audio) == 0 or ctx.cancelled:
+            return  # nothing speakable (punctuation only), or interrupted (partial audio dropped)
         yield AudioChunk(msg.turn_id, self._seq.next(msg.turn_id), samples=audio,
                          sample_rate=self.sample_rate, text=msg.text)
 
