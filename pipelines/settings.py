@@ -73,6 +73,8 @@ class FaceSettings:
     batch_size: int = opt(32, "frames per inference batch", lo=1, hi=512)
     fps: int = opt(25, "video frames per second", lo=1, hi=60)
     face: str = opt("", "enrolled face (avatar folder); empty: the persona's", path="dir")
+    silence_db: float = opt(-45.0, "wav2lip: frames quieter than this (dBFS RMS) keep the original face", lo=-120.0, hi=0.0)
+    colour_match: bool = opt(True, "wav2lip: match the rendered mouth's colour to the frame (L*a*b* mean/std)")
 
 
 @dataclass
