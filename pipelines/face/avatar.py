@@ -1,0 +1,284 @@
+"""An enrolled face: frames, Wav2Lip boxes, face-mesh landmarks and 96×96 crops.
+
+Made once by enrollment (``python -m pipelines enroll``, ``pipelines.face.enroll``)
+and cached in the persona's ``avatar/`` folder, so chat time needs no detection::
+
+    avatar/
+      meta.json        version, fps, source, frame count and size, kind, source hash
+      report.json      the enrollment quality report
+      frames.npy       (N, H, W, 3) uint8 RGB (memory-mapped when loaded)
+      boxes.npy        (N, 4) int32 x1, y1, x2, y2
+      landmarks.npy    (N, 478, 2) float32
+      crops.npy        (N, 96, 96, 3) uint8 RGB
+
+``save_avatar`` writes a complete new folder beside the old one and swaps it in
+by renames, so an old avatar stays until the new one is complete.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+AVATAR_VERSION = 1
+CROP_SIZE = 96
+#: Wav2Lip's face-box padding [top, bottom, left, right] in pixels (bottom: the chin)
+PADS = (0, 10, 0, 0)
+_ARRAYS = ("frames", "boxes", "landmarks", "crops")
+
+
+class AvatarError(ValueError):
+    """An avatar folder that is missing, incomplete or of another version."""
+
+
+@dataclass
+class Avatar:
+    frames: np.ndarray     # (N,H,W,3) uint8 RGB at `fps` (N == 1 for a portrait)
+    boxes: np.ndarray      # (N,4) int32 x1,y1,x2,y2: Wav2Lip face box (pads [0,10,0,0]), smoothed, clipped
+    landmarks: np.ndarray  # (N,478,2) float32 pixel coords from mediapipe face mesh
+    crops: np.ndarray      # (N,96,96,3) uint8 RGB: frames[i][y1:y2, x1:x2] resized to 96x96
+    fps: float
+    source: str            # what it was made from
+
+    def __len__(self) -> int:
+        return int(len(self.frames))
+
+    def index(self, i: int) -> int:
+        """Avatar frame shown at frame ``i`` of a reply: forwards, then backwards (ping-pong)."""
+        n = len(self)
+        if n <= 1:
+            return 0
+        period = 2 * n - 2
+        j = int(i) % period
+        return j if j < n else period - j
+
+    def validate(self) -> None:
+        n = len(self.frames)
+        problems = []
+        if self.frames.ndim != 4 or self.frames.shape[-1] != 3 or self.frames.dtype != np.uint8:
+            problems.append(f"frames must be (N,H,W,3) uint8, got {self.frames.shape} {self.frames.dtype}")
+        if self.boxes.shape != (n, 4):
+            problems.append(f"boxes must be ({n}, 4), got {self.boxes.shape}")
+        if self.landmarks.shape != (n, 478, 2):
+            problems.append(f"landmarks must be ({n}, 478, 2), got {self.landmarks.shape}")
+        if self.crops.shape != (n, CROP_SIZE, CROP_SIZE, 3):
+            problems.append(f"crops must be ({n}, 96, 96, 3), got {self.crops.shape}")
+        if n == 0:
+            problems.append("no frames")
+        if problems:
+            raise AvatarError("invalid avatar: " + "; ".join(problems))
+
+
+def make_crops(frames: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """frames[i][y1:y2, x1:x2] resized to 96×96 for every frame."""
+    import cv2
+    out = np.empty((len(frames), CROP_SIZE, CROP_SIZE, 3), np.uint8)
+    for i, (x1, y1, x2, y2) in enumerate(np.asarray(boxes, np.int64)):
+        face = frames[i][y1:y2, x1:x2]
+        if face.size == 0:
+            raise AvatarError(f"frame {i}: empty face box {x1, y1, x2, y2}")
+        out[i] = cv2.resize(face, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA)
+    return out
+
+
+def file_sha1(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# -- saving / loading ------------------------------------------------------------
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def save_avatar(avatar: Avatar, folder: Path, report: dict) -> None:
+    """Write ``avatar`` to ``folder`` atomically.
+
+    Everything goes into a temporary folder beside ``folder``; only when it is
+    complete is the old folder renamed aside and the new one renamed in (the old
+    one is deleted last).  A failure at any point leaves the old avatar as it was.
+    """
+    avatar.validate()
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
+    old: Path | None = None
+    try:
+        for name in _ARRAYS:
+            arr = np.ascontiguousarray(getattr(avatar, name))
+            with open(tmp / f"{name}.npy", "wb") as fh:
+                np.save(fh, arr, allow_pickle=False)
+                fh.flush()
+                os.fsync(fh.fileno())
+        n, h, w = avatar.frames.shape[:3]
+        meta = {
+            "version": AVATAR_VERSION,
+            "fps": float(avatar.fps),
+            "source": avatar.source,
+            "frames": int(n),
+            "width": int(w),
+            "height": int(h),
+            "kind": report.get("kind", "clips"),
+            "source_sha1": report.get("source_sha1", []),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        for name, obj in (("meta.json", meta), ("report.json", report)):
+            with open(tmp / name, "w", encoding="utf-8") as fh:
+                json.dump(obj, fh, ensure_ascii=False, indent=2, default=_json_default)
+                fh.write("\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        _fsync_dir(tmp)
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old-{os.getpid()}-{int(time.time() * 1000)}")
+            folder.rename(old)
+        tmp.rename(folder)
+        _fsync_dir(folder.parent)
+    except BaseException:
+        if old is not None and not folder.exists():
+            old.rename(folder)      # put the old avatar back
+            old = None
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    _CACHE.pop(str(folder.resolve()), None)
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _recover(folder: Path) -> None:
+    """A crash between the two renames of ``save_avatar`` leaves only ``.name.old-*``: restore it."""
+    if folder.exists():
+        return
+    olds = sorted(folder.parent.glob(f".{folder.name}.old-*")) if folder.parent.is_dir() else []
+    if olds:
+        olds[-1].rename(folder)
+
+
+def read_meta(folder: Path) -> dict | None:
+    p = Path(folder) / "meta.json"
+    if not p.is_file():
+        return None
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise AvatarError(f"{p}: corrupt ({exc.msg}); enroll the face again") from exc
+
+
+def read_avatar(folder: Path) -> Avatar:
+    """Load an avatar folder (frames memory-mapped)."""
+    folder = Path(folder)
+    _recover(folder)
+    meta = read_meta(folder)
+    if meta is None:
+        raise AvatarError(f"{folder}: not an enrolled avatar (no meta.json). "
+                          f"Enroll a face with 'python -m pipelines enroll --name NAME clip.mp4'.")
+    if meta.get("version") != AVATAR_VERSION:
+        raise AvatarError(f"{folder}: avatar format version {meta.get('version')} "
+                          f"(this program reads {AVATAR_VERSION}); enroll the face again")
+    arrays = {}
+    for name in _ARRAYS:
+        p = folder / f"{name}.npy"
+        if not p.is_file():
+            raise AvatarError(f"{folder}: incomplete avatar ({p.name} missing); enroll the face again")
+        try:
+            arrays[name] = np.load(p, mmap_mode="r" if name == "frames" else None, allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise AvatarError(f"{p}: unreadable ({exc}); enroll the face again") from exc
+    av = Avatar(frames=arrays["frames"], boxes=np.asarray(arrays["boxes"], np.int32),
+                landmarks=np.asarray(arrays["landmarks"], np.float32), crops=arrays["crops"],
+                fps=float(meta["fps"]), source=str(meta.get("source", folder)))
+    av.validate()
+    return av
+
+
+def read_report(folder: Path) -> dict:
+    p = Path(folder) / "report.json"
+    return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {}
+
+
+# -- the avatar a persona speaks with ----------------------------------------------
+_CACHE: dict[str, tuple[int, Avatar]] = {}
+_LOCK = threading.Lock()
+
+
+def _cached_read(folder: Path) -> Avatar:
+    key = str(Path(folder).resolve())
+    stamp = (Path(folder) / "meta.json").stat().st_mtime_ns
+    hit = _CACHE.get(key)
+    if hit and hit[0] == stamp:
+        return hit[1]
+    av = read_avatar(folder)
+    _CACHE[key] = (stamp, av)
+    return av
+
+
+def load_avatar(persona, settings) -> Avatar:
+    """The face to animate.
+
+    ``settings.face.face`` (an enrolled avatar folder) if set; else the persona's
+    ``avatar/`` folder if enrolled; else the persona's portrait, enrolled into
+    ``persona.avatar_dir`` on first use (and again when the portrait changes).
+    """
+    with _LOCK:
+        if getattr(settings.face, "face", ""):
+            folder = settings.resolve(settings.face.face)
+            _recover(folder)
+            if read_meta(folder) is None:
+                raise AvatarError(f"face.face: {folder} is not an enrolled avatar folder (no meta.json). "
+                                  f"Enroll one with 'python -m pipelines enroll --name NAME clip.mp4' "
+                                  f"or clear face.face to use the persona's own face.")
+            return _cached_read(folder)
+        folder = Path(persona.avatar_dir)
+        _recover(folder)
+        meta = read_meta(folder)
+        portrait = Path(persona.portrait) if persona.portrait else None
+        if meta is not None:
+            stale = (meta.get("kind") == "portrait" and portrait is not None and portrait.is_file()
+                     and meta.get("source_sha1") != [file_sha1(portrait)])
+            if not stale:
+                return _cached_read(folder)
+            log.info("portrait of %s changed: enrolling it again", persona.name)
+        if portrait is None or not portrait.is_file():
+            raise AvatarError(f"persona '{persona.name}' ({persona.root}) has no face: add portrait.png "
+                              f"or enroll clips with 'python -m pipelines enroll --name {persona.name} clip.mp4'")
+        from .enroll import build_avatar
+        avatar, report = build_avatar([portrait])
+        try:
+            save_avatar(avatar, folder, report)
+        except OSError as exc:   # read-only persona folder: use it from memory
+            log.warning("could not cache the enrolled portrait in %s (%s); using it uncached", folder, exc)
+            return avatar
+        return _cached_read(folder)

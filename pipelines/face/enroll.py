@@ -1,0 +1,371 @@
+"""Enroll a face once, so chat time needs no detection.
+
+``enroll(name_or_folder, clips)`` reads 5–10 s clips (any fps, rotation and
+resolution; or a single portrait image), normalises them to 25 fps, finds the
+face on every frame (mediapipe face detection on a reduced copy of the frame,
+and the 478-point face mesh in tracking mode), fills short detection gaps,
+pads the box like Wav2Lip (bottom padding for the chin), smooths the boxes over
+time, cuts 96×96 crops, writes a quality report, and saves everything into the
+persona's ``avatar/`` folder atomically.  A clip with no face, or with too many
+faceless frames, is refused with a message naming the clip and the frames, and
+nothing already enrolled is touched.
+
+``progress(message, fraction)`` (optional) is called as the work advances, for
+the GUI's progress bar.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import landmarks as lmk
+from .avatar import PADS, Avatar, file_sha1, make_crops, save_avatar
+from .video_io import Clip, ClipError, is_image, read_clip
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_PERSONAS = REPO_ROOT / "source"
+
+FPS = 25.0
+MAX_SIDE = 720            # frames are kept with the longer side at most this
+DETECT_SIDE = 320         # face detection runs on a copy this large
+MAX_FACELESS = 0.10       # refuse a clip with more than this share of frames without a face
+SMOOTH_FRAMES = 5         # box smoothing window (Wav2Lip: mean over 5 frames)
+MIN_SECONDS, MAX_SECONDS = 5.0, 10.0   # advised clip length
+KEEP_SECONDS = 20.0       # longer clips are cut here
+
+Progress = Callable[[str, float], None]
+
+
+class EnrollmentError(ValueError):
+    """The clips cannot be enrolled; the message says which clip, which frames and what to do."""
+
+
+@dataclass
+class ClipFaces:
+    boxes: np.ndarray        # (N, 4) float32 raw detection boxes (NaN where none)
+    landmarks: np.ndarray    # (N, 478, 2) float32 (NaN where none)
+    found: np.ndarray        # (N,) bool: a face was found on the frame
+
+
+# -- per-frame detection ---------------------------------------------------------------
+def detect_clip(frames: np.ndarray, progress: Progress | None = None, label: str = "",
+                base: float = 0.0, span: float = 1.0) -> ClipFaces:
+    """Face box and mesh for every frame of one clip."""
+    import cv2
+    n, h, w = frames.shape[:3]
+    scale = min(1.0, DETECT_SIDE / max(h, w))
+    small_size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+    boxes = np.full((n, 4), np.nan, np.float32)
+    marks = np.full((n, lmk.N_LANDMARKS, 2), np.nan, np.float32)
+    static = n == 1
+    if not static:
+        lmk.reset_tracking()
+    model = None
+    for i in range(n):
+        img = np.ascontiguousarray(frames[i])
+        small = cv2.resize(img, small_size, interpolation=cv2.INTER_AREA) if scale < 1 else img
+        det = None
+        if model is None:
+            for sel in (0, 1):        # short-range model first, the full-range model for far faces
+                found = lmk.detect_faces(small, sel)
+                if found:
+                    model, det = sel, found[0]
+                    break
+        else:
+            found = lmk.detect_faces(small, model)
+            det = found[0] if found else None
+        if det is not None:
+            boxes[i] = det.box / scale
+        pts = lmk.face_mesh(img, static=static)
+        if pts is not None:
+            marks[i] = pts
+        if progress and (i % 10 == 0 or i == n - 1):
+            progress(f"finding the face in {label}: frame {i + 1}/{n}", base + span * (i + 1) / n)
+    if not static:
+        lmk.reset_tracking()
+    # a frame counts as having a face when the mesh found one and it overlaps the detection
+    found = ~np.isnan(marks[:, 0, 0])
+    has_box = ~np.isnan(boxes[:, 0])
+    # frames where the mesh tracked the face but the detector missed it: a box from the landmarks,
+    # using the median box-vs-mesh relation of this clip
+    both = found & has_box
+    if found.any() and (~has_box & found).any():
+        lb = np.concatenate([np.nanmin(marks, 1), np.nanmax(marks, 1)], 1)
+        if both.any():
+            size = (lb[both, 2:] - lb[both, :2])
+            rel = (boxes[both] - lb[both]) / np.concatenate([size, size], 1)
+            rel = np.median(rel, 0)
+        else:
+            rel = np.array([-0.05, -0.05, 0.05, 0.02], np.float32)
+        miss = ~has_box & found
+        size = lb[miss, 2:] - lb[miss, :2]
+        boxes[miss] = lb[miss] + rel * np.concatenate([size, size], 1)
+    return ClipFaces(boxes=boxes, landmarks=marks, found=found)
+
+
+def _ranges(idx: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive runs of frame numbers as (first, last)."""
+    out: list[tuple[int, int]] = []
+    for i in idx.tolist():
+        if out and i == out[-1][1] + 1:
+            out[-1] = (out[-1][0], i)
+        else:
+            out.append((i, i))
+    return out
+
+
+def describe_frames(idx: np.ndarray, fps: float, limit: int = 6) -> str:
+    parts = []
+    for a, b in _ranges(idx)[:limit]:
+        if a == b:
+            parts.append(f"{a} ({a / fps:.2f} s)")
+        else:
+            parts.append(f"{a}-{b} ({a / fps:.2f}-{(b + 1) / fps:.2f} s)")
+    more = len(_ranges(idx)) - limit
+    return ", ".join(parts) + (f" and {more} more stretches" if more > 0 else "")
+
+
+def _fill_gaps(values: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """Linear interpolation of rows where ``found`` is False (nearest at the ends)."""
+    if found.all():
+        return values
+    flat = values.reshape(len(values), -1).copy()
+    t = np.arange(len(values))
+    good = np.flatnonzero(found)
+    for c in range(flat.shape[1]):
+        flat[~found, c] = np.interp(t[~found], good, flat[good, c])
+    return flat.reshape(values.shape)
+
+
+def smooth_boxes(boxes: np.ndarray, window: int = SMOOTH_FRAMES) -> np.ndarray:
+    """Mean over a centred window of ``window`` frames (shrinking at the ends)."""
+    n = len(boxes)
+    if n < 2 or window < 2:
+        return boxes.copy()
+    half = window // 2
+    c = np.cumsum(np.vstack([np.zeros((1, 4)), boxes.astype(np.float64)]), 0)
+    lo = np.clip(np.arange(n) - half, 0, n)
+    hi = np.clip(np.arange(n) + half + 1, 0, n)
+    return ((c[hi] - c[lo]) / (hi - lo)[:, None]).astype(np.float32)
+
+
+def wav2lip_boxes(raw: np.ndarray, width: int, height: int, pads=PADS,
+                  window: int = SMOOTH_FRAMES) -> np.ndarray:
+    """Pad like Wav2Lip ([top, bottom, left, right]), clip to the frame, smooth over time."""
+    top, bottom, left, right = pads
+    b = raw.astype(np.float32).copy()
+    b[:, 0] = np.maximum(0, b[:, 0] - left)
+    b[:, 1] = np.maximum(0, b[:, 1] - top)
+    b[:, 2] = np.minimum(width, b[:, 2] + right)
+    b[:, 3] = np.minimum(height, b[:, 3] + bottom)
+    b = smooth_boxes(b, window)
+    out = np.round(b).astype(np.int32)
+    out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, width)
+    out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, height)
+    out[:, 2] = np.maximum(out[:, 2], out[:, 0] + 1)
+    out[:, 3] = np.maximum(out[:, 3], out[:, 1] + 1)
+    return out
+
+
+# -- quality -----------------------------------------------------------------------
+def clip_quality(clip: Clip, faces: ClipFaces, boxes: np.ndarray) -> dict:
+    """Sharpness, head motion, lighting, duration, face size, and advice for one clip."""
+    import cv2
+    n = len(clip.frames)
+    h, w = clip.frames.shape[1:3]
+    sample = np.unique(np.linspace(0, n - 1, min(n, 25)).astype(int))
+    sharp, luma, balance = [], [], []
+    for i in sample:
+        x1, y1, x2, y2 = boxes[i]
+        face = cv2.cvtColor(np.ascontiguousarray(clip.frames[i][y1:y2, x1:x2]), cv2.COLOR_RGB2GRAY)
+        face = cv2.resize(face, (128, 128), interpolation=cv2.INTER_AREA)
+        sharp.append(cv2.Laplacian(face, cv2.CV_64F).var())
+        luma.append(face.mean())
+        balance.append(abs(face[:, :64].mean() - face[:, 64:].mean()))
+    centers = (boxes[:, :2] + boxes[:, 2:]) / 2.0
+    bw = float(np.mean(boxes[:, 2] - boxes[:, 0]))
+    bh = float(np.mean(boxes[:, 3] - boxes[:, 1]))
+    jumps = np.linalg.norm(np.diff(centers, axis=0), axis=1) / bw if n > 1 else np.zeros(1)
+    spread = float(np.linalg.norm(centers.std(0)) / bw) if n > 1 else 0.0
+    raw_c = (faces.boxes[:, :2] + faces.boxes[:, 2:]) / 2.0
+    raw_jit = np.nanmedian(np.linalg.norm(np.diff(raw_c, axis=0), axis=1)) / bw if n > 2 else 0.0
+    q = {
+        "clip": clip.path,
+        "kind": clip.info.get("kind"),
+        "frames": n,
+        "duration_s": round(clip.duration if n > 1 else 0.0, 2),
+        "source_fps": clip.info.get("source_fps"),
+        "source_size": [clip.info.get("width"), clip.info.get("height")],
+        "rotation": clip.info.get("rotation", 0),
+        "frame_size": [w, h],
+        "face_share": round(float(faces.found.mean()), 4),
+        "faceless_frames": np.flatnonzero(~faces.found).tolist(),
+        "face_size_px": [round(bw, 1), round(bh, 1)],
+        "sharpness": round(float(np.median(sharp)), 1),
+        "brightness": round(float(np.mean(luma)), 1),
+        "lighting_balance": round(float(np.mean(balance)), 1),
+        "head_motion": round(spread, 4),
+        "head_jump_p95": round(float(np.percentile(jumps, 95)), 4),
+        "box_jitter_raw": round(float(raw_jit), 4),
+        "advice": [],
+    }
+    adv = q["advice"]
+    name = Path(clip.path).name
+    if clip.info.get("kind") == "video":
+        if q["duration_s"] < MIN_SECONDS:
+            adv.append(f"{name}: only {q['duration_s']:.1f} s; record {MIN_SECONDS:.0f}-{MAX_SECONDS:.0f} s "
+                       f"so idle motion does not repeat too visibly")
+        elif clip.info.get("duration", 0) > MAX_SECONDS + 0.5:
+            adv.append(f"{name}: {clip.info.get('duration', 0):.1f} s is longer than needed; "
+                       f"{MIN_SECONDS:.0f}-{MAX_SECONDS:.0f} s is enough"
+                       + (f" (only the first {KEEP_SECONDS:.0f} s are kept)"
+                          if clip.info.get("duration", 0) > KEEP_SECONDS else ""))
+        if q["head_jump_p95"] > 0.04 or q["head_motion"] > 0.12:
+            adv.append(f"{name}: the head or camera moves a lot (motion {q['head_motion']:.2f} of the face "
+                       f"width); hold the camera still and keep the head roughly in place")
+    if q["sharpness"] < 40:
+        adv.append(f"{name}: the face looks blurry (sharpness {q['sharpness']:.0f}); focus on the face, "
+                   f"use more light or a steadier camera")
+    if q["brightness"] < 70:
+        adv.append(f"{name}: the face is dark (mean {q['brightness']:.0f}/255); add light from the front")
+    elif q["brightness"] > 200:
+        adv.append(f"{name}: the face is over-exposed (mean {q['brightness']:.0f}/255); reduce the light")
+    if q["lighting_balance"] > 45:
+        adv.append(f"{name}: one side of the face is much darker; light the face evenly")
+    if bh < 96:
+        adv.append(f"{name}: the face is small ({bh:.0f} px tall); move closer so it is at least 96 px")
+    return q
+
+
+# -- building an avatar --------------------------------------------------------------
+def _conform(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Scale to cover ``size`` (w, h) and crop the centre, so clips of other shapes fit."""
+    import cv2
+    w, h = size
+    fh, fw = frames.shape[1:3]
+    if (fw, fh) == (w, h):
+        return frames
+    s = max(w / fw, h / fh)
+    nw, nh = max(w, int(round(fw * s))), max(h, int(round(fh * s)))
+    x0, y0 = (nw - w) // 2, (nh - h) // 2
+    return np.stack([cv2.resize(f, (nw, nh), interpolation=cv2.INTER_AREA)[y0:y0 + h, x0:x0 + w]
+                     for f in frames])
+
+
+def build_avatar(clips: Sequence[str | Path], progress: Progress | None = None, fps: float = FPS,
+                 max_side: int = MAX_SIDE) -> tuple[Avatar, dict]:
+    """Read, detect, smooth and crop; returns the avatar and its quality report (writes nothing)."""
+    t_start = time.perf_counter()
+    clips = [Path(c) for c in clips]
+    if not clips:
+        raise EnrollmentError("no clips given: pass 5-10 s video clips of the face, or one portrait image")
+    images = [c for c in clips if is_image(c)]
+    if images and len(clips) > 1:
+        raise EnrollmentError(f"give either video clips or one portrait image, not both "
+                              f"({', '.join(str(c) for c in images)})")
+    report_progress = progress or (lambda msg, frac: None)
+    all_frames, all_boxes, all_marks, qualities, hashes = [], [], [], [], []
+    size = None
+    span = 1.0 / len(clips)
+    for k, path in enumerate(clips):
+        report_progress(f"reading {path.name}", k * span)
+        try:
+            clip = read_clip(path, fps=fps, max_side=max_side, max_seconds=KEEP_SECONDS)
+        except ClipError as exc:
+            raise EnrollmentError(str(exc)) from exc
+        hashes.append(file_sha1(path))
+        frames = clip.frames
+        if size is None:
+            size = (frames.shape[2], frames.shape[1])
+        else:
+            frames = _conform(frames, size)
+            clip.frames = frames
+        faces = detect_clip(frames, progress, path.name, base=k * span + 0.1 * span, span=0.85 * span)
+        n = len(frames)
+        missing = np.flatnonzero(~faces.found)
+        if len(missing) == n:
+            raise EnrollmentError(
+                f"{path}: no face found in any of its {n} frames. Record the face from the front, "
+                f"well lit, filling a good part of the picture.")
+        if len(missing) > MAX_FACELESS * n:
+            raise EnrollmentError(
+                f"{path}: no face on {len(missing)} of {n} frames ({len(missing) / n:.0%}; at most "
+                f"{MAX_FACELESS:.0%} allowed): frames {describe_frames(missing, fps)}. "
+                f"Trim those parts or record again with the face always in view.")
+        raw = _fill_gaps(faces.boxes, faces.found)
+        marks = _fill_gaps(faces.landmarks, faces.found)
+        h, w = frames.shape[1:3]
+        boxes = wav2lip_boxes(raw, w, h)
+        qualities.append(clip_quality(clip, faces, boxes))
+        all_frames.append(frames)
+        all_boxes.append(boxes)
+        all_marks.append(marks.astype(np.float32))
+    report_progress("cutting 96x96 face crops", 0.97)
+    frames = np.concatenate(all_frames) if len(all_frames) > 1 else all_frames[0]
+    boxes = np.concatenate(all_boxes)
+    marks = np.concatenate(all_marks)
+    crops = make_crops(frames, boxes)
+    kind = "portrait" if images else "clips"
+    avatar = Avatar(frames=frames, boxes=boxes, landmarks=marks, crops=crops, fps=float(fps),
+                    source=("portrait " if images else "clips ") + ", ".join(c.name for c in clips))
+    avatar.validate()
+    advice = [a for q in qualities for a in q["advice"]]
+    report = {
+        "kind": kind,
+        "source": avatar.source,
+        "source_sha1": hashes,
+        "clips": qualities,
+        "frames": len(frames),
+        "fps": float(fps),
+        "duration_s": round(len(frames) / fps, 2) if kind == "clips" else 0.0,
+        "frame_size": [int(frames.shape[2]), int(frames.shape[1])],
+        "face_share": round(float(np.mean([q["face_share"] for q in qualities])), 4),
+        "advice": advice,
+        "seconds": round(time.perf_counter() - t_start, 2),
+    }
+    report_progress("done", 1.0)
+    return avatar, report
+
+
+# -- enrolling into a persona ----------------------------------------------------------
+_NAME_RE = re.compile(r"^[\w.-]+$")
+
+
+def persona_folder(name_or_folder: str | Path, persona_dir: str | Path | None = None) -> Path:
+    """A persona name (a folder under ``persona_dir``, default ``source/``) or a persona folder."""
+    s = str(name_or_folder)
+    p = Path(s).expanduser()
+    if isinstance(name_or_folder, Path) or "/" in s or "\\" in s or p.is_dir() and (p / "persona.json").is_file():
+        return p
+    if not _NAME_RE.match(s):
+        raise EnrollmentError(f"persona name {s!r}: use letters, digits, '-', '_' or '.' only")
+    return Path(persona_dir) / s if persona_dir else DEFAULT_PERSONAS / s
+
+
+def enroll(name_or_folder: str | Path, clips: Sequence[str | Path], progress: Progress | None = None, *,
+           persona_dir: str | Path | None = None, fps: float = FPS, max_side: int = MAX_SIDE) -> dict:
+    """Enroll ``clips`` as the face of a persona; returns the quality report.
+
+    The persona folder is created (with a minimal ``persona.json``) when it does
+    not exist.  Raises ``EnrollmentError`` without touching anything on disk when
+    the clips cannot be used.
+    """
+    folder = persona_folder(name_or_folder, persona_dir)
+    avatar, report = build_avatar(clips, progress, fps=fps, max_side=max_side)
+    if progress:
+        progress(f"saving to {folder / 'avatar'}", 0.99)
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = folder / "persona.json"
+    if not meta.exists():
+        from ..settings import atomic_write_text
+        atomic_write_text(meta, json.dumps({"name": folder.name, "display_name": folder.name},
+                                           ensure_ascii=False, indent=2) + "\n")
+    report["avatar_dir"] = str(folder / "avatar")
+    save_avatar(avatar, folder / "avatar", report)
+    return report
