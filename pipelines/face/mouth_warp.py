@@ -46,6 +46,18 @@ class MouthRig:
     t: np.ndarray           # (h, w) rows below the mouth line (negative above)
     chin_t: float           # rows from the mouth line to the chin
     lip_colour: np.ndarray  # (3,) float32 mean lip colour (for the cavity's rim)
+    down0: np.ndarray | None = None   # down(t) on the ROI grid
+    up0: np.ndarray | None = None     # up(t) on the ROI grid
+    cols: np.ndarray | None = None    # (w,) int column index
+
+    def __post_init__(self) -> None:
+        self.down0 = self.down(self.t).astype(np.float32)
+        self.up0 = self.up(self.t).astype(np.float32)
+        self.cols = np.arange(self.t.shape[1])
+        self.gx_abs = (self.gx + self.x0).astype(np.float32)
+        self.ym_abs = (self.ym + self.y0).astype(np.float32)
+        on = np.flatnonzero(self.p > 0)
+        self.c0, self.c1 = (int(on[0]), int(on[-1]) + 1) if len(on) else (0, 0)
 
     # weights of the downward (jaw) and upward (upper lip) displacement at rows t
     def down(self, t: np.ndarray) -> np.ndarray:
@@ -115,38 +127,57 @@ def open_mouth(src: np.ndarray, dst: np.ndarray, rig: MouthRig, opening: float) 
     gap = float(np.clip(opening, 0, 1.5)) * MAX_GAP * rig.width
     U, D = UPPER_SHARE * gap, (1 - UPPER_SHARE) * gap
     t = rig.t
-    pu, pd = U * rig.p, D * rig.p                      # lips' displacement at the line, per column
-    gap_top, gap_bot = -pu[None, :], pd[None, :]       # the opened gap in rows relative to the line
-    below = t >= gap_bot
-    above = t <= gap_top
-    # backward map, two fixed-point steps:  t_src = t_dst - D*down(t_src)  /  t_src = t_dst + U*up(t_src)
-    tb = t - D * rig.down(t)
-    tb = t - D * rig.down(np.maximum(tb, 0))
-    ta = t + U * rig.up(t)
-    ta = t + U * rig.up(np.minimum(ta, 0))
-    ts = np.where(below, np.maximum(tb, 0), np.where(above, np.minimum(ta, 0), 0.0))
-    map_y = (ts + rig.ym[None, :] + rig.y0).astype(np.float32)
-    map_x = (rig.gx + rig.x0).astype(np.float32)
-    roi = cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    h = t.shape[0]
+    ym = rig.ym[None, :]
+    gap_top, gap_bot = -U * rig.p[None, :], D * rig.p[None, :]   # the opened gap, rows relative to the line
+    # backward map, two fixed-point steps:  t_src = t - D*down(t_src) below the gap,
+    # t_src = t + U*up(t_src) above it; the second step samples the precomputed weights
+    tb = t - D * rig.down0
+    rows = np.clip(np.rint(tb + ym), 0, h - 1).astype(np.intp)
+    tb = np.maximum(t - D * rig.down0[rows, rig.cols], 0)
+    ta = t + U * rig.up0
+    rows = np.clip(np.rint(ta + ym), 0, h - 1).astype(np.intp)
+    ta = np.minimum(t + U * rig.up0[rows, rig.cols], 0)
+    ts = np.where(t >= gap_bot, tb, np.where(t <= gap_top, ta, 0.0))
+    map_y = (ts + rig.ym_abs[None, :]).astype(np.float32)
+    roi = cv2.remap(src, rig.gx_abs, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    _paint_cavity(roi, rig, gap, U, D)
+    dst[rig.y0:rig.y1, rig.x0:rig.x1] = roi
+
+
+def _paint_cavity(roi: np.ndarray, rig: MouthRig, gap: float, U: float, D: float) -> None:
+    """Shade the inner mouth inside the opened gap (in place, on the rows/columns it spans)."""
+    if gap < 0.5 or rig.c1 <= rig.c0:
+        return
+    c0, c1 = rig.c0, rig.c1
+    ym = rig.ym[c0:c1]
+    r0 = max(0, int(np.floor(ym.min() - U)) - 2)
+    r1 = min(roi.shape[0], int(np.ceil(ym.max() + D)) + 3)
+    sub = roi[r0:r1, c0:c1]
+    t = rig.t[r0:r1, c0:c1]
+    p = rig.p[None, c0:c1]
+    gx = rig.gx[r0:r1, c0:c1]
+    gap_top, gap_bot = -U * p, D * p
+    below, above = t >= gap_bot, t <= gap_top
     # the inner mouth
     inside = (~below) & (~above)
     if inside.any():
         span = np.maximum(gap_bot - gap_top, 1e-3)
         r = (t - gap_top) / span                          # 0 at the upper lip, 1 at the lower lip
         depth = np.sin(np.pi * np.clip(r, 0, 1))          # darkest in the middle
-        side = np.clip(rig.p, 0, 1)[None, :]
+        side = np.clip(p, 0, 1)
         base = np.array([72, 24, 28], np.float32)
         cav = base * (1.0 - 0.45 * depth[..., None]) * (0.55 + 0.45 * side[..., None])
         cav = cav + (rig.lip_colour * 0.35 - base * 0.35) * (1 - depth[..., None]) * 0.5
         W = rig.width
-        dx = np.abs(rig.gx - rig.cx) / (0.36 * W)
+        dx = np.abs(gx - rig.cx) / (0.36 * W)
         tooth_w = np.clip(1 - dx ** 4, 0, 1)
         up_h = min(0.10 * W, 0.45 * float(gap))           # upper teeth, showing below the upper lip
         rows = t - gap_top
         teeth_up = _smooth(up_h + 0.8, up_h - 0.8, rows) * tooth_w
         lo_h = max(0.0, min(0.06 * W, 0.3 * float(gap) - 0.04 * W))
         teeth_lo = _smooth(lo_h + 0.8, lo_h - 0.8, gap_bot - t) * tooth_w * (lo_h > 0)
-        tooth = np.array([226, 220, 208], np.float32) * (0.72 + 0.28 * np.clip(1 - dx, 0, 1))[..., None]
+        tooth = np.array([216, 210, 198], np.float32) * (0.72 + 0.28 * np.clip(1 - dx, 0, 1))[..., None]
         tooth = tooth * (0.85 + 0.15 * _smooth(0, up_h + 1, rows))[..., None]
         tongue_h = max(0.0, float(gap) - 0.15 * W) * 0.5
         tongue = _smooth(tongue_h + 1, tongue_h - 2, gap_bot - t) * np.clip(1 - (dx / 1.6) ** 2, 0, 1) * (tongue_h > 0)
@@ -156,5 +187,4 @@ def open_mouth(src: np.ndarray, dst: np.ndarray, rig: MouthRig, opening: float) 
         # soft, anti-aliased edges on both lips
         a = _smooth(-0.5, 1.0, t - gap_top) * _smooth(-0.5, 1.0, gap_bot - t)
         a = np.where(inside, np.maximum(a, 0.5), a * (gap > 0.5))[..., None]
-        roi = (roi.astype(np.float32) * (1 - a) + cav * a + 0.5).astype(np.uint8)
-    dst[rig.y0:rig.y1, rig.x0:rig.x1] = roi
+        sub[:] = (sub.astype(np.float32) * (1 - a) + cav * a + 0.5).astype(np.uint8)
