@@ -45,6 +45,7 @@ class DialogueSettings:
     top_p: float = opt(0.8, "nucleus sampling", lo=0.0, hi=1.0)
     history_tokens: int = opt(1024, "token budget of the kept history (oldest rounds dropped first)", lo=0, hi=131072)
     stream_delay_ms: int = opt(15, "retrieval backend: pause between streamed pieces", lo=0, hi=1000)
+    pre_seq_len: int = opt(0, "P-tuning prefix length the checkpoint must have (0: take it from the checkpoint)", lo=0, hi=4096)
 
 
 @dataclass
