@@ -37,7 +37,19 @@ PARAM_VOLUME = 2
 PARAM_PITCH = 3
 EE_OK = 0
 
-_SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+EVENT_LIST_TERMINATED = 0
+EVENT_MSG_TERMINATED = 6
+
+
+class _Event(ctypes.Structure):
+    """espeak_EVENT (the union ``id`` as 8 bytes)."""
+    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint), ("text_position", ctypes.c_int),
+                ("length", ctypes.c_int), ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
+                ("user_data", ctypes.c_void_p), ("id", ctypes.c_char * 8)]
+
+
+_SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
+                                   ctypes.POINTER(_Event))
 
 
 class EspeakError(RuntimeError):
@@ -84,18 +96,37 @@ class EspeakLibrary:
         self.lib = lib
         self._chunks: list[np.ndarray] = []
         self._cancelled: Callable[[], bool] = lambda: False
+        self._finished = threading.Event()
+        #: True once another user (pyttsx3) re-initialised the library in asynchronous mode: then
+        #: synthesis ends with an end-of-message event delivered from espeak's own thread
+        self.asynchronous = False
         self._callback = _SYNTH_CALLBACK(self._on_audio)  # keep a reference: C holds only the pointer
+        self.sample_rate = self.initialize()
+
+    def initialize(self) -> int:
+        """(Re-)initialise libespeak-ng in synchronous mode; returns its sample rate.
+
+        Called again after another user of the library (pyttsx3 starts it in
+        asynchronous retrieval mode) so that every synthesis runs to its end
+        inside ``espeak_Synth`` and no event of one caller reaches the next.
+        """
         with self.lock:
-            rate = lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, self.data_path.encode(),
-                                         ESPEAK_INITIALIZE_DONT_EXIT)
+            rate = self.lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, self.data_path.encode(),
+                                              ESPEAK_INITIALIZE_DONT_EXIT)
         if rate <= 0:
             raise EspeakError(f"espeak-ng failed to initialise with data at {self.data_path} "
                               "(reinstall the 'espeakng-loader' wheel)")
-        self.sample_rate = int(rate)
+        return int(rate)
 
     def _on_audio(self, wav, n, events) -> int:
         if wav and n > 0:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+        if events:
+            i = 0
+            while events[i].type != EVENT_LIST_TERMINATED:
+                if events[i].type == EVENT_MSG_TERMINATED:
+                    self._finished.set()
+                i += 1
         return 1 if self._cancelled() else 0  # non-zero aborts the synthesis
 
     def voices(self) -> list[str]:
@@ -126,10 +157,14 @@ class EspeakLibrary:
             lib.espeak_SetParameter(PARAM_PITCH, int(np.clip(pitch, 0, 99)), 0)
             lib.espeak_SetParameter(PARAM_VOLUME, 100, 0)
             self._chunks, self._cancelled = [], cancelled
+            self._finished.clear()
             try:
                 err = lib.espeak_Synth(data, len(data), 0, POS_CHARACTER, 0,
                                        ESPEAK_CHARS_UTF8 | ESPEAK_ENDPAUSE, None, None)
                 lib.espeak_Synchronize()
+                if self.asynchronous and err == EE_OK:
+                    # wait for our end-of-message event, so it cannot reach the next caller's callback
+                    self._finished.wait(timeout=0.5 if cancelled() else 30.0)
                 chunks = self._chunks
             finally:
                 self._chunks, self._cancelled = [], lambda: False
