@@ -16,7 +16,9 @@ the GUI's progress bar.
 from __future__ import annotations
 
 import json
+import queue
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,7 @@ import numpy as np
 
 from . import landmarks as lmk
 from .avatar import PADS, Avatar, file_sha1, make_crops, save_avatar
-from .video_io import Clip, ClipError, is_image, read_clip
+from .video_io import Clip, ClipError, is_image, iter_clip, read_clip
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PERSONAS = REPO_ROOT / "source"
@@ -54,59 +56,129 @@ class ClipFaces:
 
 
 # -- per-frame detection ---------------------------------------------------------------
-def detect_clip(frames: np.ndarray, progress: Progress | None = None, label: str = "",
-                base: float = 0.0, span: float = 1.0) -> ClipFaces:
-    """Face box and mesh for every frame of one clip."""
-    import cv2
-    n, h, w = frames.shape[:3]
-    scale = min(1.0, DETECT_SIDE / max(h, w))
-    small_size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
-    boxes = np.full((n, 4), np.nan, np.float32)
-    marks = np.full((n, lmk.N_LANDMARKS, 2), np.nan, np.float32)
-    static = n == 1
-    if not static:
-        lmk.reset_tracking()
-    model = None
-    for i in range(n):
-        img = np.ascontiguousarray(frames[i])
-        small = cv2.resize(img, small_size, interpolation=cv2.INTER_AREA) if scale < 1 else img
+class FaceTracker:
+    """Face box (detector, on a reduced copy) and 478-point mesh (tracking mode) frame by frame."""
+
+    def __init__(self, static: bool = False) -> None:
+        self.static = static
+        self.model: int | None = None
+        self.boxes: list[np.ndarray] = []
+        self.marks: list[np.ndarray] = []
+        if not static:
+            lmk.reset_tracking()
+
+    def add(self, img: np.ndarray) -> bool:
+        import cv2
+        img = np.ascontiguousarray(img)
+        h, w = img.shape[:2]
+        scale = min(1.0, DETECT_SIDE / max(h, w))
+        small = (cv2.resize(img, (max(1, int(round(w * scale))), max(1, int(round(h * scale)))),
+                            interpolation=cv2.INTER_AREA) if scale < 1 else img)
         det = None
-        if model is None:
+        if self.model is None:
             for sel in (0, 1):        # short-range model first, the full-range model for far faces
                 found = lmk.detect_faces(small, sel)
                 if found:
-                    model, det = sel, found[0]
+                    self.model, det = sel, found[0]
                     break
         else:
-            found = lmk.detect_faces(small, model)
+            found = lmk.detect_faces(small, self.model)
             det = found[0] if found else None
-        if det is not None:
-            boxes[i] = det.box / scale
-        pts = lmk.face_mesh(img, static=static)
-        if pts is not None:
-            marks[i] = pts
+        box = det.box / scale if det is not None else np.full(4, np.nan, np.float32)
+        pts = lmk.face_mesh(img, static=self.static)
+        if pts is None:
+            pts = np.full((lmk.N_LANDMARKS, 2), np.nan, np.float32)
+        self.boxes.append(box.astype(np.float32))
+        self.marks.append(pts)
+        return not np.isnan(pts[0, 0])
+
+    def result(self) -> ClipFaces:
+        if not self.static:
+            lmk.reset_tracking()
+        boxes = np.stack(self.boxes) if self.boxes else np.zeros((0, 4), np.float32)
+        marks = np.stack(self.marks) if self.marks else np.zeros((0, lmk.N_LANDMARKS, 2), np.float32)
+        # a frame has a face when the mesh found one
+        found = ~np.isnan(marks[:, 0, 0])
+        has_box = ~np.isnan(boxes[:, 0])
+        miss = ~has_box & found
+        if miss.any():
+            # the detector missed a face the mesh tracked: a box from the landmarks, using the
+            # median box-vs-mesh relation of this clip
+            lb = np.concatenate([marks.min(1), marks.max(1)], 1)
+            both = found & has_box
+            if both.any():
+                size = lb[both, 2:] - lb[both, :2]
+                rel = np.median((boxes[both] - lb[both]) / np.concatenate([size, size], 1), 0)
+            else:
+                rel = np.array([-0.05, -0.05, 0.05, 0.02], np.float32)
+            size = lb[miss, 2:] - lb[miss, :2]
+            boxes[miss] = lb[miss] + rel * np.concatenate([size, size], 1)
+        return ClipFaces(boxes=boxes, landmarks=marks, found=found)
+
+
+def detect_clip(frames: np.ndarray, progress: Progress | None = None, label: str = "",
+                base: float = 0.0, span: float = 1.0) -> ClipFaces:
+    """Face box and mesh for every frame of one clip (already in memory)."""
+    n = len(frames)
+    tracker = FaceTracker(static=n == 1)
+    for i in range(n):
+        tracker.add(frames[i])
         if progress and (i % 10 == 0 or i == n - 1):
             progress(f"finding the face in {label}: frame {i + 1}/{n}", base + span * (i + 1) / n)
-    if not static:
-        lmk.reset_tracking()
-    # a frame counts as having a face when the mesh found one and it overlaps the detection
-    found = ~np.isnan(marks[:, 0, 0])
-    has_box = ~np.isnan(boxes[:, 0])
-    # frames where the mesh tracked the face but the detector missed it: a box from the landmarks,
-    # using the median box-vs-mesh relation of this clip
-    both = found & has_box
-    if found.any() and (~has_box & found).any():
-        lb = np.concatenate([np.nanmin(marks, 1), np.nanmax(marks, 1)], 1)
-        if both.any():
-            size = (lb[both, 2:] - lb[both, :2])
-            rel = (boxes[both] - lb[both]) / np.concatenate([size, size], 1)
-            rel = np.median(rel, 0)
-        else:
-            rel = np.array([-0.05, -0.05, 0.05, 0.02], np.float32)
-        miss = ~has_box & found
-        size = lb[miss, 2:] - lb[miss, :2]
-        boxes[miss] = lb[miss] + rel * np.concatenate([size, size], 1)
-    return ClipFaces(boxes=boxes, landmarks=marks, found=found)
+    return tracker.result()
+
+
+_END = object()
+
+
+def _read_and_track(path: Path, fps: float, max_side: int, size: tuple[int, int] | None,
+                    progress: Progress, base: float, span: float) -> tuple[Clip, ClipFaces]:
+    """Decode in a thread while the face is tracked here (the two overlap on two cores)."""
+    info: dict = {}
+    q: queue.Queue = queue.Queue(maxsize=24)
+    stop = threading.Event()
+
+    def reader() -> None:
+        try:
+            for f in iter_clip(path, fps=fps, max_side=max_side, max_seconds=KEEP_SECONDS, info=info):
+                while not stop.is_set():
+                    try:
+                        q.put(f, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_END)
+        except BaseException as exc:  # handed to the consumer
+            q.put(exc)
+
+    th = threading.Thread(target=reader, name=f"enroll-read-{path.name}", daemon=True)
+    th.start()
+    frames: list[np.ndarray] = []
+    tracker = FaceTracker(static=False)
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                break
+            if isinstance(item, BaseException):
+                if isinstance(item, ClipError):
+                    raise EnrollmentError(str(item)) from item
+                raise item
+            if size is not None:
+                item = _conform(item[None], size)[0]
+            frames.append(item)
+            tracker.add(item)
+            i = len(frames)
+            if i % 10 == 1:
+                total = max(info.get("expected_frames", i), i)
+                progress(f"finding the face in {path.name}: frame {i}/{total}", base + span * min(i / total, 1.0))
+    finally:
+        stop.set()
+        th.join(timeout=5)
+    clip = Clip(frames=np.stack(frames), fps=float(fps), path=str(path), info=info)
+    return clip, tracker.result()
 
 
 def _ranges(idx: np.ndarray) -> list[tuple[int, int]]:
@@ -275,18 +347,20 @@ def build_avatar(clips: Sequence[str | Path], progress: Progress | None = None, 
     span = 1.0 / len(clips)
     for k, path in enumerate(clips):
         report_progress(f"reading {path.name}", k * span)
-        try:
-            clip = read_clip(path, fps=fps, max_side=max_side, max_seconds=KEEP_SECONDS)
-        except ClipError as exc:
-            raise EnrollmentError(str(exc)) from exc
+        if not path.is_file():
+            raise EnrollmentError(f"{path}: file not found")
         hashes.append(file_sha1(path))
+        if is_image(path):
+            try:
+                clip = read_clip(path, fps=fps, max_side=max_side)
+            except ClipError as exc:
+                raise EnrollmentError(str(exc)) from exc
+            faces = detect_clip(clip.frames, progress, path.name, base=k * span + 0.1 * span, span=0.85 * span)
+        else:
+            clip, faces = _read_and_track(path, fps, max_side, size, report_progress, k * span, 0.95 * span)
         frames = clip.frames
         if size is None:
             size = (frames.shape[2], frames.shape[1])
-        else:
-            frames = _conform(frames, size)
-            clip.frames = frames
-        faces = detect_clip(frames, progress, path.name, base=k * span + 0.1 * span, span=0.85 * span)
         n = len(frames)
         missing = np.flatnonzero(~faces.found)
         if len(missing) == n:

@@ -91,10 +91,22 @@ def read_clip(path: str | Path, fps: float = 25.0, max_side: int | None = 720,
               max_seconds: float | None = None) -> Clip:
     """Decode a video (or read an image) into RGB frames at a constant ``fps``."""
     p = Path(path)
-    if not p.is_file():
-        raise ClipError(f"{p}: file not found")
     if is_image(p):
         return read_image(p, max_side=max(max_side or 0, 1024) if max_side else None)
+    info: dict = {}
+    frames = list(iter_clip(p, fps, max_side, max_seconds, info))
+    return Clip(frames=np.stack(frames), fps=float(fps), path=str(p), info=info)
+
+
+def iter_clip(path: str | Path, fps: float = 25.0, max_side: int | None = 720,
+              max_seconds: float | None = None, info: dict | None = None):
+    """Yield the clip's frames (RGB uint8, upright) at a constant ``fps`` as they are decoded.
+
+    ``info`` (a dict, optional) is filled with the source facts once the clip is read.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ClipError(f"{p}: file not found")
     av = require("av", "av", "reading video clips")
     try:
         container = av.open(str(p))
@@ -106,9 +118,17 @@ def read_clip(path: str | Path, fps: float = 25.0, max_side: int | None = 720,
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         src_fps = float(stream.average_rate) if stream.average_rate else None
-        out: list[np.ndarray] = []
+        total = None
+        if container.duration:
+            total = container.duration / 1e6
+        elif stream.duration and stream.time_base:
+            total = float(stream.duration * stream.time_base)
+        if info is not None and total:
+            keep = min(total, max_seconds) if max_seconds else total
+            info["expected_frames"] = max(1, int(round(keep * fps)))
         step = 1.0 / fps
-        prev = None          # (time, av frame, converted array or None)
+        n_out = 0
+        prev = None          # [time, av frame, converted array or None]
         t0 = None
         rotation = 0.0
         size = None
@@ -120,42 +140,48 @@ def read_clip(path: str | Path, fps: float = 25.0, max_side: int | None = 720,
                 entry[2] = _rotate(img, rotation)
             return entry[2]
 
-        try:
-            for frame in container.decode(stream):
-                if frame.time is None:
-                    continue
-                if t0 is None:
-                    t0 = frame.time
-                    rotation = _frame_rotation(frame, stream)
-                    size = _fit(frame.width, frame.height, max_side)
-                t = frame.time - t0
-                n_src += 1
-                cur = [t, frame, None]
-                if prev is not None:
-                    mid = (prev[0] + t) / 2
-                    while len(out) * step < mid:
-                        out.append(convert(prev))
-                prev = cur
-                if max_seconds is not None and len(out) * step >= max_seconds:
-                    break
-        except Exception as exc:
-            if not out and prev is None:
-                raise ClipError(f"{p}: could not decode video ({exc})") from exc
-            # a truncated file: keep what decoded
+        decoded = container.decode(stream)
+        while True:
+            try:
+                frame = next(decoded)
+            except StopIteration:
+                break
+            except Exception as exc:
+                if prev is None:
+                    raise ClipError(f"{p}: could not decode video ({exc})") from exc
+                break   # a truncated file: keep what decoded
+            if frame.time is None:
+                continue
+            if t0 is None:
+                t0 = frame.time
+                rotation = _frame_rotation(frame, stream)
+                size = _fit(frame.width, frame.height, max_side)
+            t = frame.time - t0
+            n_src += 1
+            if prev is not None:
+                mid = (prev[0] + t) / 2
+                while n_out * step < mid and (max_seconds is None or n_out * step < max_seconds):
+                    yield convert(prev)
+                    n_out += 1
+            prev = [t, frame, None]
+            if max_seconds is not None and n_out * step >= max_seconds:
+                break
         if prev is None:
             raise ClipError(f"{p}: no video frames could be decoded")
         last_dur = 1.0 / src_fps if src_fps else step
         end = prev[0] + last_dur
         if max_seconds is not None:
             end = min(end, max_seconds)
-        while len(out) * step < end - step / 2 or not out:
-            out.append(convert(prev))
+        while n_out * step < end - step / 2 or n_out == 0:
+            yield convert(prev)
+            n_out += 1
         w, h = size
         disp_w, disp_h = (h, w) if int(round(rotation / 90.0)) % 2 else (w, h)
-        info = {"kind": "video", "source_fps": src_fps, "width": stream.width, "height": stream.height,
-                "rotation": rotation, "duration": round(end, 3), "source_frames": n_src,
-                "frame_size": [disp_w, disp_h]}
-        return Clip(frames=np.stack(out), fps=float(fps), path=str(p), info=info)
+        if info is not None:
+            info.update({"kind": "video", "source_fps": src_fps, "width": stream.width,
+                         "height": stream.height, "rotation": rotation,
+                         "duration": round(max(prev[0] + last_dur, total or 0.0), 3),
+                         "source_frames": n_src, "frame_size": [disp_w, disp_h]})
 
 
 def write_clip(path: str | Path, frames, fps: float = 25.0, crf: int = 18,
@@ -179,7 +205,10 @@ def write_clip(path: str | Path, frames, fps: float = 25.0, crf: int = 18,
         vs.width, vs.height, vs.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
         vs.options = {"crf": str(crf), "preset": "veryfast"}
         if rotation:
-            vs.metadata["rotate"] = str(rotation)
+            if hasattr(vs, "set_display_rotation"):    # PyAV >= 17: a real display matrix
+                vs.set_display_rotation(-float(rotation))
+            else:
+                vs.metadata["rotate"] = str(rotation)
         aus = None
         if audio is not None:
             aus = out.add_stream("aac", rate=sample_rate)
