@@ -1,0 +1,10 @@
+"""``python -m app``: open the persona's window."""
+import sys
+
+from app.qt_env import prepare_qt_env
+
+prepare_qt_env()  # before anything imports Qt (cv2's plugin paths must not leak into PySide6)
+
+from app.main_window import main  # noqa: E402
+
+sys.exit(main())

@@ -1,0 +1,220 @@
+"""The engine seen from the UI thread: Qt signals for everything it publishes,
+and a background thread that loads (and reloads) the models.
+
+The engine calls listeners from its stage worker threads; each message becomes a
+signal emitted from that thread, which Qt delivers to the UI thread through its
+event queue (queued connection), so no slot ever runs on a worker thread and no
+model ever runs on the UI thread.  ``EngineController`` owns the engine: loading
+(``Engine.start``), restarting with new settings and closing run in an
+``EngineLoader`` QObject moved to its own QThread.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+
+from pipelines.engine import Engine, EngineError
+from pipelines.messages import StageError, TextChunk, VideoChunk
+from pipelines.settings import Settings
+from pipelines.turn_record import TurnFinished
+from pipelines.worker import Cancel, Reset
+
+from .idle import idle_frames
+from .player_sink import PlayerSink
+
+log = logging.getLogger(__name__)
+
+#: builds an unstarted engine for the settings, with the app's sink
+EngineFactory = Callable[[Settings, PlayerSink], Engine]
+
+
+def default_engine_factory(settings: Settings, sink: PlayerSink) -> Engine:
+    return Engine(settings, sink=sink)
+
+
+class EngineSignals(QObject):
+    """One signal per kind of engine output (emitted from worker threads)."""
+    text = Signal(int, str, str)          # turn_id, piece of reply, mode
+    video = Signal(object)                # VideoChunk (from the sink)
+    turn_rendered = Signal(int)           # the sink got the turn's last chunk
+    finished = Signal(object)             # TurnRecord
+    error = Signal(object)                # StageError
+    cancelled = Signal(int)               # turn interrupted (published at interrupt time)
+    reset = Signal()
+
+    def listener(self, stage: str, msg: object) -> None:
+        if isinstance(msg, TextChunk) and stage == "dialogue":
+            self.text.emit(msg.turn_id, msg.text, msg.mode)
+        elif stage == "engine":
+            if isinstance(msg, TurnFinished):
+                self.finished.emit(msg.record)
+            elif isinstance(msg, StageError):
+                self.error.emit(msg)
+            elif isinstance(msg, Cancel):
+                self.cancelled.emit(msg.turn_id)
+        elif isinstance(msg, Reset) and stage == "sink":
+            self.reset.emit()
+
+    def make_sink(self, sample_rate: int | None = None) -> PlayerSink:
+        return PlayerSink(on_chunk=self.video.emit, on_turn_end=self.turn_rendered.emit, sample_rate=sample_rate)
+
+
+class EngineLoader(QObject):
+    """Lives in the loader thread: closes the old engine, starts the new one."""
+    loaded = Signal(object, float, object, float)  # engine, seconds, idle frames or None, their fps
+    failed = Signal(object, str)          # engine that failed, message
+
+    @Slot(object, object)
+    def swap(self, old: Engine | None, new: Engine | None) -> None:
+        if old is not None:
+            try:
+                old.close()
+            except Exception:
+                log.exception("closing the old engine failed")
+        if new is None:
+            return
+        t0 = time.perf_counter()
+        try:
+            new.start()
+        except Exception as exc:
+            msg = str(exc) if isinstance(exc, EngineError) else f"{type(exc).__name__}: {exc}"
+            self.failed.emit(new, msg)
+            return
+        seconds = time.perf_counter() - t0
+        try:
+            frames, fps = idle_frames(new.persona, new.settings)
+        except Exception:
+            log.exception("idle frames failed")
+            frames, fps = None, 25.0
+        self.loaded.emit(new, seconds, frames, fps)
+
+
+class EngineController(QObject):
+    """Owns the running engine; ``start``/``restart`` never block the UI thread."""
+    loading = Signal(str, int, int)       # what is loading, done, total
+    ready = Signal(dict, float)           # backend per stage, load seconds
+    idle_ready = Signal(object, float)    # frames for the avatar between turns, fps
+    failed = Signal(str)
+    _swap = Signal(object, object)
+
+    def __init__(self, factory: EngineFactory = default_engine_factory, audio_rate: int | None = None,
+                 parent=None) -> None:
+        super().__init__(parent)
+        self.factory = factory
+        self.audio_rate = audio_rate
+        self.signals = EngineSignals()
+        self.engine: Engine | None = None
+        self._pending: Engine | None = None
+        self._queued: Settings | None = None
+        self._unsubscribe = None
+        self._thread = QThread()
+        self._thread.setObjectName("engine-loader")
+        self._loader = EngineLoader()
+        self._loader.moveToThread(self._thread)
+        self._swap.connect(self._loader.swap)
+        self._loader.loaded.connect(self._on_loaded)
+        self._loader.failed.connect(self._on_failed)
+        self._thread.start()
+        self._poll = QTimer(self)
+        self._poll.setInterval(100)
+        self._poll.timeout.connect(self._report_progress)
+
+    @property
+    def busy(self) -> bool:
+        return self._pending is not None
+
+    @property
+    def ready_engine(self) -> Engine | None:
+        return self.engine
+
+    def start(self, settings: Settings) -> None:
+        """Load an engine for ``settings`` in the background (replacing the running one)."""
+        if self._pending is not None:
+            self._queued = settings  # applied when the current load ends
+            return
+        try:
+            new = self.factory(settings, self.signals.make_sink(self.audio_rate))
+        except Exception as exc:
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+            return
+        old, self.engine = self.engine, None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._pending = new
+        self.loading.emit("starting", 0, 6)
+        self._poll.start()
+        self._swap.emit(old, new)
+
+    def _report_progress(self) -> None:
+        eng = self._pending
+        if eng is None:
+            return
+        workers = list(eng.workers)
+        if not workers:
+            self.loading.emit("building stages", 0, 6)
+            return
+        done = sum(w.loaded.is_set() for w in workers)
+        waiting = [w.stage.name for w in workers if not w.loaded.is_set()]
+        self.loading.emit("loading " + ", ".join(waiting) if waiting else "starting workers", done, len(workers))
+
+    @Slot(object, float, object, float)
+    def _on_loaded(self, engine: Engine, seconds: float, frames, fps: float) -> None:
+        if engine is not self._pending:
+            return
+        self._pending = None
+        self._poll.stop()
+        self.engine = engine
+        self._unsubscribe = engine.subscribe(self.signals.listener)
+        if self._queued is not None:
+            settings, self._queued = self._queued, None
+            self.start(settings)
+            return
+        self.idle_ready.emit(frames, fps)
+        self.ready.emit(engine.describe(), seconds)
+
+    @Slot(object, str)
+    def _on_failed(self, engine: Engine, message: str) -> None:
+        if engine is not self._pending:
+            return
+        self._pending = None
+        self._poll.stop()
+        if self._queued is not None:
+            settings, self._queued = self._queued, None
+            self.start(settings)
+            return
+        self.failed.emit(message)
+
+    # -- turns (cheap calls: they only touch queues) --------------------------
+    def submit(self, text: str) -> int:
+        if self.engine is None:
+            raise RuntimeError("the models are still loading" if self._pending else "no engine: fix the settings")
+        return self.engine.submit(text)
+
+    def interrupt(self) -> int | None:
+        return self.engine.interrupt() if self.engine is not None else None
+
+    def clear(self) -> None:
+        if self.engine is not None:
+            self.engine.clear()
+
+    def shutdown(self, timeout_ms: int = 30000) -> None:
+        """Close the engine (on the loader thread) and stop that thread."""
+        self._poll.stop()
+        old, self.engine = self.engine, None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._thread.quit()
+        self._thread.wait(timeout_ms)  # a load in progress finishes first
+        for eng in (old, self._pending):
+            if eng is not None:
+                try:
+                    eng.interrupt()
+                    eng.close()
+                except Exception:
+                    log.exception("closing the engine failed")
+        self._pending = None

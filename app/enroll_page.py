@@ -1,0 +1,324 @@
+"""Enrollment page: clips (or a webcam recording) → quality report and crops → the persona's face.
+
+Runs the same code as ``python -m pipelines enroll``: ``build_avatar`` reads,
+detects, smooths and crops (in a background thread, with progress), the page
+shows the quality report and a strip of the detected 96×96 crops, and "Save as
+the persona's face" writes the avatar folder the way ``enroll`` does (a complete
+new folder swapped in by rename, so the old face stays until the new one is
+whole).
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QListWidget, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout,
+                               QWidget)
+
+from pipelines.settings import Settings
+
+from .crops_view import CropStrip, to_pixmap
+from .tasks import BackgroundTask
+
+VIDEO_FILTER = "Clips and images (*.mp4 *.mov *.mkv *.webm *.avi *.m4v *.png *.jpg *.jpeg *.webp);;All files (*)"
+
+
+class Cancelled(Exception):
+    pass
+
+
+def persona_target(text: str, settings: Settings) -> Path:
+    """The persona folder a name or path in the page means (same rule as the CLI's --name)."""
+    from pipelines.face.enroll import persona_folder
+    text = text.strip()
+    if not text:
+        return settings.persona_dir
+    p = settings.resolve(text)
+    if p.is_dir() or "/" in text or "\\" in text:
+        return p
+    return persona_folder(text)
+
+
+def save_enrollment(folder: Path, avatar, report: dict) -> dict:
+    """Write ``avatar`` as the face of the persona in ``folder`` (as ``enroll`` does)."""
+    from pipelines.face.avatar import save_avatar
+    from pipelines.settings import atomic_write_text
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = folder / "persona.json"
+    if not meta.exists():
+        atomic_write_text(meta, json.dumps({"name": folder.name, "display_name": folder.name},
+                                           ensure_ascii=False, indent=2) + "\n")
+    report = dict(report, avatar_dir=str(folder / "avatar"))
+    save_avatar(avatar, folder / "avatar", report)
+    return report
+
+
+class EnrollPage(QWidget):
+    enrolled = Signal(str)  # avatar folder just saved
+
+    def __init__(self, settings: Settings, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("pageRoot")
+        self.settings = settings
+        self.task: BackgroundTask | None = None
+        self.avatar = None
+        self.report: dict | None = None
+        self.webcams: list[int] | None = None
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(12, 12, 12, 8)
+
+        box = QGroupBox("Face clips")
+        form = QFormLayout(box)
+        self.persona_edit = QLineEdit(settings.persona)
+        self.persona_edit.setToolTip("persona folder (or a new persona name under source/) that gets this face")
+        form.addRow("persona", self.persona_edit)
+        self.clips = QListWidget()
+        self.clips.setMinimumHeight(90)
+        self.add_button = QPushButton("Add clips…")
+        self.add_button.clicked.connect(self._browse)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.clicked.connect(self._remove)
+        self.record_button = QPushButton("Record from webcam")
+        self.record_button.clicked.connect(self.record)
+        self.record_seconds = QDoubleSpinBox()
+        self.record_seconds.setRange(3, 20)
+        self.record_seconds.setValue(8)
+        self.record_seconds.setSuffix(" s")
+        self.webcam_label = QLabel("")
+        self.webcam_label.setStyleSheet("color: #7a8294;")
+        col = QVBoxLayout()
+        for b in (self.add_button, self.remove_button, self.record_button, self.record_seconds):
+            col.addWidget(b)
+        col.addStretch(1)
+        row = QHBoxLayout()
+        row.addWidget(self.clips, 1)
+        row.addLayout(col)
+        holder = QWidget()
+        holder.setLayout(row)
+        form.addRow("clips", holder)
+        form.addRow("", self.webcam_label)
+        hint = QLabel("5–10 s of the face from the front, well lit, little head motion; or one portrait image.")
+        hint.setStyleSheet("color: #7a8294;")
+        form.addRow("", hint)
+        outer.addWidget(box)
+
+        run = QHBoxLayout()
+        self.check_button = QPushButton("Check clips")
+        self.check_button.setObjectName("primaryButton")
+        self.check_button.clicked.connect(self.check)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress_label = QLabel("")
+        run.addWidget(self.check_button)
+        run.addWidget(self.cancel_button)
+        run.addWidget(self.progress, 1)
+        outer.addLayout(run)
+        outer.addWidget(self.progress_label)
+
+        rep = QGroupBox("Quality report and detected crops")
+        rl = QVBoxLayout(rep)
+        self.preview = QLabel()
+        self.preview.setFixedHeight(0)
+        self.crops = CropStrip(count=8, size=88)
+        self.report_view = QPlainTextEdit()
+        self.report_view.setReadOnly(True)
+        self.report_view.setPlaceholderText("The quality report appears here after “Check clips”.")
+        rl.addWidget(self.preview)
+        rl.addWidget(self.crops)
+        rl.addWidget(self.report_view, 1)
+        outer.addWidget(rep, 1)
+
+        done = QHBoxLayout()
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.save_button = QPushButton("Save as the persona's face")
+        self.save_button.setObjectName("primaryButton")
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self.save)
+        done.addWidget(self.message, 1)
+        done.addWidget(self.save_button)
+        outer.addLayout(done)
+        self._update_webcam(None)
+
+    def set_settings(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self.webcams is None:
+            self.detect_webcams()
+
+    # -- clips ---------------------------------------------------------------------
+    def add_clips(self, paths) -> None:
+        for p in paths:
+            self.clips.addItem(str(p))
+        self._invalidate()
+
+    def clip_paths(self) -> list[str]:
+        return [self.clips.item(i).text() for i in range(self.clips.count())]
+
+    def _browse(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Choose face clips", str(self.settings.persona_dir),
+                                                VIDEO_FILTER)
+        if files:
+            self.add_clips(files)
+
+    def _remove(self) -> None:
+        for item in self.clips.selectedItems():
+            self.clips.takeItem(self.clips.row(item))
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        self.avatar, self.report = None, None
+        self.save_button.setEnabled(False)
+
+    # -- webcam ----------------------------------------------------------------------
+    def detect_webcams(self) -> None:
+        from .webcam import find_webcams
+        self.webcams = []
+        self._update_webcam(None)
+        self.webcam_label.setText("looking for a webcam…")
+        self._cam_task = BackgroundTask(lambda report, cancelled: find_webcams(), "webcam-probe", self)
+        self._cam_task.done.connect(self._update_webcam)
+        self._cam_task.failed.connect(lambda m, tb: self._update_webcam([]))
+        self._cam_task.start()
+
+    def _update_webcam(self, found) -> None:
+        if found is not None:
+            self.webcams = list(found)
+        ok = bool(self.webcams)
+        self.record_button.setEnabled(ok)
+        self.record_seconds.setEnabled(ok)
+        if found is not None:
+            self.webcam_label.setText(f"webcam {self.webcams[0]} ready" if ok
+                                      else "No webcam found: add recorded clips instead.")
+
+    def record(self) -> None:
+        if not self.webcams or self._busy():
+            return
+        from .webcam import record_clip
+        out = Path(tempfile.gettempdir()) / f"persona-webcam-{time.strftime('%Y%m%d-%H%M%S')}.mp4"
+        seconds = self.record_seconds.value()
+        index = self.webcams[0]
+        self.preview.setFixedHeight(200)
+        self._run(lambda report, cancelled: record_clip(index, seconds, out, progress=report, cancelled=cancelled),
+                  self._recorded, "recording…")
+
+    def _recorded(self, path) -> None:
+        self.preview.setFixedHeight(0)
+        self.add_clips([str(path)])
+        self._show(f"recorded {path}", ok=True)
+
+    # -- enrollment --------------------------------------------------------------------
+    def _busy(self) -> bool:
+        return self.task is not None and self.task.running
+
+    def _run(self, fn, on_done, what: str) -> None:
+        self.task = BackgroundTask(fn, "enroll", self)
+        self.task.progress.connect(self._on_progress)
+        self.task.done.connect(on_done)
+        self.task.failed.connect(self._on_failed)
+        self.task.ended.connect(self._on_ended)
+        for b in (self.check_button, self.save_button, self.add_button, self.remove_button, self.record_button):
+            b.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setValue(0)
+        self.progress_label.setText(what)
+        self.task.start()
+
+    def check(self) -> None:
+        """Read, detect and crop the clips (writes nothing); shows the report and crops."""
+        clips = self.clip_paths()
+        if not clips:
+            self._show("Add at least one clip (or a portrait image) first.", ok=False)
+            return
+        if self._busy():
+            return
+
+        def work(report, cancelled):
+            from pipelines.face.enroll import build_avatar
+
+            def progress(message, fraction):
+                if cancelled():
+                    raise Cancelled("enrollment cancelled")
+                report((message, fraction))
+            return build_avatar(clips, progress)
+        self._invalidate()
+        self.crops.set_crops(None)
+        self.report_view.clear()
+        self._run(work, self._checked, "reading clips…")
+
+    def _checked(self, result) -> None:
+        from pipelines.face.enroll_cli import format_report
+        self.avatar, self.report = result
+        shown = self.crops.set_crops(self.avatar.crops)
+        text = format_report(dict(self.report, avatar_dir="(not saved yet)"))
+        self.report_view.setPlainText(text)
+        self.progress.setValue(1000)
+        advice = len(self.report.get("advice", []))
+        self._show(f"Face found on {self.report['face_share']:.0%} of {self.report['frames']} frames"
+                   + (f"; {advice} piece(s) of advice below" if advice else "; quality good")
+                   + f" ({shown} crops shown). Save it as the persona's face?", ok=True)
+        self.save_button.setEnabled(True)
+
+    def save(self) -> None:
+        if self.avatar is None or self._busy():
+            return
+        try:
+            folder = persona_target(self.persona_edit.text(), self.settings)
+        except Exception as exc:
+            self._show(str(exc), ok=False)
+            return
+        avatar, report = self.avatar, self.report
+        self._run(lambda r, c: save_enrollment(folder, avatar, report), self._saved, f"saving into {folder}…")
+
+    def _saved(self, report: dict) -> None:
+        self.report = report
+        from pipelines.face.enroll_cli import format_report
+        self.report_view.setPlainText(format_report(report))
+        self._show(f"Saved into {report['avatar_dir']}. Press “Save and apply” in Settings to use it now.", ok=True)
+        self.enrolled.emit(report["avatar_dir"])
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.progress_label.setText("cancelling…")
+
+    def _on_progress(self, payload) -> None:
+        if isinstance(payload, tuple) and len(payload) == 2 and isinstance(payload[0], str):
+            message, fraction = payload
+            self.progress.setValue(int(1000 * max(0.0, min(1.0, fraction))))
+            self.progress_label.setText(message)
+        elif isinstance(payload, tuple) and len(payload) == 2:  # webcam: (fraction, frame)
+            fraction, frame = payload
+            self.progress.setValue(int(1000 * fraction))
+            self.preview.setPixmap(to_pixmap(frame, 200))
+
+    def _on_failed(self, message: str, tb: str) -> None:
+        self._show(message, ok=False)
+        self.progress_label.setText("")
+        self.preview.setFixedHeight(0)
+
+    def _on_ended(self) -> None:
+        self.cancel_button.setEnabled(False)
+        for b in (self.check_button, self.add_button, self.remove_button):
+            b.setEnabled(True)
+        self._update_webcam(None)
+        self.save_button.setEnabled(self.avatar is not None)
+
+    def _show(self, text: str, ok: bool) -> None:
+        self.message.setStyleSheet("color: #2e7d32;" if ok else "color: #c62828; font-weight: 600;")
+        self.message.setText(text)
+
+    def shutdown(self) -> None:
+        for t in (self.task, getattr(self, "_cam_task", None)):
+            if t is not None and t.running:
+                t.cancel()
+                t.wait(10000)

@@ -1,0 +1,330 @@
+"""The main window: avatar and chat side by side, settings, fine-tuning and enrollment pages.
+
+``python -m app [--settings FILE]`` opens it.  The window is a view: text,
+frames and audio come from the engine (``EngineController``) by queued signals,
+the player keeps video in step with the audio clock, and loading or reloading
+models happens on a background thread while the window stays live.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from pipelines.messages import StageError
+from pipelines.settings import DEFAULT_SETTINGS_FILE, Settings, SettingsError, load_settings
+from pipelines.turn_record import TurnRecord
+
+from .audio_output import AudioOutput, open_audio_output
+from .avatar_view import AvatarView
+from .chat_panel import ChatPanel
+from .engine_bridge import EngineController, EngineFactory, default_engine_factory
+from .player import AvatarPlayer
+from .status_panel import StatusPanel, describe_timings, fmt_s
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    turn_done = Signal(object)  # TurnRecord, after the window has shown it (tests, bench)
+
+    def __init__(self, settings: Settings | None = None, settings_path: str | Path | None = None,
+                 engine_factory: EngineFactory = default_engine_factory, audio: AudioOutput | None = None,
+                 autostart: bool = True, parent=None) -> None:
+        super().__init__(parent)
+        self.settings_path = Path(settings_path) if settings_path else DEFAULT_SETTINGS_FILE
+        settings_error = None
+        if settings is None:
+            try:
+                settings = load_settings(self.settings_path if self.settings_path.exists() else None)
+            except SettingsError as exc:
+                settings_error = str(exc)
+                settings = Settings()
+        self.settings = settings
+        self.audio = audio if audio is not None else open_audio_output()
+        self.controller = EngineController(engine_factory, audio_rate=self.audio.preferred_rate, parent=self)
+        self.player = AvatarPlayer(self.audio, parent=self)
+        self.current_turn: int | None = None
+        self._engine_busy = False
+        self._t0: dict[int, float] = {}
+        self._shown_s: dict[int, float] = {}
+        self._records: dict[int, TurnRecord] = {}
+        self._stopped: set[int] = set()
+        self.errors: list[StageError] = []
+
+        self.setWindowTitle("Persona")
+        self.resize(1120, 700)
+        self._build()
+        self._connect()
+        if settings_error:
+            self.status.show_error(f"settings file {self.settings_path} not used: {settings_error}", settings_error)
+        self._check_fonts()
+        if self.audio.notice:
+            self.avatar.set_notice(self.audio.notice)
+            self.status.set_audio_notice(self.audio.notice)
+        if autostart:
+            self.start_engine(self.settings)
+
+    # -- construction ------------------------------------------------------------
+    def _build(self) -> None:
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.setCentralWidget(self.tabs)
+
+        chat_page = QWidget()
+        chat_page.setObjectName("chatPage")
+        lay = QHBoxLayout(chat_page)
+        lay.setContentsMargins(12, 12, 12, 8)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.setChildrenCollapsible(False)
+        pane = QWidget()
+        pane.setObjectName("avatarPane")
+        pane.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        pl = QVBoxLayout(pane)
+        pl.setContentsMargins(10, 10, 10, 12)
+        self.avatar = AvatarView()
+        self.persona_label = QLabel("")
+        self.persona_label.setObjectName("personaName")
+        self.persona_label.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.state_label = QLabel("loading…")
+        self.state_label.setObjectName("personaState")
+        self.state_label.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        pl.addWidget(self.avatar, 1)
+        pl.addWidget(self.persona_label)
+        pl.addWidget(self.state_label)
+        self.chat = ChatPanel()
+        self.chat.set_ready(False, "Loading the models…")
+        split.addWidget(pane)
+        split.addWidget(self.chat)
+        split.setStretchFactor(0, 5)
+        split.setStretchFactor(1, 6)
+        split.setSizes([500, 600])
+        lay.addWidget(split)
+        self.tabs.addTab(chat_page, "Chat")
+
+        from .settings_panel import SettingsPanel
+        self.settings_panel = SettingsPanel(self.settings, self.settings_path)
+        self.tabs.addTab(self.settings_panel, "Settings")
+        from .finetune_page import FinetunePage
+        self.finetune_page = FinetunePage(self.settings)
+        self.tabs.addTab(self.finetune_page, "Fine-tuning")
+        from .enroll_page import EnrollPage
+        self.enroll_page = EnrollPage(self.settings)
+        self.tabs.addTab(self.enroll_page, "Enrollment")
+
+        self.status = StatusPanel()
+        self.setStatusBar(self.status)
+
+    def _connect(self) -> None:
+        sig = self.controller.signals
+        sig.text.connect(self._on_text)
+        sig.video.connect(self.player.push)
+        sig.turn_rendered.connect(self.player.turn_rendered)
+        sig.finished.connect(self._on_finished)
+        sig.error.connect(self._on_error)
+        sig.cancelled.connect(self.player.drop_turn)
+        self.controller.loading.connect(self._on_loading)
+        self.controller.ready.connect(self._on_ready)
+        self.controller.failed.connect(self._on_load_failed)
+        self.controller.idle_ready.connect(self.player.set_idle_frames)
+        self.player.frame_ready.connect(self.avatar.show_frame)
+        self.avatar.painted.connect(self.player.painted)
+        self.player.first_frame.connect(self._on_first_frame)
+        self.player.playing_changed.connect(self._on_playing)
+        self.chat.send_requested.connect(self.send)
+        self.chat.stop_requested.connect(self.stop)
+        self.chat.clear_requested.connect(self.clear)
+        self.settings_panel.applied.connect(self.apply_settings)
+        self.finetune_page.use_result.connect(self._use_finetune_result)
+        self.enroll_page.enrolled.connect(self._on_enrolled)
+
+    def _check_fonts(self) -> None:
+        from .qt_env import cjk_font_warning
+        warning = cjk_font_warning()
+        if warning:
+            self.status.show_error(warning)
+            self.chat.add_notice(warning)
+
+    # -- engine life cycle -------------------------------------------------------
+    def start_engine(self, settings: Settings) -> None:
+        self.chat.set_ready(False, "Loading the models…")
+        self.state_label.setText("loading models…")
+        self.avatar.set_caption("Loading models…")
+        self.controller.start(settings)
+
+    def apply_settings(self, settings: Settings) -> None:
+        """New settings were saved: reload the engine in the background."""
+        self.settings = settings
+        self.finetune_page.settings = settings
+        self.enroll_page.set_settings(settings)
+        self.stop()
+        self.chat.add_notice("Settings saved — reloading the models (the conversation history starts afresh).")
+        self.start_engine(settings)
+
+    def _on_loading(self, what: str, done: int, total: int) -> None:
+        self.status.set_loading(what, done, total)
+        self.avatar.set_caption(f"{what.capitalize()}… ({done}/{total})")
+
+    def _on_ready(self, backends: dict, seconds: float) -> None:
+        self.status.loading_done()
+        self.status.set_backends(backends)
+        self.status.set_timings(f"models loaded in {seconds:.1f} s")
+        self.avatar.set_caption("")
+        eng = self.controller.engine
+        name = eng.persona.display_name if eng is not None and eng.persona else "Persona"
+        self.persona_label.setText(name)
+        self.setWindowTitle(f"{name} — Persona")
+        self.state_label.setText("listening")
+        self.chat.persona_name = name
+        self.chat.set_ready(True)
+        self.chat.input.setFocus()
+
+    def _on_load_failed(self, message: str) -> None:
+        self.status.loading_done()
+        self.status.show_error(f"the models could not load: {message}", message)
+        self.avatar.set_caption("Models not loaded — see the status bar and fix the settings.")
+        self.state_label.setText("not ready")
+        self.chat.set_ready(False, "The models could not load: fix the settings (Settings tab).")
+        self.chat.add_notice(f"Could not load the models: {message}")
+
+    # -- turns ---------------------------------------------------------------------
+    def send(self, text: str) -> int | None:
+        if self.controller.engine is None:
+            return None
+        self.player.stop()  # a new message cuts the previous reply short
+        if self.current_turn is not None and self._engine_busy:
+            self._mark_stopped(self.current_turn, "interrupted by the next message")
+        self.status.clear_error()
+        self.chat.add_user(text)
+        try:
+            turn_id = self.controller.submit(text)
+        except Exception as exc:
+            self.status.show_error(str(exc))
+            return None
+        self._t0[turn_id] = time.perf_counter()
+        self.current_turn = turn_id
+        self._engine_busy = True
+        self.chat.begin_reply(turn_id)
+        self.chat.set_busy(True)
+        self.state_label.setText("thinking…")
+        return turn_id
+
+    def stop(self) -> None:
+        """Stop the reply now: nothing more of it is shown or heard."""
+        turn = self.current_turn
+        self.controller.interrupt()
+        self.player.stop()
+        if turn is not None and self._engine_busy:
+            self._mark_stopped(turn, "stopped")
+        self._engine_busy = False
+        self._update_busy()
+
+    def clear(self) -> None:
+        self.stop()
+        self.controller.clear()
+        self.chat.clear()
+        self.status.set_timings("history cleared")
+        self.current_turn = None
+
+    def _mark_stopped(self, turn_id: int, why: str) -> None:
+        self._stopped.add(turn_id)
+        self.chat.finish_reply(turn_id, why, "stopped")
+
+    def _on_text(self, turn_id: int, piece: str, mode: str) -> None:
+        if turn_id in self._stopped:
+            return
+        self.chat.append_reply(turn_id, piece)
+        if turn_id == self.current_turn:
+            self.state_label.setText("speaking…" if self.player.playing else "thinking…")
+
+    def _on_first_frame(self, turn_id: int) -> None:
+        t0 = self._t0.get(turn_id)
+        if t0 is not None:
+            self._shown_s[turn_id] = time.perf_counter() - t0
+            rec = self._records.get(turn_id)
+            if rec is not None:
+                self.status.set_timings(describe_timings(rec, self._shown_s[turn_id]))
+
+    def _on_playing(self, playing: bool) -> None:
+        self._update_busy()
+
+    def _update_busy(self) -> None:
+        busy = self._engine_busy or self.player.playing
+        self.chat.set_busy(busy)
+        if self.controller.engine is not None:
+            self.state_label.setText("speaking…" if self.player.playing else
+                                     "thinking…" if self._engine_busy else "listening")
+
+    def _on_finished(self, rec: TurnRecord) -> None:
+        self._records[rec.turn_id] = rec
+        if rec.turn_id == self.current_turn:
+            self._engine_busy = False
+        if rec.turn_id not in self._stopped:
+            if rec.status == "ok":
+                meta = " · ".join(x for x in (rec.mode, f"first audio {fmt_s(rec.first_audio_s)}",
+                                              f"{rec.audio_s:.1f} s") if x)
+                self.chat.finish_reply(rec.turn_id, meta)
+            elif rec.status == "error":
+                self.chat.finish_reply(rec.turn_id, f"error: {rec.error}", "error")
+            else:
+                self.chat.finish_reply(rec.turn_id, rec.status, "stopped")
+        self.status.set_timings(describe_timings(rec, self._shown_s.get(rec.turn_id)))
+        self._update_busy()
+        self.turn_done.emit(rec)
+
+    def _on_error(self, err: StageError) -> None:
+        self.errors.append(err)
+        self.status.show_error(str(err), f"{err}\n\n{err.traceback}")
+        if err.turn_id == self.current_turn:
+            self.player.drop_turn(err.turn_id)
+
+    # -- pages -----------------------------------------------------------------------
+    def _use_finetune_result(self, folder: str) -> None:
+        self.settings_panel.set_value("dialogue.ptuning_dir", folder)
+        self.tabs.setCurrentWidget(self.settings_panel)
+
+    def _on_enrolled(self, folder: str) -> None:
+        self.settings_panel.set_value("face.face", folder)
+        self.tabs.setCurrentWidget(self.settings_panel)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        self.finetune_page.shutdown()
+        self.enroll_page.shutdown()
+        self.player.close()
+        self.controller.shutdown()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m app", description="Chat with the persona in a window.")
+    p.add_argument("--settings", metavar="FILE",
+                   help=f"settings JSON file, shared with the command line (default: {DEFAULT_SETTINGS_FILE.name})")
+    p.add_argument("--no-audio", action="store_true", help="do not open the sound card (silent, timed playback)")
+    p.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)  # used by the Xvfb test
+    p.add_argument("--say", metavar="TEXT", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .qt_env import install_fonts, make_application
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = make_application(sys.argv[:1])
+    install_fonts(app)
+    from .style import STYLESHEET
+    app.setStyleSheet(STYLESHEET)
+    window = MainWindow(settings_path=args.settings, audio=open_audio_output(use_device=not args.no_audio))
+    window.show()
+    if args.screenshot:
+        from .screenshot import screenshot_mid_reply
+        screenshot_mid_reply(window, args.say or "你好，介绍一下你自己", args.screenshot)
+    code = app.exec()
+    return int(code)

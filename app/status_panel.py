@@ -1,0 +1,100 @@
+"""The window's status bar: backends per stage, loading progress, turn timings, errors."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QStatusBar
+
+STAGES = ("dialogue", "tts", "vc", "face")
+
+
+def fmt_s(v: float | None) -> str:
+    return "–" if v is None else f"{v:.2f} s"
+
+
+def describe_backends(backends: dict[str, str]) -> str:
+    return "  ·  ".join(f"{k} {backends[k]}" for k in STAGES if k in backends)
+
+
+def describe_timings(rec, shown_s: float | None = None) -> str:
+    parts = [f"turn {rec.turn_id}"]
+    if rec.status != "ok":
+        parts.append(rec.status)
+    parts.append(f"first audio {fmt_s(rec.first_audio_s)}")
+    parts.append(f"first frame {fmt_s(rec.first_frame_s)}")
+    if shown_s is not None:
+        parts.append(f"on screen {fmt_s(shown_s)}")
+    if rec.audio_s:
+        parts.append(f"{rec.audio_s:.1f} s speech")
+    if rec.render_rtf is not None:
+        parts.append(f"render RTF {rec.render_rtf:.2f}")
+    return "  ·  ".join(parts)
+
+
+class StatusPanel(QStatusBar):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("statusPanel")
+        self.setSizeGripEnabled(False)
+        self.backends = QLabel("")
+        self.backends.setObjectName("backendsLabel")
+        self.progress = QProgressBar()
+        self.progress.setObjectName("loadProgress")
+        self.progress.setFixedWidth(160)
+        self.progress.setTextVisible(False)
+        self.progress.setVisible(False)
+        self.timings = QLabel("")
+        self.timings.setObjectName("timingsLabel")
+        self.error = QLabel("")
+        self.error.setObjectName("errorLabel")
+        self.error.setVisible(False)
+        self.error.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.error.mousePressEvent = lambda e: self.show_error_details()
+        self.audio = QLabel("")
+        self.audio.setObjectName("audioLabel")
+        self.audio.setVisible(False)
+        self.addWidget(self.backends)
+        self.addWidget(self.progress)
+        self.addWidget(self.error, 1)
+        self.addPermanentWidget(self.timings)
+        self.addPermanentWidget(self.audio)
+        self.error_details = ""
+        self.errors: list[str] = []
+
+    def set_backends(self, backends: dict[str, str]) -> None:
+        self.backends.setText(describe_backends(backends))
+        self.backends.setToolTip("\n".join(f"{k}: {v}" for k, v in backends.items()))
+
+    def set_loading(self, what: str, done: int, total: int) -> None:
+        self.progress.setVisible(True)
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+        self.backends.setText(f"{what} … ({done}/{total})")
+
+    def loading_done(self) -> None:
+        self.progress.setVisible(False)
+
+    def set_timings(self, text: str) -> None:
+        self.timings.setText(text)
+
+    def show_error(self, text: str, details: str = "") -> None:
+        self.errors.append(text)
+        first = text.strip().splitlines()[0] if text.strip() else "error"
+        self.error.setText("⚠ " + first)
+        self.error.setToolTip((details or text)[-4000:])
+        self.error_details = details or text
+        self.error.setVisible(True)
+
+    def clear_error(self) -> None:
+        self.error.setVisible(False)
+        self.error.setText("")
+
+    def set_audio_notice(self, text: str) -> None:
+        self.audio.setText("no audio device" if text else "")
+        self.audio.setToolTip(text)
+        self.audio.setVisible(bool(text))
+
+    def show_error_details(self) -> None:
+        if self.error_details:
+            box = QMessageBox(QMessageBox.Icon.Warning, "Error", self.error.text().lstrip("⚠ "), parent=self)
+            box.setDetailedText(self.error_details)
+            box.open()

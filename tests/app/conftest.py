@@ -1,0 +1,79 @@
+"""Fixtures for the desktop-app tests: offscreen Qt, styled app, windows over toy or real engines."""
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # no display needed; the Xvfb test starts its own process
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from app.qt_env import prepare_qt_env  # noqa: E402
+
+prepare_qt_env()
+
+import pytest  # noqa: E402
+
+from pipelines.engine import Engine  # noqa: E402
+from pipelines.settings import Settings  # noqa: E402
+from tests.engine.toy_stages import FlatFace, PassAudio, ScriptedDialogue, ToneTTS  # noqa: E402
+
+REPLY = "你好，我是小林。今天天气很好！我们去公园散步吧？Sure, let's go. It will be fun."
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _limit_threads():
+    try:
+        import torch
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+
+
+@pytest.fixture
+def styled_app(qapp):
+    from app.qt_env import install_fonts
+    from app.style import STYLESHEET
+    install_fonts(qapp)
+    qapp.setStyleSheet(STYLESHEET)
+    return qapp
+
+
+class ToyFactory:
+    """Builds engines over the toy stages; keeps the stages of the last one for inspection."""
+
+    def __init__(self, tmp_path, reply=REPLY, delay=0.02, fail_on=None):
+        self.tmp_path, self.reply, self.delay, self.fail_on = tmp_path, reply, delay, fail_on
+        self.stages = None
+        self.engines = []
+
+    def __call__(self, settings, sink):
+        self.stages = {"dialogue": ScriptedDialogue(self.reply, self.delay), "tts": ToneTTS(self.fail_on),
+                       "vc": PassAudio(), "face": FlatFace()}
+        eng = Engine(settings, stages=self.stages, sink=sink, log_path=self.tmp_path / "log.jsonl")
+        self.engines.append(eng)
+        return eng
+
+
+@pytest.fixture
+def make_window(styled_app, qtbot, tmp_path):
+    """``make_window(factory=None, **kw)``: a shown MainWindow (toy stages by default), engine loaded."""
+    from app.audio_output import SilentAudioOutput
+    from app.main_window import MainWindow
+    windows = []
+
+    def make(factory=None, settings=None, wait_ready=True, **kw):
+        factory = factory or ToyFactory(tmp_path)
+        settings = settings or Settings(output_dir=str(tmp_path / "out"))
+        audio = kw.pop("audio", None) or SilentAudioOutput(record=True)
+        w = MainWindow(settings=settings, settings_path=tmp_path / "settings.json", engine_factory=factory,
+                       audio=audio, **kw)
+        qtbot.addWidget(w)
+        w.show()
+        windows.append(w)
+        if wait_ready:
+            qtbot.waitUntil(lambda: w.controller.engine is not None and w.chat.send_button.isEnabled(),
+                            timeout=120_000)
+        return w
+
+    yield make
+    for w in windows:
+        w.shutdown()
