@@ -37,7 +37,8 @@ FPS = 25.0
 MAX_SIDE = 720            # frames are kept with the longer side at most this
 DETECT_SIDE = 320         # face detection runs on a copy this large
 MAX_FACELESS = 0.10       # refuse a clip with more than this share of frames without a face
-SMOOTH_FRAMES = 5         # box smoothing window (Wav2Lip: mean over 5 frames)
+SMOOTH_FRAMES = 5         # box centre smoothing window (Wav2Lip: mean over 5 frames)
+SIZE_SMOOTH_FRAMES = 11   # the box size changes slowly: a longer window keeps it from breathing
 MIN_SECONDS, MAX_SECONDS = 5.0, 10.0   # advised clip length
 KEEP_SECONDS = 20.0       # longer clips are cut here
 
@@ -228,15 +229,22 @@ def smooth_boxes(boxes: np.ndarray, window: int = SMOOTH_FRAMES) -> np.ndarray:
 
 
 def wav2lip_boxes(raw: np.ndarray, width: int, height: int, pads=PADS,
-                  window: int = SMOOTH_FRAMES) -> np.ndarray:
-    """Pad like Wav2Lip ([top, bottom, left, right]), clip to the frame, smooth over time."""
+                  window: int = SMOOTH_FRAMES, size_window: int = SIZE_SMOOTH_FRAMES) -> np.ndarray:
+    """Pad like Wav2Lip ([top, bottom, left, right]), clip to the frame, smooth over time.
+
+    The centre is averaged over ``window`` frames (Wav2Lip's 5), the width and
+    height over ``size_window`` frames, so the box follows the head without its
+    size jittering from frame to frame.
+    """
     top, bottom, left, right = pads
     b = raw.astype(np.float32).copy()
     b[:, 0] = np.maximum(0, b[:, 0] - left)
     b[:, 1] = np.maximum(0, b[:, 1] - top)
     b[:, 2] = np.minimum(width, b[:, 2] + right)
     b[:, 3] = np.minimum(height, b[:, 3] + bottom)
-    b = smooth_boxes(b, window)
+    centre = smooth_boxes(np.concatenate([(b[:, :2] + b[:, 2:]) / 2] * 2, 1), window)[:, :2]
+    half = smooth_boxes(np.concatenate([(b[:, 2:] - b[:, :2]) / 2] * 2, 1), size_window)[:, :2]
+    b = np.concatenate([centre - half, centre + half], 1)
     out = np.round(b).astype(np.int32)
     out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, width)
     out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, height)
