@@ -12,14 +12,14 @@ def as_mono_float32(samples: np.ndarray) -> np.ndarray:
     int16 is scaled by 1/32768; 2-D input (frames, channels) is averaged to mono.
     """
     a = np.asarray(samples)
-    if a.ndim == 2:
-        a = a.mean(axis=1) if a.shape[1] <= 8 else a.mean(axis=0)
-    elif a.ndim != 1:
+    if a.ndim not in (1, 2):
         raise ValueError(f"audio must be 1-D (mono) or 2-D (frames, channels), got shape {a.shape}")
     if a.dtype == np.int16:
         a = a.astype(np.float32) / 32768.0
     elif np.issubdtype(a.dtype, np.integer):
         a = a.astype(np.float32) / float(np.iinfo(a.dtype).max)
+    if a.ndim == 2:
+        a = a.mean(axis=1) if a.shape[1] <= 8 else a.mean(axis=0)
     return np.ascontiguousarray(a, dtype=np.float32)
 
 

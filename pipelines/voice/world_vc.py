@@ -3,7 +3,8 @@
 The stand-in for so-vits-svc when no model is configured.  Per sentence:
 
 1. analyse with pyworld: F0 by DIO + StoneMask (``voice.f0_method`` "harvest":
-   Harvest, slower and more robust), spectral envelope by CheapTrick,
+   Harvest, about 4x slower and more robust; the so-vits methods "crepe*" and
+   "parselmouth" fall back to DIO here), spectral envelope by CheapTrick,
    aperiodicity by D4C, 5 ms frames;
 2. move F0 in the log domain so the voiced median lands on the persona's
    ``voice.f0_median_hz``, the movement around the median scaled by
