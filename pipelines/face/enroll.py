@@ -74,7 +74,7 @@ class FaceTracker:
         h, w = img.shape[:2]
         scale = min(1.0, DETECT_SIDE / max(h, w))
         small = (cv2.resize(img, (max(1, int(round(w * scale))), max(1, int(round(h * scale)))),
-                            interpolation=cv2.INTER_AREA) if scale < 1 else img)
+                            interpolation=cv2.INTER_LINEAR) if scale < 1 else img)
         det = None
         if self.model is None:
             for sel in (0, 1):        # short-range model first, the full-range model for far faces
@@ -411,7 +411,7 @@ def build_avatar(clips: Sequence[str | Path], progress: Progress | None = None, 
         "advice": advice,
         "seconds": round(time.perf_counter() - t_start, 2),
     }
-    report_progress("done", 1.0)
+    report_progress("face frames ready", 0.98)
     return avatar, report
 
 
@@ -450,4 +450,6 @@ def enroll(name_or_folder: str | Path, clips: Sequence[str | Path], progress: Pr
                                            ensure_ascii=False, indent=2) + "\n")
     report["avatar_dir"] = str(folder / "avatar")
     save_avatar(avatar, folder / "avatar", report)
+    if progress:
+        progress("done", 1.0)
     return report
