@@ -1,0 +1,121 @@
+"""The audio-clocked player and the silent audio clock, without an engine."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from app.audio_output import SilentAudioOutput, open_audio_output
+from app.player import AvatarPlayer
+from pipelines.messages import VideoChunk
+
+FPS = 25.0
+SR = 16000
+
+
+def chunk(turn_id, seq, n_frames, start_value=0):
+    """Frames whose pixel value is their index in the turn (so a shown frame names itself)."""
+    frames = np.zeros((n_frames, 8, 8, 3), np.uint8)
+    for i in range(n_frames):
+        frames[i] = (start_value + i) % 256
+    audio = (0.1 * np.sin(np.arange(int(n_frames / FPS * SR)) * 0.05)).astype(np.float32)
+    return VideoChunk(turn_id, seq, frames, FPS, audio, SR, "x")
+
+
+def test_silent_clock_runs_in_real_time_and_waits_when_starved():
+    out = SilentAudioOutput()
+    out.write(np.zeros(SR // 5, np.float32), SR)           # 0.2 s
+    t0 = time.perf_counter()
+    time.sleep(0.1)
+    p = out.position()
+    assert 0.08 <= p <= min(0.2, time.perf_counter() - t0) + 1e-6
+    time.sleep(0.25)
+    assert out.position() == pytest.approx(0.2, abs=1e-9), "the clock ran past the audio it was given"
+    time.sleep(0.1)                                        # starved: the clock must not move
+    out.write(np.zeros(SR // 5, np.float32), SR)
+    assert out.position() == pytest.approx(0.2, abs=0.01), "time spent starved was counted as played"
+    out.clear()
+    assert out.position() == 0.0 and out.written() == 0.0
+
+
+def test_open_audio_output_falls_back_to_silent_with_a_notice():
+    out = open_audio_output(use_device=False)
+    assert out.kind == "silent" and "No audio device" in out.notice
+    out = open_audio_output()  # this machine has no sound card: still a working clock, with the reason
+    if out.kind == "silent":
+        assert "No audio device" in out.notice and "(" in out.notice
+    out.close()
+
+
+def test_frames_follow_the_audio_clock(qapp, qtbot):
+    audio = SilentAudioOutput(record=True)
+    player = AvatarPlayer(audio)
+    shown = []
+    player.frame_ready.connect(lambda f, t: shown.append((time.perf_counter(), int(f[0, 0, 0]), t)))
+    t0 = time.perf_counter()
+    player.push(chunk(1, 0, 20))
+    player.push(chunk(1, 1, 20, 20))
+    player.turn_rendered(1)
+    qtbot.waitUntil(lambda: not player.playing, timeout=10_000)
+    played = [(t, i, ft) for t, i, ft in shown if ft >= 0]
+    idx = [i for _, i, _ in played]
+    assert idx == sorted(idx) and idx[0] == 0 and idx[-1] == 39
+    for t, i, ft in played:
+        assert ft == pytest.approx(i / FPS)
+        # shown no earlier than its audio time on the clock that started at the first push
+        assert t - t0 >= ft - 0.002
+    assert (played[-1][0] - t0) == pytest.approx(39 / FPS, abs=0.25)
+    assert len(audio.recorded) == 2 and player.turns_played == [1]
+
+
+def test_starved_player_holds_the_last_frame_then_continues(qapp, qtbot):
+    audio = SilentAudioOutput()
+    player = AvatarPlayer(audio)
+    shown = []
+    player.frame_ready.connect(lambda f, t: shown.append(int(f[0, 0, 0])) if t >= 0 else None)
+    player.push(chunk(1, 0, 5))
+    qtbot.wait(500)  # 0.2 s of audio, then starved for 0.3 s
+    assert shown[-1] == 4 and player.playing
+    assert audio.position() == pytest.approx(0.2, abs=1e-6)
+    player.push(chunk(1, 1, 5, 5))
+    player.turn_rendered(1)
+    qtbot.waitUntil(lambda: not player.playing, timeout=5_000)
+    assert shown[-1] == 9 and sorted(set(shown)) == list(range(10))
+
+
+def test_stop_drops_buffered_frames_and_late_chunks(qapp, qtbot):
+    audio = SilentAudioOutput()
+    player = AvatarPlayer(audio)
+    idle = np.full((3, 8, 8, 3), 200, np.uint8)
+    player.set_idle_frames(idle, FPS)
+    shown = []
+    player.frame_ready.connect(lambda f, t: shown.append((int(f[0, 0, 0]), t)))
+    player.push(chunk(1, 0, 50))
+    qtbot.wait(100)
+    player.stop()
+    assert not player.playing and audio.written() == 0.0 and player.buffered_frames == 0
+    assert player.push(chunk(1, 1, 50, 50)) is False, "a late chunk of the stopped turn was accepted"
+    n = len(shown)
+    qtbot.wait(200)
+    assert all(t < 0 and v == 200 for v, t in shown[n - 1:]), "after Stop only idle frames may show"
+    # a newer turn plays; an older one is refused
+    assert player.push(chunk(2, 0, 5)) is True
+    assert player.push(chunk(1, 2, 5)) is False
+
+
+def test_cancelled_turn_is_refused_before_it_starts(qapp):
+    player = AvatarPlayer(SilentAudioOutput())
+    player.drop_turn(4)
+    assert player.push(chunk(4, 0, 5)) is False and not player.playing
+    assert player.push(chunk(5, 0, 5)) is True and player.playing
+
+
+def test_idle_frames_loop_between_turns(qapp, qtbot):
+    player = AvatarPlayer(SilentAudioOutput())
+    idle = np.stack([np.full((8, 8, 3), v, np.uint8) for v in (10, 20, 30, 40)])
+    seen = []
+    player.frame_ready.connect(lambda f, t: seen.append(int(f[0, 0, 0])) if t < 0 else None)
+    player.set_idle_frames(idle, 25.0)
+    qtbot.wait(400)
+    assert {10, 20, 30, 40} <= set(seen), "the idle animation did not cycle"
