@@ -183,8 +183,8 @@ def render_portrait(size: int = 512, seed: int = 7) -> np.ndarray:
     img = img * (1 - face_m[..., None])
     face_rgb = alb * shade[..., None] + 0.10 * spec[..., None]
     # ---- neck (drawn under the face), in the face's shadow near the jaw
-    neck_pts = [(cx - 46, 330), (cx + 46, 330), (cx + 52, 440), (cx + 70, 470),
-                (cx - 70, 470), (cx - 52, 440)]
+    neck_pts = [(cx - 46, 330), (cx + 46, 330), (cx + 50, 420), (cx + 70, 460),
+                (cx - 70, 460), (cx - 50, 420)]
     neck_m = _poly_mask(size, np.array(neck_pts) * k, blur=2 * k)
     neck_shade = 0.42 + 0.3 * _smooth(chin_y - 5, chin_y + 60, y) - 0.12 * _smooth(0, 50, np.abs(x - cx))
     neck_rgb = skin * (neck_shade[..., None]) * np.array([0.97, 0.95, 0.95])
@@ -193,11 +193,11 @@ def render_portrait(size: int = 512, seed: int = 7) -> np.ndarray:
 
     # ---- shoulders / clothes
     sh = np.concatenate([
-        _bezier((0, 512), (10, 440), (120, 425)),
-        _bezier((120, 425), (190, 418), (cx - 60, 452)),
-        _bezier((cx - 60, 452), (cx, 500), (cx + 60, 452)),
-        _bezier((cx + 60, 452), (322, 418), (392, 425)),
-        _bezier((392, 425), (502, 440), (512, 512)),
+        _bezier((0, 512), (8, 430), (118, 412)),
+        _bezier((118, 412), (190, 404), (cx - 58, 438)),
+        _bezier((cx - 58, 438), (cx, 486), (cx + 58, 438)),
+        _bezier((cx + 58, 438), (322, 404), (394, 412)),
+        _bezier((394, 412), (504, 430), (512, 512)),
     ])
     sh_m = _poly_mask(size, sh * k, blur=1.5 * k)
     cloth = np.array([70, 96, 130], np.float32) / 255
@@ -226,19 +226,40 @@ def render_portrait(size: int = 512, seed: int = 7) -> np.ndarray:
     # the face on top
     img = img * (1 - face_m[..., None]) + face_rgb * face_m[..., None]
 
-    # ---- fringe: a side-parted sweep over the upper forehead
+    # ---- fringe: parted on the left, swept over the forehead to the right
+    part = (cx - 38, 100)
     fr = np.concatenate([
-        _bezier((cx - 108, 240), (cx - 112, 150), (cx - 40, 118)),
-        _bezier((cx - 40, 118), (cx + 40, 98), (cx + 104, 150)),
-        _bezier((cx + 104, 150), (cx + 116, 190), (cx + 108, 250)),
-        _bezier((cx + 108, 250), (cx + 92, 190), (cx + 40, 166)),
-        _bezier((cx + 40, 166), (cx - 30, 150), (cx - 70, 172)),
-        _bezier((cx - 70, 172), (cx - 98, 195), (cx - 108, 240)),
+        _bezier((cx - 106, 236), (cx - 120, 136), part),
+        _bezier(part, (cx + 56, 84), (cx + 110, 150)),
+        _bezier((cx + 106, 150), (cx + 118, 200), (cx + 106, 252)),
+        _bezier((cx + 106, 252), (cx + 88, 196), (cx + 30, 172)),
+        _bezier((cx + 30, 172), (cx - 20, 152), (cx - 40, 140)),
+        _bezier((cx - 40, 140), (cx - 80, 150), (cx - 96, 190)),
+        _bezier((cx - 96, 190), (cx - 102, 210), (cx - 106, 236)),
     ])
     fr_m = _poly_mask(size, fr * k, blur=1.4 * k)
     sweep = cv2.GaussianBlur(_noise(rng, size, 0), (0, 0), sigmaX=7 * k, sigmaY=0.8 * k)
-    fr_shade = (0.75 + 0.55 * _gauss(x, y, cx - 30, 125, 50, 22) + 0.12 * sweep)[..., None]
+    fr_shade = (0.72 + 0.5 * _gauss(x, y, cx - 10, 122, 55, 20) + 0.12 * sweep)[..., None]
     img = img * (1 - fr_m[..., None]) + (hair * fr_shade) * fr_m[..., None]
+    # strands: thin curves from the parting, lighter and darker than the hair
+    strands_m = np.zeros((size, size), np.float32)
+    strands_d = np.zeros((size, size), np.float32)
+    for j in range(46):
+        u = j / 45
+        if u < 0.3:      # to the left, down the side
+            end = (cx - 104 + 8 * rng.standard_normal(), 200 + 40 * u / 0.3 + 6 * rng.standard_normal())
+            ctrl = (cx - 95, 118 + 20 * u)
+        else:            # across the forehead to the right temple
+            v = (u - 0.3) / 0.7
+            end = (cx - 10 + 120 * v + 4 * rng.standard_normal(), 150 + 95 * v ** 1.4 + 5 * rng.standard_normal())
+            ctrl = (cx + 10 + 80 * v, 122 + 30 * v)
+        start = (part[0] + 3 * rng.standard_normal(), part[1] + 2 * rng.standard_normal())
+        curve = _bezier(start, ctrl, end, 30)
+        target = strands_m if j % 2 else strands_d
+        target += _stroke_mask(size, curve * k, 1.0 * k, blur=0.5 * k) * rng.uniform(0.3, 0.7)
+    hair_all = np.clip(fr_m + back_m, 0, 1)
+    img = _mix(img, hair * 1.55, np.clip(strands_m, 0, 1) * 0.35 * hair_all)
+    img = _mix(img, hair * 0.6, np.clip(strands_d, 0, 1) * 0.25 * hair_all)
     # shadow the fringe casts on the forehead
     shadow = cv2.GaussianBlur(fr_m, (0, 0), 5 * k)
     img *= (1 - 0.25 * np.clip(shadow - fr_m, 0, 1) * face_m)[..., None]
