@@ -1,0 +1,170 @@
+"""Checkpoints of a P-tuning run: written atomically, the best kept, resumable.
+
+Layout of an output folder (``module/ptuning/<name>``)::
+
+    checkpoint-<step>/      adapter (loadable) + trainable.safetensors + optimizer.pt + trainer_state.json
+    best/                   copy of the best checkpoint so far
+    adapter_config.json     \\  the best adapter, published at the end: the folder itself
+    adapter_model.safetensors   loads in the chatglm backend (THUDM bases: model.safetensors)
+    finetune.json           what was trained on what, prompt format, system prompt, losses
+    loss.jsonl, loss.png    loss log and plot
+
+Every folder is first written under a hidden temporary name in the same
+folder and then renamed, so a kill leaves either the old or the new checkpoint,
+never half of one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..optional import require
+from ..settings import atomic_write_text
+from .ptuning_checkpoint import FINETUNE_META, THUDM_PREFIX
+
+TRAINER_STATE = "trainer_state.json"
+TRAINABLE = "trainable.safetensors"
+OPTIMIZER = "optimizer.pt"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "model.safetensors")
+
+
+class PrefixAdapter:
+    """The trainable prefix of a model, however it is attached (peft or THUDM's own encoder)."""
+
+    def __init__(self, model, kind: str) -> None:
+        self.model = model
+        self.kind = kind  # "peft" or "thudm"
+
+    def named_trainable(self) -> dict[str, Any]:
+        return {n: p for n, p in self.model.named_parameters() if p.requires_grad}
+
+    def trainable_state(self) -> dict[str, Any]:
+        return {n: p.detach().cpu().contiguous().clone() for n, p in self.named_trainable().items()}
+
+    def load_trainable_state(self, state: dict[str, Any]) -> None:
+        params = self.named_trainable()
+        missing = sorted(set(params) - set(state))
+        if missing:
+            raise ValueError(f"checkpoint lacks trainable parameters {missing[:3]}: it belongs to another run "
+                             f"(different --pre-seq-len / --prefix-projection?)")
+        torch = require("torch")
+        with torch.no_grad():
+            for name, p in params.items():
+                if tuple(state[name].shape) != tuple(p.shape):
+                    raise ValueError(f"checkpoint parameter {name} has shape {tuple(state[name].shape)}, "
+                                     f"this run needs {tuple(p.shape)} (different --pre-seq-len?)")
+                p.copy_(state[name].to(p.device, p.dtype))
+
+    def save_adapter(self, folder: Path) -> None:
+        """Files the chatglm backend loads: a peft adapter, or THUDM's prefix_encoder state dict."""
+        st = require("safetensors.torch", "safetensors", "writing checkpoints")
+        if self.kind == "peft":
+            self.model.save_pretrained(str(folder))
+            (folder / "README.md").unlink(missing_ok=True)
+        else:
+            enc = self.model.transformer.prefix_encoder
+            state = {THUDM_PREFIX + k: v.detach().cpu().contiguous() for k, v in enc.state_dict().items()}
+            st.save_file(state, str(folder / "model.safetensors"))
+
+
+def checkpoint_step(p: Path) -> int:
+    m = re.fullmatch(r"checkpoint-(\d+)", p.name)
+    return int(m.group(1)) if m else -1
+
+
+def list_checkpoints(out: Path) -> list[Path]:
+    if not out.is_dir():
+        return []
+    found = [c for c in out.iterdir() if c.is_dir() and checkpoint_step(c) >= 0 and (c / TRAINER_STATE).is_file()]
+    return sorted(found, key=checkpoint_step)
+
+
+def _mkdtemp(prefix: str, parent: Path) -> Path:
+    """A hidden temporary folder next to its final place, readable like a normal folder."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    os.chmod(tmp, 0o755)
+    return tmp
+
+
+def _swap_in(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` to ``final``; an existing ``final`` is moved aside first and removed after."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_checkpoint(out: Path, step: int, adapter: PrefixAdapter, optimizer, scheduler,
+                     trainer_state: dict, meta: dict) -> Path:
+    torch = require("torch")
+    st = require("safetensors.torch", "safetensors", "writing checkpoints")
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = _mkdtemp(f".checkpoint-{step}.", out)
+    try:
+        adapter.save_adapter(tmp)
+        st.save_file(adapter.trainable_state(), str(tmp / TRAINABLE))
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / OPTIMIZER)
+        (tmp / TRAINER_STATE).write_text(json.dumps(trainer_state, indent=2), encoding="utf-8")
+        (tmp / FINETUNE_META).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+        final = out / f"checkpoint-{step}"
+        _swap_in(tmp, final)
+        return final
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_checkpoint(ckpt: Path) -> tuple[dict, dict, dict]:
+    """(trainable tensors, optimizer+scheduler state, trainer state) of a checkpoint folder."""
+    torch = require("torch")
+    st = require("safetensors.torch", "safetensors", "reading checkpoints")
+    trainable = st.load_file(str(ckpt / TRAINABLE))
+    opt = torch.load(ckpt / OPTIMIZER, map_location="cpu", weights_only=True)
+    state = json.loads((ckpt / TRAINER_STATE).read_text(encoding="utf-8"))
+    return trainable, opt, state
+
+
+def keep_best(out: Path, ckpt: Path) -> Path:
+    """Copy ``ckpt`` to ``out/best`` (atomically)."""
+    tmp = _mkdtemp(".best.", out)
+    try:
+        shutil.copytree(ckpt, tmp, dirs_exist_ok=True)
+        _swap_in(tmp, out / "best")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out / "best"
+
+
+def prune(out: Path, keep: int) -> None:
+    """Remove all but the newest ``keep`` checkpoint-N folders (``best`` is separate and stays)."""
+    ckpts = list_checkpoints(out)
+    for old in ckpts[:-max(1, keep)]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def publish(out: Path, ckpt: Path, meta: dict) -> None:
+    """Make ``out`` itself a loadable adapter folder holding ``ckpt``'s adapter (file by file, atomically)."""
+    for name in ADAPTER_FILES:
+        src = ckpt / name
+        if not src.is_file():
+            continue
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out)
+        os.close(fd)
+        try:
+            shutil.copy2(src, tmp)
+            os.replace(tmp, out / name)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    atomic_write_text(out / FINETUNE_META, json.dumps(meta, ensure_ascii=False, indent=2) + "\n")

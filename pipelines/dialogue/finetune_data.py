@@ -1,0 +1,89 @@
+"""Chat examples -> token sequences with the prompt masked out of the labels, and batches.
+
+Each example becomes ``source + target``: ``source`` is the prompt exactly as
+the ``chatglm`` backend builds it at inference (same ``PromptFormat``, same
+history), left-truncated to ``max_source_length`` (the newest words matter
+most); ``target`` is the response, cut to ``max_target_length``, plus the end
+token.  Labels are ``-100`` on the source, as in THUDM's P-tuning script.
+
+Batch order is a pure function of (seed, epoch), so a resumed run sees exactly
+the batches the interrupted run would have seen.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from .chat_data import ChatExample
+from .prompt_format import PromptFormat
+
+IGNORE = -100
+
+
+@dataclass
+class Encoded:
+    input_ids: list[int]
+    labels: list[int]
+    line: int
+
+
+def encode_examples(examples: Sequence[ChatExample], tokenizer: Any, fmt: PromptFormat, eos_id: int,
+                    max_source_length: int, max_target_length: int) -> list[Encoded]:
+    add_special = fmt.kind in ("chatglm", "chatglm2")
+    out = []
+    for ex in examples:
+        src = tokenizer(fmt.build(ex.prompt, ex.history), add_special_tokens=add_special).input_ids
+        if len(src) > max_source_length:
+            src = src[-max_source_length:]
+        tgt = tokenizer(ex.response, add_special_tokens=False).input_ids[:max_target_length] + [eos_id]
+        out.append(Encoded(src + tgt, [IGNORE] * len(src) + tgt, ex.line))
+    return out
+
+
+def split_eval(n: int, eval_split: float, seed: int) -> tuple[list[int], list[int]]:
+    """(train indices, eval indices); ``eval_split`` is a fraction of the examples."""
+    order = np.random.default_rng(seed).permutation(n).tolist()
+    if eval_split <= 0 or n < 2:
+        return sorted(order), []
+    n_eval = min(n - 1, max(1, int(round(n * eval_split))))
+    return sorted(order[n_eval:]), sorted(order[:n_eval])
+
+
+class BatchPlan:
+    """Micro-batch ``m`` of the whole run (over epochs), deterministic from the seed."""
+
+    def __init__(self, train_idx: Sequence[int], batch_size: int, seed: int) -> None:
+        self.train_idx = list(train_idx)
+        self.batch_size = max(1, batch_size)
+        self.seed = seed
+        self.per_epoch = max(1, math.ceil(len(self.train_idx) / self.batch_size))
+        self._epoch = -1
+        self._order: list[int] = []
+
+    def micro_batch(self, m: int) -> tuple[list[int], int]:
+        """(example indices, epoch) of micro-batch ``m`` (0-based)."""
+        epoch, pos = divmod(m, self.per_epoch)
+        if epoch != self._epoch:
+            rng = np.random.default_rng(self.seed + 1000 + epoch)
+            self._order = [self.train_idx[i] for i in rng.permutation(len(self.train_idx))]
+            self._epoch = epoch
+        return self._order[pos * self.batch_size:(pos + 1) * self.batch_size], epoch
+
+
+def collate(items: Sequence[Encoded], pad_id: int):
+    """Right-padded ``input_ids``, ``attention_mask`` and ``labels`` tensors."""
+    import torch
+
+    width = max(len(it.input_ids) for it in items)
+    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(items), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(items), width), dtype=torch.long)
+    for row, it in enumerate(items):
+        n = len(it.input_ids)
+        ids[row, :n] = torch.tensor(it.input_ids)
+        labels[row, :n] = torch.tensor(it.labels)
+        mask[row, :n] = 1
+    return ids, mask, labels
