@@ -284,8 +284,9 @@ class MainWindow(QMainWindow):
             self.player.drop_turn(err.turn_id)
 
     # -- pages -----------------------------------------------------------------------
-    def _use_finetune_result(self, folder: str) -> None:
-        self.settings_panel.set_value("dialogue.ptuning_dir", folder)
+    def _use_finetune_result(self, values: dict) -> None:
+        for name, value in values.items():
+            self.settings_panel.set_value(name, value)
         self.tabs.setCurrentWidget(self.settings_panel)
 
     def _on_enrolled(self, folder: str) -> None:

@@ -77,3 +77,12 @@ def make_window(styled_app, qtbot, tmp_path):
     yield make
     for w in windows:
         w.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tiny_glm(tmp_path_factory):
+    """A tiny random GLM folder (real architecture and tokenizer) trained on the default chat log."""
+    from pipelines.dialogue.tiny_model import build_tiny_glm, chat_log_texts
+    from pipelines.settings import DEFAULT_PERSONA
+    out = tmp_path_factory.mktemp("models") / "tiny-glm"
+    return build_tiny_glm(out, chat_log_texts(DEFAULT_PERSONA / "chat.jsonl"), vocab_size=600)

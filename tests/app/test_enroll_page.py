@@ -1,0 +1,89 @@
+"""The enrollment page enrolls a synthetic clip with the CLI's code: report, crops, saved face."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from pipelines.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def face_clip(tmp_path_factory):
+    from pipelines.face.portrait_clip import make_head_motion_clip
+    path, _ = make_head_motion_clip(tmp_path_factory.mktemp("clips") / "face.mp4", seconds=2.0, fps=25.0,
+                                    size=(480, 360), amount=0.6)
+    return path
+
+
+def test_enroll_page_enrolls_a_synthetic_clip(styled_app, qtbot, tmp_path, face_clip):
+    from app.enroll_page import EnrollPage
+    from pipelines.face.avatar import read_avatar, read_report
+    persona = tmp_path / "anna"
+    page = EnrollPage(Settings())
+    qtbot.addWidget(page)
+    page.resize(900, 700)
+    page.show()
+    page.persona_edit.setText(str(persona))
+    page.add_clips([face_clip])
+    progress = []
+    qtbot.mouseClick(page.check_button, Qt.MouseButton.LeftButton)
+    page.task.progress.connect(progress.append)
+    qtbot.waitUntil(lambda: not page._busy(), timeout=300_000)
+    assert page.avatar is not None, page.message.text()
+    assert not persona.exists(), "checking clips must not write anything"
+    fractions = [f for _, f in progress]
+    assert len(progress) >= 3 and fractions == sorted(fractions) and fractions[-1] >= 0.9
+    # the quality report (the CLI's formatting) and crops of the detected face
+    report = page.report
+    assert report["frames"] == 50 and report["face_share"] >= 0.9
+    text = page.report_view.toPlainText()
+    assert "face on" in text and "sharpness" in text and "face.mp4" in text
+    assert len(page.crops.labels) == 8
+    pm = page.crops.labels[0].pixmap()
+    assert pm.width() == 88
+    crop = page.avatar.crops[0]
+    assert crop.shape == (96, 96, 3) and crop.std() > 10
+    # save as the persona's face
+    enrolled = []
+    page.enrolled.connect(enrolled.append)
+    assert page.save_button.isEnabled()
+    qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(enrolled) or not page._busy(), timeout=120_000)
+    assert enrolled[0] == str(persona / "avatar")
+    av = read_avatar(persona / "avatar")
+    assert len(av) == 50 and np.array_equal(np.asarray(av.crops), page.avatar.crops)
+    assert read_report(persona / "avatar")["frames"] == 50
+    assert json.loads((persona / "persona.json").read_text())["name"] == "anna"
+    assert "Saved into" in page.message.text()
+
+
+def test_refused_clip_leaves_the_old_face(styled_app, qtbot, tmp_path, face_clip):
+    from app.enroll_page import EnrollPage
+    from pipelines.face.video_io import write_clip
+    blank = write_clip(tmp_path / "blank.mp4", [np.full((120, 160, 3), 90, np.uint8)] * 10, fps=25.0)
+    page = EnrollPage(Settings())
+    qtbot.addWidget(page)
+    page.persona_edit.setText(str(tmp_path / "bob"))
+    page.add_clips([blank])
+    page.check()
+    qtbot.waitUntil(lambda: not page._busy(), timeout=120_000)
+    assert page.avatar is None and not page.save_button.isEnabled()
+    assert "no face" in page.message.text() and "blank.mp4" in page.message.text()
+    assert not (tmp_path / "bob").exists()
+
+
+def test_webcam_controls_follow_the_hardware(styled_app, qtbot):
+    from app.enroll_page import EnrollPage
+    from app.webcam import find_webcams
+    page = EnrollPage(Settings())
+    qtbot.addWidget(page)
+    page.show()
+    qtbot.waitUntil(lambda: "webcam" in page.webcam_label.text().lower()
+                    and "looking" not in page.webcam_label.text(), timeout=30_000)
+    cams = find_webcams()
+    assert page.record_button.isEnabled() == bool(cams)
+    if not cams:
+        assert "No webcam found" in page.webcam_label.text()
