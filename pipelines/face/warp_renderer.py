@@ -33,6 +33,10 @@ class _Turn:
     env: EnvelopeState = field(default_factory=EnvelopeState)
 
 
+#: frames per streamed VideoChunk (0.4 s at 25 fps)
+CHUNK_FRAMES = 10
+
+
 class WarpRenderer(Stage):
     """``face`` backend ``warp``: mouth warp + inner-mouth shading + idle motion, on one CPU core."""
 
@@ -134,16 +138,21 @@ class WarpRenderer(Stage):
         opens = mouth_openings(audio, sr, self.fps, n, turn.env)
         self.last_openings = opens
         h, w = self.avatar.frames.shape[1:3]
-        frames = np.empty((n, h, w, 3), np.uint8)
-        for i in range(n):
-            if ctx.cancelled:
-                return
-            self.render_frame(turn.frame + i, float(opens[i]), out=frames[i])
+        # stream in short chunks (audio is the clock): the first frames of a sentence
+        # reach the player while the rest of it is still being rendered
+        for a in range(0, n, CHUNK_FRAMES):
+            b = min(n, a + CHUNK_FRAMES)
+            frames = np.empty((b - a, h, w, 3), np.uint8)
+            for i in range(a, b):
+                if ctx.cancelled:
+                    return
+                self.render_frame(turn.frame + i, float(opens[i]), out=frames[i - a])
+            seq = turn.seq
+            turn.seq += 1
+            lo, hi = int(round(a * sr / self.fps)), int(round(b * sr / self.fps))
+            yield VideoChunk(msg.turn_id, seq, frames=frames, fps=self.fps, audio=audio[lo:hi],
+                             sample_rate=sr, text=msg.text if a == 0 else "")
         turn.frame += n
-        seq = turn.seq
-        turn.seq += 1
-        yield VideoChunk(msg.turn_id, seq, frames=frames, fps=self.fps, audio=audio,
-                         sample_rate=sr, text=msg.text)
 
     def end_turn(self, ctx: TurnContext):
         t = self._turns.pop(ctx.turn_id, None)

@@ -23,8 +23,15 @@ def _am_tone(seconds: float, sr: int = SR, mod_hz: float = 1.7, lo: float = 0.02
 def _render(renderer, samples, turn_id=1, seq=0, sr=SR):
     ctx = TurnContext(turn_id)
     out = list(renderer.process(AudioChunk(turn_id, seq, samples, sr, "x"), ctx))
-    assert len(out) == 1 and isinstance(out[0], VideoChunk)
-    return out[0], ctx
+    assert out and all(isinstance(c, VideoChunk) for c in out)
+    # streamed in short chunks, each with exactly its frames' share of the audio
+    for c in out:
+        assert len(c.frames) <= 10
+        assert len(c.audio) == pytest.approx(len(c.frames) * sr / 25, abs=1)
+    assert [c.seq for c in out] == list(range(out[0].seq, out[0].seq + len(out)))
+    v = VideoChunk(turn_id, out[0].seq, np.concatenate([c.frames for c in out]), out[0].fps,
+                   np.concatenate([c.audio for c in out]), sr, out[0].text)
+    return v, ctx
 
 
 def _mouth_box(renderer, pad=0.1):
@@ -112,10 +119,12 @@ def test_all_silent_chunk_has_the_mouth_closed_and_idle_motion(renderer):
 def test_frames_continue_across_the_sentences_of_a_turn(renderer):
     a = _am_tone(1.0)
     ctx = TurnContext(5)
-    v1 = list(renderer.process(AudioChunk(5, 0, a, SR, "one"), ctx))[0]
-    v2 = list(renderer.process(AudioChunk(5, 1, np.zeros(SR // 2, np.float32), SR, "two"), ctx))[0]
-    assert (v1.seq, v2.seq) == (0, 1) and v2.text == "two"
-    n1 = len(v1.frames)
+    c1 = list(renderer.process(AudioChunk(5, 0, a, SR, "one"), ctx))
+    c2 = list(renderer.process(AudioChunk(5, 1, np.zeros(SR // 2, np.float32), SR, "two"), ctx))
+    assert [c.seq for c in c1 + c2] == list(range(len(c1) + len(c2)))  # seq continues across sentences
+    assert c2[0].text == "two"
+    v2 = VideoChunk(5, 0, np.concatenate([c.frames for c in c2]), 25.0, np.zeros(1, np.float32), SR)
+    n1 = sum(len(c.frames) for c in c1)
     # the second sentence starts where the first ended (idle motion continues), not at frame 0
     np.testing.assert_array_equal(v2.frames[5], renderer.render_frame(n1 + 5, 0.0))
     assert np.abs(v2.frames[5].astype(int) - renderer.render_frame(5, 0.0)).mean() > 0.05
