@@ -47,8 +47,10 @@ def build_tiny_glm(out_dir: str | os.PathLike, texts: Iterable[str], hidden_size
                    num_layers: int = 2, num_heads: int = 4, num_kv_heads: int = 2,
                    vocab_size: int = 1000, seed: int = 0) -> Path:
     """Write a tiny random ``GlmForCausalLM`` folder to ``out_dir`` (atomically) and return it."""
+    from .model_loader import _transformers
+
     torch = require("torch", purpose="the chatglm dialogue backend")
-    transformers = require("transformers", purpose="the chatglm dialogue backend")
+    transformers = _transformers()  # offline, no progress bars
     out = Path(out_dir)
     tokenizer = train_tokenizer(texts, vocab_size)
     eos = tokenizer.convert_tokens_to_ids("<|endoftext|>")

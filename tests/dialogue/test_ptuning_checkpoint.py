@@ -110,3 +110,23 @@ def test_model_folder_problems_are_clear(tiny_glm, tmp_path):
     (folder / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ModelLoadError, match="trust_remote_code"):
         load_base(folder)
+
+
+def test_peft_lora_adapter_folder_loads(tiny_glm, tmp_path):
+    from peft import LoraConfig, get_peft_model
+
+    base, tok, _, _ = load_base(tiny_glm)
+    torch.manual_seed(0)
+    with pt.quiet_peft():
+        lora = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    lora.save_pretrained(tmp_path / "lora")
+    ids = torch.tensor([tok("Who are you?", add_special_tokens=False).input_ids])
+    with torch.no_grad():
+        want = lora(input_ids=ids).logits
+    loaded = load_for_chat(chat_settings(tiny_glm).dialogue, tiny_glm, tmp_path / "lora")
+    assert loaded.adapter.kind == "peft"
+    with torch.no_grad():
+        got = loaded.model(input_ids=ids).logits
+        fresh, _, _, _ = load_base(tiny_glm)
+        plain = fresh(input_ids=ids).logits
+    assert torch.allclose(got, want, atol=1e-5) and not torch.allclose(got, plain, atol=1e-4)

@@ -93,3 +93,16 @@ def test_persona_without_chat_log_is_a_clear_error(tmp_path):
     st = RetrievalDialogue(Settings(), Persona.load(tmp_path))
     with pytest.raises(ValueError, match="no chat log"):
         st.load()
+
+
+def test_registry_builds_the_dialogue_backends():
+    from pipelines.dialogue.chatglm_stage import ChatGLMDialogue
+    from pipelines.registry import build_stage
+
+    settings = Settings()
+    persona = Persona.load(DEFAULT_PERSONA)
+    stage = build_stage("dialogue", settings, persona)
+    assert isinstance(stage, RetrievalDialogue) and stage.name == "dialogue"
+    settings.dialogue.backend = "chatglm"
+    stage = build_stage("dialogue", settings, persona)
+    assert isinstance(stage, ChatGLMDialogue) and stage.name == "dialogue"

@@ -1,0 +1,192 @@
+"""``python -m pipelines bench dialogue``: speed of the chatglm dialogue backend and of P-tuning.
+
+For the configured model (``dialogue.model_dir``; ``--tiny`` or no model
+configured: the tiny random GLM built offline from the persona's chat log) and
+each variant in ``--variants`` (``fp32``, ``bf16``, ``int8`` = fp32 + dynamic
+int8 Linear layers) it runs ``--turns`` replies through the real stage and
+reports load time, time to first token, decoding tokens/s (after the first
+token), tokens per reply, and memory (RSS after the variant, process peak).
+``--finetune-steps N`` also P-tunes the model for N steps on the persona's chat
+log and reports steps/s.  Prints a table, or JSON with ``--json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..cli_settings import add_settings_arguments, settings_from_args
+
+VARIANTS = {"fp32": ("fp32", False), "bf16": ("bf16", False), "int8": ("fp32", True), "auto": ("auto", False)}
+
+
+def _status_mb(field: str) -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def rss_mb() -> float:
+    """Resident memory now."""
+    now = _status_mb("VmRSS")
+    return now if now is not None else peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    """The process's resident-memory high-water mark (at least the current RSS)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return max(usage, _status_mb("VmHWM") or 0.0, _status_mb("VmRSS") or 0.0)
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def bench_variant(settings, persona, variant: str, prompts: list[str], turns: int) -> dict:
+    from ..dialogue.chatglm_stage import ChatGLMDialogue
+    from ..messages import UserTurn
+    from ..stage import TurnContext
+
+    dtype, int8 = VARIANTS[variant]
+    s = settings.replace("dialogue.dtype", dtype).replace("dialogue.quantize_int8", int8)
+    stage = ChatGLMDialogue(s, persona)
+    t = time.perf_counter()
+    stage.load()
+    load_s = time.perf_counter() - t
+    rows = []
+    try:
+        stage.reset()  # one warm-up reply, not counted (first-call allocations)
+        list(stage.process(UserTurn(0, 0, prompts[0]), TurnContext(0)))
+        for i in range(turns):
+            stage.reset()
+            ctx = TurnContext(i + 1)
+            t = time.perf_counter()
+            text = "".join(c.text for c in stage.process(UserTurn(i + 1, 0, prompts[i % len(prompts)]), ctx))
+            wall = time.perf_counter() - t
+            st = stage.last_stats
+            rows.append({"prompt_tokens": st.prompt_tokens, "new_tokens": st.new_tokens,
+                         "first_token_s": st.time_to_first_token, "tokens_per_s": st.tokens_per_second,
+                         "wall_s": wall, "chars": len(text)})
+        result = {
+            "variant": variant, "model": stage.loaded.describe(), "load_s": load_s, "turns": turns,
+            "first_token_s": _median(r["first_token_s"] for r in rows),
+            "tokens_per_s": _median(r["tokens_per_s"] for r in rows),
+            "new_tokens": _median(r["new_tokens"] for r in rows),
+            "prompt_tokens": _median(r["prompt_tokens"] for r in rows),
+            "wall_s": _median(r["wall_s"] for r in rows),
+            "rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb(), "per_turn": rows,
+        }
+    finally:
+        stage.close()
+    return result
+
+
+def bench_finetune(base: Path, data: Path, steps: int, pre_seq_len: int, threads: int) -> dict:
+    from ..dialogue.finetune import FinetuneConfig, finetune
+
+    with tempfile.TemporaryDirectory(prefix="bench-finetune-") as tmp:
+        cfg = FinetuneConfig(data=str(data), base=str(base), out=str(Path(tmp) / "out"), pre_seq_len=pre_seq_len,
+                             steps=steps, batch_size=4, save_steps=max(steps, 1), threads=threads)
+        t = time.perf_counter()
+        result = finetune(cfg, on_log=lambda text: None)
+        wall = time.perf_counter() - t
+    return {"steps": result.steps_done, "steps_per_s": result.steps_per_s, "batch_size": cfg.batch_size,
+            "pre_seq_len": pre_seq_len, "wall_s_with_load": wall, "last_loss": result.last_loss,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def _fmt(v, digits=3):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}" if not v.is_integer() or digits != 3 else str(int(v))
+    return str(v)
+
+
+def print_table(report: dict) -> None:
+    print(f"dialogue bench: {report['model_dir']} ({report['turns']} turns, max_new_tokens "
+          f"{report['max_new_tokens']}, threads {report['threads'] or 'default'})")
+    head = f"{'variant':<8}{'load s':>9}{'1st tok s':>11}{'tok/s':>9}{'tokens':>8}{'reply s':>9}{'RSS MB':>9}{'peak MB':>9}"
+    print(head)
+    print("-" * len(head))
+    base = None
+    for r in report["variants"]:
+        print(f"{r['variant']:<8}{_fmt(r['load_s'], 2):>9}{_fmt(r['first_token_s'], 4):>11}"
+              f"{_fmt(r['tokens_per_s'], 1):>9}{_fmt(r['new_tokens']):>8}{_fmt(r['wall_s'], 3):>9}"
+              f"{_fmt(r['rss_mb'], 0):>9}{_fmt(r['peak_rss_mb'], 0):>9}")
+        base = base or r
+    if len(report["variants"]) > 1 and base.get("tokens_per_s"):
+        ratios = ", ".join(f"{r['variant']} {r['tokens_per_s'] / base['tokens_per_s']:.2f}x"
+                           for r in report["variants"][1:] if r.get("tokens_per_s"))
+        print(f"tokens/s relative to {base['variant']}: {ratios}")
+    ft = report.get("finetune")
+    if ft:
+        print(f"fine-tuning: {ft['steps']} steps at {ft['steps_per_s']:.2f} steps/s "
+              f"(batch {ft['batch_size']}, pre_seq_len {ft['pre_seq_len']}), peak RSS {ft['peak_rss_mb']:.0f} MB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipelines bench dialogue", description=__doc__.split("\n")[0])
+    parser.add_argument("--tiny", action="store_true", help="use the tiny random GLM built offline")
+    parser.add_argument("--variants", default="fp32", help="comma list of fp32, bf16, int8, auto")
+    parser.add_argument("--turns", type=int, default=3)
+    parser.add_argument("--tokens", type=int, default=64, help="max new tokens per reply")
+    parser.add_argument("--finetune-steps", type=int, default=0, help="also P-tune N steps and report steps/s")
+    parser.add_argument("--pre-seq-len", type=int, default=16, help="prefix length for --finetune-steps")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_settings_arguments(parser)
+    args = parser.parse_args(argv)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        print(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}", file=sys.stderr)
+        return 2
+
+    from ..persona import Persona
+
+    settings = settings_from_args(args)
+    persona = Persona.load(settings.persona_dir)
+    if settings.threads:
+        import torch
+
+        torch.set_num_threads(settings.threads)
+    settings = settings.replace("dialogue.backend", "chatglm").replace("dialogue.max_new_tokens", args.tokens)
+    settings = settings.replace("dialogue.temperature", 0.0)
+    tmp = None
+    if args.tiny or not settings.dialogue.model_dir:
+        from ..dialogue.tiny_model import build_tiny_glm, chat_log_texts
+
+        if persona.chat_log is None:
+            print("the persona has no chat log to build the tiny model's tokenizer from", file=sys.stderr)
+            return 2
+        tmp = tempfile.TemporaryDirectory(prefix="bench-dialogue-")
+        model_dir = build_tiny_glm(Path(tmp.name) / "tiny-glm", chat_log_texts(persona.chat_log))
+        settings = settings.replace("dialogue.model_dir", str(model_dir)).replace("dialogue.ptuning_dir", "")
+    prompts = ["你好，介绍一下你自己", "What can you do?", "今天天气怎么样？", "Tell me a joke"]
+    try:
+        report = {"model_dir": settings.dialogue.model_dir, "turns": args.turns, "max_new_tokens": args.tokens,
+                  "threads": settings.threads, "device": settings.resolved_device(), "variants": []}
+        for v in variants:
+            report["variants"].append(bench_variant(settings, persona, v, prompts, args.turns))
+        if args.finetune_steps > 0:
+            data = persona.chat_log
+            report["finetune"] = bench_finetune(settings.resolve(settings.dialogue.model_dir), data,
+                                                args.finetune_steps, args.pre_seq_len, settings.threads)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print_table(report)
+    return 0

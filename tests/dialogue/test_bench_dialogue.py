@@ -1,0 +1,20 @@
+"""The dialogue benchmark's figures are consistent with what it ran (no speed is asserted)."""
+import json
+
+from pipelines.bench import dialogue as bench
+
+
+def test_bench_reports_consistent_figures_for_the_tiny_model(capsys):
+    assert bench.main(["--tiny", "--turns", "2", "--tokens", "12", "--variants", "fp32,int8",
+                       "--finetune-steps", "3", "--threads", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [v["variant"] for v in report["variants"]] == ["fp32", "int8"]
+    assert "int8" in report["variants"][1]["model"] and "int8" not in report["variants"][0]["model"]
+    for v in report["variants"]:
+        assert len(v["per_turn"]) == 2
+        for turn in v["per_turn"]:
+            assert 1 <= turn["new_tokens"] <= 12 and turn["prompt_tokens"] > 5
+            assert 0 < turn["first_token_s"] < turn["wall_s"]
+        assert v["peak_rss_mb"] >= v["rss_mb"] > 50
+    assert report["finetune"]["steps"] == 3 and report["finetune"]["steps_per_s"] > 0
+    assert bench.main(["--variants", "fp64"]) == 2
