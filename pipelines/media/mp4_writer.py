@@ -18,7 +18,7 @@ from ..optional import require
 
 class Mp4Writer:
     def __init__(self, path: str | os.PathLike, fps: float, sample_rate: int, crf: int = 23,
-                 preset: str = "veryfast") -> None:
+                 preset: str = "ultrafast") -> None:
         self.av = require("av", "av", "writing MP4 files")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
