@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import os
 import subprocess
 import sys
@@ -154,8 +155,20 @@ def import_fork():
 
     with _LOCK:
         ensure_torchaudio()
+        root = logging.getLogger()
+        handlers, level = list(root.handlers), root.level
+        capturing = getattr(logging, "_warnings_showwarning", None) is not None
         require("so_vits_svc_fork", "so-vits-svc-fork", "the sovits voice backend "
                 "(installed with --no-deps from requirements-nodeps.txt)")
+        # importing the fork configures the root logger (rich handler, INFO) and captures warnings:
+        # undo that, and keep its per-call timing messages out of our output
+        for h in list(root.handlers):
+            if h not in handlers:
+                root.removeHandler(h)
+        root.setLevel(level)
+        if not capturing:
+            logging.captureWarnings(False)
+        logging.getLogger("so_vits_svc_fork").setLevel(logging.WARNING)
         utils = importlib.import_module("so_vits_svc_fork.utils")
         if not _PATCHED:
             utils.get_hubert_model = get_hubert_model
