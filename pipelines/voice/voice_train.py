@@ -397,7 +397,6 @@ def train_voice(opts: TrainOptions) -> TrainResult:
         out.rmdir()
     work = out if out.is_dir() else partial
     resuming = (work / "config.json").is_file()
-    work.mkdir(parents=True, exist_ok=True)
 
     # 1. clips
     if resuming:
@@ -412,6 +411,7 @@ def train_voice(opts: TrainOptions) -> TrainResult:
     report = check_clips(opts.clips, model_rate)
     for line in report.lines():
         log(line)
+    work.mkdir(parents=True, exist_ok=True)   # only once the clips can make a voice
 
     # 2. encoder + config
     utils = sovits_compat.import_fork()
