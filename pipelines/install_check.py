@@ -27,12 +27,18 @@ def check() -> list[str]:
         problems.append("PyAV's FFmpeg has no libx264 encoder")
     need("espeakng_loader", "base voice")
     need("pyworld", "voice conversion")
-    mp = need("mediapipe", "face landmarks")
-    if mp is not None:
-        try:
-            mp.solutions.face_mesh.FaceMesh(static_image_mode=True).close()
-        except Exception as exc:
-            problems.append(f"mediapipe face mesh does not start: {exc}")
+    # mediapipe, through our wrapper (it patches protobuf 6 first)
+    try:
+        import numpy as np
+        from PIL import Image
+
+        from .face import landmarks
+        from .settings import DEFAULT_PERSONA
+        portrait = np.asarray(Image.open(DEFAULT_PERSONA / "portrait.png").convert("RGB"))
+        if landmarks.face_mesh(portrait) is None:
+            problems.append("mediapipe face mesh finds no face in the default portrait")
+    except Exception as exc:
+        problems.append(f"mediapipe face mesh does not start: {type(exc).__name__}: {exc}")
     need("onnxruntime", "Wav2Lip ONNX runtime")
     need("transformers", "ChatGLM")
     need("peft", "P-tuning")
