@@ -13,8 +13,13 @@ def frame_to_qimage(frame: np.ndarray) -> QImage:
     return QImage(frame.data, w, h, 3 * w, QImage.Format.Format_RGB888)
 
 
+MARGIN = 6
+RADIUS = 14
+
+
 class AvatarView(QWidget):
     painted = Signal(float)  # the frame's audio time (-1: idle), emitted after it was drawn
+    box_changed = Signal(int, int)  # device pixels available for a frame (the sink scales to fit)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -28,13 +33,18 @@ class AvatarView(QWidget):
         self.notice = ""           # e.g. "no audio device" (shown as a badge)
         self.caption = ""          # e.g. "loading models 3/6" (shown centred)
         self.frames_painted = 0
+        self.frames_scaled = 0     # frames that had to be scaled while painting (size mismatch)
+        self._corners: tuple | None = None  # (rect, path) of the rounded-corner mask
 
     def show_frame(self, frame: np.ndarray, frame_time: float) -> None:
         self._frame = np.ascontiguousarray(frame)
         self._image = frame_to_qimage(self._frame)
         self._time = frame_time
         self._pending = True
-        self.update()
+        if frame_time >= 0 and self.isVisible():
+            self.repaint()  # a speaking frame goes on screen now, while its audio plays
+        else:
+            self.update()
 
     def set_notice(self, text: str) -> None:
         self.notice = text
@@ -49,27 +59,63 @@ class AvatarView(QWidget):
     def current_frame(self) -> np.ndarray | None:
         return self._frame
 
+    def frame_box(self) -> tuple[int, int]:
+        """Device pixels available to a frame."""
+        dpr = self.devicePixelRatioF()
+        return (int((self.width() - 2 * MARGIN) * dpr), int((self.height() - 2 * MARGIN) * dpr))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._corners = None
+        self.box_changed.emit(*self.frame_box())
+
     def image_rect(self) -> QRectF:
+        """Where the frame goes: native size when it already fits the box (no scaling), else fitted."""
         if self._image is None:
             return QRectF(self.rect())
-        iw, ih = self._image.width(), self._image.height()
-        f = min(self.width() / iw, self.height() / ih)
+        dpr = self.devicePixelRatioF()
+        iw, ih = self._image.width() / dpr, self._image.height() / dpr
+        bw, bh = self.width() - 2 * MARGIN, self.height() - 2 * MARGIN
+        f = min(bw / iw, bh / ih)
+        if 0.995 <= f and (abs(iw - bw) <= 1.5 or abs(ih - bh) <= 1.5):
+            f = 1.0  # the sink already scaled it to fit: draw 1:1
         w, h = iw * f, ih * f
+        if f == 1.0:  # whole pixels, so the copy is not resampled
+            return QRectF((self.width() - w) // 2, (self.height() - h) // 2, w, h)
         return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+
+    def _corner_mask(self, r: QRectF) -> QPainterPath:
+        if self._corners is None or self._corners[0] != r:
+            outer = QPainterPath()
+            outer.addRect(r.adjusted(-1, -1, 1, 1))
+            inner = QPainterPath()
+            inner.addRoundedRect(r, RADIUS, RADIUS)
+            self._corners = (QRectF(r), outer.subtracted(inner))
+        return self._corners[1]
 
     def paintEvent(self, event) -> None:  # noqa: N802
         p = QPainter(self)
+        bg = QColor("#1d2430")
+        if self._image is None:
+            p.fillRect(self.rect(), bg)
+        else:
+            r = self.image_rect()
+            # background only around the picture (the picture covers the rest)
+            for band in (QRectF(0, 0, self.width(), r.top()), QRectF(0, r.bottom(), self.width(), self.height()),
+                         QRectF(0, r.top(), r.left(), r.height()), QRectF(r.right(), r.top(), self.width(), r.height())):
+                if band.width() > 0 and band.height() > 0:
+                    p.fillRect(band, bg)
+            dpr = self.devicePixelRatioF()
+            if abs(r.width() * dpr - self._image.width()) < 0.5 and abs(r.height() * dpr - self._image.height()) < 0.5:
+                self._image.setDevicePixelRatio(dpr)
+                p.drawImage(r.topLeft(), self._image)  # 1:1 copy: the sink scaled it
+            else:
+                self.frames_scaled += 1
+                p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+                p.drawImage(r, self._image)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.fillPath(self._corner_mask(r), bg)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        p.fillRect(self.rect(), QColor("#1d2430"))
-        if self._image is not None:
-            r = self.image_rect().adjusted(6, 6, -6, -6)
-            path = QPainterPath()
-            path.addRoundedRect(r, 14, 14)
-            p.save()
-            p.setClipPath(path)
-            p.drawImage(r, self._image)
-            p.restore()
         if self.caption:
             font = QFont(self.font())
             font.setPointSizeF(font.pointSizeF() * 1.1)

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from pipelines.messages import StageError
@@ -56,6 +56,12 @@ class MainWindow(QMainWindow):
         self._records: dict[int, TurnRecord] = {}
         self._stopped: set[int] = set()
         self.errors: list[StageError] = []
+        self._idle_source = None  # (frames at full size, fps): rescaled to the view off the UI thread
+        self._idle_task = None
+        self._idle_timer = QTimer(self)
+        self._idle_timer.setSingleShot(True)
+        self._idle_timer.setInterval(250)  # debounce window resizes
+        self._idle_timer.timeout.connect(self._rescale_idle)
 
         self.setWindowTitle("Persona")
         self.resize(1120, 700)
@@ -131,8 +137,10 @@ class MainWindow(QMainWindow):
         self.controller.loading.connect(self._on_loading)
         self.controller.ready.connect(self._on_ready)
         self.controller.failed.connect(self._on_load_failed)
-        self.controller.idle_ready.connect(self.player.set_idle_frames)
+        self.controller.idle_ready.connect(self._on_idle_frames)
         self.player.frame_ready.connect(self.avatar.show_frame)
+        self.avatar.box_changed.connect(self.controller.set_display_box)
+        self.avatar.box_changed.connect(lambda w, h: self._idle_timer.start())
         self.avatar.painted.connect(self.player.painted)
         self.player.first_frame.connect(self._on_first_frame)
         self.player.playing_changed.connect(self._on_playing)
@@ -183,6 +191,30 @@ class MainWindow(QMainWindow):
         self.chat.persona_name = name
         self.chat.set_ready(True)
         self.chat.input.setFocus()
+
+    def _on_idle_frames(self, frames, fps: float) -> None:
+        self._idle_source = (frames, fps) if frames is not None else None
+        self.player.set_idle_frames(frames, fps)  # at once (scaled while painting) ...
+        self._rescale_idle()                      # ... then pre-scaled to the view in the background
+
+    def _rescale_idle(self) -> None:
+        if self._idle_source is None:
+            return
+        if self._idle_task is not None and self._idle_task.running:
+            self._idle_timer.start()  # one at a time: try again shortly
+            return
+        frames, fps = self._idle_source
+        box = self.avatar.frame_box()
+        from .player_sink import fit_size, scale_frames
+        from .tasks import BackgroundTask
+
+        def work(report, cancelled):
+            size = fit_size(frames.shape[2], frames.shape[1], *box)
+            return scale_frames(frames, size) if box[0] > 16 and box[1] > 16 else frames
+
+        self._idle_task = BackgroundTask(work, "idle-scale", self)
+        self._idle_task.done.connect(lambda scaled: self.player.set_idle_frames(scaled, fps))
+        self._idle_task.start()
 
     def _on_load_failed(self, message: str) -> None:
         self.status.loading_done()
@@ -298,6 +330,9 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
+        self._idle_timer.stop()
+        if self._idle_task is not None:
+            self._idle_task.wait(10000)
         self.finetune_page.shutdown()
         self.enroll_page.shutdown()
         self.player.close()

@@ -1,8 +1,10 @@
 """Plays video chunks in sync with their audio; the audio output is the clock.
 
 Chunks of a turn are appended to one timeline: frame ``k`` belongs to audio
-time ``k / fps``.  A precise 5 ms timer asks the audio output how much audio has
-been heard and shows the frame for that instant, so video follows the sound even
+time ``k / fps``.  A precise single-shot timer wakes just after the next frame's
+audio time, asks the audio output how much audio has been heard and shows the
+frame for that instant (one wake-up per frame, not a busy poll, so the UI thread
+rarely competes for the GIL with the stage threads), so video follows the sound even
 when rendering is late (the clock waits while the audio is starved) or the UI
 stalls (late frames are skipped, never played slow).  Between turns an idle loop
 plays.  ``stop()`` drops everything buffered at once, audio included, and chunks
@@ -27,12 +29,13 @@ class AvatarPlayer(QObject):
     #: turn id, seconds from the turn's first chunk to its first frame on screen
     first_frame = Signal(int)
 
-    def __init__(self, audio: AudioOutput, tick_ms: int = 5, parent=None) -> None:
+    def __init__(self, audio: AudioOutput, max_tick_ms: int = 20, parent=None) -> None:
         super().__init__(parent)
         self.audio = audio
-        self.tick_ms = tick_ms
+        self.max_tick_ms = max_tick_ms  # longest sleep while playing (the clock may be starved)
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._tick)
         self._idle: np.ndarray | None = None
         self._idle_fps = 25.0
@@ -54,6 +57,7 @@ class AvatarPlayer(QObject):
         self.chunks_received: dict[int, int] = {}
         self.turns_played: list[int] = []
         self._timer.start(40)
+        self.wakeups = 0
 
     # -- input ---------------------------------------------------------------
     def set_idle_frames(self, frames: np.ndarray | None, fps: float = 25.0) -> None:
@@ -129,13 +133,30 @@ class AvatarPlayer(QObject):
         if on == self.playing:
             return
         self.playing = on
-        self._timer.start(self.tick_ms if on else max(10, int(1000 / self._idle_fps)))
         if not on:
             self._idle_t0 = time.perf_counter()
             self._show_idle(force=True)
         self.playing_changed.emit(on)
 
     def _tick(self) -> None:
+        self.wakeups += 1
+        try:
+            self._step()
+        finally:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        """Sleep until just after the next frame's audio time (or the next idle frame)."""
+        if not self.playing:
+            ms = max(10.0, 1000.0 / self._idle_fps)
+        elif not self._frames or self._shown >= len(self._frames) - 1:
+            ms = 10.0  # starved, or waiting for the end: look again soon
+        else:
+            ahead = (self._shown + 1) / self._fps - self.audio.position()
+            ms = min(float(self.max_tick_ms), max(1.0, ahead * 1000.0 + 0.5))
+        self._timer.start(int(round(ms)))
+
+    def _step(self) -> None:
         if not self.playing:
             self._show_idle()
             return

@@ -51,9 +51,15 @@ def prepare_qt_env(environ: dict | None = None) -> list[str]:
     return removed
 
 
+#: GIL switch interval for the app process: the stage threads run Python too, and the
+#: UI thread must get the GIL back quickly after each frame (CPython's default is 5 ms)
+UI_SWITCH_INTERVAL_S = 0.001
+
+
 def make_application(argv: list[str] | None = None):
     """The process's QApplication (created once, after ``prepare_qt_env``)."""
     prepare_qt_env()
+    sys.setswitchinterval(UI_SWITCH_INTERVAL_S)
     from PySide6.QtWidgets import QApplication
     app = QApplication.instance()
     if app is None:
