@@ -354,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = make_application(sys.argv[:1])
+    if app.platformName() == "offscreen" and not args.screenshot:
+        print("warning: no display (DISPLAY is not set): the window is drawn offscreen and nobody sees it. "
+              "Run on a desktop, or under 'xvfb-run python -m app'.", file=sys.stderr)
     install_fonts(app)
     from .style import STYLESHEET
     app.setStyleSheet(STYLESHEET)

@@ -134,3 +134,31 @@ def test_ui_thread_never_runs_a_stage(make_window, qtbot, tmp_path):
     turn = w.send("hi")
     qtbot.waitUntil(lambda: turn in w._records, timeout=30_000)
     assert seen and main not in seen
+
+
+def test_models_that_cannot_load_are_reported_and_fixed_from_settings(make_window, qtbot, tmp_path):
+    """chatglm without a model folder fails to load: the window says why; choosing retrieval in the
+    settings panel reloads the engine in the background and the chat works."""
+    from pipelines.engine import Engine
+    from pipelines.settings import Settings
+    from tests.engine.toy_stages import FlatFace, PassAudio, ToneTTS
+
+    def factory(settings, sink):  # real dialogue backend from the registry, toy voice and face
+        return Engine(settings, stages={"tts": ToneTTS(), "vc": PassAudio(), "face": FlatFace()}, sink=sink,
+                      log_path=tmp_path / "log.jsonl")
+
+    bad = Settings(output_dir=str(tmp_path / "out")).replace("dialogue.backend", "chatglm")
+    w = make_window(factory, settings=bad, wait_ready=False)
+    qtbot.waitUntil(lambda: not w.controller.busy and w.status.error.isVisible(), timeout=120_000)
+    assert w.controller.engine is None
+    assert "dialogue" in w.status.error.text() and "could not load" in w.status.error.text()
+    assert not w.chat.send_button.isEnabled()
+    panel = w.settings_panel
+    combo = panel.widgets["dialogue.backend"]
+    combo.setCurrentIndex(combo.findData("retrieval"))
+    assert panel.save() is not None
+    qtbot.waitUntil(lambda: w.controller.engine is not None and w.chat.send_button.isEnabled(), timeout=120_000)
+    assert "dialogue retrieval" in w.status.backends.text()
+    turn = w.send("晚安")
+    qtbot.waitUntil(lambda: turn in w._records, timeout=60_000)
+    assert w._records[turn].status == "ok" and "晚安" in w.chat.reply_text(turn)

@@ -119,3 +119,72 @@ def test_idle_frames_loop_between_turns(qapp, qtbot):
     player.set_idle_frames(idle, 25.0)
     qtbot.wait(400)
     assert {10, 20, 30, 40} <= set(seen), "the idle animation did not cycle"
+
+
+class _SimulatedPortAudio:
+    """Just enough of the sounddevice API to drive DeviceAudioOutput's callback by hand.
+
+    The test plays the role of PortAudio: it calls the stream callback with a DAC
+    timestamp and moves the stream clock, as a sound card would.
+    """
+
+    class Stream:
+        def __init__(self, samplerate, channels, dtype, device, blocksize, callback):
+            self.samplerate, self.blocksize, self.callback = samplerate, blocksize, callback
+            self.time = 0.0
+            self.started = False
+
+        def start(self):
+            self.started = True
+
+        def stop(self):
+            self.started = False
+
+        def close(self):
+            pass
+
+    def __init__(self):
+        self.streams = []
+
+    def query_devices(self, device=None, kind=None):
+        return {"name": "simulated", "default_samplerate": 8000.0}
+
+    def OutputStream(self, **kw):  # noqa: N802 (sounddevice's name)
+        s = self.Stream(**kw)
+        self.streams.append(s)
+        return s
+
+
+def test_device_output_clock_follows_the_dac_and_pauses_on_underrun():
+    from types import SimpleNamespace
+
+    from app.audio_output import DeviceAudioOutput
+    sd = _SimulatedPortAudio()
+    out = DeviceAudioOutput(sd, blocksize=800)
+    stream = sd.streams[0]
+    assert out.sample_rate == 8000 and stream.started
+    tone = np.linspace(-0.5, 0.5, 1200, dtype=np.float32)
+    out.write(tone, 8000)                                  # 0.15 s
+    buf = np.zeros((800, 1), np.float32)
+    # the card asks for 0.1 s that will play from t=1.0 (its output latency is 0.05 s)
+    stream.time = 0.95
+    out._callback(buf, 800, SimpleNamespace(outputBufferDacTime=1.0), None)
+    assert np.array_equal(buf[:, 0], tone[:800])
+    assert out.position() == 0.0, "nothing has reached the speaker before the DAC time"
+    stream.time = 1.05
+    assert out.position() == pytest.approx(0.05, abs=1 / 8000)
+    # next block: only 400 real samples left, the rest is underrun silence
+    out._callback(buf, 800, SimpleNamespace(outputBufferDacTime=1.1), None)
+    assert np.array_equal(buf[:400, 0], tone[800:]) and not buf[400:].any()
+    stream.time = 1.3                                      # long after: the clock stops at the real audio
+    assert out.position() == pytest.approx(0.15, abs=1 / 8000)
+    assert out.written() == pytest.approx(0.15)
+    # resampled on write when a chunk comes at another rate
+    out.write(np.zeros(1600, np.float32), 16000)
+    assert out.written() == pytest.approx(0.25)
+    out.clear()
+    assert out.position() == 0.0 and out.written() == 0.0
+    out._callback(buf, 800, SimpleNamespace(outputBufferDacTime=1.4), None)
+    assert not buf.any(), "cleared audio was played"
+    out.close()
+    assert not stream.started
