@@ -86,7 +86,7 @@ class EngineLoader(QObject):
             self.failed.emit(new, msg)
             return
         try:
-            frames, fps = idle_frames(new.persona, new.settings)
+            frames, fps = idle_frames(new.persona, new.settings, face=new.stages.get("face"))
         except Exception:
             log.exception("idle frames failed")
             frames, fps = None, 25.0

@@ -1,8 +1,12 @@
 """Frames the avatar shows between turns (no Qt here).
 
-An enrolled video avatar plays its own frames forwards and backwards; a still
-portrait gets a slow "breathing" motion (a gentle scale and sway) so it does
-not look frozen.  Computed once, off the UI thread, when the engine loads.
+When the face backend can render its own idle frames (``render_frame(i, 0.0)``,
+the warp renderer: the mouth closed, with its sway and blinks) those are used, so
+the face between turns moves exactly as it does while speaking.  Otherwise an
+enrolled video avatar plays its own frames forwards and backwards, and a still
+portrait gets a slow "breathing" motion (a gentle scale and sway) so it does not
+look frozen.  Computed once, off the UI thread, when the engine loads (before any
+turn can start, so the face stage is not busy).
 """
 from __future__ import annotations
 
@@ -50,9 +54,20 @@ def ping_pong(frames: np.ndarray, limit: int = 250) -> np.ndarray:
     return np.concatenate([frames, frames[-2:0:-1]])
 
 
-def idle_frames(persona, settings, n: int = 75) -> tuple[np.ndarray | None, float]:
-    """Idle loop for the persona (enrolled avatar if any, else the portrait); (frames or None, fps)."""
+def idle_frames(persona, settings, n: int = 75, face=None) -> tuple[np.ndarray | None, float]:
+    """Idle loop for the persona (the renderer's own, else the enrolled avatar, else the portrait)."""
     fps = float(getattr(settings.face, "fps", 25) or 25)
+    render = getattr(face, "render_frame", None)
+    if callable(render):
+        try:
+            first = np.asarray(render(0, 0.0))
+            frames = np.empty((n,) + first.shape, np.uint8)
+            frames[0] = first
+            for i in range(1, n):
+                render(i, 0.0, out=frames[i])
+            return ping_pong(frames), fps
+        except Exception as exc:
+            log.warning("the face renderer could not draw idle frames (%s); using the avatar", exc)
     try:
         from pipelines.face.avatar import load_avatar
         avatar = load_avatar(persona, settings)

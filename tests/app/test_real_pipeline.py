@@ -44,6 +44,9 @@ def test_real_turn_streams_text_renders_speaking_face_and_plays_audio(real_windo
     mouth = frames[:, h // 2:, :, :].astype(np.int16)
     assert np.abs(np.diff(mouth, axis=0)).mean(axis=(1, 2, 3)).max() > 1.0, "the face did not move"
     assert "first audio" in w.status.timings.text() and "on screen" in w.status.timings.text()
-    # back to the idle animation
+    # back to the idle animation: the renderer's own idle motion (mouth closed, sway/blink), moving
     qtbot.wait(300)
     assert w.avatar._time < 0
+    idle = w.player._idle
+    assert idle is not None and len(idle) > 25
+    assert np.abs(idle[0].astype(np.int16) - idle[len(idle) // 4]).mean() > 0.2, "the idle face is frozen"
