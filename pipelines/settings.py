@@ -13,10 +13,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
+
+from .atomic_files import atomic_write_text
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PERSONA = REPO_ROOT / "source" / "default"
@@ -240,25 +241,6 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         raise SettingsError([f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
                              "fix or delete the file to go back to the defaults"]) from exc
     return Settings.from_dict(data)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` so readers see the old or the new file, never half of one."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def save_settings(settings: Settings, path: str | os.PathLike | None = None) -> Path:

@@ -16,15 +16,13 @@ never half of one.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..optional import require
-from ..settings import atomic_write_text
+from ..atomic_files import atomic_dir, atomic_path, atomic_write_text
 from .ptuning_checkpoint import FINETUNE_META, THUDM_PREFIX
 
 TRAINER_STATE = "trainer_state.json"
@@ -84,44 +82,18 @@ def list_checkpoints(out: Path) -> list[Path]:
     return sorted(found, key=checkpoint_step)
 
 
-def _mkdtemp(prefix: str, parent: Path) -> Path:
-    """A hidden temporary folder next to its final place, readable like a normal folder."""
-    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-    os.chmod(tmp, 0o755)
-    return tmp
-
-
-def _swap_in(tmp: Path, final: Path) -> None:
-    """Rename ``tmp`` to ``final``; an existing ``final`` is moved aside first and removed after."""
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def write_checkpoint(out: Path, step: int, adapter: PrefixAdapter, optimizer, scheduler,
                      trainer_state: dict, meta: dict) -> Path:
     torch = require("torch")
     st = require("safetensors.torch", "safetensors", "writing checkpoints")
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = _mkdtemp(f".checkpoint-{step}.", out)
-    try:
+    final = out / f"checkpoint-{step}"
+    with atomic_dir(final) as tmp:
         adapter.save_adapter(tmp)
         st.save_file(adapter.trainable_state(), str(tmp / TRAINABLE))
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / OPTIMIZER)
         (tmp / TRAINER_STATE).write_text(json.dumps(trainer_state, indent=2), encoding="utf-8")
         (tmp / FINETUNE_META).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
-        final = out / f"checkpoint-{step}"
-        _swap_in(tmp, final)
-        return final
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return final
 
 
 def read_checkpoint(ckpt: Path) -> tuple[dict, dict, dict]:
@@ -136,13 +108,8 @@ def read_checkpoint(ckpt: Path) -> tuple[dict, dict, dict]:
 
 def keep_best(out: Path, ckpt: Path) -> Path:
     """Copy ``ckpt`` to ``out/best`` (atomically)."""
-    tmp = _mkdtemp(".best.", out)
-    try:
+    with atomic_dir(out / "best") as tmp:
         shutil.copytree(ckpt, tmp, dirs_exist_ok=True)
-        _swap_in(tmp, out / "best")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out / "best"
 
 
@@ -159,12 +126,6 @@ def publish(out: Path, ckpt: Path, meta: dict) -> None:
         src = ckpt / name
         if not src.is_file():
             continue
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out)
-        os.close(fd)
-        try:
+        with atomic_path(out / name) as tmp:
             shutil.copy2(src, tmp)
-            os.replace(tmp, out / name)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     atomic_write_text(out / FINETUNE_META, json.dumps(meta, ensure_ascii=False, indent=2) + "\n")

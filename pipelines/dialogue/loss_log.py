@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..settings import atomic_write_text
+from ..atomic_files import atomic_path, atomic_write_text
 
 
 class LossLog:
@@ -65,13 +63,6 @@ class LossLog:
             ax.legend()
         fig.tight_layout()
         png = Path(png)
-        fd, tmp = tempfile.mkstemp(prefix=f".{png.name}.", suffix=".png", dir=png.parent)
-        os.close(fd)
-        try:
+        with atomic_path(png, suffix=".png") as tmp:
             fig.savefig(tmp, format="png")
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, png)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return png

@@ -42,7 +42,7 @@ def test_duration_grows_with_text(tts, short, long):
 def test_voice_chosen_by_text(tts, persona):
     assert tts.language_for("你好，world") == "zh"
     assert tts.language_for("Hello, world.") == "en"
-    assert tts.voice_for("zh") == persona.voice.espeak_voice_zh == "cmn"
+    assert tts.voice_for("zh") == persona.voice.espeak_voice_zh == "cmn+f3"
     assert tts.voice_for("en") == persona.voice.espeak_voice_en
 
 
