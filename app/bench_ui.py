@@ -9,7 +9,8 @@ and measures, from each send until its audio has finished playing:
   gap between two beats minus the interval (target: longest < 50 ms);
 - frame delay: when a frame is painted, the audio clock minus the frame's own
   audio time (target: within one frame, 40 ms at 25 fps); also frames skipped;
-- time from send to the first frame on screen.
+- time from send to the first frame on screen, and how long playback waited
+  for rendering (playback time minus audio length: the pipeline's, not the UI's).
 
 Printed as a table, or one JSON object with ``--json``.
 """
@@ -101,6 +102,7 @@ def run(settings, turns: int, toy: bool = False, heartbeat_ms: int = 10, timeout
                                f"{rec.error if rec else ''}")
         gaps = [b - a - heartbeat_ms / 1000 for a, b in zip(beats, beats[1:])]
         delays = list(w.player.delays)
+        play_s, heard_s = w.player.playback.get(turn, (None, None))
         fps = settings.face.fps
         per_turn.append({
             "text": text, "audio_s": rec.audio_s, "wall_s": time.perf_counter() - t0,
@@ -116,6 +118,7 @@ def run(settings, turns: int, toy: bool = False, heartbeat_ms: int = 10, timeout
             "delay_min_ms": 1000 * min(delays) if delays else None,
             "within_one_frame": (sum(0 <= d < 1 / fps for d in delays) / len(delays)) if delays else None,
             "frames_shown": w.player.frames_shown - shown0,
+            "waited_for_render_s": (play_s - heard_s) if play_s is not None else None,
             "frames_skipped": w.player.frames_skipped - skipped0,
         })
         spin_until(lambda: False, 0.3)
@@ -205,12 +208,12 @@ def print_table(res: dict) -> None:
     print(f"UI benchmark ({res['platform']}, heartbeat {res['heartbeat_ms']} ms, {res['turns']} turn(s); "
           f"backends: {', '.join(f'{k}={v}' for k, v in b.items())}; models loaded in {res['load_s']:.1f} s)")
     print(f"{'turn':<26}{'speech':>8}{'stall max':>11}{'p99':>9}{'>50ms':>7}{'delay med':>11}{'p95':>9}"
-          f"{'max':>9}{'<1 frame':>10}{'skipped':>9}{'on screen':>11}")
+          f"{'max':>9}{'<1 frame':>10}{'skipped':>9}{'on screen':>11}{'waited':>9}")
     for t in res["per_turn"]:
         print(f"{pad(t['text'], 26)}{t['audio_s']:>7.1f}s{fmt(t['stall_max_ms']):>11}{fmt(t['stall_p99_ms']):>9}"
               f"{t['stalls_over_50ms']:>7}{fmt(t['delay_median_ms']):>11}{fmt(t['delay_p95_ms']):>9}"
               f"{fmt(t['delay_max_ms']):>9}{t['within_one_frame']:>10.1%}{t['frames_skipped']:>9}"
-              f"{fmt(t['first_on_screen_s'], ' s', 2):>11}")
+              f"{fmt(t['first_on_screen_s'], ' s', 2):>11}{fmt(t['waited_for_render_s'], ' s', 2):>9}")
     frame_ms = 1000 / res["fps"]
     print(f"longest stall {fmt(res['stall_max_ms'])} (target < {TARGET_STALL_S * 1000:.0f} ms: "
           f"{'met' if res['stall_max_ms'] is not None and res['stall_max_ms'] < 50 else 'NOT met'}); "

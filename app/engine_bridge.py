@@ -63,6 +63,28 @@ class EngineSignals(QObject):
         return PlayerSink(on_chunk=self.video.emit, on_turn_end=self.turn_rendered.emit, sample_rate=sample_rate)
 
 
+#: how much nicer (lower priority) the stage threads run than the UI thread; 0 to disable
+WORKER_NICE = 4
+
+
+def lower_worker_priority(engine: Engine, nice: int = WORKER_NICE) -> int:
+    """Make the stage threads yield the CPU to the UI thread (Linux: per-thread nice); returns how many."""
+    import os
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return 0
+    done = 0
+    for w in engine.workers:
+        tid = getattr(w, "native_id", None)
+        if tid is None:
+            continue
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+            done += 1
+        except OSError:
+            pass
+    return done
+
+
 class EngineLoader(QObject):
     """Lives in the loader thread: closes the old engine, starts the new one."""
     loaded = Signal(object, float, object, float)  # engine, seconds, idle frames or None, their fps
@@ -85,6 +107,7 @@ class EngineLoader(QObject):
             msg = str(exc) if isinstance(exc, EngineError) else f"{type(exc).__name__}: {exc}"
             self.failed.emit(new, msg)
             return
+        lower_worker_priority(new)
         try:
             frames, fps = idle_frames(new.persona, new.settings, face=new.stages.get("face"))
         except Exception:

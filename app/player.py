@@ -56,6 +56,9 @@ class AvatarPlayer(QObject):
         self.audio_written_s = 0.0
         self.chunks_received: dict[int, int] = {}
         self.turns_played: list[int] = []
+        #: turn id -> (seconds from its first chunk to the end of its audio, seconds of audio)
+        self.playback: dict[int, tuple[float, float]] = {}
+        self._turn_t0 = 0.0
         self._timer.start(40)
         self.wakeups = 0
 
@@ -122,6 +125,7 @@ class AvatarPlayer(QObject):
         self.turn_id = turn_id
         self._fps = float(fps)
         self._first_shown = False
+        self._turn_t0 = time.perf_counter()
 
     def _reset_timeline(self) -> None:
         self.audio.clear()
@@ -168,6 +172,7 @@ class AvatarPlayer(QObject):
         if idx >= n:
             if self._ended and pos >= self.audio.written() - 1e-6:
                 self.turns_played.append(self.turn_id)
+                self.playback[self.turn_id] = (time.perf_counter() - self._turn_t0, self.audio.written())
                 self._reset_timeline()
                 self._set_playing(False)
                 return
