@@ -46,7 +46,7 @@ def persona_target(text: str, settings: Settings) -> Path:
 def save_enrollment(folder: Path, avatar, report: dict) -> dict:
     """Write ``avatar`` as the face of the persona in ``folder`` (as ``enroll`` does)."""
     from pipelines.face.avatar import save_avatar
-    from pipelines.settings import atomic_write_text
+    from pipelines.atomic_files import atomic_write_text
     folder.mkdir(parents=True, exist_ok=True)
     meta = folder / "persona.json"
     if not meta.exists():
