@@ -64,6 +64,8 @@ class BackgroundTask(QObject):
         self.cancel_flag.set()
 
     def wait(self, ms: int = 60000) -> bool:
+        """Wait for the running work to end (the thread's loop stops once it returns)."""
+        self.thread.quit()
         return self.thread.wait(ms)
 
     def _finish(self) -> None:
