@@ -110,16 +110,13 @@ class SplitterStage(Stage):
         self.min_chars = min_chars
         self.max_chars = max_chars
         self._splitters: dict[int, SentenceSplitter] = {}
-        self._seq: dict[int, int] = {}
 
     def _for(self, turn_id: int) -> SentenceSplitter:
         return self._splitters.setdefault(turn_id, SentenceSplitter(self.min_chars, self.max_chars))
 
     def _emit(self, turn_id: int, texts: list[str]) -> Iterator[Sentence]:
         for t in texts:
-            seq = self._seq.get(turn_id, 0)
-            self._seq[turn_id] = seq + 1
-            yield Sentence(turn_id, seq, t)
+            yield Sentence(turn_id, self.next_seq(turn_id), t)
 
     def process(self, msg, ctx: TurnContext):
         if isinstance(msg, TextChunk):
@@ -130,10 +127,7 @@ class SplitterStage(Stage):
     def end_turn(self, ctx: TurnContext):
         splitter = self._splitters.pop(ctx.turn_id, None)
         texts = splitter.flush() if splitter else []
-        out = list(self._emit(ctx.turn_id, texts))
-        self._seq.pop(ctx.turn_id, None)
-        return out
+        return list(self._emit(ctx.turn_id, texts))
 
     def cancel_turn(self, turn_id: int) -> None:
         self._splitters.pop(turn_id, None)
-        self._seq.pop(turn_id, None)

@@ -161,6 +161,7 @@ class StageWorker(threading.Thread):
 
     def _handle(self, msg: object) -> None:
         if isinstance(msg, Reset):
+            self.stage.forget_turn()
             try:
                 self.stage.reset()
             except Exception as exc:
@@ -172,6 +173,7 @@ class StageWorker(threading.Thread):
                 self.stage.cancel_turn(msg.turn_id)
             except Exception as exc:
                 self._report(msg.turn_id, exc)
+            self.stage.forget_turn(msg.turn_id)
             self._contexts.pop(msg.turn_id, None)
             self._emit(msg)
             return
@@ -191,6 +193,7 @@ class StageWorker(threading.Thread):
             self._pump(outputs, ctx, timing, start)
             if isinstance(msg, TurnEnd) and not ctx.cancelled:
                 self._contexts.pop(turn_id, None)
+                self.stage.forget_turn(turn_id)
                 self._emit(TurnEnd(turn_id, msg.seq, info={**msg.info, **ctx.info}))
         except Exception as exc:
             timing.busy += time.perf_counter() - start

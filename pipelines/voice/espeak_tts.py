@@ -24,7 +24,6 @@ from ..messages import AudioChunk, Message, Sentence
 from ..optional import require
 from ..stage import Stage, TurnContext
 from .text_normalize import has_cjk, normalize
-from .turn_seq import TurnSeq
 
 # espeak_lib.h constants
 AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -183,7 +182,6 @@ class EspeakTTS(Stage):
         self.persona = persona
         self.engine: EspeakLibrary | None = None
         self.sample_rate = 22050
-        self._seq = TurnSeq()
 
     # -- voice choice ------------------------------------------------------
     def language_for(self, text: str) -> str:
@@ -232,15 +230,5 @@ class EspeakTTS(Stage):
         audio = self.synthesize(msg.text, lambda: ctx.cancelled)
         if len(audio) == 0 or ctx.cancelled:
             return  # nothing speakable (punctuation only), or interrupted (partial audio dropped)
-        yield AudioChunk(msg.turn_id, self._seq.next(msg.turn_id), samples=audio,
+        yield AudioChunk(msg.turn_id, self.next_seq(msg.turn_id), samples=audio,
                          sample_rate=self.sample_rate, text=msg.text)
-
-    def end_turn(self, ctx: TurnContext):
-        self._seq.forget(ctx.turn_id)
-        return ()
-
-    def cancel_turn(self, turn_id: int) -> None:
-        self._seq.forget(turn_id)
-
-    def reset(self) -> None:
-        self._seq.forget()

@@ -6,7 +6,6 @@ from typing import Iterator
 from ..messages import AudioChunk, Message
 from ..stage import Stage, TurnContext
 from .audio_utils import as_mono_float32
-from .turn_seq import TurnSeq
 
 
 class NoConversion(Stage):
@@ -17,20 +16,9 @@ class NoConversion(Stage):
     def __init__(self, settings, persona) -> None:
         self.settings = settings
         self.persona = persona
-        self._seq = TurnSeq()
 
     def process(self, msg: Message, ctx: TurnContext) -> Iterator[Message]:
         if not isinstance(msg, AudioChunk):
             raise TypeError(f"vc expects AudioChunk messages, got {type(msg).__name__}")
-        yield AudioChunk(msg.turn_id, self._seq.next(msg.turn_id), samples=as_mono_float32(msg.samples),
+        yield AudioChunk(msg.turn_id, self.next_seq(msg.turn_id), samples=as_mono_float32(msg.samples),
                          sample_rate=msg.sample_rate, text=msg.text)
-
-    def end_turn(self, ctx: TurnContext):
-        self._seq.forget(ctx.turn_id)
-        return ()
-
-    def cancel_turn(self, turn_id: int) -> None:
-        self._seq.forget(turn_id)
-
-    def reset(self) -> None:
-        self._seq.forget()

@@ -31,7 +31,6 @@ from ..stage import Stage, TurnContext
 from .audio_utils import as_mono_float32
 from .espeak_tts import EspeakLibrary
 from .text_normalize import has_cjk, normalize
-from .turn_seq import TurnSeq
 
 
 class Pyttsx3Unavailable(RuntimeError):
@@ -49,7 +48,6 @@ class Pyttsx3TTS(Stage):
         self.engine = None
         self._espeak: EspeakLibrary | None = None
         self._lock: threading.RLock = EspeakLibrary.lock
-        self._seq = TurnSeq()
 
     # same voice rules as EspeakTTS
     def language_for(self, text: str) -> str:
@@ -143,14 +141,4 @@ class Pyttsx3TTS(Stage):
         audio, sr = self.synthesize(msg.text)
         if len(audio) == 0 or ctx.cancelled:
             return
-        yield AudioChunk(msg.turn_id, self._seq.next(msg.turn_id), samples=audio, sample_rate=sr, text=msg.text)
-
-    def end_turn(self, ctx: TurnContext):
-        self._seq.forget(ctx.turn_id)
-        return ()
-
-    def cancel_turn(self, turn_id: int) -> None:
-        self._seq.forget(turn_id)
-
-    def reset(self) -> None:
-        self._seq.forget()
+        yield AudioChunk(msg.turn_id, self.next_seq(msg.turn_id), samples=audio, sample_rate=sr, text=msg.text)

@@ -25,7 +25,6 @@ from ..messages import AudioChunk, Message
 from ..optional import require
 from ..stage import Stage, TurnContext
 from .audio_utils import as_mono_float32, fit_length, peak_limit
-from .turn_seq import TurnSeq
 
 FRAME_PERIOD_MS = 10.0   # 10 ms: about a third faster than 5 ms, fine for TTS input (so-vits hops ~11.6 ms)
 F0_FLOOR, F0_CEIL = 60.0, 900.0     # analysis range (espeak voices and people alike)
@@ -121,7 +120,6 @@ class WorldConversion(Stage):
         self.settings = settings
         self.persona = persona
         self.converter: WorldConverter | None = None
-        self._seq = TurnSeq()
 
     def load(self) -> None:
         v = self.persona.voice
@@ -139,15 +137,5 @@ class WorldConversion(Stage):
         if self.converter is None:
             self.load()
         out = self.converter.convert(msg.samples, msg.sample_rate)
-        yield AudioChunk(msg.turn_id, self._seq.next(msg.turn_id), samples=out,
+        yield AudioChunk(msg.turn_id, self.next_seq(msg.turn_id), samples=out,
                          sample_rate=msg.sample_rate, text=msg.text)
-
-    def end_turn(self, ctx: TurnContext):
-        self._seq.forget(ctx.turn_id)
-        return ()
-
-    def cancel_turn(self, turn_id: int) -> None:
-        self._seq.forget(turn_id)
-
-    def reset(self) -> None:
-        self._seq.forget()

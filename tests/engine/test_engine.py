@@ -62,6 +62,7 @@ def test_new_turn_interrupts_the_old_one(make_engine):
     assert eng.wait(first, timeout=20).status == "interrupted"
     rec2 = eng.wait(second, timeout=60)
     assert rec2.status == "ok"
+    assert [c.seq for c in sink.turn_chunks(second)] == list(range(len(sink.turn_chunks(second))))
     n_first = len(sink.turn_chunks(first))
     assert n_first < len(sink.turn_chunks(second))
 

@@ -104,6 +104,7 @@ def test_seq_counts_outputs_within_a_turn(settings, persona):
     seqs = [c.seq for i, t in enumerate(["你好。", "。", "再见。"]) for c in stage.process(Sentence(7, i, t), ctx)]
     assert seqs == [0, 1]
     stage.end_turn(ctx)
+    stage.forget_turn(7)  # what the worker does once the turn has ended
     (c,) = stage.process(Sentence(7, 9, "又见面了。"), TurnContext(7))
     assert c.seq == 0
 
