@@ -1,0 +1,306 @@
+"""``python -m pipelines export-onnx``: the Wav2Lip generator as ONNX (fp32, fp16, int8).
+
+* fp32: ``torch.onnx.export`` of the generator with BatchNorm folded, inputs
+  ``mel_batch (B,1,80,16)`` and ``face_batch (B,6,96,96)``, output ``output``,
+  dynamic batch axis, opset 17.  The reference path.
+* fp16: the fp32 graph with float16 weights and compute (inputs and output
+  stay float32); meant for GPUs.
+* int8: static QDQ quantisation (int8 per-channel weights, uint8 activations)
+  calibrated on the persona's enrolled face crops paired with mel windows of
+  real speech (espeak-ng), then checked against fp32 on held-out pairs (other
+  sentences): PSNR of the generated faces is printed and stored in
+  ``<name>.onnx.json``.
+
+Files are written beside the checkpoint (or ``--out-dir``) as
+``<stem>.fp32.onnx`` etc., each through a temp file and a rename.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..optional import require
+from .wav2lip_infer import INPUT_NAMES, OUTPUT_NAME
+
+OPSET = 17
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+@contextlib.contextmanager
+def atomic_output(dst: str | os.PathLike):
+    """Yield a temp path beside ``dst``; rename it to ``dst`` only if the block succeeds."""
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp.onnx", dir=dst.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, dst)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def export_fp32(model, dst: str | os.PathLike, opset: int = OPSET, subpixel: bool = True) -> Path:
+    """Export a (loaded) ``Wav2Lip`` to ``dst`` with BatchNorm folded and a dynamic batch axis.
+
+    ``subpixel``: transposed convolutions written as Conv + DepthToSpace (same
+    outputs), so that int8 runtimes quantise them too.
+    """
+    torch = require("torch", "torch", "ONNX export")
+    require("onnx", "onnx", "ONNX export")
+    from .wav2lip_model import fuse_batchnorm, subpixel_transposed_convs
+
+    if opset < 13:
+        raise ValueError(f"opset must be 13 or newer, got {opset}")
+    fused = fuse_batchnorm(copy.deepcopy(model).cpu().float().eval())
+    if subpixel:
+        subpixel_transposed_convs(fused)
+    mel = torch.zeros(2, 1, 80, 16)
+    face = torch.zeros(2, 6, 96, 96)
+    axes = {INPUT_NAMES[0]: {0: "batch"}, INPUT_NAMES[1]: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}
+    with atomic_output(dst) as tmp, warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(fused, (mel, face), str(tmp), dynamo=False, opset_version=opset,
+                          input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
+                          dynamic_axes=axes, do_constant_folding=True)
+        _set_meta(tmp, precision="fp32", transposed_convs="subpixel" if subpixel else "native")
+    return Path(dst)
+
+
+def _set_meta(path: Path, **meta: str) -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    keep = [p for p in model.metadata_props if p.key not in meta]
+    del model.metadata_props[:]
+    model.metadata_props.extend(keep)
+    for k, v in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = k, str(v)
+    model.producer_name = "pipelines.face.export_onnx"
+    onnx.save(model, str(path))
+
+
+def fold_pads_into_convs(model) -> int:
+    """Merge zero ``Pad`` nodes (constant pads, spatial only) into the ``Conv`` they feed.
+
+    ONNX Conv takes asymmetric pads, so ``Pad(0,0,1,1) -> Conv`` becomes one
+    Conv; the quantiser then sees one QLinearConv instead of a float Pad
+    between (de)quantisation.  Returns how many were folded.
+    """
+    from onnx import numpy_helper
+
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    consumers: dict[str, list] = {}
+    for n in g.node:
+        for name in n.input:
+            consumers.setdefault(name, []).append(n)
+    folded = 0
+    for pad in [n for n in g.node if n.op_type == "Pad"]:
+        mode = next((a.s.decode() for a in pad.attribute if a.name == "mode"), "constant")
+        if mode != "constant" or len(pad.input) < 2 or pad.input[1] not in inits:
+            continue
+        if len(pad.input) > 2 and pad.input[2]:
+            if pad.input[2] not in inits or np.any(numpy_helper.to_array(inits[pad.input[2]]) != 0):
+                continue
+        pads = numpy_helper.to_array(inits[pad.input[1]]).astype(np.int64).tolist()
+        users = consumers.get(pad.output[0], [])
+        if len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or min(pads) < 0:
+            continue
+        if len(users) != 1 or users[0].op_type != "Conv" or pad.output[0] in {o.name for o in g.output}:
+            continue
+        conv = users[0]
+        attr = next((a for a in conv.attribute if a.name == "pads"), None)
+        old = list(attr.ints) if attr is not None else [0, 0, 0, 0]
+        if any(a.name == "auto_pad" and a.s not in (b"", b"NOTSET") for a in conv.attribute):
+            continue
+        new = [old[0] + pads[2], old[1] + pads[3], old[2] + pads[6], old[3] + pads[7]]
+        if attr is None:
+            from onnx import helper
+            conv.attribute.append(helper.make_attribute("pads", new))
+        else:
+            del attr.ints[:]
+            attr.ints.extend(new)
+        conv.input[0] = pad.input[0]
+        g.node.remove(pad)
+        folded += 1
+    return folded
+
+
+def convert_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """fp16 weights and compute; float32 inputs/outputs (casts at the edges)."""
+    onnx = require("onnx", "onnx", "fp16 conversion")
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    model = onnx.load(str(src))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        half = convert_float_to_float16(model, keep_io_types=True)
+    with atomic_output(dst) as tmp:
+        onnx.save(half, str(tmp))
+        _set_meta(tmp, precision="fp16")
+    return Path(dst)
+
+
+def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, mels: np.ndarray, faces: np.ndarray,
+                  batch: int = 16, method: str = "minmax", per_channel: bool = True) -> Path:
+    """Static int8 QDQ quantisation of the fp32 model ``src`` calibrated on (mels, faces)."""
+    q = require("onnxruntime.quantization", "onnxruntime", "int8 quantisation")
+    from .calibration import make_reader
+
+    methods = {"minmax": q.CalibrationMethod.MinMax, "percentile": q.CalibrationMethod.Percentile,
+               "entropy": q.CalibrationMethod.Entropy}
+    if method not in methods:
+        raise ValueError(f"calibration method must be one of {', '.join(methods)}, got {method!r}")
+    extra = {"ActivationSymmetric": False, "WeightSymmetric": True}
+    if method == "percentile":
+        extra["CalibPercentile"] = 99.99
+    with atomic_output(dst) as tmp, tempfile.TemporaryDirectory() as work:
+        pre = Path(work) / "pre.onnx"
+        q.shape_inference.quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        import onnx
+        m = onnx.load(str(pre))
+        if fold_pads_into_convs(m):
+            onnx.save(m, str(pre))
+        q.quantize_static(str(pre), str(tmp), make_reader(mels, faces, batch),
+                          quant_format=q.QuantFormat.QDQ, per_channel=per_channel,
+                          activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8,
+                          calibrate_method=methods[method], extra_options=extra)
+        _set_meta(tmp, precision="int8", calibration=method,
+                  calibration_pairs=str(len(mels)))
+    return Path(dst)
+
+
+def run_model(path: str | os.PathLike, mels: np.ndarray, faces: np.ndarray, batch: int = 16,
+              threads: int = 0) -> np.ndarray:
+    from .wav2lip_infer import Wav2LipInference
+
+    inf = Wav2LipInference(path, runtime="onnx", threads=threads).load()
+    return np.concatenate([inf(mels[i:i + batch], faces[i:i + batch]) for i in range(0, len(mels), batch)])
+
+
+def compare(reference: np.ndarray, test: np.ndarray) -> dict:
+    from .calibration import psnr
+
+    return {"psnr_db": round(psnr(reference, test), 2),
+            "max_abs": round(float(np.max(np.abs(reference - test))), 5),
+            "mean_abs": round(float(np.mean(np.abs(reference - test))), 5)}
+
+
+# -- command line --------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m pipelines export-onnx", description=__doc__.split("\n\n")[0])
+    p.add_argument("--settings", help="settings JSON (default: settings.json if present)")
+    p.add_argument("--checkpoint", help="Wav2Lip .pth (default: face.checkpoint from the settings)")
+    p.add_argument("--out-dir", help="where the .onnx files go (default: beside the checkpoint)")
+    p.add_argument("--precision", nargs="+", choices=PRECISIONS, default=list(PRECISIONS),
+                   help="which exports to make (default: all three)")
+    p.add_argument("--persona", help="persona folder whose enrolled face calibrates int8 (default: settings)")
+    p.add_argument("--calib-frames", type=int, default=128, help="face/mel pairs for int8 calibration")
+    p.add_argument("--check-frames", type=int, default=48, help="held-out pairs for the PSNR check")
+    p.add_argument("--calibrate", default="minmax", choices=("minmax", "percentile", "entropy"))
+    p.add_argument("--opset", type=int, default=OPSET)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: all)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from ..settings import SettingsError, load_settings
+    from .wav2lip_checkpoint import CheckpointError, load_wav2lip
+
+    try:
+        settings = load_settings(args.settings)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    ckpt = args.checkpoint or settings.face.checkpoint
+    if not ckpt:
+        print("no checkpoint: pass --checkpoint module/wav2lip/wav2lip_gan.pth or set face.checkpoint",
+              file=sys.stderr)
+        return 2
+    ckpt_path = settings.resolve(ckpt)
+    if ckpt_path.suffix.lower() == ".onnx":
+        print(f"{ckpt_path}: already an ONNX model; export-onnx needs the PyTorch .pth checkpoint", file=sys.stderr)
+        return 2
+    if args.threads > 0:
+        import torch
+        torch.set_num_threads(args.threads)
+    try:
+        model = load_wav2lip(ckpt_path)
+    except CheckpointError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    out_dir = Path(args.out_dir) if args.out_dir else ckpt_path.parent
+    stem = ckpt_path.stem
+    paths = {p: out_dir / f"{stem}.{p}.onnx" for p in PRECISIONS}
+    report: dict = {"checkpoint": str(ckpt_path), "opset": args.opset, "files": {}}
+
+    t0 = time.perf_counter()
+    export_fp32(model, paths["fp32"], args.opset)
+    report["files"]["fp32"] = str(paths["fp32"])
+    print(f"fp32  {paths['fp32']}  ({time.perf_counter() - t0:.1f} s)")
+
+    if "fp16" in args.precision:
+        t0 = time.perf_counter()
+        convert_fp16(paths["fp32"], paths["fp16"])
+        report["files"]["fp16"] = str(paths["fp16"])
+        print(f"fp16  {paths['fp16']}  ({time.perf_counter() - t0:.1f} s)")
+
+    if "int8" in args.precision:
+        try:
+            mels_c, faces_c, mels_h, faces_h, source = _calibration_data(settings, args)
+        except Exception as exc:  # no enrolled face, no espeak, ...
+            print(f"int8 not made: {exc}", file=sys.stderr)
+            return 1
+        t0 = time.perf_counter()
+        quantize_int8(paths["fp32"], paths["int8"], mels_c, faces_c, method=args.calibrate)
+        report["files"]["int8"] = str(paths["int8"])
+        report["calibration"] = {"pairs": int(len(mels_c)), "face": source, "method": args.calibrate,
+                                 "held_out_pairs": int(len(mels_h))}
+        print(f"int8  {paths['int8']}  ({time.perf_counter() - t0:.1f} s, {len(mels_c)} calibration pairs "
+              f"from {source})")
+        ref = run_model(paths["fp32"], mels_h, faces_h, threads=args.threads)
+        report["check"] = {"int8_vs_fp32": compare(ref, run_model(paths["int8"], mels_h, faces_h,
+                                                                  threads=args.threads))}
+        if "fp16" in args.precision:
+            try:
+                report["check"]["fp16_vs_fp32"] = compare(ref, run_model(paths["fp16"], mels_h, faces_h,
+                                                                         threads=args.threads))
+            except Exception as exc:  # some CPU builds lack fp16 kernels
+                report["check"]["fp16_vs_fp32"] = {"error": str(exc).splitlines()[0]}
+        for k, v in report["check"].items():
+            print(f"check {k}: {v}")
+    from ..settings import atomic_write_text
+    atomic_write_text(out_dir / f"{stem}.onnx.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(f"set face.checkpoint to one of these files to use it (int8 for CPUs, fp16 for GPUs)")
+    return 0
+
+
+def _calibration_data(settings, args):
+    """(calibration mels, faces, held-out mels, faces, face source) from the persona's avatar + espeak."""
+    from ..persona import Persona
+    from .avatar import load_avatar
+    from .calibration import SENTENCES, paired_inputs, speech_samples, speech_windows
+
+    persona = Persona.load(Path(args.persona) if args.persona else settings.persona_dir)
+    avatar = load_avatar(persona, settings)
+    fps = float(settings.face.fps)
+    calib = speech_windows(speech_samples(persona, SENTENCES[0::2]), fps, settings.face.silence_db)
+    held = speech_windows(speech_samples(persona, SENTENCES[1::2]), fps, settings.face.silence_db)
+    crops = np.asarray(avatar.crops)
+    mels_c, faces_c = paired_inputs(crops, calib, args.calib_frames, seed=0)
+    # held-out: the crops in reverse order with the other sentences
+    mels_h, faces_h = paired_inputs(crops[::-1], held, args.check_frames, seed=1)
+    return mels_c, faces_c, mels_h, faces_h, f"{avatar.source} ({len(crops)} crops)"

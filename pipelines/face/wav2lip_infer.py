@@ -1,0 +1,194 @@
+"""One Wav2Lip inference call, ``(mel windows, faces) -> generated faces``, on PyTorch or ONNX Runtime.
+
+``Wav2LipInference(path)`` takes the official ``.pth`` (run by PyTorch, with
+BatchNorm folded into the convolutions) or an ``.onnx`` export (fp32, fp16 or
+int8 QDQ, run by ONNX Runtime); the model or session is built once in
+``load()`` and reused for every batch.
+
+Also the tensor conventions of the original ``inference.py``: faces are
+BGR / 255, channels 0-2 the target face with its lower half zeroed, channels
+3-5 the reference face; the output is BGR in [0, 1].
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..optional import require
+from .wav2lip_model import FACE_SIZE, MEL_BANDS, MEL_STEPS
+
+INPUT_NAMES = ("mel_batch", "face_batch")
+OUTPUT_NAME = "output"
+
+
+def faces_to_input(crops_rgb: np.ndarray, reference_rgb: np.ndarray | None = None) -> np.ndarray:
+    """``(B,96,96,3)`` uint8 RGB crops -> ``(B,6,96,96)`` float32 network input.
+
+    Channels 0-2: the crop in BGR / 255 with rows >= 48 zeroed; channels 3-5:
+    the reference (the crop itself unless ``reference_rgb`` is given).
+    """
+    crops = np.asarray(crops_rgb)
+    if crops.ndim != 4 or crops.shape[1:] != (FACE_SIZE, FACE_SIZE, 3):
+        raise ValueError(f"face crops must be (B, {FACE_SIZE}, {FACE_SIZE}, 3) uint8 RGB, got {crops.shape}")
+    ref = crops if reference_rgb is None else np.asarray(reference_rgb)
+    bgr = crops[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32) * (1.0 / 255.0)
+    ref_bgr = ref[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32) * (1.0 / 255.0)
+    bgr[:, :, FACE_SIZE // 2:, :] = 0.0
+    return np.ascontiguousarray(np.concatenate([bgr, ref_bgr], axis=1))
+
+
+def mels_to_input(windows: np.ndarray) -> np.ndarray:
+    """``(B,80,16)`` mel windows -> ``(B,1,80,16)`` float32."""
+    w = np.asarray(windows, np.float32)
+    if w.ndim == 3:
+        w = w[:, None]
+    if w.ndim != 4 or w.shape[1:] != (1, MEL_BANDS, MEL_STEPS):
+        raise ValueError(f"mel windows must be (B, {MEL_BANDS}, {MEL_STEPS}), got {np.shape(windows)}")
+    return np.ascontiguousarray(w)
+
+
+def output_to_rgb(pred: np.ndarray) -> np.ndarray:
+    """``(B,3,96,96)`` BGR in [0,1] -> ``(B,96,96,3)`` uint8 RGB."""
+    x = np.asarray(pred, np.float32).transpose(0, 2, 3, 1)[..., ::-1]
+    return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def resolve_runtime(path: Path, runtime: str) -> str:
+    """'torch' for .pth/.pt, 'onnx' for .onnx; a clear error when settings disagree with the file."""
+    suffix = path.suffix.lower()
+    kind = {".pth": "torch", ".pt": "torch", ".tar": "torch", ".onnx": "onnx"}.get(suffix)
+    if kind is None:
+        raise ValueError(f"{path}: face.checkpoint must be a Wav2Lip .pth checkpoint or an .onnx export, "
+                         f"got a '{suffix or 'no'}' file")
+    if runtime in ("auto", "", None) or runtime == kind:
+        return kind
+    if runtime == "onnx":
+        raise ValueError(f"face.runtime is 'onnx' but face.checkpoint {path} is a PyTorch checkpoint: export it "
+                         f"first with 'python -m pipelines export-onnx --checkpoint {path}' and point "
+                         f"face.checkpoint at the .onnx file (or set face.runtime to 'auto')")
+    raise ValueError(f"face.runtime is '{runtime}' but face.checkpoint {path} is an ONNX export: point "
+                     f"face.checkpoint at the .pth checkpoint (or set face.runtime to 'auto')")
+
+
+class Wav2LipInference:
+    """The generator behind one call; built once by ``load()``."""
+
+    def __init__(self, checkpoint: str | os.PathLike, runtime: str = "auto", device: str = "cpu",
+                 threads: int = 0, half: bool = False):
+        self.path = Path(checkpoint)
+        self.runtime = resolve_runtime(self.path, runtime)
+        self.device = device
+        self.threads = int(threads)
+        self.half = half
+        self._model = None
+        self._session = None
+        self._in_types: dict[str, np.dtype] = {}
+        self._names = INPUT_NAMES
+        self.precision = "fp32"
+        self.provider = ""
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None or self._session is not None
+
+    def describe(self) -> str:
+        dev = self.device if self.runtime == "torch" else self.provider
+        return f"{self.runtime}-{self.precision}@{dev}"
+
+    # -- loading ---------------------------------------------------------------
+    def load(self) -> "Wav2LipInference":
+        if self.loaded:
+            return self
+        if self.runtime == "torch":
+            self._load_torch()
+        else:
+            self._load_onnx()
+        return self
+
+    def _load_torch(self) -> None:
+        torch = require("torch", "torch", "Wav2Lip inference")
+        from .wav2lip_checkpoint import load_wav2lip
+        from .wav2lip_model import fuse_batchnorm
+
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise RuntimeError("device is 'cuda' but PyTorch sees no CUDA GPU; set device to 'cpu' or 'auto'")
+        if self.threads > 0:
+            torch.set_num_threads(self.threads)
+        model = fuse_batchnorm(load_wav2lip(self.path, device="cpu"))
+        if self.half and self.device.startswith("cuda"):
+            model = model.half()
+            self.precision = "fp16"
+        self._model = model.to(self.device).eval()
+        self._torch = torch
+
+    def _load_onnx(self) -> None:
+        ort = require("onnxruntime", "onnxruntime", "ONNX Wav2Lip inference")
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: ONNX model not found; make it with "
+                                    f"'python -m pipelines export-onnx' (or point face.checkpoint at a .pth)")
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if self.threads > 0:
+            opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        available = ort.get_available_providers()
+        providers = ["CPUExecutionProvider"]
+        if self.device.startswith("cuda") and "CUDAExecutionProvider" in available:
+            providers.insert(0, "CUDAExecutionProvider")
+        try:
+            sess = ort.InferenceSession(str(self.path), sess_options=opts, providers=providers)
+        except Exception as exc:
+            raise ValueError(f"{self.path}: ONNX Runtime cannot load this model ({exc}); "
+                             f"re-export it with 'python -m pipelines export-onnx'") from exc
+        inputs = sess.get_inputs()
+        if len(inputs) != 2:
+            raise ValueError(f"{self.path}: expected a Wav2Lip export with 2 inputs (mel, faces), "
+                             f"found {[i.name for i in inputs]}")
+        # which input is the mel: the one shaped (.., 80, 16)
+        mel_first = list(inputs[0].shape[-2:]) == [MEL_BANDS, MEL_STEPS] or inputs[0].name == INPUT_NAMES[0]
+        self._names = (inputs[0].name, inputs[1].name) if mel_first else (inputs[1].name, inputs[0].name)
+        f16 = "tensor(float16)"
+        self._in_types = {i.name: (np.float16 if i.type == f16 else np.float32) for i in inputs}
+        self._session = sess
+        self.provider = sess.get_providers()[0].replace("ExecutionProvider", "").lower()
+        self.precision = self._onnx_precision(sess)
+
+    def _onnx_precision(self, sess) -> str:
+        name = self.path.stem.lower()
+        for tag in ("int8", "fp16", "fp32"):
+            if tag in name:
+                return tag
+        meta = sess.get_modelmeta().custom_metadata_map
+        return meta.get("precision", "fp32")
+
+    # -- inference ---------------------------------------------------------------
+    def __call__(self, mel: np.ndarray, faces: np.ndarray) -> np.ndarray:
+        """``(B,1,80,16)`` + ``(B,6,96,96)`` float32 -> ``(B,3,96,96)`` float32 in [0,1]."""
+        if not self.loaded:
+            self.load()
+        mel = mels_to_input(mel)
+        faces = np.asarray(faces, np.float32)
+        if faces.ndim != 4 or faces.shape[1:] != (6, FACE_SIZE, FACE_SIZE):
+            raise ValueError(f"faces must be (B, 6, {FACE_SIZE}, {FACE_SIZE}), got {faces.shape}")
+        if len(mel) != len(faces):
+            raise ValueError(f"{len(mel)} mel windows but {len(faces)} faces")
+        if len(mel) == 0:
+            return np.zeros((0, 3, FACE_SIZE, FACE_SIZE), np.float32)
+        if self._session is not None:
+            m_name, f_name = self._names
+            out = self._session.run(None, {m_name: mel.astype(self._in_types[m_name], copy=False),
+                                           f_name: faces.astype(self._in_types[f_name], copy=False)})[0]
+            return np.asarray(out, np.float32)
+        torch = self._torch
+        dtype = torch.float16 if self.precision == "fp16" else torch.float32
+        with torch.inference_mode():
+            m = torch.from_numpy(mel).to(self.device, dtype)
+            f = torch.from_numpy(faces).to(self.device, dtype)
+            return self._model(m, f).float().cpu().numpy()
+
+    def close(self) -> None:
+        self._model = None
+        self._session = None
+

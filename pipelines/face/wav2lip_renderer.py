@@ -1,0 +1,194 @@
+"""``face`` backend ``wav2lip``: lip-synced frames for each sentence's audio, streamed in batches.
+
+For an ``AudioChunk`` of ``d`` seconds at ``fps``:
+
+1. audio is the clock: ``N = round(d * fps)`` frames, and the audio is padded
+   or trimmed to exactly ``N / fps`` seconds (at its own sample rate);
+2. the audio is resampled to 16 kHz and turned into Wav2Lip's mel spectrogram
+   (``mel.py``); frame ``i`` gets the 16 mel columns from ``int(i * 80 / fps)``;
+3. frames whose audio is silent (RMS below ``face.silence_db``, in stretches of
+   3+ frames) keep the original avatar frame: no inference, no mumbling;
+4. the others go through the generator in batches of ``face.batch_size`` and
+   are pasted back with a feathered lower-face mask, colour matched
+   (``composite.py``);
+5. every batch is yielded as a ``VideoChunk`` with its share of the audio.
+
+Avatar frames are taken in ping-pong order and continue across the sentences
+of a turn.  The model or ONNX session is built once in ``load()``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from ..messages import AudioChunk, Message, VideoChunk
+from ..stage import Stage, TurnContext
+from . import mel as melmod
+from .composite import Compositor
+from .wav2lip_infer import Wav2LipInference, faces_to_input, output_to_rgb
+
+
+@dataclass
+class _TurnState:
+    next_frame: int = 0     # position in the ping-pong sequence of avatar frames
+    seq: int = 0
+    frames: int = 0
+    silent: int = 0
+
+
+@dataclass
+class RenderStats:
+    """Seconds spent per step and frame counts (cumulative; ``reset_stats`` clears)."""
+    frames: int = 0
+    silent_frames: int = 0
+    mel_s: float = 0.0
+    infer_s: float = 0.0
+    paste_s: float = 0.0
+    batches: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def total_s(self) -> float:
+        return self.mel_s + self.infer_s + self.paste_s
+
+
+class Wav2LipRenderer(Stage):
+    name = "face"
+
+    def __init__(self, settings, persona, avatar=None, inference: Wav2LipInference | None = None) -> None:
+        self.settings = settings
+        self.persona = persona
+        self.avatar = avatar
+        self.model = inference
+        self.fps = float(settings.face.fps)
+        self.batch_size = int(settings.face.batch_size)
+        self.silence_db = float(getattr(settings.face, "silence_db", -45.0))
+        self.compositor = Compositor(colour_match=bool(getattr(settings.face, "colour_match", True)))
+        self.stats = RenderStats()
+        self._turns: dict[int, _TurnState] = {}
+
+    # -- loading -----------------------------------------------------------------
+    def load(self) -> None:
+        if self.model is None:
+            ckpt = self.settings.face.checkpoint
+            if not ckpt:
+                raise ValueError(
+                    "face.backend is 'wav2lip' but face.checkpoint is empty: put the official Wav2Lip "
+                    "generator (wav2lip_gan.pth or wav2lip.pth) in module/wav2lip/ and set face.checkpoint "
+                    "(e.g. module/wav2lip/wav2lip_gan.pth), or an .onnx made by 'python -m pipelines export-onnx'; "
+                    "or use face.backend 'warp', which needs no weights")
+            self.model = Wav2LipInference(self.settings.resolve(ckpt), runtime=self.settings.face.runtime,
+                                          device=self.settings.resolved_device(),
+                                          threads=int(self.settings.threads))
+        self.model.load()
+        if self.avatar is None:
+            from .avatar import load_avatar
+            self.avatar = load_avatar(self.persona, self.settings)
+        crops = np.asarray(self.avatar.crops)
+        if crops.ndim != 4 or crops.shape[1:] != (96, 96, 3) or len(crops) != len(self.avatar.frames):
+            raise ValueError(f"avatar {getattr(self.avatar, 'source', '')}: crops must be (N, 96, 96, 3) for its "
+                             f"{len(self.avatar.frames)} frames, got {crops.shape}; enroll the face again")
+        self.backend = f"wav2lip/{self.model.describe()}"
+
+    # -- helpers -------------------------------------------------------------------
+    def _avatar_index(self, i: int) -> int:
+        index = getattr(self.avatar, "index", None)
+        if index is not None:
+            return int(index(i))
+        n = len(self.avatar.frames)
+        if n <= 1:
+            return 0
+        period = 2 * n - 2
+        j = i % period
+        return j if j < n else period - j
+
+    def analyse(self, samples: np.ndarray, sample_rate: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        """(N frames, audio fitted to N/fps s, (N,80,16) mel windows, (N,) silent mask)."""
+        n = melmod.frame_count(len(samples) / float(sample_rate), self.fps)
+        audio = melmod.fit_audio(samples, sample_rate, n, self.fps)
+        if n == 0:
+            return 0, audio, np.zeros((0, 80, 16), np.float32), np.zeros(0, bool)
+        wav16 = melmod.resample(audio, sample_rate, melmod.SAMPLE_RATE)
+        windows = melmod.mel_windows(melmod.melspectrogram(wav16), n, self.fps)
+        silent = melmod.silent_frames(melmod.frame_rms_db(audio, sample_rate, n, self.fps), self.silence_db)
+        return n, audio, windows, silent
+
+    def render_frames(self, ids: np.ndarray, windows: np.ndarray, silent: np.ndarray) -> np.ndarray:
+        """Frames for avatar frames ``ids`` with mel ``windows``; silent ones are the originals."""
+        av = self.avatar
+        frames = np.empty((len(ids),) + tuple(av.frames.shape[1:]), np.uint8)
+        talk = np.flatnonzero(~silent)
+        for k in np.flatnonzero(silent):
+            frames[k] = av.frames[ids[k]]
+        if len(talk) == 0:
+            return frames
+        t0 = time.perf_counter()
+        crops = np.asarray(av.crops[ids[talk]])
+        pred = self.model(windows[talk][:, None], faces_to_input(crops))
+        faces = output_to_rgb(pred)
+        t1 = time.perf_counter()
+        for j, k in enumerate(talk):
+            a = int(ids[k])
+            frames[k] = self.compositor.paste(np.asarray(av.frames[a]), av.boxes[a], faces[j], key=a,
+                                              landmarks=av.landmarks[a])
+        t2 = time.perf_counter()
+        self.stats.infer_s += t1 - t0
+        self.stats.paste_s += t2 - t1
+        self.stats.batches += 1
+        return frames
+
+    # -- stage ---------------------------------------------------------------------
+    def process(self, msg: Message, ctx: TurnContext) -> Iterator[Message]:
+        if not isinstance(msg, AudioChunk):
+            raise TypeError(f"face expects AudioChunk messages, got {type(msg).__name__}")
+        if self.model is None or self.avatar is None:
+            self.load()
+        st = self._turns.setdefault(msg.turn_id, _TurnState())
+        sr = int(msg.sample_rate)
+        t0 = time.perf_counter()
+        n, audio, windows, silent = self.analyse(msg.samples, sr)
+        self.stats.mel_s += time.perf_counter() - t0
+        bs = max(1, self.batch_size)
+        for start in range(0, n, bs):
+            if ctx.cancelled:
+                return
+            end = min(n, start + bs)
+            ids = np.array([self._avatar_index(st.next_frame + i) for i in range(start, end)], np.int64)
+            frames = self.render_frames(ids, windows[start:end], silent[start:end])
+            a0 = int(round(start * sr / self.fps))
+            a1 = int(round(end * sr / self.fps))
+            n_silent = int(silent[start:end].sum())
+            self.stats.frames += end - start
+            self.stats.silent_frames += n_silent
+            st.frames += end - start
+            st.silent += n_silent
+            out = VideoChunk(msg.turn_id, st.seq, frames=frames, fps=self.fps, audio=audio[a0:a1],
+                             sample_rate=sr, text=msg.text)
+            st.seq += 1
+            yield out
+        st.next_frame += n
+
+    def end_turn(self, ctx: TurnContext):
+        st = self._turns.pop(ctx.turn_id, None)
+        if st is not None and st.frames:
+            ctx.info["face_frames"] = st.frames
+            ctx.info["face_silent_frames"] = st.silent
+        return ()
+
+    def cancel_turn(self, turn_id: int) -> None:
+        self._turns.pop(turn_id, None)
+
+    def reset(self) -> None:
+        self._turns.clear()
+
+    def close(self) -> None:
+        if self.model is not None:
+            self.model.close()
+        self.model = None
+        self.compositor.clear()
+
+    def reset_stats(self) -> None:
+        self.stats = RenderStats()
