@@ -34,7 +34,6 @@ from .wav2lip_infer import Wav2LipInference, faces_to_input, output_to_rgb
 @dataclass
 class _TurnState:
     next_frame: int = 0     # position in the ping-pong sequence of avatar frames
-    seq: int = 0
     frames: int = 0
     silent: int = 0
 
@@ -165,10 +164,8 @@ class Wav2LipRenderer(Stage):
             self.stats.silent_frames += n_silent
             st.frames += end - start
             st.silent += n_silent
-            out = VideoChunk(msg.turn_id, st.seq, frames=frames, fps=self.fps, audio=audio[a0:a1],
-                             sample_rate=sr, text=msg.text)
-            st.seq += 1
-            yield out
+            yield VideoChunk(msg.turn_id, self.next_seq(msg.turn_id), frames=frames, fps=self.fps,
+                             audio=audio[a0:a1], sample_rate=sr, text=msg.text)
         st.next_frame += n
 
     def end_turn(self, ctx: TurnContext):
@@ -180,9 +177,11 @@ class Wav2LipRenderer(Stage):
 
     def cancel_turn(self, turn_id: int) -> None:
         self._turns.pop(turn_id, None)
+        self.forget_turn(turn_id)
 
     def reset(self) -> None:
         self._turns.clear()
+        self.forget_turn()
 
     def close(self) -> None:
         if self.model is not None:
