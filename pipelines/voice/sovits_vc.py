@@ -25,7 +25,6 @@ import numpy as np
 from ..messages import AudioChunk, Message
 from ..stage import Stage, TurnContext
 from .audio_utils import as_mono_float32, fit_length, peak_limit, resample
-from .turn_seq import TurnSeq
 
 LOG = logging.getLogger(__name__)
 F0_METHODS = ("dio", "harvest", "crepe-tiny", "crepe", "parselmouth")
@@ -131,7 +130,6 @@ class SovitsConversion(Stage):
         self.settings = settings
         self.persona = persona
         self.voice: SovitsVoice | None = None
-        self._seq = TurnSeq()
 
     def options(self) -> dict[str, Any]:
         v = self.settings.voice
@@ -155,18 +153,8 @@ class SovitsConversion(Stage):
         if self.voice is None:
             self.load()
         out = self.voice.convert(msg.samples, msg.sample_rate, **self.options())
-        yield AudioChunk(msg.turn_id, self._seq.next(msg.turn_id), samples=out,
+        yield AudioChunk(msg.turn_id, self.next_seq(msg.turn_id), samples=out,
                          sample_rate=self.voice.sample_rate, text=msg.text)
-
-    def end_turn(self, ctx: TurnContext):
-        self._seq.forget(ctx.turn_id)
-        return ()
-
-    def cancel_turn(self, turn_id: int) -> None:
-        self._seq.forget(turn_id)
-
-    def reset(self) -> None:
-        self._seq.forget()
 
     def close(self) -> None:
         self.voice = None
