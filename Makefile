@@ -32,6 +32,7 @@ $(STAMP): requirements.txt $(wildcard requirements-nodeps.txt)
 	$(VPY) -m pip install -q --upgrade pip "setuptools<81" wheel
 	$(VPY) -m pip install -q -r requirements.txt
 	@if [ -f requirements-nodeps.txt ]; then $(VPY) -m pip install -q --no-deps -r requirements-nodeps.txt; fi
+	$(VPY) -m pipelines.voice.sovits_compat --fix
 	$(VPY) -m pipelines.install_check
 	@rm -f $(VENV)/.installed-*
 	@touch $@
