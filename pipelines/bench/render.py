@@ -8,8 +8,10 @@ in a turn) onto an enrolled 720p face; reported per configuration:
   mel, inference, paste-back), silent frames included (they are part of the
   output, and skipping them is part of the step);
 * inference fps: rendered (non-silent) frames per second of generator time;
-* ms per frame of mel / inference / paste-back, CPU seconds per frame, and the
-  ratios to PyTorch fp32 at the same batch size;
+* ms per frame of mel / inference / paste-back, CPU seconds per frame (and
+  the fps they allow on idle cores), and the ratios to PyTorch fp32 at the
+  same batch size; every configuration runs ``--repeat`` times round-robin
+  and the best run is kept;
 * the share of frames skipped as silence, the int8-vs-fp32 PSNR of the
   generated faces on held-out real inputs, and (with ``pipelines.face.enroll``)
   the seconds to enroll a 10 s 720p clip.
@@ -133,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--avatar-seconds", type=float, default=4.0, help="length of the enrolled 720p avatar clip")
     ap.add_argument("--calib-frames", type=int, default=64, help="int8 calibration pairs")
     ap.add_argument("--enroll-seconds", type=float, default=10.0, help="720p clip to time enrollment on (0: skip)")
+    ap.add_argument("--repeat", type=int, default=2, help="rounds over all configurations; the best is kept")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = ap.parse_args(argv)
 
@@ -158,12 +161,21 @@ def main(argv: list[str] | None = None) -> int:
         paths = _models(args, work, avatar, persona, log)
         res.update({"weights": paths["weights"], "frame_size": [int(w), int(h)],
                     "speech_s": round(sum(len(s) / sr for s, sr in speech), 2), "runs": []})
-        for batch in args.batch:
-            for rt in args.runtimes:
-                row = _run(rt, paths[rt], batch, avatar, persona, speech, args.threads)
-                res["runs"].append(row)
-                log(f"  {rt:<10} batch {batch:>3}: render {row['render_fps']:6.2f} fps, "
-                    f"inference {row['infer_fps']:6.2f} fps")
+        best: dict[tuple[str, int], dict] = {}
+        for rep in range(args.repeat):   # round-robin, so load changes hit every configuration alike
+            for batch in args.batch:
+                for rt in args.runtimes:
+                    row = _run(rt, paths[rt], batch, avatar, persona, speech, args.threads)
+                    log(f"  [{rep + 1}/{args.repeat}] {rt:<10} batch {batch:>3}: render {row['render_fps']:6.2f} fps, "
+                        f"inference {row['infer_fps']:6.2f} fps, {row['cpu_s_per_frame']:.3f} CPU s/frame")
+                    key = (rt, batch)
+                    if key not in best or row["render_fps"] > best[key]["render_fps"]:
+                        best[key] = row
+        res["runs"] = [best[(rt, b)] for b in args.batch for rt in args.runtimes]
+        cores = min(args.threads, os.cpu_count() or 1)
+        for row in res["runs"]:   # what the CPU time per frame allows on idle cores
+            row["cpu_fps_estimate"] = round(cores / max(row["cpu_s_per_frame"], 1e-9), 1)
+        res["repeat"] = args.repeat
         res["int8_vs_fp32"] = _int8_psnr(paths, avatar, persona)
     for row in res["runs"]:
         base = next((b for b in res["runs"] if b["runtime"] == "torch-fp32" and b["batch"] == row["batch"]), None)
@@ -191,16 +203,18 @@ def _print_table(res: dict) -> None:
     print(f"load average before {res['load_avg_before']} after {res['load_avg_after']} "
           f"(cores shared with other work: figures are lower bounds)")
     head = (f"{'runtime':<11}{'batch':>6}{'frames':>7}{'silent':>7}{'render fps':>11}{'infer fps':>10}"
-            f"{'mel ms':>8}{'infer ms':>9}{'paste ms':>9}{'cpu s/f':>8}{'x render':>9}{'x infer':>8}")
+            f"{'mel ms':>8}{'infer ms':>9}{'paste ms':>9}{'cpu s/f':>8}{'cpu fps':>8}{'x render':>9}{'x infer':>8}")
     print(head)
     print("-" * len(head))
     for r in res["runs"]:
         print(f"{r['runtime']:<11}{r['batch']:>6}{r['frames']:>7}{r['silent_share']:>7.0%}{r['render_fps']:>11.2f}"
               f"{r['infer_fps']:>10.2f}{r['mel_ms']:>8.2f}{r['infer_ms']:>9.1f}{r['paste_ms']:>9.2f}"
-              f"{r['cpu_s_per_frame']:>8.3f}{r.get('render_ratio', float('nan')):>9.2f}"
+              f"{r['cpu_s_per_frame']:>8.3f}{r['cpu_fps_estimate']:>8.1f}{r.get('render_ratio', float('nan')):>9.2f}"
               f"{r.get('infer_ratio', float('nan')):>8.2f}")
-    print("render fps: all frames / wall s of the whole step; infer fps: rendered frames / generator s;"
-          " ms columns per frame (mel per output frame, infer/paste per rendered frame); x: ratio to torch-fp32")
+    print(f"best of {res['repeat']} round-robin rounds. render fps: all frames / wall s of the whole step; "
+          "infer fps: rendered frames / generator s;\nms columns per frame (mel per output frame, infer/paste per "
+          f"rendered frame); cpu fps: {res['threads']} threads / CPU s per frame (the step on idle cores); "
+          "x: ratio to torch-fp32 at that batch")
     if res.get("int8_vs_fp32"):
         q = res["int8_vs_fp32"]
         print(f"int8 vs fp32 generated faces on held-out real inputs: PSNR {q['psnr_db']} dB, "

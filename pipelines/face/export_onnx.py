@@ -177,9 +177,42 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, mels: np.ndarr
                           quant_format=q.QuantFormat.QDQ, per_channel=per_channel,
                           activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8,
                           calibrate_method=methods[method], extra_options=extra)
-        _set_meta(tmp, precision="int8", calibration=method,
+        tied = tie_permutation_scales(tmp)
+        _set_meta(tmp, precision="int8", calibration=method, tied_permutations=str(tied),
                   calibration_pairs=str(len(mels)))
     return Path(dst)
+
+
+def tie_permutation_scales(path: Path, ops=("DepthToSpace", "Reshape", "Transpose")) -> int:
+    """Give the Q after a pure permutation the scale and zero point of the DQ before it.
+
+    The quantiser calibrates a permutation's output separately, though its
+    range is its input's; with the same parameters the runtime moves the 8-bit
+    values as they are (no requantisation, no rounding).  Returns how many.
+    """
+    import onnx
+
+    model = onnx.load(str(path))
+    g = model.graph
+    producer = {o: n for n in g.node for o in n.output}
+    consumers: dict[str, list] = {}
+    for n in g.node:
+        for name in n.input:
+            consumers.setdefault(name, []).append(n)
+    tied = 0
+    for n in g.node:
+        if n.op_type not in ops:
+            continue
+        dq = producer.get(n.input[0])
+        users = consumers.get(n.output[0], [])
+        if dq is None or dq.op_type != "DequantizeLinear" or len(dq.input) < 3:
+            continue
+        for q in users:
+            if q.op_type == "QuantizeLinear" and len(q.input) >= 3:
+                q.input[1], q.input[2] = dq.input[1], dq.input[2]
+                tied += 1
+    onnx.save(model, str(path))
+    return tied
 
 
 def run_model(path: str | os.PathLike, mels: np.ndarray, faces: np.ndarray, batch: int = 16,

@@ -157,12 +157,15 @@ class Wav2LipInference:
         self.precision = self._onnx_precision(sess)
 
     def _onnx_precision(self, sess) -> str:
+        """From the export's metadata; for foreign exports, from the file name or the input type."""
+        meta = sess.get_modelmeta().custom_metadata_map
+        if meta.get("precision") in ("fp32", "fp16", "int8"):
+            return meta["precision"]
         name = self.path.stem.lower()
         for tag in ("int8", "fp16", "fp32"):
             if tag in name:
                 return tag
-        meta = sess.get_modelmeta().custom_metadata_map
-        return meta.get("precision", "fp32")
+        return "fp16" if np.float16 in self._in_types.values() else "fp32"
 
     # -- inference ---------------------------------------------------------------
     def __call__(self, mel: np.ndarray, faces: np.ndarray) -> np.ndarray:

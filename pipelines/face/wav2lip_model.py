@@ -173,7 +173,8 @@ class SubpixelConvTranspose(nn.Module):
     * stride 2, kernel 3, padding 1, output padding 1 (the upsampling layers):
       each output phase (row parity, column parity) is a 2x2 convolution of
       the input padded by one row/column at the bottom/right, so one Conv2d
-      with 4x the output channels followed by ``pixel_shuffle(2)``.
+      with 4x the output channels followed by ``pixel_shuffle(2)`` (the
+      zero taps cost 16/9 of the transposed convolution's multiply-adds).
 
     Used for the ONNX export: integer runtimes fuse quantised Conv but not
     ConvTranspose, which would otherwise stay fp32 between (de)quantisation.
@@ -218,18 +219,14 @@ class SubpixelConvTranspose(nn.Module):
         y = self.conv(nn.functional.pad(x, (0, 1, 0, 1)))
         if self.relu:  # ReLU commutes with the shuffle; before it, it fuses into the conv
             y = torch.relu(y)
-        # pixel_shuffle(2) as reshape/transpose/reshape (8-bit runtimes move those without dequantising);
-        # spatial sizes as Python ints so the export has constant shapes except the batch
-        c, h, w = int(y.shape[1]) // 4, int(y.shape[2]), int(y.shape[3])
-        y = y.reshape(-1, c, 2, 2, h, w).permute(0, 1, 4, 2, 5, 3)
-        return y.reshape(-1, c, 2 * h, 2 * w)
+        return nn.functional.pixel_shuffle(y, 2)   # ONNX DepthToSpace (CRD), moved as 8-bit by int8 runtimes
 
 
 def subpixel_transposed_convs(model: Wav2Lip) -> Wav2Lip:
     """Replace every (BatchNorm-fused) ConvTranspose2d by ``SubpixelConvTranspose`` (in place).
 
     The block's ReLU moves inside (before the pixel shuffle), so the result is
-    the same function with only Conv, ReLU, Reshape and Transpose.
+    the same function with only Conv, ReLU and DepthToSpace.
     """
     for m in model.modules():
         if isinstance(m, Conv2dTranspose):
