@@ -45,6 +45,7 @@ def atomic_output(dst: str | os.PathLike):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
         os.replace(tmp, dst)
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -226,7 +227,7 @@ def run_model(path: str | os.PathLike, mels: np.ndarray, faces: np.ndarray, batc
 def compare(reference: np.ndarray, test: np.ndarray) -> dict:
     from .calibration import psnr
 
-    return {"psnr_db": round(psnr(reference, test), 2),
+    return {"psnr_db": round(float(psnr(reference, test)), 2),
             "max_abs": round(float(np.max(np.abs(reference - test))), 5),
             "mean_abs": round(float(np.mean(np.abs(reference - test))), 5)}
 

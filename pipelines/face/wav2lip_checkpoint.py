@@ -121,6 +121,7 @@ def save_checkpoint(model, path: str | os.PathLike, *, data_parallel_prefix: boo
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
