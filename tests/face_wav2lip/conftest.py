@@ -11,10 +11,10 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
+
+from pipelines.face.avatar import Avatar
 
 #: per avatar frame: (rotation degrees, scale, dx, dy) about the face centre: a small head motion
 MOTION = [(0.0, 1.0, 0, 0), (2.0, 1.01, 3, 1), (4.0, 1.02, 6, 2), (1.0, 0.99, 8, 2), (-2.0, 0.98, 5, 1), (-4.0, 1.0, 2, 0)]
@@ -26,47 +26,14 @@ def _threads():
     torch.set_num_threads(2)
 
 
-@dataclass
-class FaceClip:
-    """Same fields and ping-pong ``index`` as ``pipelines.face.avatar.Avatar``."""
-    frames: np.ndarray
-    boxes: np.ndarray
-    landmarks: np.ndarray
-    crops: np.ndarray
-    fps: float
-    source: str
-
-    def __len__(self) -> int:
-        return len(self.frames)
-
-    def index(self, i: int) -> int:
-        n = len(self)
-        if n <= 1:
-            return 0
-        period = 2 * n - 2
-        j = int(i) % period
-        return j if j < n else period - j
-
-
 def _mediapipe_face(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from google.protobuf import message_factory
-
-    # mediapipe 0.10.21 calls MessageFactory.GetPrototype, gone in protobuf 5+ (same shim as landmarks.py)
-    if not hasattr(message_factory.MessageFactory, "GetPrototype"):
-        message_factory.MessageFactory.GetPrototype = (
-            lambda self, descriptor: message_factory.GetMessageClass(descriptor))
-    import mediapipe as mp
+    """Wav2Lip face box (pads [0, 10, 0, 0]) and 478-point mesh, through the project's landmark wrapper."""
+    from pipelines.face import landmarks
 
     h, w = img.shape[:2]
-    with mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5) as fd:
-        det = fd.process(img).detections[0].location_data.relative_bounding_box
-    x1, y1 = int(det.xmin * w), int(det.ymin * h)
-    x2, y2 = int((det.xmin + det.width) * w), int((det.ymin + det.height) * h)
-    box = np.array([max(0, x1), max(0, y1), min(w, x2), min(h, y2 + 10)], np.int32)  # pads [0, 10, 0, 0]
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1) as fm:
-        pts = fm.process(img).multi_face_landmarks[0].landmark
-    lm = np.array([[p.x * w, p.y * h] for p in pts], np.float32)
-    return box, lm
+    x1, y1, x2, y2 = landmarks.detect_face(img).box.astype(int)
+    box = np.array([max(0, x1), max(0, y1), min(w, x2), min(h, y2 + 10)], np.int32)
+    return box, landmarks.face_mesh(img)
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +59,7 @@ def face_avatar():
         boxes.append(box)
         lms.append((lm0 @ m[:, :2].T + m[:, 2]).astype(np.float32))
         crops.append(cv2.resize(img[box[1]:box[3], box[0]:box[2]], (96, 96), interpolation=cv2.INTER_AREA))
-    return FaceClip(frames=np.stack(frames), boxes=np.stack(boxes), landmarks=np.stack(lms),
+    return Avatar(frames=np.stack(frames), boxes=np.stack(boxes), landmarks=np.stack(lms),
                     crops=np.stack(crops), fps=25.0, source="skimage astronaut (small head motion)")
 
 
