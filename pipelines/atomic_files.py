@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -46,28 +47,40 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Make a folder's entries (renames) durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder to fill; on success it replaces the folder ``path``.
 
-    An existing folder is moved aside first and removed only after the new one
-    is in place.
+    An existing folder is renamed aside (``.NAME.old-*``) first, put back if the
+    new one cannot be renamed in, and removed only after the new one is in place.
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.new-", dir=final.parent))
     os.chmod(tmp, 0o755)
+    old = None
     try:
         yield tmp
-        old = None
+        fsync_dir(tmp)
         if final.exists():
-            old = final.with_name(f".{final.name}.old-{os.getpid()}")
-            if old.exists():
-                shutil.rmtree(old)
+            old = final.with_name(f".{final.name}.old-{os.getpid()}-{time.monotonic_ns()}")
             os.replace(final, old)
         os.replace(tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        fsync_dir(final.parent)
     except BaseException:
+        if old is not None and not final.exists():
+            os.replace(old, final)  # put the old version back
+            old = None
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -9,11 +9,10 @@ real one — only much smaller: a byte-level BPE tokenizer trained with
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
+from ..atomic_files import atomic_dir
 from ..optional import require
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>"]
@@ -64,18 +63,9 @@ def build_tiny_glm(out_dir: str | os.PathLike, texts: Iterable[str], hidden_size
     model = transformers.GlmForCausalLM(config).eval()
     model.generation_config.pad_token_id = eos
     model.generation_config.eos_token_id = [eos, user]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    os.chmod(tmp, 0o755)
-    try:
+    with atomic_dir(out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -20,14 +20,14 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ..atomic_files import atomic_dir
 
 log = logging.getLogger(__name__)
 
@@ -101,19 +101,6 @@ def file_sha1(path: Path) -> str:
 
 
 # -- saving / loading ------------------------------------------------------------
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def save_avatar(avatar: Avatar, folder: Path, report: dict) -> None:
     """Write ``avatar`` to ``folder`` atomically.
 
@@ -123,10 +110,7 @@ def save_avatar(avatar: Avatar, folder: Path, report: dict) -> None:
     """
     avatar.validate()
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
-    old: Path | None = None
-    try:
+    with atomic_dir(folder) as tmp:
         for name in _ARRAYS:
             arr = np.ascontiguousarray(getattr(avatar, name))
             with open(tmp / f"{name}.npy", "wb") as fh:
@@ -151,20 +135,6 @@ def save_avatar(avatar: Avatar, folder: Path, report: dict) -> None:
                 fh.write("\n")
                 fh.flush()
                 os.fsync(fh.fileno())
-        _fsync_dir(tmp)
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old-{os.getpid()}-{int(time.time() * 1000)}")
-            folder.rename(old)
-        tmp.rename(folder)
-        _fsync_dir(folder.parent)
-    except BaseException:
-        if old is not None and not folder.exists():
-            old.rename(folder)      # put the old avatar back
-            old = None
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
     _CACHE.pop(str(folder.resolve()), None)
 
 

@@ -11,8 +11,9 @@ and which file is expected.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+
+from ..atomic_files import atomic_path
 
 EXPECTED_FILE = "module/wav2lip/wav2lip_gan.pth (or wav2lip.pth)"
 HOW_TO_GET = ("Put the official Wav2Lip generator checkpoint (wav2lip_gan.pth or wav2lip.pth from "
@@ -117,13 +118,6 @@ def save_checkpoint(model, path: str | os.PathLike, *, data_parallel_prefix: boo
     state = {prefix + k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {"state_dict": state, "optimizer": optimizer_state, "global_step": global_step,
                "global_epoch": global_epoch}
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    os.close(fd)
-    try:
+    with atomic_path(p) as tmp:
         torch.save(payload, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return p

@@ -26,13 +26,14 @@ import math
 import os
 import random
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+from ..atomic_files import atomic_path, atomic_write_text
 
 MIN_CLIPS = 5
 MIN_SAMPLE_RATE = 16000
@@ -224,27 +225,8 @@ def build_discriminator(size: str, use_spectral_norm: bool = False):
     return SmallMPD()
 
 
-def atomic_write_bytes(path: Path, write: Callable[[Any], None]) -> None:
-    """``write(fileobj)`` into a temp file next to ``path``, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def write_json(path: Path, data: Any) -> None:
-    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-    atomic_write_bytes(path, lambda fh: fh.write(text.encode("utf-8")))
+    atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 # -- 3. features -------------------------------------------------------------------
@@ -361,7 +343,8 @@ def _save(module, optimizer, lr: float, epoch: int, path: Path) -> None:
 
     payload = {"model": module.state_dict(), "iteration": int(epoch), "optimizer": optimizer.state_dict(),
                "learning_rate": float(lr)}
-    atomic_write_bytes(path, lambda fh: torch.save(payload, fh))
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
 
 
 def _prune(folder: Path, keep: int, log) -> None:
@@ -414,7 +397,7 @@ def train_voice(opts: TrainOptions) -> TrainResult:
     work.mkdir(parents=True, exist_ok=True)   # only once the clips can make a voice
 
     # 2. encoder + config
-    utils = sovits_compat.import_fork()
+    sovits_compat.import_fork()  # torchaudio stand-in + offline patches before the fork loads
     from so_vits_svc_fork.hparams import HParams
 
     if opts.units not in ("auto", "vec768", "legacy"):
@@ -456,7 +439,8 @@ def train_voice(opts: TrainOptions) -> TrainResult:
             for piece in prepare_audio(y, clip_sr, sr):
                 rec = extract_features(piece, hps, content_model, opts.f0_method, 0, device)
                 path = feat_dir / f"{len(records):05d}.data.pt"
-                atomic_write_bytes(path, lambda fh, r=rec: torch.save(r, fh))
+                with atomic_path(path) as tmp:
+                    torch.save(rec, tmp)
                 records.append(path)
             log(f"features: {i + 1}/{len(report.usable)} clips ({time.perf_counter() - t0:.1f} s)")
         write_json(manifest_path, {"clips": sorted(signature), "f0_method": opts.f0_method,
