@@ -9,16 +9,16 @@ whole).
 """
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QListWidget, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout,
                                QWidget)
 
+from pipelines.face.enroll import save_enrollment
 from pipelines.settings import Settings
 
 from .crops_view import CropStrip, to_pixmap
@@ -41,20 +41,6 @@ def persona_target(text: str, settings: Settings) -> Path:
     if p.is_dir() or "/" in text or "\\" in text:
         return p
     return persona_folder(text)
-
-
-def save_enrollment(folder: Path, avatar, report: dict) -> dict:
-    """Write ``avatar`` as the face of the persona in ``folder`` (as ``enroll`` does)."""
-    from pipelines.face.avatar import save_avatar
-    from pipelines.atomic_files import atomic_write_text
-    folder.mkdir(parents=True, exist_ok=True)
-    meta = folder / "persona.json"
-    if not meta.exists():
-        atomic_write_text(meta, json.dumps({"name": folder.name, "display_name": folder.name},
-                                           ensure_ascii=False, indent=2) + "\n")
-    report = dict(report, avatar_dir=str(folder / "avatar"))
-    save_avatar(avatar, folder / "avatar", report)
-    return report
 
 
 class EnrollPage(QWidget):

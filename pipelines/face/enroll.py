@@ -442,14 +442,22 @@ def enroll(name_or_folder: str | Path, clips: Sequence[str | Path], progress: Pr
     avatar, report = build_avatar(clips, progress, fps=fps, max_side=max_side)
     if progress:
         progress(f"saving to {folder / 'avatar'}", 0.99)
+    report = save_enrollment(folder, avatar, report)
+    if progress:
+        progress("done", 1.0)
+    return report
+
+
+def save_enrollment(folder: Path, avatar: Avatar, report: dict) -> dict:
+    """Save ``avatar`` as the face of the persona in ``folder`` (created with a minimal
+    ``persona.json`` if new); the old face stays until the new one is complete."""
+    from ..atomic_files import atomic_write_text
+
     folder.mkdir(parents=True, exist_ok=True)
     meta = folder / "persona.json"
     if not meta.exists():
-        from ..settings import atomic_write_text
         atomic_write_text(meta, json.dumps({"name": folder.name, "display_name": folder.name},
                                            ensure_ascii=False, indent=2) + "\n")
-    report["avatar_dir"] = str(folder / "avatar")
+    report = dict(report, avatar_dir=str(folder / "avatar"))
     save_avatar(avatar, folder / "avatar", report)
-    if progress:
-        progress("done", 1.0)
     return report
