@@ -46,13 +46,13 @@ def run(settings, turns: int, toy: bool = False, heartbeat_ms: int = 10, timeout
     app = make_application()
     install_fonts(app)
     app.setStyleSheet(STYLESHEET)
-    factory = default_engine_factory
-    if toy:
+    if not toy:
+        factory = default_engine_factory
+    else:
         from pipelines.engine import Engine
-        from pipelines.messages import AudioChunk
-        from tests.engine.toy_stages import FlatFace, PassAudio, ScriptedDialogue, ToneTTS  # noqa: F401
+        from tests.engine.toy_stages import PassAudio, ScriptedDialogue, ToneTTS
 
-        def factory(s, sink):  # noqa: F811
+        def factory(s, sink):
             reply = "你好，我是小林。今天天气很好！我们去公园散步吧？Sure, let's go. It will be fun."
             return Engine(s, stages={"dialogue": ScriptedDialogue(reply, 0.02), "tts": ToneTTS(),
                                      "vc": PassAudio(), "face": _BigFlatFace()}, sink=sink)

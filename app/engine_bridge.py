@@ -18,7 +18,7 @@ from typing import Callable
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from pipelines.engine import Engine, EngineError
-from pipelines.messages import StageError, TextChunk, VideoChunk
+from pipelines.messages import StageError, TextChunk
 from pipelines.settings import Settings
 from pipelines.turn_record import TurnFinished
 from pipelines.worker import Cancel, Reset

@@ -73,7 +73,7 @@ def measure_warp(seconds: float = 10.0, threads: int = 1) -> dict:
 
 def measure_enroll(seconds: float = 10.0, size: tuple[int, int] = (1280, 720), fps: float = 30.0,
                    folder: str | Path | None = None) -> dict:
-    from .enroll import build_avatar, enroll
+    from .enroll import enroll
     from .portrait_clip import make_head_motion_clip
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         clip, _ = make_head_motion_clip(Path(tmp) / "clip.mp4", seconds=seconds, fps=fps, size=size)

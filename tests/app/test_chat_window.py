@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 
 from tests.app.conftest import REPLY, ToyFactory
