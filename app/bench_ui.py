@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+from pipelines.stage import Stage
+
 PROMPTS = ["你好，介绍一下你自己", "What can you do?", "晚安", "Tell me a joke."]
 TARGET_STALL_S = 0.050
 
@@ -146,21 +148,15 @@ def run(settings, turns: int, toy: bool = False, heartbeat_ms: int = 10, timeout
             "first_on_screen_s": med("first_on_screen_s"), "per_turn": per_turn}
 
 
-class _BigFlatFace:
+class _BigFlatFace(Stage):
     """Toy face at the real frame size (512x512), so painting costs what it does with real frames."""
     name = "face"
     backend = "flat512"
 
-    def __init__(self):
-        import numpy as np
-        self.np = np
-
-    def load(self):
-        pass
-
     def process(self, msg, ctx):
+        import numpy as np
+
         from pipelines.messages import AudioChunk, VideoChunk
-        np = self.np
         if isinstance(msg, AudioChunk):
             n = max(1, round(msg.duration * 25))
             need = int(round(n / 25 * msg.sample_rate))
@@ -168,22 +164,8 @@ class _BigFlatFace:
             frames = np.empty((n, 512, 512, 3), np.uint8)
             for i in range(n):
                 frames[i] = (40 + 5 * i) % 256
-            yield VideoChunk(msg.turn_id, msg.seq, frames, 25.0, audio, msg.sample_rate, msg.text)
-
-    def end_turn(self, ctx):
-        return ()
-
-    def cancel_turn(self, turn_id):
-        pass
-
-    def reset(self):
-        pass
-
-    def close(self):
-        pass
-
-    def describe(self):
-        return "face:flat512"
+            yield VideoChunk(msg.turn_id, self.next_seq(msg.turn_id), frames, 25.0, audio, msg.sample_rate,
+                             msg.text)
 
 
 def pad(text: str, width: int) -> str:
