@@ -2,7 +2,10 @@
 
 * fp32: ``torch.onnx.export`` of the generator with BatchNorm folded, inputs
   ``mel_batch (B,1,80,16)`` and ``face_batch (B,6,96,96)``, output ``output``,
-  dynamic batch axis, opset 17.  The reference path.
+  dynamic batch axis, opset 17.  The reference path.  The decoder's
+  stride-2 transposed convolutions are written as their exact 4-phase
+  decomposition (four small convs + DepthToSpace), so int8 runtimes run
+  them as quantised convolutions at their own cost.
 * fp16: the fp32 graph with float16 weights and compute (inputs and output
   stay float32); meant for GPUs.
 * int8: static QDQ quantisation (int8 per-channel weights, uint8 activations)
@@ -51,21 +54,120 @@ def atomic_output(dst: str | os.PathLike):
         Path(tmp).unlink(missing_ok=True)
 
 
-def export_fp32(model, dst: str | os.PathLike, opset: int = OPSET, subpixel: bool = True) -> Path:
+TRANSPOSED_CONVS = ("phases", "subpixel", "native")
+
+
+def _interleave_phases_fn():
+    """A ``torch.autograd.Function``: 4 phase outputs concatenated (py, px, c) -> DepthToSpace(DCR)."""
+    import torch
+
+    class InterleavePhases(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, y):  # (B, 4C, H, W), channels ordered (py, px, c)
+            b, c4, h, w = y.shape
+            c = c4 // 4
+            return y.reshape(b, 2, 2, c, h, w).permute(0, 3, 4, 1, 5, 2).reshape(b, c, 2 * h, 2 * w)
+
+        @staticmethod
+        def symbolic(g, y):
+            return g.op("DepthToSpace", y, blocksize_i=2, mode_s="DCR")
+
+    return InterleavePhases
+
+
+def phase_conv_transpose(convt, relu: bool = True):
+    """``ConvTranspose2d(k=3, s=2, p=1, output_padding=1)`` as its exact 4-phase decomposition.
+
+    Output pixel ``(2m+py, 2n+px)`` only sees the taps of its phase: along
+    one axis phase 0 is ``x[m]*w[1]`` and phase 1 ``x[m]*w[2] + x[m+1]*w[0]``.
+    So the layer is four small convolutions of the input (1x1, 1x2, 2x1, 2x2,
+    padded by one zero row/column at the bottom/right where they need it),
+    9 taps in all like the transposed convolution itself (the single-conv
+    sub-pixel form computes 16), each followed by the block's ReLU, then
+    concatenated and interleaved by ``DepthToSpace(DCR)``.  Stride-1
+    transposed convolutions go to ``SubpixelConvTranspose`` (a flipped conv).
+    """
+    import torch
+    from torch import nn
+    from .wav2lip_model import SubpixelConvTranspose
+
+    s, k, p, op = convt.stride[0], convt.kernel_size[0], convt.padding[0], convt.output_padding[0]
+    if s == 1:
+        return SubpixelConvTranspose(convt, relu=relu)
+    if (convt.stride, convt.kernel_size, convt.padding, convt.output_padding) != ((2, 2), (3, 3), (1, 1), (1, 1)) \
+            or convt.dilation != (1, 1) or convt.groups != 1:
+        raise ValueError(f"unsupported transposed convolution (stride {s}, kernel {k}, padding {p}, "
+                         f"output padding {op})")
+    interleave = _interleave_phases_fn()
+    w = convt.weight.detach()                      # (cin, cout, 3, 3)
+    b = convt.bias.detach() if convt.bias is not None else torch.zeros(w.shape[1])
+    taps = {0: [1], 1: [2, 0]}                     # kernel index per input offset 0, 1
+
+    class PhaseConvTranspose(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.relu = relu
+            self.convs = nn.ModuleList()
+            self.pads = []
+            for py in (0, 1):
+                for px in (0, 1):
+                    kern = w[:, :, taps[py]][:, :, :, taps[px]]          # (cin, cout, kh, kw)
+                    conv = nn.Conv2d(w.shape[0], w.shape[1], tuple(kern.shape[2:]))
+                    conv.weight.data = kern.transpose(0, 1).contiguous()
+                    conv.bias.data = b.clone()
+                    self.convs.append(conv)
+                    self.pads.append((0, len(taps[px]) - 1, 0, len(taps[py]) - 1))
+
+        def forward(self, x):
+            ys = []
+            for conv, pad in zip(self.convs, self.pads):
+                y = conv(nn.functional.pad(x, pad) if any(pad) else x)
+                ys.append(torch.relu(y) if self.relu else y)
+            return interleave.apply(torch.cat(ys, 1))
+
+    return PhaseConvTranspose()
+
+
+def rewrite_transposed_convs(fused, mode: str = "phases"):
+    """Replace the (BatchNorm-fused) transposed convolutions of a ``Wav2Lip`` for export (in place).
+
+    ``phases``: exact 4-phase decomposition (``phase_conv_transpose``);
+    ``subpixel``: one conv with 4x the outputs + DepthToSpace (16/9 of the
+    work); ``native``: left as ConvTranspose (fp32 only: int8 runtimes keep
+    it in float).  The block's ReLU moves inside, before the interleave.
+    """
+    from torch import nn
+    from .wav2lip_model import Conv2dTranspose, subpixel_transposed_convs
+
+    if mode not in TRANSPOSED_CONVS:
+        raise ValueError(f"transposed_convs must be one of {', '.join(TRANSPOSED_CONVS)}, got {mode!r}")
+    if mode == "subpixel":
+        return subpixel_transposed_convs(fused)
+    if mode == "phases":
+        for m in fused.modules():
+            if isinstance(m, Conv2dTranspose):
+                if len(m.conv_block) != 1:
+                    raise ValueError("fuse_batchnorm() first")
+                m.conv_block = nn.Sequential(phase_conv_transpose(m.conv_block[0], relu=True))
+                m.act = nn.Identity()
+    return fused
+
+
+def export_fp32(model, dst: str | os.PathLike, opset: int = OPSET, transposed_convs: str = "phases") -> Path:
     """Export a (loaded) ``Wav2Lip`` to ``dst`` with BatchNorm folded and a dynamic batch axis.
 
-    ``subpixel``: transposed convolutions written as Conv + DepthToSpace (same
-    outputs), so that int8 runtimes quantise them too.
+    ``transposed_convs``: how the decoder's transposed convolutions are
+    written (``rewrite_transposed_convs``); the default 4-phase form computes
+    the same outputs with ordinary convolutions, so int8 runtimes quantise
+    them too, at the transposed convolutions' own cost.
     """
     torch = require("torch", "torch", "ONNX export")
     require("onnx", "onnx", "ONNX export")
-    from .wav2lip_model import fuse_batchnorm, subpixel_transposed_convs
+    from .wav2lip_model import fuse_batchnorm
 
     if opset < 13:
         raise ValueError(f"opset must be 13 or newer, got {opset}")
-    fused = fuse_batchnorm(copy.deepcopy(model).cpu().float().eval())
-    if subpixel:
-        subpixel_transposed_convs(fused)
+    fused = rewrite_transposed_convs(fuse_batchnorm(copy.deepcopy(model).cpu().float().eval()), transposed_convs)
     mel = torch.zeros(2, 1, 80, 16)
     face = torch.zeros(2, 6, 96, 96)
     axes = {INPUT_NAMES[0]: {0: "batch"}, INPUT_NAMES[1]: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}
@@ -74,7 +176,7 @@ def export_fp32(model, dst: str | os.PathLike, opset: int = OPSET, subpixel: boo
         torch.onnx.export(fused, (mel, face), str(tmp), dynamo=False, opset_version=opset,
                           input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
                           dynamic_axes=axes, do_constant_folding=True)
-        _set_meta(tmp, precision="fp32", transposed_convs="subpixel" if subpixel else "native")
+        _set_meta(tmp, precision="fp32", transposed_convs=transposed_convs)
     return Path(dst)
 
 
@@ -185,11 +287,14 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, mels: np.ndarr
 
 
 def tie_permutation_scales(path: Path, ops=("DepthToSpace", "Reshape", "Transpose")) -> int:
-    """Give the Q after a pure permutation the scale and zero point of the DQ before it.
+    """Give the Q after a pure permutation (and its DQs) the scale and zero point of the DQ before it.
 
     The quantiser calibrates a permutation's output separately, though its
     range is its input's; with the same parameters the runtime moves the 8-bit
-    values as they are (no requantisation, no rounding).  Returns how many.
+    values as they are (no requantisation, no rounding).  Likewise the phase
+    outputs concatenated before a ``DepthToSpace`` (``phase_conv_transpose``)
+    are quantised with the concatenation's own parameters, as one tensor.
+    Returns how many Q nodes were tied.
     """
     import onnx
 
@@ -200,7 +305,32 @@ def tie_permutation_scales(path: Path, ops=("DepthToSpace", "Reshape", "Transpos
     for n in g.node:
         for name in n.input:
             consumers.setdefault(name, []).append(n)
+
+    def set_q(q, scale: str, zero: str) -> None:
+        """``q`` and every DQ reading it take (scale, zero)."""
+        q.input[1], q.input[2] = scale, zero
+        for dq in consumers.get(q.output[0], []):
+            if dq.op_type == "DequantizeLinear" and len(dq.input) >= 3:
+                dq.input[1], dq.input[2] = scale, zero
+
     tied = 0
+    for n in g.node:   # phase concatenations: Q_i -> DQ_i -> Concat -> Q_c -> DQ_c -> DepthToSpace
+        if n.op_type != "Concat":
+            continue
+        outs = consumers.get(n.output[0], [])
+        if len(outs) != 1 or outs[0].op_type != "QuantizeLinear" or len(outs[0].input) < 3:
+            continue
+        qc = outs[0]
+        if not any(u.op_type == "DequantizeLinear" and any(v.op_type == "DepthToSpace" for v in consumers.get(u.output[0], []))
+                   for u in consumers.get(qc.output[0], [])):
+            continue
+        for name in n.input:
+            dq = producer.get(name)
+            q = producer.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+            if q is not None and q.op_type == "QuantizeLinear" and len(q.input) >= 3 \
+                    and all(c.op_type == "DequantizeLinear" for c in consumers.get(q.output[0], [])):
+                set_q(q, qc.input[1], qc.input[2])
+                tied += 1
     for n in g.node:
         if n.op_type not in ops:
             continue
@@ -210,8 +340,12 @@ def tie_permutation_scales(path: Path, ops=("DepthToSpace", "Reshape", "Transpos
             continue
         for q in users:
             if q.op_type == "QuantizeLinear" and len(q.input) >= 3:
-                q.input[1], q.input[2] = dq.input[1], dq.input[2]
+                set_q(q, dq.input[1], dq.input[2])
                 tied += 1
+    used = {name for n in g.node for name in n.input} | {o.name for o in g.output}
+    unused = [i for i in g.initializer if i.name not in used]   # the replaced scales / zero points
+    for init in unused:
+        g.initializer.remove(init)
     onnx.save(model, str(path))
     return tied
 

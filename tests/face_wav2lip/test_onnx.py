@@ -67,6 +67,12 @@ def test_int8_static_qdq_per_channel(w2l_onnx, face_avatar, speech, tmp_path):
     model = onnx.load(str(path))
     ops = [n.op_type for n in model.graph.node]
     assert ops.count("QuantizeLinear") > 50 and ops.count("DequantizeLinear") > 50
+    assert "Pad" not in ops                              # folded into the convs
+    producer = {o: n for n in model.graph.node for o in n.output}
+    for n in model.graph.node:                           # every DQ reads its Q with the Q's own parameters
+        q = producer.get(n.input[0]) if n.op_type == "DequantizeLinear" else None
+        if q is not None and q.op_type == "QuantizeLinear":
+            assert list(n.input[1:3]) == list(q.input[1:3]), n.name
     inits = {i.name: i for i in model.graph.initializer}
     int8_weights = [i for i in model.graph.initializer if i.data_type == onnx.TensorProto.INT8]
     assert len(int8_weights) >= 51                       # every conv weight
