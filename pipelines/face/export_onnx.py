@@ -350,6 +350,169 @@ def tie_permutation_scales(path: Path, ops=("DepthToSpace", "Reshape", "Transpos
     return tied
 
 
+# -- int8 on CPUs: one layout for the whole network ------------------------------------
+_TO_NCHW, _TO_NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
+#: com.microsoft 8-bit ops that work in any layout, and which inputs carry data
+_LAYOUT_FREE = {"QLinearAdd": (0, 3), "QLinearSigmoid": (0,), "QLinearLeakyRelu": (0,)}
+
+
+def _perm(node) -> list[int] | None:
+    return next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+
+
+def nhwc_layout_pass(model, shapes: dict[str, list]) -> int:
+    """Keep an ORT-optimised int8 graph in NHWC from the first conv to the last (in place).
+
+    ONNX Runtime runs 8-bit convolutions as NHWC ``QLinearConv`` and puts
+    NCHW<->NHWC ``Transpose`` pairs around every op it cannot move between
+    layouts: ``DepthToSpace`` (NCHW only), the skip ``QLinearConcat`` and the
+    residual ``QLinearAdd`` that follow it.  This pass
+
+    * writes each ``DepthToSpace(DCR, 2)`` fed by an NHWC tensor as its NHWC
+      equivalent, ``Reshape (B,H,W,2,2C) -> Transpose (B,H,2,W,2C) -> Reshape
+      (B,2H,2W,C)`` (``shapes``: the NCHW shapes by tensor name);
+    * moves the NHWC->NCHW transposes below layout-free ops (8-bit concat on
+      the channel axis, add, sigmoid) and cancels NCHW->NHWC->NCHW pairs,
+      until nothing moves.
+
+    The 8-bit values are only moved, so outputs are bit-identical.  Returns
+    how many rewrites were made.
+    """
+    from onnx import helper, numpy_helper
+
+    g = model.graph
+    outs = {o.name for o in g.output}
+
+    def maps():
+        prod = {o: n for n in g.node for o in n.output}
+        cons: dict[str, list] = {}
+        for n in g.node:
+            for name in n.input:
+                cons.setdefault(name, []).append(n)
+        return prod, cons
+
+    def is_to_nchw(node) -> bool:
+        return node is not None and node.op_type == "Transpose" and _perm(node) == _TO_NCHW
+
+    changed = 0
+    prod, _ = maps()
+    for n in list(g.node):
+        if n.op_type != "DepthToSpace" or not is_to_nchw(prod.get(n.input[0])):
+            continue
+        attrs = {a.name: a for a in n.attribute}
+        if attrs.get("mode") and attrs["mode"].s != b"DCR" or attrs["blocksize"].i != 2:
+            continue
+        shape = shapes.get(n.output[0])
+        if not shape or len(shape) != 4 or not all(shape[1:]):
+            continue
+        c, h2, w2 = shape[1:]
+        x, out, base = prod[n.input[0]].input[0], n.output[0], n.name or n.output[0]
+        s1 = numpy_helper.from_array(np.array([0, h2 // 2, w2 // 2, 2, 2 * c], np.int64), base + "/nhwc_shape1")
+        s2 = numpy_helper.from_array(np.array([0, h2, w2, c], np.int64), base + "/nhwc_shape2")
+        g.initializer.extend([s1, s2])
+        g.node.remove(n)
+        g.node.extend([
+            helper.make_node("Reshape", [x, s1.name], [base + "/nhwc_r1"], name=base + "/nhwc_r1"),
+            helper.make_node("Transpose", [base + "/nhwc_r1"], [base + "/nhwc_t"], perm=[0, 1, 3, 2, 4],
+                             name=base + "/nhwc_t"),
+            helper.make_node("Reshape", [base + "/nhwc_t", s2.name], [out + "/nhwc"], name=base + "/nhwc_r2"),
+            helper.make_node("Transpose", [out + "/nhwc"], [out], perm=_TO_NCHW, name=out + "/to_nchw")])
+        changed += 1
+    while True:
+        moved = 0
+        prod, _ = maps()
+        for n in list(g.node):
+            if n.op_type == "QLinearConcat":
+                data = tuple(range(2, len(n.input), 3))
+            elif n.op_type in _LAYOUT_FREE and n.domain == "com.microsoft":
+                data = _LAYOUT_FREE[n.op_type]
+            else:
+                continue
+            if not all(is_to_nchw(prod.get(n.input[i])) for i in data):
+                continue
+            if n.op_type == "QLinearConcat":
+                axis = next(a for a in n.attribute if a.name == "axis")
+                if axis.i not in (1, -3):
+                    continue
+                axis.i = 3
+            for i in data:
+                n.input[i] = prod[n.input[i]].input[0]
+            old = n.output[0]
+            n.output[0] = old + "/nhwc"
+            g.node.append(helper.make_node("Transpose", [n.output[0]], [old], perm=_TO_NCHW, name=old + "/to_nchw"))
+            moved += 1
+        prod, cons = maps()
+        for n in list(g.node):   # NCHW -> NHWC of an NHWC -> NCHW: read the NHWC tensor directly
+            if n.op_type == "Transpose" and _perm(n) == _TO_NHWC and is_to_nchw(prod.get(n.input[0])) \
+                    and n.output[0] not in outs:
+                for user in cons.get(n.output[0], []):
+                    for k, name in enumerate(user.input):
+                        if name == n.output[0]:
+                            user.input[k] = prod[n.input[0]].input[0]
+                g.node.remove(n)
+                moved += 1
+        while True:   # nodes nobody reads any more
+            _, cons = maps()
+            dead = [n for n in g.node if not any(cons.get(o) or o in outs for o in n.output)]
+            if not dead:
+                break
+            for n in dead:
+                g.node.remove(n)
+        changed += moved
+        if not moved:
+            break
+    # topological order for the appended nodes
+    ready = {i.name for i in g.input} | {i.name for i in g.initializer} | {""}
+    order, pending = [], list(g.node)
+    while pending:
+        rest = []
+        for n in pending:
+            if all(i in ready for i in n.input):
+                order.append(n)
+                ready.update(n.output)
+            else:
+                rest.append(n)
+        if len(rest) == len(pending):
+            raise ValueError("layout pass left a graph with a cycle")
+        pending = rest
+    del g.node[:]
+    g.node.extend(order)
+    used = {name for n in g.node for name in n.input}
+    for init in [i for i in g.initializer if i.name not in used]:
+        g.initializer.remove(init)
+    return changed
+
+
+def cpu_int8_model(src: str | os.PathLike):
+    """The int8 QDQ export as ONNX Runtime will run it on CPUs, in one layout (an ``onnx.ModelProto``).
+
+    ONNX Runtime fuses the Q/DQ pairs into 8-bit ops (``QLinearConv`` NHWC
+    with ReLU folded, ``QLinearAdd``, ``QLinearConcat``); its optimised graph
+    is saved and ``nhwc_layout_pass`` removes the layout transposes it left
+    (about 10 % of int8 time).  Load the result with ``InferenceSession(
+    model.SerializeToString())``; only ONNX Runtime's CPU provider runs it.
+    """
+    import onnx
+    import onnxruntime as ort
+
+    qdq = onnx.shape_inference.infer_shapes(onnx.load(str(src)))
+    shapes = {}
+    for vi in list(qdq.graph.value_info) + list(qdq.graph.output):
+        shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else None for d in vi.type.tensor_type.shape.dim]
+    with tempfile.TemporaryDirectory() as work:
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.optimized_model_filepath = str(Path(work) / "opt.onnx")
+        opts.intra_op_num_threads = 1
+        opts.log_severity_level = 3   # the "hardware specific optimisations" notice: none here (8-bit ops)
+        ort.InferenceSession(str(src), opts, providers=["CPUExecutionProvider"])
+        model = onnx.load(opts.optimized_model_filepath)
+    rewrites = nhwc_layout_pass(model, shapes)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "cpu_layout", f"nhwc ({rewrites} rewrites)"
+    return model
+
+
 def run_model(path: str | os.PathLike, mels: np.ndarray, faces: np.ndarray, batch: int = 16,
               threads: int = 0) -> np.ndarray:
     from .wav2lip_infer import Wav2LipInference

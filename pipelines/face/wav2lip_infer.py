@@ -76,8 +76,11 @@ class Wav2LipInference:
     """The generator behind one call; built once by ``load()``."""
 
     def __init__(self, checkpoint: str | os.PathLike, runtime: str = "auto", device: str = "cpu",
-                 threads: int = 0, half: bool = False):
+                 threads: int = 0, half: bool = False, cpu_layout: bool = True):
         self.path = Path(checkpoint)
+        #: int8 exports on the CPU provider run as ``export_onnx.cpu_int8_model`` (one NHWC layout)
+        self.cpu_layout = cpu_layout
+        self.layout = ""
         self.runtime = resolve_runtime(self.path, runtime)
         self.device = device
         self.threads = int(threads)
@@ -152,9 +155,28 @@ class Wav2LipInference:
         self._names = (inputs[0].name, inputs[1].name) if mel_first else (inputs[1].name, inputs[0].name)
         f16 = "tensor(float16)"
         self._in_types = {i.name: (np.float16 if i.type == f16 else np.float32) for i in inputs}
-        self._session = sess
         self.provider = sess.get_providers()[0].replace("ExecutionProvider", "").lower()
         self.precision = self._onnx_precision(sess)
+        if self.precision == "int8" and self.provider == "cpu" and self.cpu_layout:
+            sess = self._nhwc_int8_session(ort, opts, providers, sess)
+        self._session = sess
+
+    def _nhwc_int8_session(self, ort, opts, providers, plain):
+        """The int8 graph kept in NHWC throughout (same outputs, ~15 % faster); ``plain`` if it cannot be made."""
+        import warnings
+
+        from .export_onnx import cpu_int8_model
+
+        try:
+            model = cpu_int8_model(self.path)
+            sess = ort.InferenceSession(model.SerializeToString(), sess_options=opts, providers=providers)
+        except Exception as exc:  # a foreign export ORT fuses differently: run it as it is
+            warnings.warn(f"{self.path}: int8 NHWC layout pass failed ({exc}); running the QDQ graph as it is")
+            return plain
+        if [i.name for i in sess.get_inputs()] != [i.name for i in plain.get_inputs()]:
+            return plain
+        self.layout = "nhwc"
+        return sess
 
     def _onnx_precision(self, sess) -> str:
         """From the export's metadata; for foreign exports, from the file name or the input type."""
