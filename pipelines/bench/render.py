@@ -116,8 +116,9 @@ def _run(runtime: str, path: Path, batch: int, avatar, persona, speech, threads:
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     st = r.stats
     talk = max(1, st.frames - st.silent_frames)
+    backend = inf.describe()
     r.close()
-    return {"runtime": runtime, "batch": batch, "frames": frames, "audio_s": round(frames / 25.0, 2),
+    return {"runtime": runtime, "backend": backend, "batch": batch, "frames": frames, "audio_s": round(frames / 25.0, 2),
             "silent_share": round(st.silent_frames / max(1, st.frames), 3),
             "render_fps": round(frames / wall, 2), "infer_fps": round(talk / max(st.infer_s, 1e-9), 2),
             "mel_ms": round(1000 * st.mel_s / max(1, frames), 2),
@@ -215,6 +216,9 @@ def _print_table(res: dict) -> None:
           "infer fps: rendered frames / generator s;\nms columns per frame (mel per output frame, infer/paste per "
           f"rendered frame); cpu fps: {res['threads']} threads / CPU s per frame (the step on idle cores); "
           "x: ratio to torch-fp32 at that batch")
+    backends = dict.fromkeys(f"{r['runtime']} = {r['backend']}" for r in res["runs"] if r.get("backend"))
+    if backends:   # e.g. onnx-int8 = onnx-int8-nhwc@cpu: the 8-bit graph kept in NHWC
+        print("ran as: " + ", ".join(backends))
     if res.get("int8_vs_fp32"):
         q = res["int8_vs_fp32"]
         print(f"int8 vs fp32 generated faces on held-out real inputs: PSNR {q['psnr_db']} dB, "

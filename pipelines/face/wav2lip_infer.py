@@ -98,7 +98,8 @@ class Wav2LipInference:
 
     def describe(self) -> str:
         dev = self.device if self.runtime == "torch" else self.provider
-        return f"{self.runtime}-{self.precision}@{dev}"
+        layout = f"-{self.layout}" if self.layout else ""
+        return f"{self.runtime}-{self.precision}{layout}@{dev}"
 
     # -- loading ---------------------------------------------------------------
     def load(self) -> "Wav2LipInference":

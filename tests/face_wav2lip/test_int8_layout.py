@@ -33,6 +33,7 @@ def test_nhwc_int8_runs_bit_identical_to_the_qdq_graph(int8_export, real_pairs, 
     plain = Wav2LipInference(int8_export, threads=2, cpu_layout=False).load()
     fast = Wav2LipInference(int8_export, threads=2).load()
     assert plain.layout == "" and fast.layout == "nhwc" and fast.precision == "int8"
+    assert plain.describe() == "onnx-int8@cpu" and fast.describe() == "onnx-int8-nhwc@cpu"
     out = fast(mels, faces)
     assert out.shape == (batch, 3, 96, 96)
     assert np.array_equal(out, plain(mels, faces))
