@@ -32,11 +32,17 @@ def faces_to_input(crops_rgb: np.ndarray, reference_rgb: np.ndarray | None = Non
     crops = np.asarray(crops_rgb)
     if crops.ndim != 4 or crops.shape[1:] != (FACE_SIZE, FACE_SIZE, 3):
         raise ValueError(f"face crops must be (B, {FACE_SIZE}, {FACE_SIZE}, 3) uint8 RGB, got {crops.shape}")
+    half = FACE_SIZE // 2
+    out = np.empty((len(crops), 6, FACE_SIZE, FACE_SIZE), np.float32)
+    scale = np.float32(1.0 / 255.0)
     ref = crops if reference_rgb is None else np.asarray(reference_rgb)
-    bgr = crops[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32) * (1.0 / 255.0)
-    ref_bgr = ref[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32) * (1.0 / 255.0)
-    bgr[:, :, FACE_SIZE // 2:, :] = 0.0
-    return np.ascontiguousarray(np.concatenate([bgr, ref_bgr], axis=1))
+    np.multiply(ref[..., ::-1].transpose(0, 3, 1, 2), scale, out=out[:, 3:], casting="unsafe")
+    if reference_rgb is None:   # the target is the reference with its lower half zeroed
+        out[:, :3, :half] = out[:, 3:, :half]
+    else:
+        np.multiply(crops[:, :half, :, ::-1].transpose(0, 3, 1, 2), scale, out=out[:, :3, :half], casting="unsafe")
+    out[:, :3, half:] = 0.0
+    return out
 
 
 def mels_to_input(windows: np.ndarray) -> np.ndarray:
