@@ -84,7 +84,7 @@ class Wav2LipInference:
     def __init__(self, checkpoint: str | os.PathLike, runtime: str = "auto", device: str = "cpu",
                  threads: int = 0, half: bool = False, cpu_layout: bool = True):
         self.path = Path(checkpoint)
-        #: int8 exports on the CPU provider run as ``export_onnx.cpu_int8_model`` (one NHWC layout)
+        #: int8 exports on the CPU provider run as ``onnx_rewrites.cpu_int8_model`` (one NHWC layout)
         self.cpu_layout = cpu_layout
         self.layout = ""
         self.runtime = resolve_runtime(self.path, runtime)
@@ -172,7 +172,7 @@ class Wav2LipInference:
         """The int8 graph kept in NHWC throughout (same outputs, ~15 % faster); ``plain`` if it cannot be made."""
         import warnings
 
-        from .export_onnx import cpu_int8_model
+        from .onnx_rewrites import cpu_int8_model
 
         try:
             model = cpu_int8_model(self.path)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from pipelines.face.calibration import paired_inputs, speech_windows
-from pipelines.face.export_onnx import cpu_int8_model, quantize_int8
+from pipelines.face.export_onnx import quantize_int8
+from pipelines.face.onnx_rewrites import cpu_int8_model
 from pipelines.face.wav2lip_infer import Wav2LipInference
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from pipelines.face.calibration import paired_inputs, psnr, speech_windows
-from pipelines.face.export_onnx import convert_fp16, export_fp32, main as export_main, quantize_int8
+from pipelines.face.export_onnx import convert_fp16, main as export_main, quantize_int8
 from pipelines.face.wav2lip_infer import Wav2LipInference
 
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from pipelines.face.export_onnx import export_fp32, phase_conv_transpose, rewrite_transposed_convs
+from pipelines.face.export_onnx import export_fp32
+from pipelines.face.onnx_rewrites import phase_conv_transpose, rewrite_transposed_convs
 from pipelines.face.wav2lip_infer import Wav2LipInference
 from pipelines.face.wav2lip_model import fuse_batchnorm
 

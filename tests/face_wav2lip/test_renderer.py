@@ -4,7 +4,6 @@ import pytest
 
 from pipelines.face.composite import lower_face_mask
 from pipelines.face.wav2lip_checkpoint import CheckpointError
-from pipelines.face.wav2lip_infer import Wav2LipInference
 from pipelines.face.wav2lip_renderer import Wav2LipRenderer
 from pipelines.messages import AudioChunk, TextChunk, VideoChunk
 from pipelines.persona import Persona
