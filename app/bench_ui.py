@@ -23,7 +23,6 @@ import sys
 import tempfile
 import time
 
-from pipelines.stage import Stage
 
 PROMPTS = ["你好，介绍一下你自己", "What can you do?", "晚安", "Tell me a joke."]
 TARGET_STALL_S = 0.050
@@ -52,12 +51,12 @@ def run(settings, turns: int, toy: bool = False, heartbeat_ms: int = 10, timeout
         factory = default_engine_factory
     else:
         from pipelines.engine import Engine
-        from tests.engine.toy_stages import PassAudio, ScriptedDialogue, ToneTTS
+        from tests.engine.toy_stages import FlatFace, PassAudio, ScriptedDialogue, ToneTTS
 
         def factory(s, sink):
             reply = "你好，我是小林。今天天气很好！我们去公园散步吧？Sure, let's go. It will be fun."
             return Engine(s, stages={"dialogue": ScriptedDialogue(reply, 0.02), "tts": ToneTTS(),
-                                     "vc": PassAudio(), "face": _BigFlatFace()}, sink=sink)
+                                     "vc": PassAudio(), "face": FlatFace(size=512, vary=True)}, sink=sink)
     audio = SilentAudioOutput()
     t = time.perf_counter()
     w = MainWindow(settings=settings, settings_path=tempfile.mktemp(suffix=".json"), engine_factory=factory,
@@ -146,26 +145,6 @@ def run(settings, turns: int, toy: bool = False, heartbeat_ms: int = 10, timeout
             "frames_skipped": sum(t["frames_skipped"] for t in per_turn),
             "frames_shown": sum(t["frames_shown"] for t in per_turn),
             "first_on_screen_s": med("first_on_screen_s"), "per_turn": per_turn}
-
-
-class _BigFlatFace(Stage):
-    """Toy face at the real frame size (512x512), so painting costs what it does with real frames."""
-    name = "face"
-    backend = "flat512"
-
-    def process(self, msg, ctx):
-        import numpy as np
-
-        from pipelines.messages import AudioChunk, VideoChunk
-        if isinstance(msg, AudioChunk):
-            n = max(1, round(msg.duration * 25))
-            need = int(round(n / 25 * msg.sample_rate))
-            audio = np.pad(msg.samples, (0, max(0, need - len(msg.samples))))[:need]
-            frames = np.empty((n, 512, 512, 3), np.uint8)
-            for i in range(n):
-                frames[i] = (40 + 5 * i) % 256
-            yield VideoChunk(msg.turn_id, self.next_seq(msg.turn_id), frames, 25.0, audio, msg.sample_rate,
-                             msg.text)
 
 
 def pad(text: str, width: int) -> str:

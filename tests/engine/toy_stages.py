@@ -68,16 +68,26 @@ class PassAudio(Stage):
 
 
 class FlatFace(Stage):
-    """One grey frame per 1/25 s of audio (audio trimmed/padded to the frames)."""
+    """One flat frame per 1/25 s of audio (audio trimmed/padded to the frames).
+
+    ``size`` sets the frame size (the UI benchmark uses the real 512 px so painting costs what it
+    does with real frames); ``vary`` changes the shade every frame so each one is repainted.
+    """
     name = "face"
     backend = "flat"
+
+    def __init__(self, size: int = 64, vary: bool = False):
+        self.size, self.vary = size, vary
+        self.backend = f"flat{size}" if size != 64 else "flat"
 
     def process(self, msg, ctx):
         if isinstance(msg, AudioChunk):
             n = max(1, round(msg.duration * 25))
             need = int(round(n / 25 * msg.sample_rate))
             audio = np.pad(msg.samples, (0, max(0, need - len(msg.samples))))[:need]
-            frames = np.full((n, 64, 64, 3), 128, np.uint8)
+            frames = np.full((n, self.size, self.size, 3), 128, np.uint8)
+            if self.vary:
+                frames[:] = ((40 + 5 * np.arange(n)) % 256).astype(np.uint8)[:, None, None, None]
             yield VideoChunk(msg.turn_id, msg.seq, frames, 25.0, audio, msg.sample_rate, msg.text)
 
 
