@@ -31,6 +31,8 @@ from .worker import SENTINEL, Cancel, Reset, StageWorker, TurnGate, drop_turn
 log = logging.getLogger(__name__)
 
 STAGE_ORDER = ("dialogue", "splitter", "tts", "vc", "face", "sink")
+#: finished turn records kept in memory for ``wait`` / ``record``
+KEEP_RECORDS = 256
 #: a listener gets (stage name or "engine", message) from the worker threads
 Listener = Callable[[str, object], None]
 
@@ -162,6 +164,9 @@ class Engine:
                 self._cancel(self._active, "interrupted")
             turn_id = next(self._ids)
             rec = TurnRecord(turn_id, text, t0=time.perf_counter())
+            for old in [t for t in self._records if t <= turn_id - KEEP_RECORDS]:
+                self._records.pop(old, None)  # a long session keeps only recent turns in memory
+                self._done.pop(old, None)     # (all of them are in the conversation log)
             self._records[turn_id] = rec
             self._done[turn_id] = threading.Event()
             self._active = turn_id
