@@ -101,20 +101,14 @@ def rewrite_transposed_convs(fused, mode: str = "phases"):
     work); ``native``: left as ConvTranspose (fp32 only: int8 runtimes keep
     it in float).  The block's ReLU moves inside, before the interleave.
     """
-    from torch import nn
-    from .wav2lip_model import Conv2dTranspose, subpixel_transposed_convs
+    from .wav2lip_model import replace_transposed_convs, subpixel_transposed_convs
 
     if mode not in TRANSPOSED_CONVS:
         raise ValueError(f"transposed_convs must be one of {', '.join(TRANSPOSED_CONVS)}, got {mode!r}")
     if mode == "subpixel":
         return subpixel_transposed_convs(fused)
     if mode == "phases":
-        for m in fused.modules():
-            if isinstance(m, Conv2dTranspose):
-                if len(m.conv_block) != 1:
-                    raise ValueError("fuse_batchnorm() first")
-                m.conv_block = nn.Sequential(phase_conv_transpose(m.conv_block[0], relu=True))
-                m.act = nn.Identity()
+        return replace_transposed_convs(fused, lambda convt: phase_conv_transpose(convt, relu=True))
     return fused
 
 

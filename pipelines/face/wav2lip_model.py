@@ -222,16 +222,22 @@ class SubpixelConvTranspose(nn.Module):
         return nn.functional.pixel_shuffle(y, 2)   # ONNX DepthToSpace (CRD), moved as 8-bit by int8 runtimes
 
 
+def replace_transposed_convs(model: Wav2Lip, make) -> Wav2Lip:
+    """Replace the ConvTranspose2d of every (BatchNorm-fused) ``Conv2dTranspose`` block by
+    ``make(conv_transpose)`` (in place).  The block's ReLU is expected inside the replacement."""
+    for m in model.modules():
+        if isinstance(m, Conv2dTranspose):
+            if len(m.conv_block) != 1:
+                raise ValueError("fuse_batchnorm() first")
+            m.conv_block = nn.Sequential(make(m.conv_block[0]))
+            m.act = nn.Identity()
+    return model
+
+
 def subpixel_transposed_convs(model: Wav2Lip) -> Wav2Lip:
     """Replace every (BatchNorm-fused) ConvTranspose2d by ``SubpixelConvTranspose`` (in place).
 
     The block's ReLU moves inside (before the pixel shuffle), so the result is
     the same function with only Conv, ReLU and DepthToSpace.
     """
-    for m in model.modules():
-        if isinstance(m, Conv2dTranspose):
-            if len(m.conv_block) != 1:
-                raise ValueError("fuse_batchnorm() first")
-            m.conv_block = nn.Sequential(SubpixelConvTranspose(m.conv_block[0], relu=True))
-            m.act = nn.Identity()
-    return model
+    return replace_transposed_convs(model, lambda convt: SubpixelConvTranspose(convt, relu=True))
