@@ -51,7 +51,7 @@ def run(settings, turns: int, toy: bool = False, heartbeat_ms: int = 10, timeout
         factory = default_engine_factory
     else:
         from pipelines.engine import Engine
-        from tests.engine.toy_stages import FlatFace, PassAudio, ScriptedDialogue, ToneTTS
+        from pipelines.testing.toy_stages import FlatFace, PassAudio, ScriptedDialogue, ToneTTS
 
         def factory(s, sink):
             reply = "你好，我是小林。今天天气很好！我们去公园散步吧？Sure, let's go. It will be fun."
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m pipelines bench ui", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--turns", type=int, default=2)
-    p.add_argument("--toy", action="store_true", help="toy stages (tests/engine/toy_stages.py): the UI's own cost")
+    p.add_argument("--toy", action="store_true", help="toy stages (pipelines/testing/toy_stages.py): the UI's own cost")
     p.add_argument("--heartbeat-ms", type=int, default=10)
     p.add_argument("--json", action="store_true")
     add_settings_arguments(p)

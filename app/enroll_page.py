@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QDoubleSpinBox, QFileDialog, QFormLayout, QGroupB
                                QLineEdit, QListWidget, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout,
                                QWidget)
 
-from pipelines.face.enroll import save_enrollment
+from pipelines.face.avatar.enroll import save_enrollment
 from pipelines.settings import Settings
 
 from .crops_view import CropStrip, to_pixmap
@@ -33,7 +33,7 @@ class Cancelled(Exception):
 
 def persona_target(text: str, settings: Settings) -> Path:
     """The persona folder a name or path in the page means (same rule as the CLI's --name)."""
-    from pipelines.face.enroll import persona_folder
+    from pipelines.face.avatar.enroll import persona_folder
     text = text.strip()
     if not text:
         return settings.persona_dir
@@ -230,7 +230,7 @@ class EnrollPage(QWidget):
             return
 
         def work(report, cancelled):
-            from pipelines.face.enroll import build_avatar
+            from pipelines.face.avatar.enroll import build_avatar
 
             def progress(message, fraction):
                 if cancelled():
@@ -243,7 +243,7 @@ class EnrollPage(QWidget):
         self._run(work, self._checked, "reading clips…")
 
     def _checked(self, result) -> None:
-        from pipelines.face.enroll_cli import format_report
+        from pipelines.face.avatar.enroll_cli import format_report
         self.avatar, self.report = result
         shown = self.crops.set_crops(self.avatar.crops)
         text = format_report(dict(self.report, avatar_dir="(not saved yet)"))
@@ -268,7 +268,7 @@ class EnrollPage(QWidget):
 
     def _saved(self, report: dict) -> None:
         self.report = report
-        from pipelines.face.enroll_cli import format_report
+        from pipelines.face.avatar.enroll_cli import format_report
         self.report_view.setPlainText(format_report(report))
         self._show(f"Saved into {report['avatar_dir']}. Press “Save and apply” in Settings to use it now.", ok=True)
         self.enrolled.emit(report["avatar_dir"])

@@ -146,7 +146,7 @@ def check_avatar(p: Path, settings: Settings) -> Check:
     if (p / "avatar" / "meta.json").is_file():
         p = p / "avatar"  # a persona folder was chosen: use its enrolled face
     try:
-        from pipelines.face.avatar import AvatarError, read_avatar, read_report
+        from pipelines.face.avatar.storage import AvatarError, read_avatar, read_report
     except ImportError:
         return Check((p / "meta.json").is_file(), "enrolled avatar" if (p / "meta.json").is_file()
                      else "not an enrolled avatar (no meta.json)")

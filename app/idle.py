@@ -69,7 +69,7 @@ def idle_frames(persona, settings, n: int = 75, face=None) -> tuple[np.ndarray |
         except Exception as exc:
             log.warning("the face renderer could not draw idle frames (%s); using the avatar", exc)
     try:
-        from pipelines.face.avatar import load_avatar
+        from pipelines.face.avatar.loading import load_avatar
         avatar = load_avatar(persona, settings)
         frames = np.asarray(avatar.frames)
         if len(frames) > 1:

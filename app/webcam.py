@@ -33,7 +33,7 @@ def record_clip(index: int, seconds: float, out_path: str | Path, fps: float = 2
                 cancelled: Callable[[], bool] = lambda: False) -> Path:
     """Record ``seconds`` from camera ``index`` into an MP4; ``progress((fraction, last RGB frame))``."""
     import cv2
-    from pipelines.face.video_io import write_clip
+    from pipelines.face.avatar.video_io import write_clip
     cap = cv2.VideoCapture(index)
     if not cap.isOpened():
         raise RuntimeError(f"camera {index} could not be opened (in use by another program?)")

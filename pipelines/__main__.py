@@ -11,8 +11,8 @@ COMMANDS = {
     "demo": ("main_demo", "main", "run the headless conversation demo (same as main_demo.py)"),
     "finetune": ("pipelines.dialogue.finetune_cli", "main", "P-tune the dialogue model on JSON chat logs"),
     "voice-train": ("pipelines.voice.train_cli", "main", "train a so-vits-svc voice from recordings"),
-    "enroll": ("pipelines.face.enroll_cli", "main", "enroll a face from 5-10 s clips or a portrait"),
-    "export-onnx": ("pipelines.face.export_onnx", "main", "export the Wav2Lip generator to ONNX (fp32/fp16/int8)"),
+    "enroll": ("pipelines.face.avatar.enroll_cli", "main", "enroll a face from 5-10 s clips or a portrait"),
+    "export-onnx": ("pipelines.face.wav2lip.export.onnx_export", "main", "export the Wav2Lip generator to ONNX (fp32/fp16/int8)"),
     "bench": (None, None, "benchmarks: latency | dialogue | voice | render | ui"),
 }
 

@@ -32,7 +32,7 @@ def check() -> list[str]:
         import numpy as np
         from PIL import Image
 
-        from .face import landmarks
+        from pipelines.face.avatar import landmarks
         from .settings import DEFAULT_PERSONA
         portrait = np.asarray(Image.open(DEFAULT_PERSONA / "portrait.png").convert("RGB"))
         if landmarks.face_mesh(portrait) is None:

@@ -16,8 +16,8 @@ BACKENDS: dict[tuple[str, str], str] = {
     ("vc", "none"): "pipelines.voice.passthrough:NoConversion",
     ("vc", "world"): "pipelines.voice.world_vc:WorldConversion",
     ("vc", "sovits"): "pipelines.voice.sovits_vc:SovitsConversion",
-    ("face", "warp"): "pipelines.face.warp_renderer:WarpRenderer",
-    ("face", "wav2lip"): "pipelines.face.wav2lip_renderer:Wav2LipRenderer",
+    ("face", "warp"): "pipelines.face.warp.renderer:WarpRenderer",
+    ("face", "wav2lip"): "pipelines.face.wav2lip.renderer:Wav2LipRenderer",
 }
 
 

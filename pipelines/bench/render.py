@@ -13,7 +13,7 @@ in a turn) onto an enrolled 720p face; reported per configuration:
   same batch size; every configuration runs ``--repeat`` times round-robin
   and the best run is kept;
 * the share of frames skipped as silence, the int8-vs-fp32 PSNR of the
-  generated faces on held-out real inputs, and (with ``pipelines.face.enroll``)
+  generated faces on held-out real inputs, and (with ``pipelines.face.avatar.enroll``)
   the seconds to enroll a 10 s 720p clip.
 
 Without ``--checkpoint`` the generator has random weights (the official
@@ -38,8 +38,8 @@ RUNTIMES = ("torch-fp32", "onnx-fp32", "onnx-int8")
 
 def _avatar(seconds: float, workdir: Path):
     """An enrolled 720p avatar: the bundled portrait in a head-motion clip (enrollment's own code)."""
-    from ..face.enroll import build_avatar
-    from ..face.portrait_clip import make_head_motion_clip
+    from pipelines.face.avatar.enroll import build_avatar
+    from pipelines.testing.portrait_clip import make_head_motion_clip
 
     clip, _ = make_head_motion_clip(workdir / "avatar.mp4", seconds=seconds, fps=25.0, size=(1280, 720))
     avatar, _ = build_avatar([clip])
@@ -47,7 +47,7 @@ def _avatar(seconds: float, workdir: Path):
 
 
 def _speech(persona, count: int):
-    from ..face.calibration import SENTENCES, speech_samples
+    from pipelines.face.wav2lip.export.calibration import SENTENCES, speech_samples
 
     held_out = SENTENCES[1::2] + SENTENCES[0::2]
     return speech_samples(persona, [held_out[i % len(held_out)] for i in range(count)])
@@ -55,10 +55,10 @@ def _speech(persona, count: int):
 
 def _models(args, workdir: Path, avatar, persona, log) -> dict[str, Path]:
     """Paths of the .pth and the ONNX exports to time (made in ``workdir``)."""
-    from ..face import export_onnx as ex
-    from ..face.calibration import SENTENCES, paired_inputs, speech_samples, speech_windows
-    from ..face.wav2lip_checkpoint import load_wav2lip, save_checkpoint
-    from ..face.wav2lip_random import random_wav2lip
+    from pipelines.face.wav2lip.export import onnx_export as ex
+    from pipelines.face.wav2lip.export.calibration import SENTENCES, paired_inputs, speech_samples, speech_windows
+    from pipelines.face.wav2lip.checkpoint import load_wav2lip, save_checkpoint
+    from pipelines.testing.wav2lip_random import random_wav2lip
 
     calib_w = speech_windows(speech_samples(persona, SENTENCES[0::2]))
     mels, faces = paired_inputs(np.asarray(avatar.crops), calib_w, args.calib_frames, seed=0)
@@ -85,8 +85,8 @@ def _models(args, workdir: Path, avatar, persona, log) -> dict[str, Path]:
 def _int8_psnr(paths, avatar, persona) -> dict | None:
     if "onnx-int8" not in paths:
         return None
-    from ..face import export_onnx as ex
-    from ..face.calibration import SENTENCES, paired_inputs, speech_samples, speech_windows
+    from pipelines.face.wav2lip.export import onnx_export as ex
+    from pipelines.face.wav2lip.export.calibration import SENTENCES, paired_inputs, speech_samples, speech_windows
 
     w = speech_windows(speech_samples(persona, SENTENCES[1::2]))
     mels, faces = paired_inputs(np.asarray(avatar.crops)[::-1], w, 32, seed=1)
@@ -95,8 +95,8 @@ def _int8_psnr(paths, avatar, persona) -> dict | None:
 
 
 def _run(runtime: str, path: Path, batch: int, avatar, persona, speech, threads: int) -> dict:
-    from ..face.wav2lip_infer import Wav2LipInference
-    from ..face.wav2lip_renderer import Wav2LipRenderer
+    from pipelines.face.wav2lip.inference import Wav2LipInference
+    from pipelines.face.wav2lip.renderer import Wav2LipRenderer
     from ..messages import AudioChunk
     from ..settings import Settings
     from ..stage import TurnContext
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             row["infer_ratio"] = round(row["infer_fps"] / base["infer_fps"], 2)
     if args.enroll_seconds > 0:
         try:
-            from ..face.warp_bench import measure_enroll
+            from pipelines.bench.warp import measure_enroll
             res["enroll"] = measure_enroll(args.enroll_seconds, size=(1280, 720), fps=30.0)
         except ImportError as exc:
             res["enroll"] = {"error": f"enrollment not available: {exc}"}

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 
 from pipelines.engine import Engine  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
-from tests.engine.toy_stages import FlatFace, PassAudio, ScriptedDialogue, ToneTTS  # noqa: E402
+from pipelines.testing.toy_stages import FlatFace, PassAudio, ScriptedDialogue, ToneTTS  # noqa: E402
 
 REPLY = "你好，我是小林。今天天气很好！我们去公园散步吧？Sure, let's go. It will be fun."
 

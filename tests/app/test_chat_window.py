@@ -140,7 +140,7 @@ def test_models_that_cannot_load_are_reported_and_fixed_from_settings(make_windo
     settings panel reloads the engine in the background and the chat works."""
     from pipelines.engine import Engine
     from pipelines.settings import Settings
-    from tests.engine.toy_stages import FlatFace, PassAudio, ToneTTS
+    from pipelines.testing.toy_stages import FlatFace, PassAudio, ToneTTS
 
     def factory(settings, sink):  # real dialogue backend from the registry, toy voice and face
         return Engine(settings, stages={"tts": ToneTTS(), "vc": PassAudio(), "face": FlatFace()}, sink=sink,

@@ -12,7 +12,7 @@ from pipelines.settings import Settings
 
 @pytest.fixture(scope="module")
 def face_clip(tmp_path_factory):
-    from pipelines.face.portrait_clip import make_head_motion_clip
+    from pipelines.testing.portrait_clip import make_head_motion_clip
     path, _ = make_head_motion_clip(tmp_path_factory.mktemp("clips") / "face.mp4", seconds=2.0, fps=25.0,
                                     size=(480, 360), amount=0.6)
     return path
@@ -20,7 +20,7 @@ def face_clip(tmp_path_factory):
 
 def test_enroll_page_enrolls_a_synthetic_clip(styled_app, qtbot, tmp_path, face_clip):
     from app.enroll_page import EnrollPage
-    from pipelines.face.avatar import read_avatar, read_report
+    from pipelines.face.avatar.storage import read_avatar, read_report
     persona = tmp_path / "anna"
     page = EnrollPage(Settings())
     qtbot.addWidget(page)
@@ -62,7 +62,7 @@ def test_enroll_page_enrolls_a_synthetic_clip(styled_app, qtbot, tmp_path, face_
 
 def test_refused_clip_leaves_the_old_face(styled_app, qtbot, tmp_path, face_clip):
     from app.enroll_page import EnrollPage
-    from pipelines.face.video_io import write_clip
+    from pipelines.face.avatar.video_io import write_clip
     blank = write_clip(tmp_path / "blank.mp4", [np.full((120, 160, 3), 90, np.uint8)] * 10, fps=25.0)
     page = EnrollPage(Settings())
     qtbot.addWidget(page)

@@ -60,8 +60,8 @@ from PySide6.QtWidgets import QLabel
 label = QLabel("x")
 out = {}
 def detect():                                 # mediapipe after Qt, on a worker thread (as in the app)
-    from pipelines.face.landmarks import face_mesh
-    from pipelines.face.portrait_clip import load_portrait
+    from pipelines.face.avatar.landmarks import face_mesh
+    from pipelines.testing.portrait_clip import load_portrait
     pts = face_mesh(load_portrait())
     out["points"] = None if pts is None else int(len(pts))
 t = threading.Thread(target=detect); t.start(); t.join()

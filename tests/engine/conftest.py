@@ -2,7 +2,7 @@ import pytest
 
 from pipelines.engine import Engine
 from pipelines.settings import Settings
-from tests.engine.toy_stages import CollectSink, FlatFace, PassAudio, ScriptedDialogue, ToneTTS
+from pipelines.testing.toy_stages import CollectSink, FlatFace, PassAudio, ScriptedDialogue, ToneTTS
 
 REPLY = "你好，我是小林。今天天气很好！我们去公园散步吧？Sure, let's go. It will be fun."
 

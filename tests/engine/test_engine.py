@@ -108,7 +108,7 @@ def test_load_failure_names_the_stage(tmp_path):
         def load(self):
             raise FileNotFoundError("G_*.pth not found in module/So-VITS/44k")
 
-    from tests.engine.toy_stages import CollectSink, FlatFace, ScriptedDialogue, ToneTTS
+    from pipelines.testing.toy_stages import CollectSink, FlatFace, ScriptedDialogue, ToneTTS
     stages = {"dialogue": ScriptedDialogue("x"), "tts": ToneTTS(), "vc": Broken(), "face": FlatFace()}
     eng = Engine(Settings(output_dir=str(tmp_path)), stages=stages, sink=CollectSink())
     with pytest.raises(EngineError, match=r"stage 'vc'.*G_\*\.pth not found"):

@@ -13,7 +13,7 @@ PORTRAIT = REPO / "source" / "default" / "portrait.png"
 
 @pytest.fixture(scope="session")
 def portrait_path() -> Path:
-    assert PORTRAIT.is_file(), "source/default/portrait.png is missing (python -m pipelines.face.portrait)"
+    assert PORTRAIT.is_file(), "source/default/portrait.png is missing (python -m pipelines.assets.portrait)"
     return PORTRAIT
 
 
@@ -38,7 +38,7 @@ def make_persona(tmp_path, portrait_path):
 
 @pytest.fixture(scope="session")
 def portrait_avatar(portrait_path):
-    from pipelines.face.enroll import build_avatar
+    from pipelines.face.avatar.enroll import build_avatar
     avatar, _ = build_avatar([portrait_path])
     return avatar
 
@@ -46,7 +46,7 @@ def portrait_avatar(portrait_path):
 @pytest.fixture(scope="session")
 def renderer(portrait_avatar):
     """A loaded ``WarpRenderer`` on the bundled portrait (built in memory: nothing written)."""
-    from pipelines.face.warp_renderer import WarpRenderer
+    from pipelines.face.warp.renderer import WarpRenderer
     from pipelines.persona import Persona
     from pipelines.settings import Settings
     r = WarpRenderer(Settings(), Persona.load(REPO / "source" / "default"), avatar=portrait_avatar)
@@ -57,7 +57,7 @@ def renderer(portrait_avatar):
 @pytest.fixture(scope="session")
 def head_motion_clip(tmp_path_factory):
     """A 4 s, 30 fps, 640x360 H.264 clip of the portrait moving like a handheld recording."""
-    from pipelines.face.portrait_clip import make_head_motion_clip
+    from pipelines.testing.portrait_clip import make_head_motion_clip
     path = tmp_path_factory.mktemp("clips") / "head_motion.mp4"
     p, mats = make_head_motion_clip(path, seconds=4.0, fps=30.0, size=(640, 360))
     return p, mats
@@ -66,7 +66,7 @@ def head_motion_clip(tmp_path_factory):
 @pytest.fixture(scope="session")
 def faceless_clip(tmp_path_factory):
     """3 s of a moving coloured gradient with texture, and no face."""
-    from pipelines.face.video_io import write_clip
+    from pipelines.face.avatar.video_io import write_clip
     rng = np.random.default_rng(0)
     tex = rng.integers(0, 60, (360, 640, 3), dtype=np.uint8)
     y, x = np.mgrid[0:360, 0:640]

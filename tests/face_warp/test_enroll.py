@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines.face import landmarks as L
-from pipelines.face.avatar import Avatar, AvatarError, load_avatar, read_avatar, save_avatar
-from pipelines.face.enroll import EnrollmentError, build_avatar, enroll
-from pipelines.face.portrait_clip import make_head_motion_clip
+from pipelines.face.avatar import landmarks as L
+from pipelines.face.avatar.loading import load_avatar
+from pipelines.face.avatar.storage import Avatar, AvatarError, read_avatar, save_avatar
+from pipelines.face.avatar.enroll import EnrollmentError, build_avatar, enroll
+from pipelines.testing.portrait_clip import make_head_motion_clip
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -88,8 +89,8 @@ def test_clip_without_a_face_is_refused_and_the_enrolled_avatar_is_untouched(fac
 
 
 def test_clip_with_too_many_faceless_frames_names_them(tmp_path, make_persona):
-    from pipelines.face.portrait_clip import head_motion_frames
-    from pipelines.face.video_io import write_clip
+    from pipelines.testing.portrait_clip import head_motion_frames
+    from pipelines.face.avatar.video_io import write_clip
     frames = [f for f, _ in head_motion_frames(2.0, 25.0, (480, 270), amount=0.3)]
     for i in range(30, 45):                       # the face leaves the picture for 0.6 s
         frames[i] = np.full_like(frames[i], 90)
@@ -103,7 +104,7 @@ def test_clip_with_too_many_faceless_frames_names_them(tmp_path, make_persona):
 
 
 def test_enroll_cli_reports_and_refuses(tmp_path, portrait_path, faceless_clip, capsys):
-    from pipelines.face.enroll_cli import main
+    from pipelines.face.avatar.enroll_cli import main
     assert main(["--name", "cli", "--persona-dir", str(tmp_path), "-q", str(portrait_path)]) == 0
     out = capsys.readouterr().out
     assert "enrolled 1 frames" in out and str(tmp_path / "cli" / "avatar") in out

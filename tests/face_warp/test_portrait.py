@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.face import landmarks as L
+from pipelines.face.avatar import landmarks as L
 
 
 def _check_face(img: np.ndarray):
@@ -40,7 +40,7 @@ def test_bundled_portrait_has_478_landmarks_and_a_closed_mouth(portrait_rgb):
 
 
 def test_portrait_generator_reproduces_the_committed_png(portrait_rgb):
-    from pipelines.face.portrait import render_portrait
+    from pipelines.assets.portrait import render_portrait
     img = render_portrait(512, seed=7)
     assert img.shape == portrait_rgb.shape and img.dtype == np.uint8
     assert np.abs(img.astype(int) - portrait_rgb.astype(int)).mean() < 1.0

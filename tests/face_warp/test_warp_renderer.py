@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines.face import landmarks as L
-from pipelines.face.mouth_envelope import frame_levels
+from pipelines.face.avatar import landmarks as L
+from pipelines.face.warp.envelope import frame_levels
 from pipelines.messages import AudioChunk, VideoChunk
 from pipelines.stage import TurnContext
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines.face.avatar import Avatar
+from pipelines.face.avatar.storage import Avatar
 
 #: per avatar frame: (rotation degrees, scale, dx, dy) about the face centre: a small head motion
 MOTION = [(0.0, 1.0, 0, 0), (2.0, 1.01, 3, 1), (4.0, 1.02, 6, 2), (1.0, 0.99, 8, 2), (-2.0, 0.98, 5, 1), (-4.0, 1.0, 2, 0)]
@@ -28,7 +28,7 @@ def _threads():
 
 def _mediapipe_face(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Wav2Lip face box (pads [0, 10, 0, 0]) and 478-point mesh, through the project's landmark wrapper."""
-    from pipelines.face import landmarks
+    from pipelines.face.avatar import landmarks
 
     h, w = img.shape[:2]
     x1, y1, x2, y2 = landmarks.detect_face(img).box.astype(int)
@@ -77,14 +77,14 @@ def speech() -> tuple[np.ndarray, int]:
 @pytest.fixture(scope="session")
 def real_pairs(face_avatar, speech):
     """(mels (16,1,80,16), faces (16,6,96,96)) from the face crops and the speech."""
-    from pipelines.face.calibration import paired_inputs, speech_windows
+    from pipelines.face.wav2lip.export.calibration import paired_inputs, speech_windows
 
     return paired_inputs(face_avatar.crops, speech_windows([speech]), 16, seed=0)
 
 
 @pytest.fixture(scope="session")
 def w2l_model(real_pairs):
-    from pipelines.face.wav2lip_random import random_wav2lip
+    from pipelines.testing.wav2lip_random import random_wav2lip
 
     mels, faces = real_pairs
     return random_wav2lip(0, mels, faces)
@@ -95,7 +95,7 @@ def w2l_checkpoint(w2l_model, tmp_path_factory):
     """The random generator saved like the official training script (module. prefix, optimizer state)."""
     import torch
 
-    from pipelines.face.wav2lip_checkpoint import save_checkpoint
+    from pipelines.face.wav2lip.checkpoint import save_checkpoint
 
     opt = torch.optim.Adam([p for p in w2l_model.parameters() if p.requires_grad], lr=1e-4)
     path = tmp_path_factory.mktemp("w2l") / "wav2lip_gan.pth"
@@ -105,6 +105,6 @@ def w2l_checkpoint(w2l_model, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def w2l_onnx(w2l_model, tmp_path_factory):
-    from pipelines.face.export_onnx import export_fp32
+    from pipelines.face.wav2lip.export.onnx_export import export_fp32
 
     return export_fp32(w2l_model, tmp_path_factory.mktemp("w2l_onnx") / "wav2lip_gan.fp32.onnx")

@@ -1,7 +1,7 @@
 """The network input built from face crops: the original inference.py convention, in one pass."""
 import numpy as np
 
-from pipelines.face.wav2lip_infer import faces_to_input
+from pipelines.face.wav2lip.inference import faces_to_input
 
 
 def _reference(crops, ref):

@@ -4,10 +4,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from pipelines.face.calibration import paired_inputs, speech_windows
-from pipelines.face.export_onnx import quantize_int8
-from pipelines.face.onnx_rewrites import cpu_int8_model
-from pipelines.face.wav2lip_infer import Wav2LipInference
+from pipelines.face.wav2lip.export.calibration import paired_inputs, speech_windows
+from pipelines.face.wav2lip.export.onnx_export import quantize_int8
+from pipelines.face.wav2lip.export.rewrites import cpu_int8_model
+from pipelines.face.wav2lip.inference import Wav2LipInference
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from pipelines.face import mel as M
+from pipelines.face.wav2lip import mel as M
 
 
 def _reference_mel(wav16k):

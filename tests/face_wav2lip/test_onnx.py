@@ -4,9 +4,9 @@ import onnx
 import pytest
 import torch
 
-from pipelines.face.calibration import paired_inputs, psnr, speech_windows
-from pipelines.face.export_onnx import convert_fp16, main as export_main, quantize_int8
-from pipelines.face.wav2lip_infer import Wav2LipInference
+from pipelines.face.wav2lip.export.calibration import paired_inputs, psnr, speech_windows
+from pipelines.face.wav2lip.export.onnx_export import convert_fp16, main as export_main, quantize_int8
+from pipelines.face.wav2lip.inference import Wav2LipInference
 
 
 def _torch_out(model, mels, faces):

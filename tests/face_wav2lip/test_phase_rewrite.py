@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from pipelines.face.export_onnx import export_fp32
-from pipelines.face.onnx_rewrites import phase_conv_transpose, rewrite_transposed_convs
-from pipelines.face.wav2lip_infer import Wav2LipInference
-from pipelines.face.wav2lip_model import fuse_batchnorm
+from pipelines.face.wav2lip.export.onnx_export import export_fp32
+from pipelines.face.wav2lip.export.rewrites import phase_conv_transpose, rewrite_transposed_convs
+from pipelines.face.wav2lip.inference import Wav2LipInference
+from pipelines.face.wav2lip.model import fuse_batchnorm
 
 
 @pytest.mark.parametrize("cin,cout,size", [(8, 5, 3), (16, 12, 7)])

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from pipelines.face.composite import lower_face_mask
-from pipelines.face.wav2lip_checkpoint import CheckpointError
-from pipelines.face.wav2lip_renderer import Wav2LipRenderer
+from pipelines.face.wav2lip.compositor import lower_face_mask
+from pipelines.face.wav2lip.checkpoint import CheckpointError
+from pipelines.face.wav2lip.renderer import Wav2LipRenderer
 from pipelines.messages import AudioChunk, TextChunk, VideoChunk
 from pipelines.persona import Persona
 from pipelines.settings import Settings

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from pipelines.face.wav2lip_checkpoint import CheckpointError, load_wav2lip, save_checkpoint
-from pipelines.face.wav2lip_model import Wav2Lip
+from pipelines.face.wav2lip.checkpoint import CheckpointError, load_wav2lip, save_checkpoint
+from pipelines.face.wav2lip.model import Wav2Lip
 
 
 def test_official_format_round_trip(w2l_model, w2l_checkpoint, real_pairs):

@@ -27,7 +27,7 @@ def random_wav2lip(seed: int = 0, mels: np.ndarray | None = None, faces: np.ndar
     import torch
     from torch import nn
 
-    from .wav2lip_model import Conv2d, Wav2Lip
+    from pipelines.face.wav2lip.model import Conv2d, Wav2Lip
 
     gen = torch.Generator().manual_seed(seed)
     model = Wav2Lip()

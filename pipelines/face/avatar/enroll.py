@@ -26,9 +26,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import landmarks as lmk
-from .avatar import PADS, Avatar, file_sha1, make_crops, save_avatar
-from .video_io import Clip, ClipError, is_image, iter_clip, read_clip
+from pipelines.face.avatar import landmarks as lmk
+from pipelines.face.avatar.storage import PADS, Avatar, file_sha1, make_crops, save_avatar
+from pipelines.face.avatar.video_io import Clip, ClipError, is_image, iter_clip, read_clip
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PERSONAS = REPO_ROOT / "source"
@@ -451,7 +451,7 @@ def enroll(name_or_folder: str | Path, clips: Sequence[str | Path], progress: Pr
 def save_enrollment(folder: Path, avatar: Avatar, report: dict) -> dict:
     """Save ``avatar`` as the face of the persona in ``folder`` (created with a minimal
     ``persona.json`` if new); the old face stays until the new one is complete."""
-    from ..atomic_files import atomic_write_text
+    from pipelines.atomic_files import atomic_write_text
 
     folder.mkdir(parents=True, exist_ok=True)
     meta = folder / "persona.json"

@@ -13,8 +13,8 @@ from typing import Iterator
 
 import numpy as np
 
-from . import mel as melmod
-from .wav2lip_infer import faces_to_input
+from pipelines.face.wav2lip import mel as melmod
+from pipelines.face.wav2lip.inference import faces_to_input
 
 #: sentences for calibration (en / zh); the check set uses the other half
 SENTENCES = [
@@ -29,7 +29,7 @@ SENTENCES = [
 
 def speech_samples(persona=None, sentences=SENTENCES) -> list[tuple[np.ndarray, int]]:
     """[(float32 mono samples, sample rate)] of each sentence spoken by espeak-ng."""
-    from ..voice.espeak_tts import EspeakLibrary
+    from pipelines.voice.espeak_tts import EspeakLibrary
 
     lib = EspeakLibrary.get()
     voice = getattr(persona, "voice", None)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..atomic_files import atomic_path
+from pipelines.atomic_files import atomic_path
 
 EXPECTED_FILE = "module/wav2lip/wav2lip_gan.pth (or wav2lip.pth)"
 HOW_TO_GET = ("Put the official Wav2Lip generator checkpoint (wav2lip_gan.pth or wav2lip.pth from "
@@ -97,7 +97,7 @@ def check_state_dict(state: dict, model, source: str = "checkpoint") -> None:
 
 def load_wav2lip(path: str | os.PathLike, device: str = "cpu"):
     """The generator with the weights of ``path``, in eval mode (BatchNorm not fused)."""
-    from .wav2lip_model import Wav2Lip
+    from pipelines.face.wav2lip.model import Wav2Lip
 
     state = read_state_dict(path)
     model = Wav2Lip()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import landmarks as L
+from pipelines.face.avatar import landmarks as L
 
 BLINK_PROFILE = np.array([0.35, 0.8, 1.0, 0.85, 0.5, 0.2], np.float32)   # per frame at 25 fps
 MAX_CLOSE = 0.92

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..optional import require
-from .wav2lip_model import FACE_SIZE, MEL_BANDS, MEL_STEPS
+from pipelines.optional import require
+from pipelines.face.wav2lip.model import FACE_SIZE, MEL_BANDS, MEL_STEPS
 
 INPUT_NAMES = ("mel_batch", "face_batch")
 OUTPUT_NAME = "output"
@@ -119,8 +119,8 @@ class Wav2LipInference:
 
     def _load_torch(self) -> None:
         torch = require("torch", "torch", "Wav2Lip inference")
-        from .wav2lip_checkpoint import load_wav2lip
-        from .wav2lip_model import fuse_batchnorm
+        from pipelines.face.wav2lip.checkpoint import load_wav2lip
+        from pipelines.face.wav2lip.model import fuse_batchnorm
 
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise RuntimeError("device is 'cuda' but PyTorch sees no CUDA GPU; set device to 'cpu' or 'auto'")
@@ -172,7 +172,7 @@ class Wav2LipInference:
         """The int8 graph kept in NHWC throughout (same outputs, ~15 % faster); ``plain`` if it cannot be made."""
         import warnings
 
-        from .onnx_rewrites import cpu_int8_model
+        from pipelines.face.wav2lip.export.rewrites import cpu_int8_model
 
         try:
             model = cpu_int8_model(self.path)

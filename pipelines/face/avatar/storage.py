@@ -1,6 +1,6 @@
 """An enrolled face: frames, Wav2Lip boxes, face-mesh landmarks and 96×96 crops.
 
-Made once by enrollment (``python -m pipelines enroll``, ``pipelines.face.enroll``)
+Made once by enrollment (``python -m pipelines enroll``, ``pipelines.face.avatar.enroll``)
 and cached in the persona's ``avatar/`` folder, so chat time needs no detection::
 
     avatar/
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic_files import atomic_dir
+from pipelines.atomic_files import atomic_dir
 
 log = logging.getLogger(__name__)
 
@@ -213,42 +213,3 @@ def _cached_read(folder: Path) -> Avatar:
     av = read_avatar(folder)
     _CACHE[key] = (stamp, av)
     return av
-
-
-def load_avatar(persona, settings) -> Avatar:
-    """The face to animate.
-
-    ``settings.face.face`` (an enrolled avatar folder) if set; else the persona's
-    ``avatar/`` folder if enrolled; else the persona's portrait, enrolled into
-    ``persona.avatar_dir`` on first use (and again when the portrait changes).
-    """
-    with _LOCK:
-        if getattr(settings.face, "face", ""):
-            folder = settings.resolve(settings.face.face)
-            _recover(folder)
-            if read_meta(folder) is None:
-                raise AvatarError(f"face.face: {folder} is not an enrolled avatar folder (no meta.json). "
-                                  f"Enroll one with 'python -m pipelines enroll --name NAME clip.mp4' "
-                                  f"or clear face.face to use the persona's own face.")
-            return _cached_read(folder)
-        folder = Path(persona.avatar_dir)
-        _recover(folder)
-        meta = read_meta(folder)
-        portrait = Path(persona.portrait) if persona.portrait else None
-        if meta is not None:
-            stale = (meta.get("kind") == "portrait" and portrait is not None and portrait.is_file()
-                     and meta.get("source_sha1") != [file_sha1(portrait)])
-            if not stale:
-                return _cached_read(folder)
-            log.info("portrait of %s changed: enrolling it again", persona.name)
-        if portrait is None or not portrait.is_file():
-            raise AvatarError(f"persona '{persona.name}' ({persona.root}) has no face: add portrait.png "
-                              f"or enroll clips with 'python -m pipelines enroll --name {persona.name} clip.mp4'")
-        from .enroll import build_avatar
-        avatar, report = build_avatar([portrait])
-        try:
-            save_avatar(avatar, folder, report)
-        except OSError as exc:   # read-only persona folder: use it from memory
-            log.warning("could not cache the enrolled portrait in %s (%s); using it uncached", folder, exc)
-            return avatar
-        return _cached_read(folder)

@@ -31,7 +31,7 @@ MIN_FEATHER = 2.0
 
 
 def _cv2():
-    from ..optional import require
+    from pipelines.optional import require
     return require("cv2", "opencv-python-headless", "compositing the rendered face")
 
 

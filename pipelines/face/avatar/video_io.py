@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..optional import require
+from pipelines.optional import require
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 

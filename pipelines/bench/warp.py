@@ -1,6 +1,6 @@
 """Speed of the ``warp`` face backend and of enrollment (figures for ``bench render`` and reports).
 
-``python -m pipelines.face.warp_bench [--seconds 10] [--enroll-seconds 10] [--json]``
+``python -m pipelines.bench.warp [--seconds 10] [--enroll-seconds 10] [--json]``
 
 * warp: frames per second of ``WarpRenderer.process`` on the bundled portrait
   (512×512) for speech-like audio, on one OpenCV thread, and the split between
@@ -34,12 +34,12 @@ def _speech_like(seconds: float, sr: int = 22050) -> np.ndarray:
 
 def measure_warp(seconds: float = 10.0, threads: int = 1) -> dict:
     import cv2
-    from ..messages import AudioChunk
-    from ..persona import Persona
-    from ..settings import DEFAULT_PERSONA, Settings
-    from ..stage import TurnContext
-    from .enroll import build_avatar
-    from .warp_renderer import WarpRenderer
+    from pipelines.messages import AudioChunk
+    from pipelines.persona import Persona
+    from pipelines.settings import DEFAULT_PERSONA, Settings
+    from pipelines.stage import TurnContext
+    from pipelines.face.avatar.enroll import build_avatar
+    from pipelines.face.warp.renderer import WarpRenderer
     cv2.setNumThreads(threads)
     persona = Persona.load(DEFAULT_PERSONA)
     t0 = time.perf_counter()
@@ -73,8 +73,8 @@ def measure_warp(seconds: float = 10.0, threads: int = 1) -> dict:
 
 def measure_enroll(seconds: float = 10.0, size: tuple[int, int] = (1280, 720), fps: float = 30.0,
                    folder: str | Path | None = None) -> dict:
-    from .enroll import enroll
-    from .portrait_clip import make_head_motion_clip
+    from pipelines.face.avatar.enroll import enroll
+    from pipelines.testing.portrait_clip import make_head_motion_clip
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         clip, _ = make_head_motion_clip(Path(tmp) / "clip.mp4", seconds=seconds, fps=fps, size=size)
         t0 = time.perf_counter()
@@ -86,7 +86,7 @@ def measure_enroll(seconds: float = 10.0, size: tuple[int, int] = (1280, 720), f
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m pipelines.face.warp_bench", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m pipelines.bench.warp", description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0, help="audio to render with the warp backend")
     ap.add_argument("--enroll-seconds", type=float, default=10.0, help="length of the 720p clip to enroll (0: skip)")
     ap.add_argument("--json", action="store_true")

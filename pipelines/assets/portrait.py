@@ -1,6 +1,6 @@
 """Render the default persona's portrait: a face of no real person, made procedurally.
 
-``python -m pipelines.face.portrait [OUT.png] [--size 512] [--seed 7]`` writes
+``python -m pipelines.assets.portrait [OUT.png] [--size 512] [--seed 7]`` writes
 ``source/default/portrait.png``.  The face is built from a height field (head
 ellipsoid, brow ridge, eye sockets, nose, cheeks, lips, chin) lit by a soft key
 light, so the shading reads as a face to mediapipe's detector and face mesh, with
@@ -349,7 +349,7 @@ def save_portrait(path: Path, size: int = 512, seed: int = 7) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m pipelines.face.portrait", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m pipelines.assets.portrait", description=__doc__.splitlines()[0])
     ap.add_argument("out", nargs="?", default=str(DEFAULT_OUT))
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--seed", type=int, default=7)

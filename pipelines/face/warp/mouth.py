@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import landmarks as L
+from pipelines.face.avatar import landmarks as L
 
 #: widest opening (gap between the lips) as a share of the mouth width
 MAX_GAP = 0.42

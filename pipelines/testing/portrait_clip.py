@@ -11,14 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .portrait import DEFAULT_OUT
+from pipelines.assets.portrait import DEFAULT_OUT
 
 
 def load_portrait(path: str | Path = DEFAULT_OUT) -> np.ndarray:
     import cv2
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
-        raise FileNotFoundError(f"{path}: portrait not found (run python -m pipelines.face.portrait)")
+        raise FileNotFoundError(f"{path}: portrait not found (run python -m pipelines.assets.portrait)")
     return np.ascontiguousarray(img[..., ::-1])
 
 
@@ -56,7 +56,7 @@ def make_head_motion_clip(path: str | Path, seconds: float = 10.0, fps: float = 
     ``rotation`` (clockwise degrees, like a phone's tag): the stored pixels are rotated the
     other way, so a player that honours the tag shows the upright head.
     """
-    from .video_io import write_clip
+    from pipelines.face.avatar.video_io import write_clip
     mats = []
 
     def frames():

@@ -24,11 +24,11 @@ from typing import Iterator
 
 import numpy as np
 
-from ..messages import AudioChunk, Message, VideoChunk
-from ..stage import Stage, TurnContext
-from . import mel as melmod
-from .composite import Compositor
-from .wav2lip_infer import Wav2LipInference, faces_to_input, output_to_rgb
+from pipelines.messages import AudioChunk, Message, VideoChunk
+from pipelines.stage import Stage, TurnContext
+from pipelines.face.wav2lip import mel as melmod
+from pipelines.face.wav2lip.compositor import Compositor
+from pipelines.face.wav2lip.inference import Wav2LipInference, faces_to_input, output_to_rgb
 
 
 @dataclass
@@ -84,7 +84,7 @@ class Wav2LipRenderer(Stage):
                                           threads=int(self.settings.threads))
         self.model.load()
         if self.avatar is None:
-            from .avatar import load_avatar
+            from pipelines.face.avatar.loading import load_avatar
             self.avatar = load_avatar(self.persona, self.settings)
         crops = np.asarray(self.avatar.crops)
         if crops.ndim != 4 or crops.shape[1:] != (96, 96, 3) or len(crops) != len(self.avatar.frames):

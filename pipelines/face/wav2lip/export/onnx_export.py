@@ -31,10 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic_files import atomic_path, atomic_write_text
-from ..optional import require
-from .onnx_rewrites import fold_pads_into_convs, rewrite_transposed_convs, tie_permutation_scales
-from .wav2lip_infer import INPUT_NAMES, OUTPUT_NAME
+from pipelines.atomic_files import atomic_path, atomic_write_text
+from pipelines.optional import require
+from pipelines.face.wav2lip.export.rewrites import fold_pads_into_convs, rewrite_transposed_convs, tie_permutation_scales
+from pipelines.face.wav2lip.inference import INPUT_NAMES, OUTPUT_NAME
 
 OPSET = 17
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -50,7 +50,7 @@ def export_fp32(model, dst: str | os.PathLike, opset: int = OPSET, transposed_co
     """
     torch = require("torch", "torch", "ONNX export")
     require("onnx", "onnx", "ONNX export")
-    from .wav2lip_model import fuse_batchnorm
+    from pipelines.face.wav2lip.model import fuse_batchnorm
 
     if opset < 13:
         raise ValueError(f"opset must be 13 or newer, got {opset}")
@@ -77,7 +77,7 @@ def _set_meta(path: Path, **meta: str) -> None:
     for k, v in meta.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = k, str(v)
-    model.producer_name = "pipelines.face.export_onnx"
+    model.producer_name = "pipelines.face.wav2lip.export.onnx_export"
     onnx.save(model, str(path))
 
 
@@ -100,7 +100,7 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, mels: np.ndarr
                   batch: int = 16, method: str = "minmax", per_channel: bool = True) -> Path:
     """Static int8 QDQ quantisation of the fp32 model ``src`` calibrated on (mels, faces)."""
     q = require("onnxruntime.quantization", "onnxruntime", "int8 quantisation")
-    from .calibration import make_reader
+    from pipelines.face.wav2lip.export.calibration import make_reader
 
     methods = {"minmax": q.CalibrationMethod.MinMax, "percentile": q.CalibrationMethod.Percentile,
                "entropy": q.CalibrationMethod.Entropy}
@@ -128,14 +128,14 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, mels: np.ndarr
 
 def run_model(path: str | os.PathLike, mels: np.ndarray, faces: np.ndarray, batch: int = 16,
               threads: int = 0) -> np.ndarray:
-    from .wav2lip_infer import Wav2LipInference
+    from pipelines.face.wav2lip.inference import Wav2LipInference
 
     inf = Wav2LipInference(path, runtime="onnx", threads=threads).load()
     return np.concatenate([inf(mels[i:i + batch], faces[i:i + batch]) for i in range(0, len(mels), batch)])
 
 
 def compare(reference: np.ndarray, test: np.ndarray) -> dict:
-    from .calibration import psnr
+    from pipelines.face.wav2lip.export.calibration import psnr
 
     return {"psnr_db": round(float(psnr(reference, test)), 2),
             "max_abs": round(float(np.max(np.abs(reference - test))), 5),
@@ -161,8 +161,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from ..settings import SettingsError, load_settings
-    from .wav2lip_checkpoint import CheckpointError, load_wav2lip
+    from pipelines.settings import SettingsError, load_settings
+    from pipelines.face.wav2lip.checkpoint import CheckpointError, load_wav2lip
 
     try:
         settings = load_settings(args.settings)
@@ -233,9 +233,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _calibration_data(settings, args):
     """(calibration mels, faces, held-out mels, faces, face source) from the persona's avatar + espeak."""
-    from ..persona import Persona
-    from .avatar import load_avatar
-    from .calibration import SENTENCES, paired_inputs, speech_samples, speech_windows
+    from pipelines.persona import Persona
+    from pipelines.face.avatar.loading import load_avatar
+    from pipelines.face.wav2lip.export.calibration import SENTENCES, paired_inputs, speech_samples, speech_windows
 
     persona = Persona.load(Path(args.persona) if args.persona else settings.persona_dir)
     avatar = load_avatar(persona, settings)

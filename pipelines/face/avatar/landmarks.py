@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..optional import require
+from pipelines.optional import require
 
 N_LANDMARKS = 478
 

@@ -18,12 +18,12 @@ from typing import Iterator
 
 import numpy as np
 
-from ..messages import AudioChunk, Message, VideoChunk
-from ..stage import Stage, TurnContext
-from . import landmarks as L
-from .mouth_envelope import EnvelopeState, mouth_openings
-from .mouth_warp import MouthRig, build_rig, open_mouth
-from .warp_idle import BlinkSchedule, EyeRig, blink, build_eye_rigs, sway_matrix
+from pipelines.messages import AudioChunk, Message, VideoChunk
+from pipelines.stage import Stage, TurnContext
+from pipelines.face.avatar import landmarks as L
+from pipelines.face.warp.envelope import EnvelopeState, mouth_openings
+from pipelines.face.warp.mouth import MouthRig, build_rig, open_mouth
+from pipelines.face.warp.idle import BlinkSchedule, EyeRig, blink, build_eye_rigs, sway_matrix
 
 
 @dataclass
@@ -57,7 +57,7 @@ class WarpRenderer(Stage):
     # -- set-up ----------------------------------------------------------------------
     def load(self) -> None:
         if self.avatar is None:
-            from .avatar import load_avatar
+            from pipelines.face.avatar.loading import load_avatar
             self.avatar = load_avatar(self.persona, self.settings)
         av = self.avatar
         self.still = len(av) == 1
