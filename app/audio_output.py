@@ -52,7 +52,7 @@ class AudioOutput:
         """Mono float32 at the output rate (the player sink resamples off the UI thread already)."""
         x = np.asarray(samples, dtype=np.float32).reshape(-1)
         if int(sample_rate) != self.sample_rate and len(x):
-            from pipelines.voice.audio_utils import resample
+            from pipelines.media.audio import resample
             x = resample(x, int(sample_rate), self.sample_rate)
         return np.clip(x, -1.0, 1.0)
 

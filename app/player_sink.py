@@ -55,7 +55,7 @@ class PlayerSink(Stage):
         if isinstance(msg, VideoChunk) and not ctx.cancelled:
             changes = {}
             if self.sample_rate and msg.sample_rate != self.sample_rate:
-                from pipelines.voice.audio_utils import resample
+                from pipelines.media.audio import resample
                 changes.update(audio=resample(msg.audio, msg.sample_rate, self.sample_rate),
                                sample_rate=self.sample_rate)
             box = self.display_box

@@ -5,7 +5,7 @@ from typing import Iterator
 
 from ..messages import AudioChunk, Message
 from ..stage import Stage, TurnContext
-from .audio_utils import as_mono_float32
+from pipelines.media.audio import as_mono_float32
 
 
 class NoConversion(Stage):

@@ -28,7 +28,7 @@ import numpy as np
 from ..messages import AudioChunk, Message, Sentence
 from ..optional import require
 from ..stage import Stage, TurnContext
-from .audio_utils import as_mono_float32
+from pipelines.media.audio import as_mono_float32
 from .espeak_tts import EspeakLibrary
 from .text_normalize import has_cjk, normalize
 

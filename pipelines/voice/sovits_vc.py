@@ -24,7 +24,7 @@ import numpy as np
 
 from ..messages import AudioChunk, Message
 from ..stage import Stage, TurnContext
-from .audio_utils import as_mono_float32, fit_length, peak_limit, resample
+from pipelines.media.audio import as_mono_float32, fit_length, peak_limit, resample
 
 LOG = logging.getLogger(__name__)
 F0_METHODS = ("dio", "harvest", "crepe-tiny", "crepe", "parselmouth")

@@ -233,7 +233,7 @@ def write_json(path: Path, data: Any) -> None:
 def prepare_audio(y: np.ndarray, sr: int, target_sr: int) -> list[np.ndarray]:
     """Trimmed, peak-normalised audio at ``target_sr``, cut into pieces of at most MAX_CLIP_SECONDS."""
     import librosa
-    from .audio_utils import resample
+    from pipelines.media.audio import resample
 
     y, _ = librosa.effects.trim(y, top_db=35)
     y = resample(y, sr, target_sr)

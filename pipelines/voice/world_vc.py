@@ -24,7 +24,7 @@ import numpy as np
 from ..messages import AudioChunk, Message
 from ..optional import require
 from ..stage import Stage, TurnContext
-from .audio_utils import as_mono_float32, fit_length, peak_limit
+from pipelines.media.audio import as_mono_float32, fit_length, peak_limit
 
 FRAME_PERIOD_MS = 10.0   # 10 ms: about a third faster than 5 ms, fine for TTS input (so-vits hops ~11.6 ms)
 F0_FLOOR, F0_CEIL = 60.0, 900.0     # analysis range (espeak voices and people alike)

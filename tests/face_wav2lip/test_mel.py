@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from pipelines.face.wav2lip import mel as M
+from pipelines.media.audio import fit_to_frames, frame_count
 
 
 def _reference_mel(wav16k):
@@ -46,9 +47,9 @@ def test_resampling_keeps_duration():
 @pytest.mark.parametrize("duration,fps", [(1.0, 25), (2.37, 25), (0.31, 30), (3.0, 24), (0.5, 60)])
 def test_one_mel_window_per_video_frame(duration, fps):
     sr = 22050
-    n = M.frame_count(duration, fps)
+    n = frame_count(duration, fps)
     assert n == round(duration * fps)
-    audio = M.fit_audio(np.random.default_rng(0).standard_normal(int(duration * sr)) * 0.1, sr, n, fps)
+    audio = fit_to_frames(np.random.default_rng(0).standard_normal(int(duration * sr)) * 0.1, sr, n, fps)
     assert len(audio) == round(n * sr / fps)
     mel = M.melspectrogram(M.resample(audio, sr))
     windows = M.mel_windows(mel, n, fps)
@@ -74,9 +75,9 @@ def test_short_audio_is_padded_with_silence():
 
 def test_fit_audio_pads_and_trims_to_whole_frames():
     x = np.ones(1000, np.float32)
-    longer = M.fit_audio(x, 16000, 5, 25)      # 5 frames = 3200 samples
+    longer = fit_to_frames(x, 16000, 5, 25)      # 5 frames = 3200 samples
     assert len(longer) == 3200 and np.all(longer[1000:] == 0) and np.all(longer[:1000] == 1)
-    shorter = M.fit_audio(x, 16000, 1, 25)
+    shorter = fit_to_frames(x, 16000, 1, 25)
     assert len(shorter) == 640
 
 

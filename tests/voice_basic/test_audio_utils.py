@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from pipelines.voice.audio_utils import as_mono_float32, fit_length, median_f0, peak_limit, resample, semitones
+from pipelines.media.audio import as_mono_float32, fit_length, peak_limit, resample
+from pipelines.voice.pitch import median_f0, semitones
 
 
 @pytest.mark.parametrize("sr_in, sr_out", [(22050, 16000), (16000, 44100), (44100, 22050), (22050, 22050)])

@@ -5,7 +5,7 @@ import pytest
 
 from pipelines.messages import AudioChunk, Sentence
 from pipelines.stage import TurnContext
-from pipelines.voice.audio_utils import rms
+from pipelines.media.audio import rms
 from pipelines.voice.espeak_tts import EspeakError, EspeakTTS
 
 from .conftest import median_f0_praat, speak

@@ -4,7 +4,7 @@ import sys
 import numpy as np
 import pytest
 
-from pipelines.voice.audio_utils import rms
+from pipelines.media.audio import rms
 from pipelines.voice.pyttsx3_tts import Pyttsx3TTS
 
 from .conftest import speak

@@ -5,7 +5,7 @@ import pytest
 
 from pipelines.messages import AudioChunk
 from pipelines.stage import TurnContext
-from pipelines.voice.audio_utils import semitones
+from pipelines.voice.pitch import semitones
 from pipelines.voice.passthrough import NoConversion
 from pipelines.voice.world_vc import WorldConversion, warp_envelope
 

@@ -32,7 +32,7 @@ def test_conversion_returns_one_chunk_at_the_model_rate_with_the_input_duration(
 
 
 def test_output_is_not_the_input_resampled(sovits_stage, tts_like_sentence):
-    from pipelines.voice.audio_utils import resample
+    from pipelines.media.audio import resample
     samples, sr = tts_like_sentence
     (out,) = convert_chunk(sovits_stage, samples, sr)
     ref = resample(samples, sr, out.sample_rate)

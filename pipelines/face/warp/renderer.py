@@ -21,6 +21,7 @@ import numpy as np
 from pipelines.messages import AudioChunk, Message, VideoChunk
 from pipelines.stage import Stage, TurnContext
 from pipelines.face.avatar import landmarks as L
+from pipelines.media.audio import as_mono_float32, fit_to_frames
 from pipelines.face.warp.envelope import EnvelopeState, mouth_openings
 from pipelines.face.warp.mouth import MouthRig, build_rig, open_mouth
 from pipelines.face.warp.idle import BlinkSchedule, EyeRig, blink, build_eye_rigs, sway_matrix
@@ -126,15 +127,10 @@ class WarpRenderer(Stage):
         sr = int(msg.sample_rate)
         if sr <= 0:
             raise ValueError(f"audio chunk has sample rate {sr}")
-        x = np.asarray(msg.samples, np.float32)
-        if x.ndim == 2:
-            x = x.mean(axis=1 if x.shape[1] <= 8 else 0)
-        x = x.reshape(-1)
+        x = as_mono_float32(msg.samples)
         turn = self._turns.setdefault(msg.turn_id, _Turn())
         n = max(1, int(round(len(x) / sr * self.fps)))
-        n_samples = int(round(n * sr / self.fps))
-        audio = np.zeros(n_samples, np.float32)
-        audio[:min(n_samples, len(x))] = x[:n_samples]
+        audio = fit_to_frames(x, sr, n, self.fps)
         opens = mouth_openings(audio, sr, self.fps, n, turn.env)
         self.last_openings = opens
         h, w = self.avatar.frames.shape[1:3]

@@ -13,9 +13,11 @@ silent stretches (whose frames keep the original face).
 from __future__ import annotations
 
 from functools import lru_cache
-from math import gcd
 
 import numpy as np
+
+from pipelines.media.audio import as_mono_float32 as to_mono_float32
+from pipelines.media.audio import resample as _resample
 
 SAMPLE_RATE = 16000
 N_FFT = 800
@@ -33,29 +35,9 @@ MEL_PER_SECOND = SAMPLE_RATE / HOP  # 80
 PAD_MODE = "reflect"                # librosa 0.7's stft default, which Wav2Lip was trained with
 
 
-def to_mono_float32(samples: np.ndarray) -> np.ndarray:
-    x = np.asarray(samples)
-    if x.ndim == 2:  # (n, channels) or (channels, n)
-        x = x.mean(axis=1 if x.shape[0] > x.shape[1] else 0)
-    if x.ndim != 1:
-        raise ValueError(f"audio must be mono samples (1-D), got shape {np.shape(samples)}")
-    if np.issubdtype(x.dtype, np.integer):
-        x = x.astype(np.float32) / float(np.iinfo(x.dtype).max)
-    return np.ascontiguousarray(x, dtype=np.float32)
-
-
 def resample(samples: np.ndarray, sr_in: int, sr_out: int = SAMPLE_RATE) -> np.ndarray:
-    """Polyphase resampling (scipy), float32 mono."""
-    x = to_mono_float32(samples)
-    sr_in, sr_out = int(sr_in), int(sr_out)
-    if sr_in <= 0:
-        raise ValueError(f"sample rate must be positive, got {sr_in}")
-    if sr_in == sr_out or len(x) == 0:
-        return x
-    from scipy.signal import resample_poly
-
-    g = gcd(sr_in, sr_out)
-    return resample_poly(x, sr_out // g, sr_in // g).astype(np.float32)
+    """Wav2Lip's 16 kHz input from any rate (the shared resampler)."""
+    return _resample(samples, sr_in, sr_out)
 
 
 @lru_cache(maxsize=1)
@@ -121,20 +103,6 @@ def mel_windows(mel: np.ndarray, n_frames: int, fps: float, first_frame: int = 0
                        for i in range(first_frame, first_frame + n_frames)], dtype=np.int64)
     idx = starts[:, None] + np.arange(MEL_STEP)[None, :]
     return np.ascontiguousarray(np.transpose(mel[:, idx], (1, 0, 2)))
-
-
-def frame_count(duration_s: float, fps: float) -> int:
-    """Video frames for ``duration_s`` of audio: audio is the clock."""
-    return int(round(duration_s * fps))
-
-
-def fit_audio(samples: np.ndarray, sample_rate: int, n_frames: int, fps: float) -> np.ndarray:
-    """``samples`` padded with zeros or trimmed to exactly ``n_frames / fps`` seconds."""
-    n = int(round(n_frames * sample_rate / fps))
-    x = to_mono_float32(samples)
-    if len(x) >= n:
-        return x[:n].copy()
-    return np.concatenate([x, np.zeros(n - len(x), np.float32)])
 
 
 def frame_rms_db(samples: np.ndarray, sample_rate: int, n_frames: int, fps: float) -> np.ndarray:

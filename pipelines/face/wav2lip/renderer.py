@@ -29,6 +29,7 @@ from pipelines.stage import Stage, TurnContext
 from pipelines.face.wav2lip import mel as melmod
 from pipelines.face.wav2lip.compositor import Compositor
 from pipelines.face.wav2lip.inference import Wav2LipInference, faces_to_input, output_to_rgb
+from pipelines.media.audio import fit_to_frames, frame_count
 
 
 @dataclass
@@ -106,8 +107,8 @@ class Wav2LipRenderer(Stage):
 
     def analyse(self, samples: np.ndarray, sample_rate: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
         """(N frames, audio fitted to N/fps s, (N,80,16) mel windows, (N,) silent mask)."""
-        n = melmod.frame_count(len(samples) / float(sample_rate), self.fps)
-        audio = melmod.fit_audio(samples, sample_rate, n, self.fps)
+        n = frame_count(len(samples) / float(sample_rate), self.fps)
+        audio = fit_to_frames(samples, sample_rate, n, self.fps)
         if n == 0:
             return 0, audio, np.zeros((0, 80, 16), np.float32), np.zeros(0, bool)
         wav16 = melmod.resample(audio, sample_rate, melmod.SAMPLE_RATE)

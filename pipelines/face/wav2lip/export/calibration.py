@@ -15,6 +15,7 @@ import numpy as np
 
 from pipelines.face.wav2lip import mel as melmod
 from pipelines.face.wav2lip.inference import faces_to_input
+from pipelines.media.audio import fit_to_frames, frame_count
 
 #: sentences for calibration (en / zh); the check set uses the other half
 SENTENCES = [
@@ -48,10 +49,10 @@ def speech_windows(speech: list[tuple[np.ndarray, int]], fps: float = 25.0,
     """``(M, 80, 16)`` mel windows of the non-silent frames of every utterance."""
     windows = []
     for samples, sr in speech:
-        n = melmod.frame_count(len(samples) / sr, fps)
+        n = frame_count(len(samples) / sr, fps)
         if n == 0:
             continue
-        audio = melmod.fit_audio(samples, sr, n, fps)
+        audio = fit_to_frames(samples, sr, n, fps)
         mel = melmod.melspectrogram(melmod.resample(audio, sr))
         w = melmod.mel_windows(mel, n, fps)
         quiet = melmod.silent_frames(melmod.frame_rms_db(audio, sr, n, fps), silence_db)

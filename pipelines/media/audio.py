@@ -1,4 +1,8 @@
-"""Small audio helpers shared by the voice stages (resampling, format checks, F0 statistics)."""
+"""The one home of the audio chores every stage shares: down-mix, resample, fit to frames.
+
+Audio between stages is mono float32 in [-1, 1].  2-D input is (frames, channels) when it
+has at most 8 columns, else (channels, frames); integer PCM is scaled by 1/2^(bits-1).
+"""
 from __future__ import annotations
 
 from math import gcd
@@ -14,10 +18,8 @@ def as_mono_float32(samples: np.ndarray) -> np.ndarray:
     a = np.asarray(samples)
     if a.ndim not in (1, 2):
         raise ValueError(f"audio must be 1-D (mono) or 2-D (frames, channels), got shape {a.shape}")
-    if a.dtype == np.int16:
-        a = a.astype(np.float32) / 32768.0
-    elif np.issubdtype(a.dtype, np.integer):
-        a = a.astype(np.float32) / float(np.iinfo(a.dtype).max)
+    if np.issubdtype(a.dtype, np.integer):
+        a = a.astype(np.float32) / float(np.iinfo(a.dtype).max + 1)
     if a.ndim == 2:
         a = a.mean(axis=1) if a.shape[1] <= 8 else a.mean(axis=0)
     return np.ascontiguousarray(a, dtype=np.float32)
@@ -60,19 +62,12 @@ def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
 
 
-def median_f0(samples: np.ndarray, sample_rate: int, method: str = "dio") -> float:
-    """Median F0 in Hz over voiced frames (pyworld dio+stonemask or harvest); 0.0 if none is voiced."""
-    import pyworld
-    x = np.ascontiguousarray(samples, dtype=np.float64)
-    if method == "harvest":
-        f0, _ = pyworld.harvest(x, sample_rate)
-    else:
-        f0, t = pyworld.dio(x, sample_rate)
-        f0 = pyworld.stonemask(x, f0, t, sample_rate)
-    voiced = f0[f0 > 0]
-    return float(np.median(voiced)) if len(voiced) else 0.0
+def frame_count(duration_s: float, fps: float) -> int:
+    """Video frames for ``duration_s`` of audio: audio is the clock."""
+    return int(round(duration_s * fps))
 
 
-def semitones(f_from: float, f_to: float) -> float:
-    """Interval from ``f_from`` to ``f_to`` in semitones."""
-    return 12.0 * float(np.log2(f_to / f_from))
+def fit_to_frames(samples: np.ndarray, sample_rate: int, n_frames: int, fps: float) -> np.ndarray:
+    """Mono ``samples`` padded with zeros or trimmed to exactly ``n_frames / fps`` seconds."""
+    n = int(round(n_frames * sample_rate / fps))
+    return fit_length(as_mono_float32(samples).copy(), n)
