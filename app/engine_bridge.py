@@ -20,8 +20,7 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 from pipelines.engine import Engine, EngineError
 from pipelines.messages import StageError, TextChunk
 from pipelines.settings import Settings
-from pipelines.turn_record import TurnFinished
-from pipelines.worker import Cancel, Reset
+from pipelines.messages import Cancel, Reset, TurnFinished
 
 from .idle import idle_frames
 from .player_sink import PlayerSink

@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Callable
 
 from .conversation_log import ConversationLog
-from .messages import StageError, TextChunk, TurnEnd, UserTurn
+from .messages import Cancel, Reset, StageError, TextChunk, TurnEnd, TurnFinished, UserTurn
 from .persona import Persona
 from .registry import build_stage
 from .settings import Settings
 from .sinks import FileSink
 from .splitter import SplitterStage
 from .stage import Stage
-from .turn_record import StageFigures, TurnFinished, TurnRecord
-from .worker import SENTINEL, Cancel, Reset, StageWorker, TurnGate, drop_turn
+from .turn_record import StageFigures, TurnRecord
+from .worker import SENTINEL, StageWorker, TurnGate, drop_turn
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,16 @@
 """Typed messages that flow between the stages of one conversation turn.
 
-Every message carries the ``turn_id`` of the turn it belongs to and a ``seq``
-number (its position within that turn, per stage output).  ``TurnEnd`` closes a
+Two kinds, as in pipecat's frames:
+
+* **data** (``Message`` subclasses: ``UserTurn``, ``TextChunk``, ``Sentence``,
+  ``AudioChunk``, ``VideoChunk``, ``TurnEnd``): they carry the ``turn_id`` of the
+  turn they belong to and a ``seq`` number (their position within that turn, per
+  stage output).  Every data message of a cancelled turn is dropped, on every
+  queue and before it is published.
+* **control** (``ControlMessage`` subclasses: ``Cancel``, ``Reset``): never
+  dropped; each worker handles them and forwards them downstream, in order.
+
+``StageError`` and ``TurnFinished`` are what the engine publishes about a turn.  ``TurnEnd`` closes a
 turn on a queue: each stage forwards it after it has emitted everything of that
 turn, so the next stage can flush (the splitter emits its last sentence, the
 sink finalises the MP4).
@@ -9,9 +18,12 @@ sink finalises the MP4).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .turn_record import TurnRecord
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,21 @@ class TurnEnd(Message):
     info: dict[str, Any] = field(default_factory=dict)
 
 
+class ControlMessage:
+    """Base of the control messages: never dropped, handled by every worker in order."""
+
+
+@dataclass(frozen=True)
+class Cancel(ControlMessage):
+    """Turn ``turn_id`` was interrupted or failed: drop everything of it."""
+    turn_id: int
+
+
+@dataclass(frozen=True)
+class Reset(ControlMessage):
+    """Forget conversation state (history)."""
+
+
 @dataclass(frozen=True)
 class StageError(Message):
     """An exception raised by a stage while processing a message of ``turn_id``."""
@@ -84,3 +111,9 @@ class StageError(Message):
 
     def __str__(self) -> str:
         return f"stage '{self.stage}' failed on turn {self.turn_id}: {self.error}"
+
+
+@dataclass(frozen=True)
+class TurnFinished(Message):
+    """Published once per turn when it has ended (ok, interrupted or error)."""
+    record: "TurnRecord"

@@ -5,7 +5,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .messages import Message
 
 
 @dataclass
@@ -41,9 +40,3 @@ class TurnRecord:
         d = asdict(self)
         d.pop("t0", None)
         return d
-
-
-@dataclass(frozen=True)
-class TurnFinished(Message):
-    """Published once per turn when it has ended (ok, interrupted or error)."""
-    record: TurnRecord

@@ -15,22 +15,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .messages import AudioChunk, Message, StageError, TurnEnd, VideoChunk
+from .messages import AudioChunk, Cancel, ControlMessage, Message, Reset, StageError, TurnEnd, VideoChunk
 from .stage import Stage, TurnContext
 
 #: put on an inbox to make its worker finish (after closing its stage)
 SENTINEL = object()
-
-
-@dataclass(frozen=True)
-class Cancel:
-    """Control message: turn ``turn_id`` was interrupted or failed.  Never dropped."""
-    turn_id: int
-
-
-@dataclass(frozen=True)
-class Reset:
-    """Control message: forget conversation state (history).  Never dropped."""
 
 
 class TurnGate:
@@ -56,7 +45,7 @@ def drop_turn(q: queue.Queue, turn_id: int) -> int:
     """Remove every queued message of ``turn_id`` from ``q``; returns how many."""
     with q.mutex:
         kept = deque(m for m in q.queue
-                     if isinstance(m, Cancel) or getattr(m, "turn_id", None) != turn_id)
+                     if isinstance(m, ControlMessage) or getattr(m, "turn_id", None) != turn_id)
         dropped = len(q.queue) - len(kept)
         q.queue = kept
     return dropped
@@ -120,6 +109,8 @@ class StageWorker(threading.Thread):
         return ctx
 
     def _emit(self, msg: object) -> None:
+        if isinstance(msg, Message) and self.gate.is_cancelled(msg.turn_id):
+            return  # a cancelled turn's output is never published nor forwarded
         if isinstance(msg, Message):
             t = self.stats.timing(msg.turn_id)
             now = time.perf_counter()

@@ -6,7 +6,7 @@ import pytest
 from pipelines.engine import Engine, EngineError
 from pipelines.settings import Settings
 from pipelines.stage import Stage
-from pipelines.turn_record import TurnFinished
+from pipelines.messages import TurnFinished
 from tests.engine.conftest import REPLY
 
 
