@@ -5,19 +5,25 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 VPY    := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-nodeps.txt 2>/dev/null | sha1sum | cut -c1-12)
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-nodeps.txt requirements-dev.txt pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 SYSPKGS := libportaudio2 fonts-wqy-microhei xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libxcb-cursor0
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test install sysdeps app bench clean-venv
+.PHONY: demo test lint install sysdeps app bench clean-venv
 
 demo: install
 	$(VPY) main_demo.py --text "你好，介绍一下你自己"
 
-test: install sysdeps
+test: install sysdeps lint
 	$(VPY) -m pytest -q
+
+# ruff (lint + format) and mypy on pipelines/, before the tests
+lint: install
+	$(VPY) -m ruff check .
+	$(VPY) -m ruff format --check .
+	$(VPY) -m mypy
 
 app: install sysdeps
 	$(VPY) -m app
@@ -27,11 +33,12 @@ bench: install
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt $(wildcard requirements-nodeps.txt)
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml $(wildcard requirements-nodeps.txt)
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip "setuptools<81" wheel
-	$(VPY) -m pip install -q -r requirements.txt
+	$(VPY) -m pip install -q -r requirements.txt -r requirements-dev.txt
 	@if [ -f requirements-nodeps.txt ]; then $(VPY) -m pip install -q --no-deps -r requirements-nodeps.txt; fi
+	$(VPY) -m pip install -q --no-deps --no-build-isolation -e .
 	$(VPY) -m pipelines.voice.sovits_compat --fix
 	$(VPY) -m pipelines.install_check
 	@rm -f $(VENV)/.installed-*

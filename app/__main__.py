@@ -1,10 +1,15 @@
-"""``python -m app``: open the persona's window."""
+"""``python -m app`` / ``persona-app``: open the persona's window."""
 import sys
 
-from app.qt_env import prepare_qt_env
 
-prepare_qt_env()  # before anything imports Qt (cv2's plugin paths must not leak into PySide6)
+def run() -> int:
+    from app.qt_env import prepare_qt_env
 
-from app.main_window import main  # noqa: E402
+    prepare_qt_env()  # before anything imports Qt (cv2's plugin paths must not leak into PySide6)
+    from app.main_window import main
 
-sys.exit(main())
+    return main()
+
+
+if __name__ == "__main__":
+    sys.exit(run())
