@@ -362,3 +362,25 @@ def test_approx_tokens():
     assert approx_tokens("你好") == 2
     assert approx_tokens("hello world!") == 3
     assert approx_tokens("") == 0
+
+
+# -- bench dialogue --backend openai ----------------------------------------------------------------
+
+def test_bench_dialogue_against_a_server(script_server, capsys):
+    from pipelines.bench import dialogue as bench
+
+    srv = script_server().start()
+    assert bench.main(["--backend", "openai", "--endpoint", srv.endpoint, "--model", ScriptServer.MODEL,
+                       "--turns", "1", "--tokens", "16", "--threads", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["models_listed"] == [ScriptServer.MODEL] and report["model"] == ScriptServer.MODEL
+    (turn,) = report["per_turn"]
+    assert turn["tokens"] == len(srv.pieces)  # no usage figures from this server: one chunk, one token
+    assert 0 < turn["first_token_s"] < turn["first_audio_s"] < turn["wall_s"]
+    assert turn["tokens_per_s"] > 0 and turn["chars"] == len("".join(srv.pieces))
+    assert len([r for r in srv.requests if r.get("body")]) == 2  # warm-up + the measured turn
+
+    srv.stop()  # the server goes away: one line, exit 2
+    assert bench.main(["--backend", "openai", "--endpoint", srv.endpoint, "--turns", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "connection refused" in err and srv.endpoint in err
