@@ -384,3 +384,14 @@ def test_bench_dialogue_against_a_server(script_server, capsys):
     assert bench.main(["--backend", "openai", "--endpoint", srv.endpoint, "--turns", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "connection refused" in err and srv.endpoint in err
+
+
+def test_registry_builds_the_openai_backend(persona):
+    from pipelines.registry import build_stage
+
+    settings = openai_settings(f"http://{HOST}:{free_port()}/v1", "m")
+    stage = build_stage("dialogue", settings, persona)
+    assert isinstance(stage, OpenAIDialogue) and stage.name == "dialogue"
+    stage.load()  # no request at load: the server may start later
+    assert stage.backend.startswith("openai (m at http://127.0.0.1:")
+    assert settings.validate() == []
