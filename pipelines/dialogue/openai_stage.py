@@ -24,7 +24,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -181,22 +181,57 @@ class ServerStats:
         return (self.tokens - 1) / span if span > 0 else None
 
 
-class _StreamReader:
-    """Reads one chat-completion stream in a daemon thread; ``abort`` stops it from any thread."""
+class _OpenFailed(Exception):
+    """The request failed before its stream began (``exc``: what the client raised)."""
 
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+
+
+class _StreamReader:
+    """Opens and reads one chat-completion stream in a daemon thread; ``abort`` stops it from any thread.
+
+    The consumer gets, on ``items``: each chunk, then ``_END``; or an exception (``_OpenFailed`` when the
+    request failed before streaming) and ``_END``.  Opening happens here too, so a turn interrupted
+    while the server has not even answered returns at once (the late stream is closed on arrival).
+    """
+
+    def __init__(self, open_stream: Callable[[], Any], endpoint: str) -> None:
+        self.open_stream = open_stream
+        self.endpoint = endpoint
+        self.stream: Any = None
         self.items: queue.Queue[Any] = queue.Queue()
         self._aborted = threading.Event()
+        self._lock = threading.Lock()
         self.thread = threading.Thread(target=self._run, name="dialogue-openai-stream", daemon=True)
 
     def start(self) -> _StreamReader:
         self.thread.start()
         return self
 
+    def _open(self) -> Any:
+        try:
+            stream = self.open_stream()
+        except BaseException as exc:  # handed to the consumer (wrapped)
+            raise _OpenFailed(exc) from exc
+        content_type = stream.response.headers.get("content-type", "")
+        if not content_type.startswith("text/event-stream"):
+            stream.close()
+            raise ServerError(f"the dialogue server at {self.endpoint} does not stream (it answered "
+                              f"{content_type.split(';')[0] or 'no content type'}, not text/event-stream): "
+                              f"check that it supports stream=true on /chat/completions")
+        return stream
+
     def _run(self) -> None:
         try:
-            for chunk in self.stream:
+            stream = self._open()
+            with self._lock:
+                self.stream = stream
+            if self._aborted.is_set():  # interrupted while the server had not answered yet
+                stream.close()
+                return
+            for chunk in stream:
                 if self._aborted.is_set():
                     break
                 self.items.put(chunk)
@@ -209,7 +244,11 @@ class _StreamReader:
     def abort(self) -> None:
         """Close the HTTP stream now: shut the socket down (wakes a blocked read), then close the response."""
         self._aborted.set()
-        response = getattr(self.stream, "response", None)
+        with self._lock:
+            stream = self.stream
+        if stream is None:
+            return  # still connecting: the reader closes the stream when it arrives
+        response = getattr(stream, "response", None)
         try:
             net = response.extensions.get("network_stream") if response is not None else None
             sock = net.get_extra_info("socket") if net is not None else None
@@ -218,7 +257,7 @@ class _StreamReader:
         except (OSError, AttributeError):
             pass
         with contextlib.suppress(Exception):  # already closed or broken: nothing left to stop
-            self.stream.close()
+            stream.close()
         self.thread.join(JOIN_S)
 
 
@@ -293,19 +332,8 @@ class OpenAIDialogue(Stage):
         if ds.temperature > 0:
             kwargs["top_p"] = ds.top_p
         stats.started = time.perf_counter()
-        try:
-            stream = self.client.chat.completions.create(model=model, messages=self.messages(query), stream=True,
-                                                         **kwargs)
-        except Exception as exc:  # noqa: BLE001 - any failure becomes one line for the user
-            raise explain(exc, self.endpoint, model=model, key_env=ds.api_key_env, read_s=ds.read_timeout_s,
-                          offered=self._offered(exc)) from None
-        content_type = stream.response.headers.get("content-type", "")
-        if not content_type.startswith("text/event-stream"):
-            stream.close()
-            raise ServerError(f"the dialogue server at {self.endpoint} does not stream (it answered "
-                              f"{content_type.split(';')[0] or 'no content type'}, not text/event-stream): "
-                              f"check that it supports stream=true on /chat/completions")
-        reader = _StreamReader(stream).start()
+        reader = _StreamReader(lambda: self.client.chat.completions.create(
+            model=model, messages=self.messages(query), stream=True, **kwargs), self.endpoint).start()
         reply: list[str] = []
         received = 0
         finished = False
@@ -325,6 +353,9 @@ class OpenAIDialogue(Stage):
                 if item is _END:
                     finished = True
                     break
+                if isinstance(item, _OpenFailed):
+                    raise explain(item.exc, self.endpoint, model=model, key_env=ds.api_key_env,
+                                  read_s=ds.read_timeout_s, offered=self._offered(item.exc)) from None
                 if isinstance(item, BaseException):
                     raise explain(item, self.endpoint, model=model, key_env=ds.api_key_env,
                                   read_s=ds.read_timeout_s, received=received) from None

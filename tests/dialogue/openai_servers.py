@@ -104,7 +104,8 @@ class ScriptServer:
     """An OpenAI-compatible FastAPI app on 127.0.0.1 whose behaviour the test sets.
 
     ``mode``: "ok" | "break" (stream some pieces, then drop the connection) | "json" (answer
-    ``stream: true`` with a plain JSON completion) | "stall" (role chunk, then silence).
+    ``stream: true`` with a plain JSON completion) | "stall" (role chunk, then silence) |
+    "slow_headers" (no answer at all until ``release``, then streams like "ok").
     ``hold``: when set, the "ok" stream pauses after ``hold_after`` pieces until ``release`` is set.
     """
 
@@ -120,6 +121,7 @@ class ScriptServer:
         self.requests: list[dict] = []      # body, headers and client address of every request
         self.stream_closed = threading.Event()  # set when a stream ended early (client went away)
         self.sent_last = threading.Event()      # set when an "ok" stream wrote its last piece
+        self.headers_sent = threading.Event()   # "slow_headers": set when the server finally answers
         self.port = free_port()
         self.endpoint = f"http://{HOST}:{self.port}/v1"
         self._server = None
@@ -158,6 +160,12 @@ class ScriptServer:
             if body.get("model") != srv.MODEL:
                 return JSONResponse({"object": "error", "message": f"The model `{body.get('model')}` does not exist.",
                                      "type": "NotFoundError", "param": None, "code": 404}, status_code=404)
+            if srv.mode == "slow_headers":  # e.g. a server loading its model on the first request
+                for _ in range(1000):  # bounded: 20 s at most
+                    if srv.release.is_set():
+                        break
+                    await asyncio.sleep(0.02)
+                srv.headers_sent.set()
             if srv.mode == "json":
                 return {"id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": srv.MODEL,
                         "choices": [{"index": 0, "finish_reason": "stop",

@@ -222,6 +222,22 @@ def test_interrupt_while_the_server_is_silent(script_server, persona):
     assert srv.stream_closed.wait(10)
 
 
+def test_interrupt_before_the_server_answers(script_server, persona):
+    srv = script_server()
+    srv.mode = "slow_headers"
+    srv.start()
+    stage = OpenAIDialogue(openai_settings(srv.endpoint, ScriptServer.MODEL, read_timeout_s=30.0), persona)
+    stage.load()
+    flag = threading.Event()
+    threading.Timer(0.3, flag.set).start()
+    chunks, _ = run_turn(stage, "hi", cancelled=flag.is_set)
+    assert chunks == [] and not srv.headers_sent.is_set(), "the turn waited for the server's answer"
+    srv.release.set()
+    srv.mode = "ok"
+    chunks, _ = run_turn(stage, "hi", turn_id=2)
+    assert "".join(c.text for c in chunks) == "".join(srv.pieces)
+
+
 # -- the scripted server: errors a user understands -------------------------------------------------
 
 def one_line_error(stage, text="hi", turn_id=1) -> str:
