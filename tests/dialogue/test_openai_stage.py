@@ -37,6 +37,24 @@ ROOT = Path(__file__).resolve().parents[2]
 TURN_TIMEOUT = 60
 
 
+@pytest.fixture(autouse=True)
+def only_localhost(monkeypatch):
+    """Every connection this process opens during a test goes to 127.0.0.1."""
+    import socket
+
+    seen = []
+    connect = socket.socket.connect
+
+    def recording_connect(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            seen.append(address[0])
+        return connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", recording_connect)
+    yield seen
+    assert set(seen) <= {HOST}, f"connections outside 127.0.0.1: {sorted(set(seen) - {HOST})}"
+
+
 @pytest.fixture(scope="module")
 def tf_serve(tiny_glm, tmp_path_factory):
     """``transformers serve`` on a free port of 127.0.0.1 with the tiny GLM, stopped at the end."""
@@ -372,6 +390,16 @@ def test_history_budget_and_every_request_on_localhost(script_server, persona):
     assert sum(approx_tokens(f"{q}\n{a}\n") for q, a in stage.history.window()) <= 40
     assert sent[0] == {"role": "system", "content": persona.system_prompt}
     assert {r["client"] for r in srv.requests} == {HOST}
+
+
+def test_empty_model_setting_takes_the_first_listed(script_server, persona, only_localhost):
+    srv = script_server().start()
+    stage = OpenAIDialogue(openai_settings(srv.endpoint, ""), persona)
+    stage.load()
+    chunks, ctx = run_turn(stage, "hi")
+    assert ctx.info["dialogue_model"] == ScriptServer.MODEL and chunks
+    assert [r["path"] for r in srv.requests] == ["/v1/models", "/v1/chat/completions"]
+    assert only_localhost and set(only_localhost) == {HOST}
 
 
 def test_approx_tokens():
