@@ -46,11 +46,39 @@ def wait_until(check, timeout: float, what: str, step: float = 0.1) -> None:
     raise TimeoutError(f"{what} not within {timeout} s")
 
 
+def put_in_hub_cache(model_dir: Path, cache_dir: Path, repo_id: str) -> str:
+    """Place a model folder in an offline hub cache (the layout huggingface_hub writes: blobs named by
+    their sha256, a snapshot of symlinks, refs/main), so a server finds and lists it by ``repo_id``."""
+    import hashlib
+    import shutil
+
+    repo = cache_dir / ("models--" + repo_id.replace("/", "--"))
+    commit = hashlib.sha1(repo_id.encode()).hexdigest()
+    snapshot = repo / "snapshots" / commit
+    (repo / "blobs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs").mkdir(exist_ok=True)
+    snapshot.mkdir(parents=True, exist_ok=True)
+    for f in sorted(Path(model_dir).iterdir()):
+        digest = hashlib.sha256(f.read_bytes()).hexdigest()
+        shutil.copyfile(f, repo / "blobs" / digest)
+        link = snapshot / f.name
+        if not link.exists():
+            link.symlink_to(Path("..") / ".." / "blobs" / digest)
+    (repo / "refs" / "main").write_text(commit)
+    return repo_id
+
+
 class TransformersServe:
-    """``transformers serve <folder> --host 127.0.0.1 --port N`` started and stopped by the tests."""
+    """``transformers serve <model> --host 127.0.0.1 --port N`` started and stopped by the tests.
+
+    The model folder is served from an offline hub cache under the name ``persona/tiny-glm`` so that
+    ``/v1/models`` lists it (transformers serve lists the hub cache; a folder path works too, unlisted).
+    """
+
+    REPO_ID = "persona/tiny-glm"
 
     def __init__(self, model_dir: Path, log_path: Path, cache_dir: Path) -> None:
-        self.model_dir = str(model_dir)
+        self.model_dir = put_in_hub_cache(model_dir, cache_dir, self.REPO_ID)
         self.port = free_port()
         self.endpoint = f"http://{HOST}:{self.port}/v1"
         self.log_path = log_path

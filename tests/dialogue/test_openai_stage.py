@@ -115,48 +115,49 @@ def toy_engine(settings, tmp_path):
 
 # -- transformers serve ---------------------------------------------------------------------------
 
-def test_headless_turn_through_transformers_serve(tf_serve, tiny_glm, tmp_path):
+def test_headless_turn_through_transformers_serve(tf_serve, tmp_path):
     """main_demo.py, every stage real, the reply streamed from transformers serve."""
     r = subprocess.run(
         [sys.executable, "main_demo.py", "--text", "你好，介绍一下你自己", "--json",
          "--out", str(tmp_path / "turn.mp4"), "--output_dir", str(tmp_path), "--log", str(tmp_path / "log.jsonl"),
          "--dialogue.backend", "openai", "--dialogue.endpoint", tf_serve.endpoint,
-         "--dialogue.model", str(tiny_glm), "--dialogue.max_new_tokens", "24", "--dialogue.temperature", "0"],
+         "--dialogue.model", tf_serve.model_dir, "--dialogue.max_new_tokens", "24", "--dialogue.temperature", "0"],
         check=False, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     line = json.loads([x for x in r.stdout.splitlines() if x.startswith("{")][-1])
     assert line["status"] == "ok", line["error"]
     assert line["mode"] == "server"
-    assert line["model"].startswith(str(tiny_glm))  # the name the server reports (transformers adds @main)
+    assert line["model"] == tf_serve.model_dir + "@main"  # the name the server reports
     assert line["reply"] and line["video_path"] == str(tmp_path / "turn.mp4")
 
 
-def test_transformers_serve_streams_and_keeps_history(tf_serve, tiny_glm, persona):
-    stage = OpenAIDialogue(openai_settings(tf_serve.endpoint, str(tiny_glm)), persona)
+def test_transformers_serve_streams_and_keeps_history(tf_serve, persona):
+    stage = OpenAIDialogue(openai_settings(tf_serve.endpoint, tf_serve.model_dir), persona)
     stage.load()
     chunks, ctx = run_turn(stage, "你好")
     assert len(chunks) > 1 and all(c.mode == "server" for c in chunks)
     assert ctx.info["dialogue_mode"] == "server" and ctx.info["dialogue_tokens"] == 24  # the server's usage
     assert ctx.info["dialogue_first_token_s"] > 0
     assert stage.history.window() == [("你好", "".join(c.text for c in chunks).strip())]
-    assert isinstance(list_models(tf_serve.endpoint), list)  # transformers lists its hub cache: empty here
+    assert list_models(tf_serve.endpoint) == [tf_serve.model_dir]
     stage.close()
 
 
-def test_transformers_serve_wrong_model_then_right(tf_serve, tiny_glm, persona):
+def test_transformers_serve_wrong_model_then_right(tf_serve, persona):
     stage = OpenAIDialogue(openai_settings(tf_serve.endpoint, "no-such-model"), persona)
     stage.load()
     with pytest.raises(ServerError) as err:
         run_turn(stage, "hi")
     msg = str(err.value)
     assert "\n" not in msg and tf_serve.endpoint in msg and "'no-such-model'" in msg and "dialogue.model" in msg
-    stage.settings.dialogue.model = str(tiny_glm)
+    assert f"it offers: {tf_serve.model_dir}" in msg
+    stage.settings.dialogue.model = tf_serve.model_dir
     chunks, _ = run_turn(stage, "hi", turn_id=2)
     assert chunks
 
 
-def test_transformers_serve_interrupt_stops_the_stream(tf_serve, tiny_glm, persona):
-    stage = OpenAIDialogue(openai_settings(tf_serve.endpoint, str(tiny_glm), max_new_tokens=4000), persona)
+def test_transformers_serve_interrupt_stops_the_stream(tf_serve, persona):
+    stage = OpenAIDialogue(openai_settings(tf_serve.endpoint, tf_serve.model_dir, max_new_tokens=4000), persona)
     stage.load()
     ctx = TurnContext(1)
     gen = stage.process(UserTurn(1, 0, "hi"), ctx)
