@@ -136,6 +136,10 @@ class Settings:
         """Every problem as 'dotted.field: what is wrong'."""
         errors: list[str] = []
         _check(self, "", errors)
+        env = self.dialogue.api_key_env
+        if env and not (env.replace("_", "a").isascii() and env.replace("_", "a").isalnum() and not env[0].isdigit()):
+            errors.append("dialogue.api_key_env: must be the name of an environment variable holding the key "
+                          "(e.g. OPENAI_API_KEY), never the key itself")
         return errors
 
     def replace(self, dotted: str, value: Any) -> "Settings":

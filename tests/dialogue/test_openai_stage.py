@@ -23,7 +23,13 @@ from pipelines.dialogue.openai_stage import (
 from pipelines.engine import Engine
 from pipelines.messages import AudioChunk, TextChunk, UserTurn
 from pipelines.persona import Persona
-from pipelines.settings import DEFAULT_PERSONA, Settings, load_settings, save_settings
+from pipelines.settings import (
+    DEFAULT_PERSONA,
+    Settings,
+    SettingsError,
+    load_settings,
+    save_settings,
+)
 from pipelines.stage import TurnContext
 from tests.dialogue.openai_servers import (
     HOST,
@@ -316,6 +322,11 @@ def test_api_key_from_the_environment_never_in_settings_json(script_server, pers
     assert srv.requests[-1]["headers"]["authorization"] == "Bearer sk-test-s3cret"
     assert list_models(srv.endpoint, api_key="sk-test-s3cret") == [ScriptServer.MODEL]
 
+    settings.dialogue.api_key_env = "sk-test-s3cret"  # the key pasted where its variable's name goes
+    with pytest.raises(SettingsError, match="never the key itself"):
+        save_settings(settings, tmp_path / "settings.json")
+    assert not (tmp_path / "settings.json").exists()
+    settings.dialogue.api_key_env = "PERSONA_TEST_KEY"
     path = save_settings(settings, tmp_path / "settings.json")
     text = path.read_text(encoding="utf-8")
     assert "s3cret" not in text and '"api_key_env": "PERSONA_TEST_KEY"' in text
