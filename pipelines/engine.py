@@ -240,6 +240,7 @@ class Engine:
         now = time.perf_counter()
         rec.wall_s = now - rec.t0
         rec.mode = info.get("mode", rec.mode)
+        rec.model = info.get("dialogue_model", rec.model)
         rec.video_path = info.get("video_path")
         busy_media = 0.0
         for w in self.workers:

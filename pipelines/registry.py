@@ -11,6 +11,7 @@ from .stage import Stage
 BACKENDS: dict[tuple[str, str], str] = {
     ("dialogue", "retrieval"): "pipelines.dialogue.retrieval:RetrievalDialogue",
     ("dialogue", "chatglm"): "pipelines.dialogue.chatglm_stage:ChatGLMDialogue",
+    ("dialogue", "openai"): "pipelines.dialogue.openai_stage:OpenAIDialogue",
     ("tts", "espeak"): "pipelines.voice.espeak_tts:EspeakTTS",
     ("tts", "pyttsx3"): "pipelines.voice.pyttsx3_tts:Pyttsx3TTS",
     ("vc", "none"): "pipelines.voice.passthrough:NoConversion",

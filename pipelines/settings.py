@@ -35,7 +35,7 @@ def opt(default: Any, help: str, choices: tuple | None = None, path: str | None 
 
 @dataclass
 class DialogueSettings:
-    backend: str = opt("retrieval", "reply generator", choices=("retrieval", "chatglm"))
+    backend: str = opt("retrieval", "reply generator", choices=("retrieval", "chatglm", "openai"))
     model_dir: str = opt("", "ChatGLM / GLM / causal-LM model folder (e.g. module/chatglm-6b)", path="dir")
     ptuning_dir: str = opt("", "P-tuning v2 checkpoint or peft adapter folder (empty: none)", path="dir")
     trust_remote_code: bool = opt(False, "run the model folder's own Python code (needed for THUDM ChatGLM folders)")
@@ -47,6 +47,11 @@ class DialogueSettings:
     history_tokens: int = opt(1024, "token budget of the kept history (oldest rounds dropped first)", lo=0, hi=131072)
     stream_delay_ms: int = opt(15, "retrieval backend: pause between streamed pieces", lo=0, hi=1000)
     pre_seq_len: int = opt(0, "P-tuning prefix length the checkpoint must have (0: take it from the checkpoint)", lo=0, hi=4096)
+    endpoint: str = opt("http://127.0.0.1:8000/v1", "openai backend: base URL of an OpenAI-compatible server (vLLM, llama-server, Ollama, ...)")
+    model: str = opt("", "openai backend: model or adapter name the server knows (empty: the first it lists)")
+    api_key_env: str = opt("OPENAI_API_KEY", "openai backend: name of the environment variable holding the API key (the key is never stored here)")
+    connect_timeout_s: float = opt(5.0, "openai backend: seconds to wait for the connection", lo=0.1, hi=600.0)
+    read_timeout_s: float = opt(60.0, "openai backend: seconds to wait for the next piece of the reply", lo=0.1, hi=3600.0)
 
 
 @dataclass
@@ -131,6 +136,10 @@ class Settings:
         """Every problem as 'dotted.field: what is wrong'."""
         errors: list[str] = []
         _check(self, "", errors)
+        env = self.dialogue.api_key_env
+        if env and not (env.replace("_", "a").isascii() and env.replace("_", "a").isalnum() and not env[0].isdigit()):
+            errors.append("dialogue.api_key_env: must be the name of an environment variable holding the key "
+                          "(e.g. OPENAI_API_KEY), never the key itself")
         return errors
 
     def replace(self, dotted: str, value: Any) -> "Settings":

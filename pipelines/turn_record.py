@@ -22,6 +22,7 @@ class TurnRecord:
     started_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))
     reply: str = ""
     mode: str = ""
+    model: str | None = None             # the model that wrote the reply, where the dialogue stage names it
     status: str = "running"              # running | ok | interrupted | error
     error: str | None = None
     wall_s: float | None = None

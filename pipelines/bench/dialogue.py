@@ -8,6 +8,11 @@ reports load time, time to first token, decoding tokens/s (after the first
 token), tokens per reply, and memory (RSS after the variant, process peak).
 ``--finetune-steps N`` also P-tunes the model for N steps on the persona's chat
 log and reports steps/s.  Prints a table, or JSON with ``--json``.
+
+``--backend openai --endpoint URL [--model NAME]`` instead measures an
+OpenAI-compatible server through the real ``openai`` stage and the whole turn
+(the configured voice and face): time to first token, tokens/s after it, and
+time to first audio, so a server can be compared with the in-process model.
 """
 from __future__ import annotations
 
@@ -105,6 +110,51 @@ def bench_finetune(base: Path, data: Path, steps: int, pre_seq_len: int, threads
             "peak_rss_mb": peak_rss_mb()}
 
 
+def bench_server(settings, persona, prompts: list[str], turns: int) -> dict:
+    """``turns`` whole turns (after one warm-up) through the engine with the ``openai`` dialogue stage."""
+    import shutil
+
+    from ..dialogue.openai_stage import api_key_from_env, list_models
+    from ..engine import Engine
+
+    ds = settings.dialogue
+    models = list_models(ds.endpoint, api_key_from_env(ds.api_key_env), timeout_s=ds.connect_timeout_s + 5)
+    out = tempfile.mkdtemp(prefix="bench-dialogue-server-")
+    settings.output_dir = out
+    rows = []
+    engine = Engine(settings, log_path=Path(out) / "log.jsonl").start()
+    try:
+        stage = engine.stages["dialogue"]
+        for i in range(turns + 1):
+            engine.clear()  # each reply without history: the same prompt length every time
+            rec = engine.wait(engine.submit(prompts[i % len(prompts)]), timeout=600)
+            if rec.status != "ok":
+                raise RuntimeError(rec.error or rec.status)
+            st = stage.last_stats
+            if i == 0:
+                continue  # warm-up (the server may load the model on its first request)
+            rows.append({"first_token_s": st.time_to_first_token, "tokens_per_s": st.tokens_per_second,
+                         "tokens": st.tokens, "first_audio_s": rec.first_audio_s, "wall_s": rec.wall_s,
+                         "chars": len(rec.reply), "model": st.model})
+    finally:
+        engine.close()
+        shutil.rmtree(out, ignore_errors=True)
+    return {"backend": "openai", "endpoint": ds.endpoint, "models_listed": models,
+            "model": rows[-1]["model"] if rows else ds.model, "turns": turns, "max_new_tokens": ds.max_new_tokens,
+            "first_token_s": _median(r["first_token_s"] for r in rows),
+            "tokens_per_s": _median(r["tokens_per_s"] for r in rows),
+            "tokens": _median(r["tokens"] for r in rows),
+            "first_audio_s": _median(r["first_audio_s"] for r in rows),
+            "wall_s": _median(r["wall_s"] for r in rows), "per_turn": rows}
+
+
+def print_server_table(r: dict) -> None:
+    print(f"dialogue bench: {r['model']} at {r['endpoint']} ({r['turns']} turns, max_new_tokens {r['max_new_tokens']})")
+    print(f"first token {_fmt(r['first_token_s'], 4)} s, {_fmt(r['tokens_per_s'], 1)} tokens/s, "
+          f"{_fmt(r['tokens'])} tokens per reply, first audio {_fmt(r['first_audio_s'], 3)} s, "
+          f"turn {_fmt(r['wall_s'], 3)} s")
+
+
 def _fmt(v, digits=3):
     if v is None:
         return "-"
@@ -144,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--finetune-steps", type=int, default=0, help="also P-tune N steps and report steps/s")
     parser.add_argument("--pre-seq-len", type=int, default=16, help="prefix length for --finetune-steps")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--backend", choices=("chatglm", "openai"), default="chatglm",
+                        help="openai: measure an OpenAI-compatible server (with --endpoint, --model)")
+    parser.add_argument("--endpoint", help="openai: server base URL, e.g. http://127.0.0.1:8000/v1")
+    parser.add_argument("--model", help="openai: model name on the server (default: dialogue.model, else the first listed)")
     add_settings_arguments(parser)
     args = parser.parse_args(argv)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -160,6 +214,24 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(settings.threads)
+    if args.backend == "openai":
+        from ..dialogue.openai_stage import ServerError
+
+        settings = settings.replace("dialogue.backend", "openai").replace("dialogue.max_new_tokens", args.tokens)
+        settings = settings.replace("dialogue.temperature", 0.0)
+        for key, value in (("endpoint", args.endpoint), ("model", args.model)):
+            if value:
+                settings = settings.replace(f"dialogue.{key}", value)
+        try:
+            report = bench_server(settings, persona, ["你好，介绍一下你自己", "What can you do?"], args.turns)
+        except (ServerError, RuntimeError) as exc:
+            print(f"bench dialogue: {exc}", file=sys.stderr)
+            return 2
+        if args.json:
+            print(json.dumps(report, ensure_ascii=False))
+        else:
+            print_server_table(report)
+        return 0
     settings = settings.replace("dialogue.backend", "chatglm").replace("dialogue.max_new_tokens", args.tokens)
     settings = settings.replace("dialogue.temperature", 0.0)
     tmp = None
