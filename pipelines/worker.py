@@ -87,7 +87,10 @@ class StageWorker(threading.Thread):
         gate: TurnGate,
         on_error: Callable[[StageError], None],
         on_output: Callable[[str, object], None] = lambda stage, msg: None,
+        manage_stage: bool = True,
     ) -> None:
+        """``manage_stage``: load the stage when the thread starts and close it when it ends
+        (False for a stage someone else owns, as in ``pipelines.testing.harness``)."""
         super().__init__(name=f"stage-{stage.name}", daemon=True)
         self.stage = stage
         self.inbox = inbox
@@ -95,6 +98,7 @@ class StageWorker(threading.Thread):
         self.gate = gate
         self.on_error = on_error
         self.on_output = on_output
+        self.manage_stage = manage_stage
         self.stats = WorkerStats()
         self.loaded = threading.Event()
         self.load_error: BaseException | None = None
@@ -132,7 +136,8 @@ class StageWorker(threading.Thread):
     # -- thread body -------------------------------------------------------
     def run(self) -> None:
         try:
-            self.stage.load()
+            if self.manage_stage:
+                self.stage.load()
         except BaseException as exc:  # reported by Engine.start
             self.load_error = exc
             self.loaded.set()
@@ -146,7 +151,8 @@ class StageWorker(threading.Thread):
                 self._handle(msg)
         finally:
             try:
-                self.stage.close()
+                if self.manage_stage:
+                    self.stage.close()
             except Exception as exc:  # closing must not hide the real outcome
                 self._report(-1, exc)
 

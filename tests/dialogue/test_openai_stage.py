@@ -37,7 +37,7 @@ from tests.dialogue.openai_servers import (
     TransformersServe,
     free_port,
 )
-from tests.engine.toy_stages import CollectSink, FlatFace, PassAudio, ToneTTS
+from pipelines.testing.toy_stages import CollectSink, FlatFace, PassAudio, ToneTTS
 
 ROOT = Path(__file__).resolve().parents[2]
 TURN_TIMEOUT = 60

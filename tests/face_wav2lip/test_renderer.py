@@ -9,6 +9,7 @@ from pipelines.messages import AudioChunk, TextChunk, VideoChunk
 from pipelines.persona import Persona
 from pipelines.settings import Settings
 from pipelines.stage import TurnContext
+from pipelines.testing.harness import run_stage
 
 
 def _settings(checkpoint, batch=8, runtime="auto"):
@@ -29,7 +30,7 @@ def renderer(w2l_checkpoint, face_avatar, tmp_path_factory):
 
 
 def _render(r, samples, sr, turn=1, seq=0):
-    return list(r.process(AudioChunk(turn, seq, samples=samples, sample_rate=sr, text="hi"), TurnContext(turn)))
+    return run_stage(r, [AudioChunk(turn, seq, samples=samples, sample_rate=sr, text="hi")], end_turns=False)
 
 
 def test_audio_is_the_clock_and_output_streams_in_batches(renderer, speech):

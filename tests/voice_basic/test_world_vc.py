@@ -8,6 +8,7 @@ from pipelines.stage import TurnContext
 from pipelines.voice.pitch import semitones
 from pipelines.voice.passthrough import NoConversion
 from pipelines.voice.world_vc import WorldConversion, warp_envelope
+from pipelines.testing.harness import run_stage
 
 from .conftest import median_f0_praat
 
@@ -15,8 +16,7 @@ from .conftest import median_f0_praat
 def convert(settings, persona, chunk, **voice):
     p = dataclasses.replace(persona, voice=dataclasses.replace(persona.voice, **voice)) if voice else persona
     stage = WorldConversion(settings, p)
-    stage.load()
-    (out,) = stage.process(chunk, TurnContext(chunk.turn_id))
+    (out,) = run_stage(stage, [chunk], load=True)
     return out
 
 

@@ -10,13 +10,13 @@ import pytest
 
 from pipelines.messages import AudioChunk
 from pipelines.stage import TurnContext
+from pipelines.testing.harness import run_stage
 
 from .conftest import harmonic_score
 
 
 def convert_chunk(stage, samples, sr, turn_id=1, seq=0):
-    return list(stage.process(AudioChunk(turn_id, seq, samples=samples, sample_rate=sr, text="句子"),
-                              TurnContext(turn_id)))
+    return run_stage(stage, [AudioChunk(turn_id, seq, samples=samples, sample_rate=sr, text="句子")], end_turns=False)
 
 
 def test_conversion_returns_one_chunk_at_the_model_rate_with_the_input_duration(sovits_stage, tts_like_sentence):
