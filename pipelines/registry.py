@@ -1,11 +1,18 @@
-"""Which class implements each stage backend (imported lazily, by name)."""
+"""Which class implements each stage backend (imported lazily, by name).
+
+The one list of backends: the settings' choices (``backend_choices``), the CLI, the
+settings panel and ``build_stage`` all read it.  This module imports nothing of the
+project at load time, so ``settings.py`` can use it.
+"""
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from .persona import Persona
-from .settings import Settings
-from .stage import Stage
+if TYPE_CHECKING:
+    from .persona import Persona
+    from .settings import Settings
+    from .stage import Stage
 
 #: (stage kind, backend) -> "module:Class"; each class is built as Class(settings, persona)
 BACKENDS: dict[tuple[str, str], str] = {
@@ -20,6 +27,11 @@ BACKENDS: dict[tuple[str, str], str] = {
     ("face", "warp"): "pipelines.face.warp.renderer:WarpRenderer",
     ("face", "wav2lip"): "pipelines.face.wav2lip.renderer:Wav2LipRenderer",
 }
+
+
+def backend_choices(kind: str) -> tuple[str, ...]:
+    """The backends of one stage kind, in registry order (the first is the default)."""
+    return tuple(b for k, b in BACKENDS if k == kind)
 
 
 def backend_name(settings: Settings, kind: str) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from .atomic_files import atomic_write_text
+from .registry import backend_choices
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PERSONA = REPO_ROOT / "source" / "default"
@@ -35,7 +36,7 @@ def opt(default: Any, help: str, choices: tuple | None = None, path: str | None 
 
 @dataclass
 class DialogueSettings:
-    backend: str = opt("retrieval", "reply generator", choices=("retrieval", "chatglm", "openai"))
+    backend: str = opt("retrieval", "reply generator", choices=backend_choices("dialogue"))
     model_dir: str = opt("", "ChatGLM / GLM / causal-LM model folder (e.g. module/chatglm-6b)", path="dir")
     ptuning_dir: str = opt("", "P-tuning v2 checkpoint or peft adapter folder (empty: none)", path="dir")
     trust_remote_code: bool = opt(False, "run the model folder's own Python code (needed for THUDM ChatGLM folders)")
@@ -56,11 +57,11 @@ class DialogueSettings:
 
 @dataclass
 class VoiceSettings:
-    tts_backend: str = opt("espeak", "base text-to-speech voice", choices=("espeak", "pyttsx3"))
+    tts_backend: str = opt("espeak", "base text-to-speech voice", choices=backend_choices("tts"))
     tts_voice: str = opt("", "base voice name (empty: the persona's, by language)")
     tts_rate: int = opt(0, "speaking rate in words per minute (0: the persona's)", lo=0, hi=600)
     tts_pitch: int = opt(-1, "base pitch 0-99 (-1: the persona's)", lo=-1, hi=99)
-    vc_backend: str = opt("world", "voice conversion into the persona's voice", choices=("none", "world", "sovits"))
+    vc_backend: str = opt("world", "voice conversion into the persona's voice", choices=backend_choices("vc"))
     sovits_dir: str = opt("", "so-vits-svc model folder: G_*.pth + config.json (e.g. module/So-VITS/44k)", path="dir")
     sovits_checkpoint: str = opt("", "G_*.pth inside sovits_dir (empty: newest)")
     contentvec_dir: str = opt("", "ContentVec encoder: HF content-vec-best folder or checkpoint_best_legacy_500.pt", path="any")
@@ -74,7 +75,7 @@ class VoiceSettings:
 
 @dataclass
 class FaceSettings:
-    backend: str = opt("warp", "lip-sync renderer", choices=("warp", "wav2lip"))
+    backend: str = opt("warp", "lip-sync renderer", choices=backend_choices("face"))
     checkpoint: str = opt("", "Wav2Lip checkpoint (.pth) or exported model (.onnx) (e.g. module/wav2lip/wav2lip_gan.pth)", path="file")
     runtime: str = opt("auto", "Wav2Lip runtime", choices=("auto", "torch", "onnx"))
     batch_size: int = opt(32, "frames per inference batch", lo=1, hi=512)
