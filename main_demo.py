@@ -18,6 +18,10 @@ import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from pipelines.logs import configure_logging  # noqa: E402
+
+configure_logging()
+
 from pipelines.cli_settings import add_settings_arguments, settings_from_args  # noqa: E402
 from pipelines.engine import Engine, EngineError  # noqa: E402
 from pipelines.persona import PersonaError  # noqa: E402

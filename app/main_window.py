@@ -352,7 +352,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     from .qt_env import install_fonts, make_application
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from pipelines.logs import configure_logging
+    configure_logging(verbose=True)
     app = make_application(sys.argv[:1])
     if app.platformName() == "offscreen" and not args.screenshot:
         print("warning: no display (DISPLAY is not set): the window is drawn offscreen and nobody sees it. "

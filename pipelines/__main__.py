@@ -7,6 +7,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from pipelines.logs import configure_logging
+
 COMMANDS = {
     "demo": ("main_demo", "main", "run the headless conversation demo (same as main_demo.py)"),
     "finetune": ("pipelines.dialogue.finetune_cli", "main", "P-tune the dialogue model on JSON chat logs"),
@@ -33,6 +35,7 @@ def usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    configure_logging()
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0

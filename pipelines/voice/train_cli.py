@@ -37,12 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from ..settings import SettingsError, load_settings
+    from ..cli_settings import settings_from_args
+    from ..settings import SettingsError
     from .contentvec import ContentVecError
     from .voice_train import TrainOptions, VoiceTrainError, train_voice
 
     try:
-        settings = load_settings(args.settings)
+        settings = settings_from_args(args)
     except SettingsError as exc:
         print(f"voice-train: {exc}", file=sys.stderr)
         return 2

@@ -161,11 +161,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from pipelines.settings import SettingsError, load_settings
+    from pipelines.cli_settings import settings_from_args
+    from pipelines.settings import SettingsError
     from pipelines.face.wav2lip.checkpoint import CheckpointError, load_wav2lip
 
     try:
-        settings = load_settings(args.settings)
+        settings = settings_from_args(args)
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
