@@ -19,9 +19,8 @@ from typing import Any, get_type_hints
 
 from .atomic_files import atomic_write_text
 from .registry import backend_choices
+from .paths import DEFAULT_PERSONA, REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PERSONA = REPO_ROOT / "source" / "default"
 DEFAULT_SETTINGS_FILE = REPO_ROOT / "settings.json"
 
 

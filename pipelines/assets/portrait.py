@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from pipelines.paths import DEFAULT_PERSONA
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_OUT = REPO_ROOT / "source" / "default" / "portrait.png"
+DEFAULT_OUT = DEFAULT_PERSONA / "portrait.png"
 
 
 # -- small helpers ---------------------------------------------------------------

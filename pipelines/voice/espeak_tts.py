@@ -185,7 +185,7 @@ class EspeakTTS(Stage):
 
     # -- voice choice ------------------------------------------------------
     def language_for(self, text: str) -> str:
-        forced = getattr(self.settings, "language", "auto")
+        forced = self.settings.language
         if forced in ("zh", "en"):
             return forced
         return "zh" if has_cjk(text) else "en"

@@ -51,7 +51,7 @@ class Pyttsx3TTS(Stage):
 
     # same voice rules as EspeakTTS
     def language_for(self, text: str) -> str:
-        forced = getattr(self.settings, "language", "auto")
+        forced = self.settings.language
         return forced if forced in ("zh", "en") else ("zh" if has_cjk(text) else "en")
 
     def voice_for(self, language: str) -> str:

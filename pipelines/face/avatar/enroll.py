@@ -29,9 +29,9 @@ import numpy as np
 from pipelines.face.avatar import landmarks as lmk
 from pipelines.face.avatar.storage import PADS, Avatar, file_sha1, make_crops, save_avatar
 from pipelines.face.avatar.video_io import Clip, ClipError, is_image, iter_clip, read_clip
+from pipelines.paths import SOURCE_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_PERSONAS = REPO_ROOT / "source"
+DEFAULT_PERSONAS = SOURCE_DIR
 
 FPS = 25.0
 MAX_SIDE = 720            # frames are kept with the longer side at most this

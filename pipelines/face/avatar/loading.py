@@ -31,7 +31,7 @@ def load_avatar(persona, settings) -> Avatar:
     ``persona.avatar_dir`` on first use (and again when the portrait changes).
     """
     with _LOCK:
-        if getattr(settings.face, "face", ""):
+        if settings.face.face:
             folder = settings.resolve(settings.face.face)
             _recover(folder)
             if read_meta(folder) is None:

@@ -65,8 +65,8 @@ class Wav2LipRenderer(Stage):
         self.model = inference
         self.fps = float(settings.face.fps)
         self.batch_size = int(settings.face.batch_size)
-        self.silence_db = float(getattr(settings.face, "silence_db", -45.0))
-        self.compositor = Compositor(colour_match=bool(getattr(settings.face, "colour_match", True)))
+        self.silence_db = float(settings.face.silence_db)
+        self.compositor = Compositor(colour_match=settings.face.colour_match)
         self.stats = RenderStats()
         self._turns: dict[int, _TurnState] = {}
 
