@@ -22,7 +22,6 @@ from pipelines.messages import StageError, TextChunk
 from pipelines.settings import Settings
 from pipelines.messages import Cancel, Reset, TurnFinished
 
-from .idle import idle_frames
 from .player_sink import PlayerSink
 
 log = logging.getLogger(__name__)
@@ -108,7 +107,7 @@ class EngineLoader(QObject):
             return
         lower_worker_priority(new)
         try:
-            frames, fps = idle_frames(new.persona, new.settings, face=new.stages.get("face"))
+            frames, fps = new.idle_frames()
         except Exception:
             log.exception("idle frames failed")
             frames, fps = None, 25.0

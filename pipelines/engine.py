@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from .conversation_log import ConversationLog
-from .messages import Cancel, Reset, StageError, TextChunk, TurnEnd, TurnFinished, UserTurn
+from .messages import Cancel, IdleRequest, Reset, StageError, TextChunk, TurnEnd, TurnFinished, UserTurn
 from .persona import Persona
 from .registry import build_stage
 from .settings import Settings
@@ -138,6 +138,17 @@ class Engine:
 
     def describe(self) -> dict[str, str]:
         return {name: stage.backend or type(stage).__name__ for name, stage in self.stages.items()}
+
+    def idle_frames(self, n: int = 75, timeout: float = 120.0):
+        """The face stage's idle loop ``(frames or None, fps)``, rendered on the face worker's thread."""
+        from concurrent.futures import Future
+
+        names = [w.stage.name for w in self.workers]
+        if "face" not in names:
+            return None, float(self.settings.face.fps)
+        fut: Future = Future()
+        self.inboxes[names.index("face")].put(IdleRequest(n, fut))
+        return fut.result(timeout)
 
     # -- listeners ----------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:

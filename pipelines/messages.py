@@ -102,6 +102,13 @@ class Reset(ControlMessage):
     """Forget conversation state (history)."""
 
 
+@dataclass(frozen=True, eq=False)
+class IdleRequest(ControlMessage):
+    """Ask the face stage for ``n`` idle frames; its worker fulfils ``result`` (a Future)."""
+    n: int
+    result: Any  # concurrent.futures.Future[(frames | None, fps)]
+
+
 @dataclass(frozen=True)
 class StageError(Message):
     """An exception raised by a stage while processing a message of ``turn_id``."""

@@ -59,6 +59,13 @@ class Stage:
     def close(self) -> None:
         """Release models and files."""
 
+    def idle_frames(self, n: int = 75) -> tuple[Any, float]:
+        """Face stages: ``(frames (N,H,W,3) uint8 or None, fps)`` to show between turns.
+
+        Called on the stage's own worker thread (an ``IdleRequest``); None: nothing to show.
+        """
+        return None, 25.0
+
     # -- per-turn output numbering (the worker forgets a turn when it ends) ----
     def next_seq(self, turn_id: int) -> int:
         """0, 1, 2, … for this stage's outputs within turn ``turn_id``."""

@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .messages import AudioChunk, Cancel, ControlMessage, Message, Reset, StageError, TurnEnd, VideoChunk
+from .messages import AudioChunk, Cancel, ControlMessage, IdleRequest, Message, Reset, StageError, TurnEnd, VideoChunk
 from .stage import Stage, TurnContext
 
 #: put on an inbox to make its worker finish (after closing its stage)
@@ -157,6 +157,13 @@ class StageWorker(threading.Thread):
                 self._report(-1, exc)
 
     def _handle(self, msg: object) -> None:
+        if isinstance(msg, IdleRequest):   # answered here, on the stage's own thread; not forwarded
+            try:
+                msg.result.set_result(self.stage.idle_frames(msg.n))
+            except Exception as exc:
+                msg.result.set_exception(exc)
+                self._report(-1, exc)
+            return
         if isinstance(msg, Reset):
             self.stage.forget_turn()
             try:

@@ -108,3 +108,13 @@ def w2l_onnx(w2l_model, tmp_path_factory):
     from pipelines.face.wav2lip.export.onnx_export import export_fp32
 
     return export_fp32(w2l_model, tmp_path_factory.mktemp("w2l_onnx") / "wav2lip_gan.fp32.onnx")
+
+
+@pytest.fixture(scope="session")
+def w2l_int8(w2l_onnx, face_avatar, speech, tmp_path_factory):
+    """The int8 export every test shares (static QDQ, calibrated on the crops + even speech windows)."""
+    from pipelines.face.wav2lip.export.calibration import paired_inputs, speech_windows
+    from pipelines.face.wav2lip.export.onnx_export import quantize_int8
+
+    mels, faces = paired_inputs(face_avatar.crops, speech_windows([speech])[::2], 16, seed=0)
+    return quantize_int8(w2l_onnx, tmp_path_factory.mktemp("int8") / "w.int8.onnx", mels, faces, batch=8)

@@ -4,17 +4,13 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from pipelines.face.wav2lip.export.calibration import paired_inputs, speech_windows
-from pipelines.face.wav2lip.export.onnx_export import quantize_int8
 from pipelines.face.wav2lip.export.rewrites import cpu_int8_model
 from pipelines.face.wav2lip.inference import Wav2LipInference
 
 
 @pytest.fixture(scope="module")
-def int8_export(w2l_onnx, face_avatar, speech, tmp_path_factory):
-    windows = speech_windows([speech])
-    mels, faces = paired_inputs(face_avatar.crops, windows[::2], 16, seed=0)
-    return quantize_int8(w2l_onnx, tmp_path_factory.mktemp("int8") / "w.int8.onnx", mels, faces, batch=8)
+def int8_export(w2l_int8):
+    return w2l_int8
 
 
 def test_cpu_int8_graph_has_one_layout(int8_export):

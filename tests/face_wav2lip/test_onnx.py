@@ -58,12 +58,12 @@ def test_fp16_export(w2l_onnx, real_pairs, tmp_path):
     assert psnr(ref, half(mels, faces)) > 35
 
 
-def test_int8_static_qdq_per_channel(w2l_onnx, face_avatar, speech, tmp_path):
-    # calibrate on the enrolled crops + speech; check on held-out pairs (crops reversed, other mels)
+def test_int8_static_qdq_per_channel(w2l_onnx, w2l_int8, face_avatar, speech, tmp_path):
+    # the shared export is calibrated on the enrolled crops + even speech windows;
+    # check on held-out pairs (crops reversed, the odd windows)
     windows = speech_windows([speech])
-    cal_m, cal_f = paired_inputs(face_avatar.crops, windows[::2], 16, seed=0)
     chk_m, chk_f = paired_inputs(face_avatar.crops[::-1], windows[1::2], 8, seed=1)
-    path = quantize_int8(w2l_onnx, tmp_path / "w.int8.onnx", cal_m, cal_f, batch=8)
+    path = w2l_int8
     model = onnx.load(str(path))
     ops = [n.op_type for n in model.graph.node]
     assert ops.count("QuantizeLinear") > 50 and ops.count("DequantizeLinear") > 50
@@ -96,7 +96,7 @@ def test_int8_static_qdq_per_channel(w2l_onnx, face_avatar, speech, tmp_path):
     assert score > 20 and corr > 0.9
     assert not np.array_equal(out, ref)
     # calibration matters: ranges from all-zero inputs give a clearly worse model
-    zeros = quantize_int8(w2l_onnx, tmp_path / "w.zero.onnx", np.zeros_like(cal_m), np.zeros_like(cal_f), batch=8)
+    zeros = quantize_int8(w2l_onnx, tmp_path / "w.zero.onnx", np.zeros_like(chk_m), np.zeros_like(chk_f), batch=8)
     assert psnr(ref, Wav2LipInference(zeros, threads=2).load()(chk_m, chk_f)) < score - 3
 
 

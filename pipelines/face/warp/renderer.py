@@ -19,7 +19,8 @@ from typing import Iterator
 import numpy as np
 
 from pipelines.messages import AudioChunk, Message, VideoChunk
-from pipelines.stage import Stage, TurnContext
+from pipelines.face.base import FaceStage
+from pipelines.stage import TurnContext
 from pipelines.face.avatar import landmarks as L
 from pipelines.media.audio import as_mono_float32, fit_to_frames
 from pipelines.face.warp.envelope import EnvelopeState, mouth_openings
@@ -38,7 +39,7 @@ class _Turn:
 CHUNK_FRAMES = 10
 
 
-class WarpRenderer(Stage):
+class WarpRenderer(FaceStage):
     """``face`` backend ``warp``: mouth warp + inner-mouth shading + idle motion, on one CPU core."""
 
     name = "face"

@@ -25,7 +25,8 @@ from typing import Iterator
 import numpy as np
 
 from pipelines.messages import AudioChunk, Message, VideoChunk
-from pipelines.stage import Stage, TurnContext
+from pipelines.face.base import FaceStage
+from pipelines.stage import TurnContext
 from pipelines.face.wav2lip import mel as melmod
 from pipelines.face.wav2lip.compositor import Compositor
 from pipelines.face.wav2lip.inference import Wav2LipInference, faces_to_input, output_to_rgb
@@ -55,7 +56,7 @@ class RenderStats:
         return self.mel_s + self.infer_s + self.paste_s
 
 
-class Wav2LipRenderer(Stage):
+class Wav2LipRenderer(FaceStage):
     name = "face"
 
     def __init__(self, settings, persona, avatar=None, inference: Wav2LipInference | None = None) -> None:

@@ -1,12 +1,12 @@
-"""Frames the avatar shows between turns (no Qt here).
+"""Frames the avatar shows between turns: part of the face stage's contract (``idle_frames``).
 
 When the face backend can render its own idle frames (``render_frame(i, 0.0)``,
 the warp renderer: the mouth closed, with its sway and blinks) those are used, so
 the face between turns moves exactly as it does while speaking.  Otherwise an
 enrolled video avatar plays its own frames forwards and backwards, and a still
 portrait gets a slow "breathing" motion (a gentle scale and sway) so it does not
-look frozen.  Computed once, off the UI thread, when the engine loads (before any
-turn can start, so the face stage is not busy).
+look frozen.  Rendered on the face stage's own worker thread (``Engine.idle_frames``
+sends it an ``IdleRequest``), like every other frame of that stage.
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def ping_pong(frames: np.ndarray, limit: int = 250) -> np.ndarray:
 
 def idle_frames(persona, settings, n: int = 75, face=None) -> tuple[np.ndarray | None, float]:
     """Idle loop for the persona (the renderer's own, else the enrolled avatar, else the portrait)."""
-    fps = float(getattr(settings.face, "fps", 25) or 25)
+    fps = float(settings.face.fps)
     render = getattr(face, "render_frame", None)
     if callable(render):
         try:
