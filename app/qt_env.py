@@ -72,7 +72,7 @@ def pyside_dir() -> Path | None:
         return None
     if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def intended_platform(environ: dict | None = None) -> str:
@@ -93,7 +93,7 @@ def _ldd_missing(path: Path) -> list[str]:
     ldd = shutil.which("ldd")
     if ldd:
         try:
-            out = subprocess.run([ldd, str(path)], capture_output=True, text=True, timeout=30).stdout
+            out = subprocess.run([ldd, str(path)], check=False, capture_output=True, text=True, timeout=30).stdout
         except (OSError, subprocess.SubprocessError):
             out = ""
         return [ln.split("=>")[0].strip() for ln in out.splitlines() if "not found" in ln]

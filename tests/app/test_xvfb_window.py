@@ -27,6 +27,10 @@ def xvfb():
     exe = shutil.which("Xvfb")
     if exe is None:
         pytest.skip("Xvfb is not installed (the project's set-up step installs it: apt-get install -y xvfb)")
+    from app.qt_env import check_qt_libraries
+    missing = check_qt_libraries("xcb")
+    if missing:
+        pytest.skip(missing)
     n = _free_display()
     proc = subprocess.Popen([exe, f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
