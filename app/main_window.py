@@ -171,6 +171,8 @@ class MainWindow(QMainWindow):
         self.finetune_page.settings = settings
         self.enroll_page.set_settings(settings)
         self.stop()
+        self.current_turn = None
+        self.chat.clear()  # the new engine starts with no history: so does the window
         self.chat.add_notice("Settings saved — reloading the models (the conversation history starts afresh).")
         self.start_engine(settings)
 

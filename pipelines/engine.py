@@ -152,6 +152,12 @@ class Engine:
                 log.exception("listener failed on %s from %s", type(msg).__name__, stage)
 
     # -- turns ----------------------------------------------------------------
+    def number_turns_after(self, last_turn_id: int) -> None:
+        """Number this engine's turns from ``last_turn_id + 1`` (an engine reloaded in the same app:
+        turn ids never repeat, so its listeners never mistake a new turn for an old one)."""
+        with self._lock:
+            self._ids = itertools.count(int(last_turn_id) + 1)
+
     def submit(self, text: str) -> int:
         """Start a turn; an unfinished earlier turn is interrupted first."""
         if not self._started:
