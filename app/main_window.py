@@ -14,10 +14,25 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from pipelines.messages import StageError
-from pipelines.settings import DEFAULT_SETTINGS_FILE, Settings, SettingsError, load_settings
+from pipelines.settings import (
+    DEFAULT_SETTINGS_FILE,
+    Settings,
+    SettingsError,
+    load_settings,
+)
 from pipelines.turn_record import TurnRecord
 
 from .audio_output import AudioOutput, open_audio_output
@@ -28,6 +43,15 @@ from .player import AvatarPlayer
 from .status_panel import StatusPanel, describe_timings, fmt_s
 
 log = logging.getLogger(__name__)
+
+
+def _scrolled(page: QWidget) -> QScrollArea:
+    """A page in a scroll area: on a small screen it scrolls instead of widening the window."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setWidget(page)
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -64,7 +88,7 @@ class MainWindow(QMainWindow):
         self._idle_timer.timeout.connect(self._rescale_idle)
 
         self.setWindowTitle("Persona")
-        self.resize(1120, 700)
+        self._fit_to_screen(1120, 700)
         self._build()
         self._connect()
         if settings_error:
@@ -118,10 +142,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.settings_panel, "Settings")
         from .finetune_page import FinetunePage
         self.finetune_page = FinetunePage(self.settings)
-        self.tabs.addTab(self.finetune_page, "Fine-tuning")
+        self.tabs.addTab(_scrolled(self.finetune_page), "Fine-tuning")
         from .enroll_page import EnrollPage
         self.enroll_page = EnrollPage(self.settings)
-        self.tabs.addTab(self.enroll_page, "Enrollment")
+        self.tabs.addTab(_scrolled(self.enroll_page), "Enrollment")
 
         self.status = StatusPanel()
         self.setStatusBar(self.status)
@@ -150,6 +174,14 @@ class MainWindow(QMainWindow):
         self.settings_panel.applied.connect(self.apply_settings)
         self.finetune_page.use_result.connect(self._use_finetune_result)
         self.enroll_page.enrolled.connect(self._on_enrolled)
+
+    def _fit_to_screen(self, width: int, height: int) -> None:
+        """Open at ``width`` x ``height``, or smaller: never wider or taller than the screen's free area."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is not None:
+            avail = screen.availableGeometry()
+            width, height = min(width, avail.width()), min(height, avail.height())
+        self.resize(width, height)
 
     def _check_fonts(self) -> None:
         from .qt_env import cjk_font_warning
