@@ -133,6 +133,8 @@ class EnrollPage(QWidget):
         done.addWidget(self.save_button)
         outer.addLayout(done)
         self._update_webcam(None)
+        from .wheel_guard import guard_wheel
+        self._wheel_guard = guard_wheel(self)
 
     def set_settings(self, settings: Settings) -> None:
         self.settings = settings

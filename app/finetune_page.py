@@ -183,6 +183,8 @@ class FinetunePage(QWidget):
         outer.addLayout(done)
         self._check_base()
         self._update_resume()
+        from .wheel_guard import guard_wheel
+        self._wheel_guard = guard_wheel(self)
 
     # -- data --------------------------------------------------------------------------
     def _browse_data(self) -> None:

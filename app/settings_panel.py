@@ -154,6 +154,8 @@ class SettingsPanel(QWidget):
         row.addWidget(self.save_button)
         outer.addLayout(row)
         self.load(settings)
+        from .wheel_guard import guard_wheel
+        self._wheel_guard = guard_wheel(self)
 
     # -- form ------------------------------------------------------------------
     def _build_form(self, settings: Settings) -> None:

@@ -27,3 +27,38 @@ def test_a_300_character_backend_string_never_widens_the_window_past_the_screen(
     assert long_dir in w.status.backends.text() and long_dir in w.status.backends.toolTip()
     assert w.status.backends.is_elided()
     assert w.status.backends.width() < avail.width()
+
+
+def _wheel(widget, steps: int = -3):
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+    pos = QPointF(widget.width() / 2, widget.height() / 2)
+    ev = QWheelEvent(pos, widget.mapToGlobal(pos), QPoint(0, 0), QPoint(0, 120 * steps),
+                     Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, ev)
+
+
+def test_wheel_over_an_unfocused_combo_or_spin_box_scrolls_the_page_and_changes_nothing(make_window, qtbot):
+    w = make_window()
+    w.resize(900, 500)
+    w.tabs.setCurrentWidget(w.settings_panel)
+    panel = w.settings_panel
+    combo, spin = panel.widgets["dialogue.dtype"], panel.widgets["threads"]
+    qtbot.wait(50)
+    panel.save_button.setFocus()
+    from PySide6.QtWidgets import QScrollArea
+    bar = panel.findChild(QScrollArea).verticalScrollBar()
+    assert bar.maximum() > 0, "the settings page should scroll in a 500 px window"
+    before = (combo.currentIndex(), spin.value(), bar.value())
+    for _ in range(3):
+        _wheel(combo)
+        _wheel(spin)
+    assert (combo.currentIndex(), spin.value()) == before[:2], "an unfocused field took the wheel"
+    assert bar.value() > before[2], "the page did not scroll"
+    assert not panel.dirty
+    # a focused field does take it (the wheel event itself works)
+    combo.setFocus()
+    qtbot.waitUntil(combo.hasFocus, timeout=2000)
+    _wheel(combo, -1)
+    assert combo.currentIndex() != before[0]
