@@ -356,7 +356,12 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.settings_panel)
 
     def _on_enrolled(self, folder: str) -> None:
-        self.settings_panel.set_value("face.face", folder)
+        persona = Path(folder).parent
+        if (persona / "persona.json").is_file() and persona.resolve() != self.settings.persona_dir.resolve():
+            self.settings_panel.set_value("persona", str(persona))  # a new persona: its own face
+            self.settings_panel.set_value("face.face", "")
+        else:
+            self.settings_panel.set_value("face.face", folder)
         self.tabs.setCurrentWidget(self.settings_panel)
 
     def closeEvent(self, event) -> None:  # noqa: N802
