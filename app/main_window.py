@@ -44,6 +44,20 @@ from .status_panel import StatusPanel, describe_timings, fmt_s
 
 log = logging.getLogger(__name__)
 
+#: rounds of the last conversation shown and given back to the dialogue on start
+RESTORE_ROUNDS = 20
+
+
+def last_conversation(records: list[dict], limit: int = RESTORE_ROUNDS) -> list[tuple[str, str]]:
+    """(user text, reply) of the completed turns after the last Clear in a conversation log."""
+    start = 0
+    for i, r in enumerate(records):
+        if r.get("event") == "cleared":
+            start = i + 1
+    rounds = [(r["user_text"], r["reply"]) for r in records[start:]
+              if r.get("status") == "ok" and r.get("user_text") and r.get("reply")]
+    return rounds[-limit:] if limit else []
+
 
 def _scrolled(page: QWidget) -> QScrollArea:
     """A page in a scroll area: on a small screen it scrolls instead of widening the window."""
@@ -79,6 +93,8 @@ class MainWindow(QMainWindow):
         self._shown_s: dict[int, float] = {}
         self._records: dict[int, TurnRecord] = {}
         self._stopped: set[int] = set()
+        self._restored = False  # the last conversation is restored once, when the first engine is ready
+        self.restored_rounds: list[tuple[str, str]] = []
         self.errors: list[StageError] = []
         self._idle_source = None  # (frames at full size, fps): rescaled to the view off the UI thread
         self._idle_task = None
@@ -91,6 +107,7 @@ class MainWindow(QMainWindow):
         self._fit_to_screen(1120, 700)
         self._build()
         self._connect()
+        self._shortcuts()
         if settings_error:
             self.status.show_error(f"settings file {self.settings_path} not used: {settings_error}", settings_error)
         self._check_fonts()
@@ -183,6 +200,17 @@ class MainWindow(QMainWindow):
             width, height = min(width, avail.width()), min(height, avail.height())
         self.resize(width, height)
 
+    def _shortcuts(self) -> None:
+        """Esc stops the reply, Ctrl+Q quits, Ctrl+L clears (asks first), Ctrl+, opens Settings."""
+        from PySide6.QtGui import QKeySequence, QShortcut
+        self.shortcuts = {}
+        for keys, slot in (("Esc", self.stop), ("Ctrl+Q", self.close), ("Ctrl+L", self.chat.request_clear),
+                           ("Ctrl+,", lambda: self.tabs.setCurrentWidget(self.settings_panel))):
+            sc = QShortcut(QKeySequence(keys), self)
+            sc.setContext(Qt.ShortcutContext.WindowShortcut)
+            sc.activated.connect(slot)
+            self.shortcuts[keys] = sc
+
     def _check_fonts(self) -> None:
         from .qt_env import cjk_font_warning
         warning = cjk_font_warning()
@@ -225,6 +253,25 @@ class MainWindow(QMainWindow):
         self.chat.persona_name = name
         self.chat.set_ready(True)
         self.chat.input.setFocus()
+        if not self._restored and eng is not None:
+            self._restored = True
+            self._restore_conversation(eng)
+
+    def _restore_conversation(self, eng) -> None:
+        """Show the last conversation of the log and give it back to the dialogue as its history."""
+        try:
+            rounds = last_conversation(eng.log.read())
+        except (OSError, ValueError) as exc:
+            log.warning("could not read the conversation log: %s", exc)
+            return
+        if not rounds:
+            return
+        self.chat.clear()
+        self.chat.add_notice(f"The last conversation ({len(rounds)} message(s)) — Clear starts a new one.")
+        for user_text, reply in rounds:
+            self.chat.add_earlier(user_text, reply)
+        eng.restore_history(rounds)
+        self.restored_rounds = rounds
 
     def _on_idle_frames(self, frames, fps: float) -> None:
         self._idle_source = (frames, fps) if frames is not None else None
@@ -293,6 +340,12 @@ class MainWindow(QMainWindow):
     def clear(self) -> None:
         self.stop()
         self.controller.clear()
+        eng = self.controller.engine
+        if eng is not None:  # the next start shows what follows this mark, not the cleared talk
+            try:
+                eng.log.append({"event": "cleared", "at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+            except OSError as exc:
+                log.warning("could not mark the conversation log: %s", exc)
         self.chat.clear()
         self.status.set_timings("history cleared")
         self.current_turn = None

@@ -193,6 +193,11 @@ class Engine:
         self.interrupt()
         self.inboxes[0].put(Reset())
 
+    def restore_history(self, rounds) -> None:
+        """Continue an earlier conversation: (user text, reply) rounds, oldest first, become the
+        dialogue's history (instead of whatever it had)."""
+        self.inboxes[0].put(Reset(history=tuple((str(q), str(a)) for q, a in rounds)))
+
     def wait(self, turn_id: int, timeout: float | None = None) -> TurnRecord:
         if not self._done[turn_id].wait(timeout):
             raise TimeoutError(f"turn {turn_id} did not finish within {timeout} s")

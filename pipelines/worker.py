@@ -30,7 +30,11 @@ class Cancel:
 
 @dataclass(frozen=True)
 class Reset:
-    """Control message: forget conversation state (history).  Never dropped."""
+    """Control message: forget conversation state (history).  Never dropped.
+
+    ``history``: (user text, reply) rounds to start from instead of nothing (a conversation
+    restored on start, ``Engine.restore_history``)."""
+    history: tuple = ()
 
 
 class TurnGate:
@@ -164,6 +168,8 @@ class StageWorker(threading.Thread):
             self.stage.forget_turn()
             try:
                 self.stage.reset()
+                if msg.history:
+                    self.stage.restore_history(list(msg.history))
             except Exception as exc:
                 self._report(-1, exc)
             self._emit(msg)
