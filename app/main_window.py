@@ -438,6 +438,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-audio", action="store_true", help="do not open the sound card (silent, timed playback)")
     p.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)  # used by the Xvfb test
     p.add_argument("--say", metavar="TEXT", help=argparse.SUPPRESS)
+    p.add_argument("--screenshot-tabs", metavar="DIR", help=argparse.SUPPRESS)  # and one of each tab
     return p.parse_args(argv)
 
 
@@ -456,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     if args.screenshot:
         from .screenshot import screenshot_mid_reply
-        screenshot_mid_reply(window, args.say or "你好，介绍一下你自己", args.screenshot)
+        screenshot_mid_reply(window, args.say or "你好，介绍一下你自己", args.screenshot,
+                             tabs_dir=args.screenshot_tabs)
     code = app.exec()
     return int(code)

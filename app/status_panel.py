@@ -59,7 +59,7 @@ class ElidedLabel(QLabel):
     def paintEvent(self, event) -> None:  # noqa: N802
         p = QPainter(self)
         r = self.contentsRect()
-        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideMiddle, r.width())
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, r.width())
         self.style().drawItemText(p, r, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
                                   self.palette(), self.isEnabled(), shown, self.foregroundRole())
         p.end()
@@ -77,7 +77,7 @@ class StatusPanel(QStatusBar):
         self.progress.setFixedWidth(160)
         self.progress.setTextVisible(False)
         self.progress.setVisible(False)
-        self.timings = ElidedLabel("", max_hint=420)
+        self.timings = ElidedLabel("", max_hint=560)
         self.timings.setObjectName("timingsLabel")
         self.error = ElidedLabel("", max_hint=520)
         self.error.setObjectName("errorLabel")
@@ -87,7 +87,7 @@ class StatusPanel(QStatusBar):
         self.audio = QLabel("")
         self.audio.setObjectName("audioLabel")
         self.audio.setVisible(False)
-        self.addWidget(self.backends)
+        self.addWidget(self.backends, 1)
         self.addWidget(self.progress)
         self.addWidget(self.error, 1)
         self.addPermanentWidget(self.timings)
