@@ -60,6 +60,13 @@ class Bubble(QFrame):
         self.meta.setVisible(False)
         lay.addWidget(self.label)
         lay.addWidget(self.meta)
+        self.video_button = QPushButton("Save video")
+        self.video_button.setObjectName("bubbleVideo")
+        self.video_button.setFlat(True)
+        self.video_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.video_button.setToolTip("write this reply (face and voice) as an MP4 file")
+        self.video_button.setVisible(False)
+        lay.addWidget(self.video_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.text = ""
         self.max_text_width = 400
         self.set_text(text)
@@ -231,6 +238,13 @@ class ChatPanel(QWidget):
             if not b.text and kind != "error":
                 b.set_text("(no reply)")
             b.set_meta(meta, kind)
+
+    def offer_video(self, turn_id: int, save) -> None:
+        """Show "Save video" under the reply; ``save()`` is called when it is pressed."""
+        b = self.replies.get(turn_id)
+        if b is not None:
+            b.video_button.clicked.connect(save)
+            b.video_button.setVisible(True)
 
     def add_notice(self, text: str) -> Bubble:
         return self._add(Bubble("notice", text))

@@ -70,6 +70,7 @@ def _scrolled(page: QWidget) -> QScrollArea:
 
 class MainWindow(QMainWindow):
     turn_done = Signal(object)  # TurnRecord, after the window has shown it (tests, bench)
+    video_saved = Signal(int, str)  # turn id, MP4 path ("" when it could not be written)
 
     def __init__(self, settings: Settings | None = None, settings_path: str | Path | None = None,
                  engine_factory: EngineFactory = default_engine_factory, audio: AudioOutput | None = None,
@@ -388,6 +389,7 @@ class MainWindow(QMainWindow):
                 meta = " · ".join(x for x in (rec.mode, f"first audio {fmt_s(rec.first_audio_s)}",
                                               f"{rec.audio_s:.1f} s") if x)
                 self.chat.finish_reply(rec.turn_id, meta)
+                self.chat.offer_video(rec.turn_id, lambda checked=False, t=rec.turn_id: self.save_video(t))
             elif rec.status == "error":
                 self.chat.finish_reply(rec.turn_id, f"error: {rec.error}", "error")
             else:
@@ -401,6 +403,36 @@ class MainWindow(QMainWindow):
         self.status.show_error(str(err), f"{err}\n\n{err.traceback}")
         if err.turn_id == self.current_turn:
             self.player.drop_turn(err.turn_id)
+
+    def save_video(self, turn_id: int, path: str | Path | None = None) -> bool:
+        """Write the reply of ``turn_id`` (as it was shown and heard) to an MP4, in the background."""
+        sink = self.controller.sink
+        turn = sink.kept_turn(turn_id) if sink is not None else None
+        if not turn or not turn["complete"] or not turn["chunks"]:
+            self.status.show_error(f"the video of reply {turn_id} is no longer kept (only the last few are); "
+                                   f"main_demo.py writes every reply as an MP4")
+            return False
+        if path is None:
+            from PySide6.QtWidgets import QFileDialog
+            default = self.settings.output_path / f"reply-{time.strftime('%Y%m%d-%H%M%S')}-{turn_id}.mp4"
+            chosen, _ = QFileDialog.getSaveFileName(self, "Save the reply as a video", str(default),
+                                                    "MP4 video (*.mp4)")
+            if not chosen:
+                return False
+            path = chosen
+        from .player_sink import write_kept_turn
+        from .tasks import BackgroundTask
+        task = BackgroundTask(lambda report, cancelled: str(write_kept_turn(turn, path)), "save-video", self)
+        task.done.connect(lambda p: self._video_saved(turn_id, p))
+        task.failed.connect(lambda m, tb: (self.status.show_error(f"could not save the video: {m}", tb),
+                                           self.video_saved.emit(turn_id, "")))
+        self._video_tasks = [t for t in getattr(self, "_video_tasks", []) if t.running] + [task]
+        task.start()
+        return True
+
+    def _video_saved(self, turn_id: int, path: str) -> None:
+        self.status.set_timings(f"video saved: {path}")
+        self.video_saved.emit(turn_id, path)
 
     # -- pages -----------------------------------------------------------------------
     def _use_finetune_result(self, values: dict) -> None:
@@ -425,6 +457,8 @@ class MainWindow(QMainWindow):
         self._idle_timer.stop()
         if self._idle_task is not None:
             self._idle_task.wait(10000)
+        for t in getattr(self, "_video_tasks", []):
+            t.wait(60000)
         self.finetune_page.shutdown()
         self.enroll_page.shutdown()
         self.player.close()
