@@ -1,10 +1,19 @@
 """Chat history with streamed replies, and the message box (Enter sends, Shift+Enter new line)."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QScrollArea,
-                               QSizePolicy, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 class MessageInput(QPlainTextEdit):
@@ -51,6 +60,13 @@ class Bubble(QFrame):
         self.meta.setVisible(False)
         lay.addWidget(self.label)
         lay.addWidget(self.meta)
+        self.video_button = QPushButton("Save video")
+        self.video_button.setObjectName("bubbleVideo")
+        self.video_button.setFlat(True)
+        self.video_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.video_button.setToolTip("write this reply (face and voice) as an MP4 file")
+        self.video_button.setVisible(False)
+        lay.addWidget(self.video_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.text = ""
         self.max_text_width = 400
         self.set_text(text)
@@ -125,7 +141,11 @@ class ChatPanel(QWidget):
         self.clear_button = QPushButton("Clear")
         self.clear_button.setObjectName("clearButton")
         self.clear_button.setToolTip("Clear the conversation history (the persona forgets it too)")
-        self.clear_button.clicked.connect(self.clear_requested)
+        self.clear_button.clicked.connect(self.request_clear)
+        self._clear_armed = QTimer(self)
+        self._clear_armed.setSingleShot(True)
+        self._clear_armed.setInterval(4000)
+        self._clear_armed.timeout.connect(self._disarm_clear)
         buttons = QVBoxLayout()
         buttons.setSpacing(6)
         buttons.addWidget(self.send_button)
@@ -144,6 +164,28 @@ class ChatPanel(QWidget):
     def _send(self, text: str) -> None:
         if text and self.send_button.isEnabled():
             self.send_requested.emit(text)
+
+    def request_clear(self) -> bool:
+        """Clear asks first: the first press (or Ctrl+L) arms it for 4 s, the second clears."""
+        if self._clear_armed.isActive():
+            self._disarm_clear()
+            self.clear_requested.emit()
+            return True
+        self.clear_button.setText("Clear? Press again")
+        self.clear_button.setProperty("armed", True)
+        self._clear_armed.start()
+        return False
+
+    def _disarm_clear(self) -> None:
+        self._clear_armed.stop()
+        self.clear_button.setText("Clear")
+        self.clear_button.setProperty("armed", False)
+
+    def add_earlier(self, user_text: str, reply: str) -> None:
+        """A round of a conversation restored from the log (shown, not replayed)."""
+        self._add(Bubble("user", user_text))
+        b = self._add(Bubble("persona", reply))
+        b.set_meta("earlier", "")
 
     def set_ready(self, ready: bool, why: str = "") -> None:
         self.send_button.setEnabled(ready)
@@ -196,6 +238,13 @@ class ChatPanel(QWidget):
             if not b.text and kind != "error":
                 b.set_text("(no reply)")
             b.set_meta(meta, kind)
+
+    def offer_video(self, turn_id: int, save) -> None:
+        """Show "Save video" under the reply; ``save()`` is called when it is pressed."""
+        b = self.replies.get(turn_id)
+        if b is not None:
+            b.video_button.clicked.connect(save)
+            b.video_button.setVisible(True)
 
     def add_notice(self, text: str) -> Bubble:
         return self._add(Bubble("notice", text))

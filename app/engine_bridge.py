@@ -138,6 +138,7 @@ class EngineController(QObject):
         self.signals = EngineSignals()
         self.engine: Engine | None = None
         self._pending: Engine | None = None
+        self.last_turn_id = 0  # highest turn id any engine of this controller gave out
         self._queued: Settings | None = None
         self._unsubscribe = None
         self._thread = QThread()
@@ -175,6 +176,7 @@ class EngineController(QObject):
             self.sink = self.signals.make_sink(self.audio_rate)
             self.sink.display_box = self._display_box
             new = self.factory(settings, self.sink)
+            new.number_turns_after(self.last_turn_id)  # ids never repeat within the app's life
         except Exception as exc:
             self.failed.emit(f"{type(exc).__name__}: {exc}")
             return
@@ -230,7 +232,9 @@ class EngineController(QObject):
     def submit(self, text: str) -> int:
         if self.engine is None:
             raise RuntimeError("the models are still loading" if self._pending else "no engine: fix the settings")
-        return self.engine.submit(text)
+        turn_id = self.engine.submit(text)
+        self.last_turn_id = max(self.last_turn_id, turn_id)
+        return turn_id
 
     def interrupt(self) -> int | None:
         return self.engine.interrupt() if self.engine is not None else None

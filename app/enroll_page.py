@@ -14,9 +14,21 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QListWidget, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from pipelines.face.avatar.enroll import save_enrollment
 from pipelines.settings import Settings
@@ -41,6 +53,80 @@ def persona_target(text: str, settings: Settings) -> Path:
     if p.is_dir() or "/" in text or "\\" in text:
         return p
     return persona_folder(text)
+
+
+def is_shipped_persona(folder: Path) -> bool:
+    """The persona that comes with the app (``source/default``): enrollment never writes into it."""
+    from pipelines.settings import DEFAULT_PERSONA
+    try:
+        return Path(folder).resolve() == DEFAULT_PERSONA.resolve()
+    except OSError:
+        return False
+
+
+def free_persona_folder(folder: Path) -> Path:
+    """A persona folder next to ``folder`` that does not exist yet: ``<name>-face``, ``<name>-face-2`` …"""
+    folder = Path(folder)
+    base = folder.parent / (folder.name if folder.name.endswith("-face") else f"{folder.name}-face")
+    cand, n = base, 2
+    while cand.exists():
+        cand, n = base.parent / f"{base.name}-{n}", n + 1
+    return cand
+
+
+def start_persona_from(folder: Path, base: Path) -> None:
+    """Make ``folder`` a persona that works at once: the words and voice of ``base`` (its chat log
+    copied), its own name; the face comes from the enrollment."""
+    import json
+    import shutil
+
+    from pipelines.atomic_files import atomic_write_text
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {}
+    if (base / "persona.json").is_file():
+        meta = json.loads((base / "persona.json").read_text(encoding="utf-8"))
+    chat = base / meta.get("chat_log", "chat.jsonl")
+    if chat.is_file() and not (folder / "chat.jsonl").exists():
+        shutil.copy2(chat, folder / "chat.jsonl")
+    meta.update(name=folder.name, display_name=folder.name, chat_log="chat.jsonl")
+    meta.pop("portrait", None)
+    if not (folder / "persona.json").exists():
+        atomic_write_text(folder / "persona.json", json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
+
+
+def previous_faces(folder: Path) -> list[Path]:
+    d = Path(folder) / "avatar-previous"
+    return sorted(p for p in d.iterdir() if (p / "meta.json").is_file()) if d.is_dir() else []
+
+
+def backup_face(folder: Path) -> Path | None:
+    """Copy the persona's current face into ``avatar-previous/<time>`` (before it is replaced)."""
+    import shutil
+    cur = Path(folder) / "avatar"
+    if not (cur / "meta.json").is_file():
+        return None
+    dest = Path(folder) / "avatar-previous" / time.strftime("%Y%m%d-%H%M%S")
+    n = 1
+    while dest.exists():
+        dest, n = dest.with_name(f"{dest.name.split('.')[0]}.{n}"), n + 1
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(cur, dest.with_name(dest.name + ".partial"))
+    dest.with_name(dest.name + ".partial").rename(dest)
+    return dest
+
+
+def restore_face(folder: Path) -> dict:
+    """The newest previous face becomes the face again (written atomically); the replaced one is kept."""
+    import shutil
+
+    from pipelines.face.avatar import read_avatar, read_report, save_avatar
+    prev = previous_faces(folder)[-1]
+    av, report = read_avatar(prev), read_report(prev)
+    backup_face(folder)
+    report = dict(report, avatar_dir=str(Path(folder) / "avatar"))
+    save_avatar(av, Path(folder) / "avatar", report)
+    shutil.rmtree(prev)
+    return report
 
 
 class EnrollPage(QWidget):
@@ -129,10 +215,39 @@ class EnrollPage(QWidget):
         self.save_button.setObjectName("primaryButton")
         self.save_button.setEnabled(False)
         self.save_button.clicked.connect(self.save)
+        self.restore_button = QPushButton("Restore previous face")
+        self.restore_button.setToolTip("put back the face this persona had before the last enrollment")
+        self.restore_button.clicked.connect(self.restore_previous)
         done.addWidget(self.message, 1)
+        done.addWidget(self.restore_button)
         done.addWidget(self.save_button)
         outer.addLayout(done)
+        # asked before a face would be replaced (never for the shipped default: that one gets a new persona)
+        self.choice = QWidget()
+        cl = QHBoxLayout(self.choice)
+        cl.setContentsMargins(0, 0, 0, 0)
+        self.choice_label = QLabel("")
+        self.choice_label.setWordWrap(True)
+        self.choice_name = QLineEdit("")
+        self.choice_name.setToolTip("name (or folder) of the new persona")
+        self.choice_name.setMaximumWidth(200)
+        self.choice_new = QPushButton("Save as a new persona")
+        self.choice_new.clicked.connect(self._save_new_persona)
+        self.choice_replace = QPushButton("Replace (keep the old one)")
+        self.choice_replace.clicked.connect(lambda: self._save_to(self._replace_target, new_persona=False))
+        self.choice_cancel = QPushButton("Cancel")
+        self.choice_cancel.clicked.connect(lambda: self.choice.setVisible(False))
+        cl.addWidget(self.choice_label, 1)
+        cl.addWidget(self.choice_name)
+        for b in (self.choice_new, self.choice_replace, self.choice_cancel):
+            cl.addWidget(b)
+        self.choice.setVisible(False)
+        outer.addWidget(self.choice)
+        self._new_target: Path | None = None
+        self._replace_target: Path | None = None
         self._update_webcam(None)
+        from .wheel_guard import guard_wheel
+        self._wheel_guard = guard_wheel(self)
 
     def set_settings(self, settings: Settings) -> None:
         self.settings = settings
@@ -256,6 +371,8 @@ class EnrollPage(QWidget):
         self.save_button.setEnabled(True)
 
     def save(self) -> None:
+        """Save the checked face: into a new persona folder at once; over an existing face only after
+        asking (the old face is kept in ``avatar-previous/``); never into the shipped default persona."""
         if self.avatar is None or self._busy():
             return
         try:
@@ -263,10 +380,66 @@ class EnrollPage(QWidget):
         except Exception as exc:
             self._show(str(exc), ok=False)
             return
-        avatar, report = self.avatar, self.report
-        self._run(lambda r, c: save_enrollment(folder, avatar, report), self._saved, f"saving into {folder}…")
+        self._new_target = free_persona_folder(folder)
+        self.choice_name.setText(self._new_target.name)
+        if is_shipped_persona(folder):
+            self._replace_target = None
+            self.choice_label.setText(f"{folder} is the persona that ships with the app and is never changed. "
+                                      f"Save this face as a new persona “{self._new_target.name}”?")
+            self.choice_replace.setVisible(False)
+            self.choice.setVisible(True)
+            return
+        if (folder / "avatar" / "meta.json").is_file():
+            self._replace_target = folder
+            self.choice_label.setText(f"{folder.name} already has a face. Replace it (the current one is kept and "
+                                      f"“Restore previous face” brings it back), or save as a new persona "
+                                      f"“{self._new_target.name}”?")
+            self.choice_replace.setVisible(True)
+            self.choice.setVisible(True)
+            return
+        self._save_to(folder, new_persona=not (folder / "persona.json").is_file())
+
+    def _save_new_persona(self) -> None:
+        try:
+            target = persona_target(self.choice_name.text(), self.settings) if self.choice_name.text().strip() \
+                else self._new_target
+        except Exception as exc:
+            self._show(str(exc), ok=False)
+            return
+        if target is None or is_shipped_persona(target) or (target / "avatar" / "meta.json").exists():
+            self._show(f"{target} already has a face: choose another name for the new persona.", ok=False)
+            return
+        self._save_to(target, new_persona=not (target / "persona.json").is_file())
+
+    def _save_to(self, folder: Path | None, new_persona: bool) -> None:
+        self.choice.setVisible(False)
+        if folder is None or self.avatar is None or self._busy():
+            return
+        avatar, report, base = self.avatar, self.report, self.settings.persona_dir
+
+        def work(r, c):
+            if new_persona:
+                start_persona_from(folder, base)
+            backup_face(folder)
+            return save_enrollment(folder, avatar, report)
+        self._run(work, self._saved, f"saving into {folder}…")
+
+    def restore_previous(self) -> None:
+        """Put back the newest face in ``avatar-previous/`` (the current one is kept there in turn)."""
+        if self._busy():
+            return
+        try:
+            folder = persona_target(self.persona_edit.text(), self.settings)
+        except Exception as exc:
+            self._show(str(exc), ok=False)
+            return
+        if not previous_faces(folder):
+            self._show(f"{folder.name} has no previous face to restore.", ok=False)
+            return
+        self._run(lambda r, c: restore_face(folder), self._saved, f"restoring the previous face of {folder}…")
 
     def _saved(self, report: dict) -> None:
+        self.persona_edit.setText(str(Path(report["avatar_dir"]).parent))
         self.report = report
         from pipelines.face.avatar.enroll_cli import format_report
         self.report_view.setPlainText(format_report(report))

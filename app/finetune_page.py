@@ -9,6 +9,7 @@ model and the new P-tuning folder.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -21,6 +22,8 @@ from pipelines.settings import REPO_ROOT, Settings
 from .folder_checks import check_field
 from .loss_plot import LossPlot
 from .tasks import BackgroundTask
+
+log = logging.getLogger(__name__)
 
 
 def fmt_eta(seconds: float) -> str:
@@ -162,6 +165,25 @@ class FinetunePage(QWidget):
         run.addWidget(self.eta)
         outer.addLayout(run)
 
+        # shown when Start would write into a folder that already holds a run
+        self.choice = QWidget()
+        self.choice.setObjectName("finetuneChoice")
+        cl = QHBoxLayout(self.choice)
+        cl.setContentsMargins(0, 0, 0, 0)
+        self.choice_label = QLabel("")
+        self.choice_label.setWordWrap(True)
+        self.choice_resume = QPushButton("Resume that run")
+        self.choice_resume.clicked.connect(self._choose_resume)
+        self.choice_new = QPushButton("Start in a new folder")
+        self.choice_new.clicked.connect(self._choose_new_folder)
+        self.choice_cancel = QPushButton("Keep it")
+        self.choice_cancel.clicked.connect(lambda: self.choice.setVisible(False))
+        cl.addWidget(self.choice_label, 1)
+        for b in (self.choice_resume, self.choice_new, self.choice_cancel):
+            cl.addWidget(b)
+        self.choice.setVisible(False)
+        outer.addWidget(self.choice)
+
         split = QSplitter(Qt.Orientation.Horizontal)
         self.plot = LossPlot()
         self.log_view = QPlainTextEdit()
@@ -183,6 +205,8 @@ class FinetunePage(QWidget):
         outer.addLayout(done)
         self._check_base()
         self._update_resume()
+        from .wheel_guard import guard_wheel
+        self._wheel_guard = guard_wheel(self)
 
     # -- data --------------------------------------------------------------------------
     def _browse_data(self) -> None:
@@ -281,6 +305,14 @@ class FinetunePage(QWidget):
         except Exception as exc:
             self._show(str(exc), ok=False)
             return
+        existing = self._existing_checkpoints(Path(cfg.out))
+        if existing and not resume:
+            from pipelines.dialogue.finetune_checkpoints import checkpoint_step
+            self.choice_label.setText(f"{cfg.out} already holds a training run (last checkpoint at step "
+                                      f"{checkpoint_step(existing[-1])}). Resume it, or start over in a new folder?")
+            self.choice.setVisible(True)
+            return
+        self.choice.setVisible(False)
 
         def work(report, cancelled):
             from pipelines.dialogue.finetune import finetune
@@ -289,8 +321,7 @@ class FinetunePage(QWidget):
                             on_loss=lambda rec: report(("loss", dict(rec))), should_stop=cancelled)
 
         self.result = None
-        if not resume:
-            self.plot.clear()
+        self._fresh_plot = not resume  # the previous curve stays until the new run's first loss
         self.plot.total_steps = cfg.steps
         self.log_view.clear()
         self.task = BackgroundTask(work, "finetune", self)
@@ -322,6 +353,9 @@ class FinetunePage(QWidget):
             self.eta.setText(f"step {value.step}/{value.total_steps} · loss {value.loss:.3f} · "
                              f"ETA {fmt_eta(value.eta_s)}")
         elif kind == "loss":
+            if getattr(self, "_fresh_plot", False):
+                self._fresh_plot = False
+                self.plot.clear()
             self.plot.add(value)
         elif kind == "log":
             self.log_view.appendPlainText(str(value))
@@ -346,7 +380,31 @@ class FinetunePage(QWidget):
         self.progress.setValue(0)
         self.eta.setText("")
         self._show(message, ok=False)
-        self.log_view.appendPlainText(tb)
+        self.log_view.appendPlainText(f"stopped: {message}")
+        if tb:
+            log.error("fine-tuning failed: %s\n%s", message, tb)  # the traceback goes to the log file, not here
+
+    def _existing_checkpoints(self, out: Path) -> list:
+        from pipelines.dialogue.finetune_checkpoints import list_checkpoints
+        return list_checkpoints(out) if out.is_dir() else []
+
+    def _choose_resume(self) -> None:
+        self.choice.setVisible(False)
+        self.start(resume=True)
+
+    def _choose_new_folder(self) -> None:
+        """Start over in ``<out>-2`` (or the next free number) next to the existing run."""
+        self.choice.setVisible(False)
+        text = self.out_edit.text().strip().rstrip("/\\")
+        base, n = text, 2
+        stem, _, num = text.rpartition("-")
+        if stem and num.isdigit():
+            base, n = stem, int(num) + 1
+        while self.settings.resolve(f"{base}-{n}").exists():
+            n += 1
+        self.out_edit.setText(f"{base}-{n}")
+        self._update_resume()
+        self.start(resume=False)
 
     def _ended(self) -> None:
         self.start_button.setEnabled(True)

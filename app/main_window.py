@@ -14,10 +14,25 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from pipelines.messages import StageError
-from pipelines.settings import DEFAULT_SETTINGS_FILE, Settings, SettingsError, load_settings
+from pipelines.settings import (
+    DEFAULT_SETTINGS_FILE,
+    Settings,
+    SettingsError,
+    load_settings,
+)
 from pipelines.turn_record import TurnRecord
 
 from .audio_output import AudioOutput, open_audio_output
@@ -29,9 +44,33 @@ from .status_panel import StatusPanel, describe_timings, fmt_s
 
 log = logging.getLogger(__name__)
 
+#: rounds of the last conversation shown and given back to the dialogue on start
+RESTORE_ROUNDS = 20
+
+
+def last_conversation(records: list[dict], limit: int = RESTORE_ROUNDS) -> list[tuple[str, str]]:
+    """(user text, reply) of the completed turns after the last Clear in a conversation log."""
+    start = 0
+    for i, r in enumerate(records):
+        if r.get("event") == "cleared":
+            start = i + 1
+    rounds = [(r["user_text"], r["reply"]) for r in records[start:]
+              if r.get("status") == "ok" and r.get("user_text") and r.get("reply")]
+    return rounds[-limit:] if limit else []
+
+
+def _scrolled(page: QWidget) -> QScrollArea:
+    """A page in a scroll area: on a small screen it scrolls instead of widening the window."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setWidget(page)
+    return area
+
 
 class MainWindow(QMainWindow):
     turn_done = Signal(object)  # TurnRecord, after the window has shown it (tests, bench)
+    video_saved = Signal(int, str)  # turn id, MP4 path ("" when it could not be written)
 
     def __init__(self, settings: Settings | None = None, settings_path: str | Path | None = None,
                  engine_factory: EngineFactory = default_engine_factory, audio: AudioOutput | None = None,
@@ -55,6 +94,8 @@ class MainWindow(QMainWindow):
         self._shown_s: dict[int, float] = {}
         self._records: dict[int, TurnRecord] = {}
         self._stopped: set[int] = set()
+        self._restored = False  # the last conversation is restored once, when the first engine is ready
+        self.restored_rounds: list[tuple[str, str]] = []
         self.errors: list[StageError] = []
         self._idle_source = None  # (frames at full size, fps): rescaled to the view off the UI thread
         self._idle_task = None
@@ -64,9 +105,10 @@ class MainWindow(QMainWindow):
         self._idle_timer.timeout.connect(self._rescale_idle)
 
         self.setWindowTitle("Persona")
-        self.resize(1120, 700)
+        self._fit_to_screen(1120, 700)
         self._build()
         self._connect()
+        self._shortcuts()
         if settings_error:
             self.status.show_error(f"settings file {self.settings_path} not used: {settings_error}", settings_error)
         self._check_fonts()
@@ -118,10 +160,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.settings_panel, "Settings")
         from .finetune_page import FinetunePage
         self.finetune_page = FinetunePage(self.settings)
-        self.tabs.addTab(self.finetune_page, "Fine-tuning")
+        self.tabs.addTab(_scrolled(self.finetune_page), "Fine-tuning")
         from .enroll_page import EnrollPage
         self.enroll_page = EnrollPage(self.settings)
-        self.tabs.addTab(self.enroll_page, "Enrollment")
+        self.tabs.addTab(_scrolled(self.enroll_page), "Enrollment")
 
         self.status = StatusPanel()
         self.setStatusBar(self.status)
@@ -151,6 +193,25 @@ class MainWindow(QMainWindow):
         self.finetune_page.use_result.connect(self._use_finetune_result)
         self.enroll_page.enrolled.connect(self._on_enrolled)
 
+    def _fit_to_screen(self, width: int, height: int) -> None:
+        """Open at ``width`` x ``height``, or smaller: never wider or taller than the screen's free area."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is not None:
+            avail = screen.availableGeometry()
+            width, height = min(width, avail.width()), min(height, avail.height())
+        self.resize(width, height)
+
+    def _shortcuts(self) -> None:
+        """Esc stops the reply, Ctrl+Q quits, Ctrl+L clears (asks first), Ctrl+, opens Settings."""
+        from PySide6.QtGui import QKeySequence, QShortcut
+        self.shortcuts = {}
+        for keys, slot in (("Esc", self.stop), ("Ctrl+Q", self.close), ("Ctrl+L", self.chat.request_clear),
+                           ("Ctrl+,", lambda: self.tabs.setCurrentWidget(self.settings_panel))):
+            sc = QShortcut(QKeySequence(keys), self)
+            sc.setContext(Qt.ShortcutContext.WindowShortcut)
+            sc.activated.connect(slot)
+            self.shortcuts[keys] = sc
+
     def _check_fonts(self) -> None:
         from .qt_env import cjk_font_warning
         warning = cjk_font_warning()
@@ -171,6 +232,8 @@ class MainWindow(QMainWindow):
         self.finetune_page.settings = settings
         self.enroll_page.set_settings(settings)
         self.stop()
+        self.current_turn = None
+        self.chat.clear()  # the new engine starts with no history: so does the window
         self.chat.add_notice("Settings saved — reloading the models (the conversation history starts afresh).")
         self.start_engine(settings)
 
@@ -191,6 +254,25 @@ class MainWindow(QMainWindow):
         self.chat.persona_name = name
         self.chat.set_ready(True)
         self.chat.input.setFocus()
+        if not self._restored and eng is not None:
+            self._restored = True
+            self._restore_conversation(eng)
+
+    def _restore_conversation(self, eng) -> None:
+        """Show the last conversation of the log and give it back to the dialogue as its history."""
+        try:
+            rounds = last_conversation(eng.log.read())
+        except (OSError, ValueError) as exc:
+            log.warning("could not read the conversation log: %s", exc)
+            return
+        if not rounds:
+            return
+        self.chat.clear()
+        self.chat.add_notice(f"The last conversation ({len(rounds)} message(s)) — Clear starts a new one.")
+        for user_text, reply in rounds:
+            self.chat.add_earlier(user_text, reply)
+        eng.restore_history(rounds)
+        self.restored_rounds = rounds
 
     def _on_idle_frames(self, frames, fps: float) -> None:
         self._idle_source = (frames, fps) if frames is not None else None
@@ -259,6 +341,12 @@ class MainWindow(QMainWindow):
     def clear(self) -> None:
         self.stop()
         self.controller.clear()
+        eng = self.controller.engine
+        if eng is not None:  # the next start shows what follows this mark, not the cleared talk
+            try:
+                eng.log.append({"event": "cleared", "at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+            except OSError as exc:
+                log.warning("could not mark the conversation log: %s", exc)
         self.chat.clear()
         self.status.set_timings("history cleared")
         self.current_turn = None
@@ -301,6 +389,7 @@ class MainWindow(QMainWindow):
                 meta = " · ".join(x for x in (rec.mode, f"first audio {fmt_s(rec.first_audio_s)}",
                                               f"{rec.audio_s:.1f} s") if x)
                 self.chat.finish_reply(rec.turn_id, meta)
+                self.chat.offer_video(rec.turn_id, lambda checked=False, t=rec.turn_id: self.save_video(t))
             elif rec.status == "error":
                 self.chat.finish_reply(rec.turn_id, f"error: {rec.error}", "error")
             else:
@@ -315,6 +404,36 @@ class MainWindow(QMainWindow):
         if err.turn_id == self.current_turn:
             self.player.drop_turn(err.turn_id)
 
+    def save_video(self, turn_id: int, path: str | Path | None = None) -> bool:
+        """Write the reply of ``turn_id`` (as it was shown and heard) to an MP4, in the background."""
+        sink = self.controller.sink
+        turn = sink.kept_turn(turn_id) if sink is not None else None
+        if not turn or not turn["complete"] or not turn["chunks"]:
+            self.status.show_error(f"the video of reply {turn_id} is no longer kept (only the last few are); "
+                                   f"main_demo.py writes every reply as an MP4")
+            return False
+        if path is None:
+            from PySide6.QtWidgets import QFileDialog
+            default = self.settings.output_path / f"reply-{time.strftime('%Y%m%d-%H%M%S')}-{turn_id}.mp4"
+            chosen, _ = QFileDialog.getSaveFileName(self, "Save the reply as a video", str(default),
+                                                    "MP4 video (*.mp4)")
+            if not chosen:
+                return False
+            path = chosen
+        from .player_sink import write_kept_turn
+        from .tasks import BackgroundTask
+        task = BackgroundTask(lambda report, cancelled: str(write_kept_turn(turn, path)), "save-video", self)
+        task.done.connect(lambda p: self._video_saved(turn_id, p))
+        task.failed.connect(lambda m, tb: (self.status.show_error(f"could not save the video: {m}", tb),
+                                           self.video_saved.emit(turn_id, "")))
+        self._video_tasks = [t for t in getattr(self, "_video_tasks", []) if t.running] + [task]
+        task.start()
+        return True
+
+    def _video_saved(self, turn_id: int, path: str) -> None:
+        self.status.set_timings(f"video saved: {path}")
+        self.video_saved.emit(turn_id, path)
+
     # -- pages -----------------------------------------------------------------------
     def _use_finetune_result(self, values: dict) -> None:
         for name, value in values.items():
@@ -322,7 +441,12 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.settings_panel)
 
     def _on_enrolled(self, folder: str) -> None:
-        self.settings_panel.set_value("face.face", folder)
+        persona = Path(folder).parent
+        if (persona / "persona.json").is_file() and persona.resolve() != self.settings.persona_dir.resolve():
+            self.settings_panel.set_value("persona", str(persona))  # a new persona: its own face
+            self.settings_panel.set_value("face.face", "")
+        else:
+            self.settings_panel.set_value("face.face", folder)
         self.tabs.setCurrentWidget(self.settings_panel)
 
     def closeEvent(self, event) -> None:  # noqa: N802
@@ -333,6 +457,8 @@ class MainWindow(QMainWindow):
         self._idle_timer.stop()
         if self._idle_task is not None:
             self._idle_task.wait(10000)
+        for t in getattr(self, "_video_tasks", []):
+            t.wait(60000)
         self.finetune_page.shutdown()
         self.enroll_page.shutdown()
         self.player.close()
@@ -346,6 +472,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-audio", action="store_true", help="do not open the sound card (silent, timed playback)")
     p.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)  # used by the Xvfb test
     p.add_argument("--say", metavar="TEXT", help=argparse.SUPPRESS)
+    p.add_argument("--screenshot-tabs", metavar="DIR", help=argparse.SUPPRESS)  # and one of each tab
     return p.parse_args(argv)
 
 
@@ -365,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     if args.screenshot:
         from .screenshot import screenshot_mid_reply
-        screenshot_mid_reply(window, args.say or "你好，介绍一下你自己", args.screenshot)
+        screenshot_mid_reply(window, args.say or "你好，介绍一下你自己", args.screenshot,
+                             tabs_dir=args.screenshot_tabs)
     code = app.exec()
     return int(code)

@@ -11,6 +11,8 @@ them at (``display_box``), so painting a frame is a plain copy.
 from __future__ import annotations
 
 import dataclasses
+import threading
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -50,9 +52,32 @@ class PlayerSink(Stage):
         self.sample_rate = sample_rate
         #: (width, height) in device pixels the view shows frames in; set from the UI thread
         self.display_box: tuple[int, int] | None = None
+        #: the last few turns as rendered (frames JPEG-compressed, audio as is) for "Save video"
+        self.keep_turns = KEEP_TURNS
+        self._kept: dict[int, dict] = {}
+        self._kept_lock = threading.Lock()
+
+    def _keep(self, msg: VideoChunk) -> None:
+        import cv2
+        jpegs = [cv2.imencode(".jpg", np.ascontiguousarray(f[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 92])[1]
+                 for f in np.asarray(msg.frames)]
+        with self._kept_lock:
+            turn = self._kept.setdefault(msg.turn_id, {"fps": msg.fps, "sample_rate": msg.sample_rate,
+                                                       "chunks": [], "complete": False})
+            turn["chunks"].append((jpegs, np.asarray(msg.audio, np.float32).copy()))
+            while len(self._kept) > self.keep_turns:
+                self._kept.pop(min(self._kept))
+
+    def kept_turn(self, turn_id: int) -> dict | None:
+        """``{"fps", "sample_rate", "chunks": [(jpeg frames, audio)], "complete"}`` of a recent turn."""
+        with self._kept_lock:
+            t = self._kept.get(turn_id)
+            return None if t is None else dict(t, chunks=list(t["chunks"]))
 
     def process(self, msg, ctx: TurnContext):
         if isinstance(msg, VideoChunk) and not ctx.cancelled:
+            if self.keep_turns:
+                self._keep(msg)
             changes = {}
             if self.sample_rate and msg.sample_rate != self.sample_rate:
                 from pipelines.media.audio import resample
@@ -71,8 +96,34 @@ class PlayerSink(Stage):
 
     def end_turn(self, ctx: TurnContext):
         if not ctx.cancelled:
+            with self._kept_lock:
+                if ctx.turn_id in self._kept:
+                    self._kept[ctx.turn_id]["complete"] = True
             self.on_turn_end(ctx.turn_id)
         return ()
 
     def cancel_turn(self, turn_id: int) -> None:
+        with self._kept_lock:
+            self._kept.pop(turn_id, None)
         self.on_cancel(turn_id)
+
+
+#: how many recent turns the app keeps for "Save video"
+KEEP_TURNS = 3
+
+
+def write_kept_turn(turn: dict, path) -> Path:
+    """Write a kept turn as an MP4 with the writer ``main_demo.py`` uses (H.264 + AAC)."""
+    import cv2
+
+    from pipelines.media.mp4_writer import Mp4Writer
+    w = Mp4Writer(path, turn["fps"], turn["sample_rate"])
+    try:
+        for jpegs, audio in turn["chunks"]:
+            frames = np.stack([cv2.imdecode(j, cv2.IMREAD_COLOR)[..., ::-1] for j in jpegs]) if jpegs \
+                else np.zeros((0, 1, 1, 3), np.uint8)
+            w.write(frames, audio)
+        return w.close()
+    except BaseException:
+        w.abort()
+        raise

@@ -9,7 +9,11 @@ exists, so the import order of cv2 / mediapipe / PySide6 does not matter.
 """
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -21,6 +25,127 @@ CJK_FAMILIES = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Sour
                 "WenQuanYi Zen Hei", "Droid Sans Fallback", "AR PL UMing CN", "Microsoft YaHei",
                 "PingFang SC", "SimHei")
 QT_PATH_VARS = ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_PLUGIN_PATH", "QT_QPA_FONTDIR")
+
+
+#: Debian 12 package of each system library that PySide6's Qt libraries and platform plugins link
+#: (found with ``ldd`` on ``PySide6/Qt*.abi3.so`` and ``Qt/plugins/platforms/*.so``; the
+#: Makefile's SYSPKGS installs the same set)
+QT_LIB_PACKAGES = {
+    "libEGL.so.1": "libegl1", "libGL.so.1": "libgl1", "libGLX.so.0": "libglx0",
+    "libGLdispatch.so.0": "libglvnd0", "libOpenGL.so.0": "libopengl0",
+    "libX11-xcb.so.1": "libx11-xcb1", "libX11.so.6": "libx11-6", "libXau.so.6": "libxau6",
+    "libXdmcp.so.6": "libxdmcp6", "libbrotlicommon.so.1": "libbrotli1", "libbrotlidec.so.1": "libbrotli1",
+    "libbsd.so.0": "libbsd0", "libdbus-1.so.3": "libdbus-1-3", "libexpat.so.1": "libexpat1",
+    "libffi.so.8": "libffi8", "libfontconfig.so.1": "libfontconfig1", "libfreetype.so.6": "libfreetype6",
+    "libglib-2.0.so.0": "libglib2.0-0", "libgthread-2.0.so.0": "libglib2.0-0",
+    "libgssapi_krb5.so.2": "libgssapi-krb5-2", "libkrb5.so.3": "libkrb5-3", "libmd.so.0": "libmd0",
+    "libpcre2-8.so.0": "libpcre2-8-0", "libpng16.so.16": "libpng16-16",
+    "libwayland-client.so.0": "libwayland-client0", "libwayland-cursor.so.0": "libwayland-cursor0",
+    "libwayland-egl.so.1": "libwayland-egl1",
+    "libxcb.so.1": "libxcb1", "libxcb-cursor.so.0": "libxcb-cursor0", "libxcb-glx.so.0": "libxcb-glx0",
+    "libxcb-icccm.so.4": "libxcb-icccm4", "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1", "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-render-util.so.0": "libxcb-render-util0", "libxcb-render.so.0": "libxcb-render0",
+    "libxcb-shape.so.0": "libxcb-shape0", "libxcb-shm.so.0": "libxcb-shm0", "libxcb-sync.so.1": "libxcb-sync1",
+    "libxcb-util.so.1": "libxcb-util1", "libxcb-xfixes.so.0": "libxcb-xfixes0", "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0", "libxkbcommon.so.0": "libxkbcommon0",
+    "libz.so.1": "zlib1g", "libzstd.so.1": "libzstd1",
+    # in every Debian base system (minbase) already
+    "libc.so.6": "libc6", "libm.so.6": "libc6", "libdl.so.2": "libc6", "libpthread.so.0": "libc6",
+    "libstdc++.so.6": "libstdc++6", "libgcc_s.so.1": "libgcc-s1", "libcap.so.2": "libcap2",
+    "libgcrypt.so.20": "libgcrypt20", "libgpg-error.so.0": "libgpg-error0", "liblz4.so.1": "liblz4-1",
+    "liblzma.so.5": "liblzma5", "libsystemd.so.0": "libsystemd0",
+}
+#: the PySide6 modules the app and pytest-qt import
+QT_MODULES = ("QtCore", "QtGui", "QtWidgets", "QtTest")
+#: platform plugin file for each QT_QPA_PLATFORM value
+PLATFORM_PLUGINS = {"xcb": "libqxcb.so", "offscreen": "libqoffscreen.so", "wayland": "libqwayland.so",
+                    "minimal": "libqminimal.so", "vnc": "libqvnc.so", "eglfs": "libqeglfs.so",
+                    "linuxfb": "libqlinuxfb.so"}
+
+
+def pyside_dir() -> Path | None:
+    """PySide6's package folder, found without importing it (importing is what fails)."""
+    try:
+        spec = importlib.util.find_spec("PySide6")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def intended_platform(environ: dict | None = None) -> str:
+    """The platform plugin Qt will load: QT_QPA_PLATFORM's first entry, else what the session offers."""
+    env = os.environ if environ is None else environ
+    first = (env.get("QT_QPA_PLATFORM") or "").split(";")[0].split(":")[0].strip()
+    if first:
+        return first
+    if env.get("DISPLAY"):
+        return "xcb"
+    if env.get("WAYLAND_DISPLAY"):
+        return "wayland"
+    return "offscreen"
+
+
+def _ldd_missing(path: Path) -> list[str]:
+    """Sonames ``path`` needs that the dynamic loader cannot find (``ldd``; ctypes when there is none)."""
+    ldd = shutil.which("ldd")
+    if ldd:
+        try:
+            out = subprocess.run([ldd, str(path)], check=False, capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        return [ln.split("=>")[0].strip() for ln in out.splitlines() if "not found" in ln]
+    import ctypes
+    try:
+        ctypes.CDLL(str(path))
+    except OSError as exc:
+        return [str(exc).split(":")[0].strip()]
+    return []
+
+
+@functools.lru_cache(maxsize=8)
+def missing_qt_libraries(platform: str | None = None, root: Path | None = None) -> tuple[str, ...]:
+    """System libraries that PySide6's Qt modules or the platform plugin need and cannot find.
+
+    Empty when everything loads (or off Linux, or when PySide6 is not installed: its
+    import then says so itself).
+    """
+    if not sys.platform.startswith("linux"):
+        return ()
+    root = root if root is not None else pyside_dir()
+    if root is None:
+        return ()
+    platform = platform or intended_platform()
+    files = [root / f"{m}.abi3.so" for m in QT_MODULES]
+    plugin = PLATFORM_PLUGINS.get(platform)
+    if plugin:
+        files.append(root / "Qt" / "plugins" / "platforms" / plugin)
+    missing: list[str] = []
+    for f in files:
+        for m in _ldd_missing(f) if f.exists() else ():
+            if m not in missing:
+                missing.append(m)
+    return tuple(missing)
+
+
+def missing_qt_message(missing, platform: str | None = None) -> str:
+    """One line: which libraries are missing and the apt-get command that installs them."""
+    pkgs = sorted({QT_LIB_PACKAGES[m] for m in missing if m in QT_LIB_PACKAGES})
+    unknown = [m for m in missing if m not in QT_LIB_PACKAGES]
+    how = f"install them with: sudo apt-get install -y {' '.join(pkgs)} (or 'make sysdeps' as root)" if pkgs \
+        else "install the packages that provide them"
+    extra = f"; no Debian package known for {', '.join(unknown)}" if unknown and pkgs else ""
+    where = f" for the '{platform}' platform" if platform else ""
+    return f"Qt cannot start{where}: missing system libraries {', '.join(missing)}; {how}{extra}."
+
+
+def check_qt_libraries(platform: str | None = None) -> str | None:
+    """None when Qt can start, else the one-line message of ``missing_qt_message``."""
+    platform = platform or intended_platform()
+    missing = missing_qt_libraries(platform)
+    return missing_qt_message(missing, platform) if missing else None
 
 
 def _foreign_qt_path(value: str) -> bool:
@@ -87,7 +212,7 @@ def cjk_font_warning() -> str | None:
     if cjk_font_family() is not None:
         return None
     return (f"No Chinese font found: Chinese text shows as boxes. Install one with "
-            f"'sudo {CJK_APT_LINE}' (or 'make setup' as root) and restart the app.")
+            f"'sudo {CJK_APT_LINE}' (or 'make sysdeps' as root) and restart the app.")
 
 
 def install_fonts(app) -> str | None:

@@ -15,7 +15,9 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QGuiApplication
 
 
-def screenshot_mid_reply(window, text: str, path: str, min_frames: int = 12, timeout_s: float = 240.0) -> None:
+def screenshot_mid_reply(window, text: str, path: str, min_frames: int = 12, timeout_s: float = 240.0,
+                         tabs_dir: str | None = None) -> None:
+    """... and with ``tabs_dir``, after the turn, one screenshot of each tab (``tab-<n>-<name>.png``)."""
     state = {"sent": None, "shot": False, "t0": time.perf_counter()}
     app = QGuiApplication.instance()
 
@@ -24,14 +26,14 @@ def screenshot_mid_reply(window, text: str, path: str, min_frames: int = 12, tim
         window.close()
         app.exit(code)
 
-    def grab() -> dict:
+    def grab(to: str = path) -> dict:
         app.processEvents()
         screen = window.screen() or QGuiApplication.primaryScreen()
         g = window.frameGeometry()
         pm = screen.grabWindow(0, g.x(), g.y(), g.width(), g.height())
         if pm.isNull() or pm.width() == 0:
             pm = window.grab()
-        ok = pm.save(path)
+        ok = pm.save(to)
         return {"saved": ok, "path": path, "width": pm.width(), "height": pm.height(),
                 "platform": QGuiApplication.platformName(),
                 "reply_so_far": window.chat.reply_text(state["sent"]),
@@ -58,8 +60,29 @@ def screenshot_mid_reply(window, text: str, path: str, min_frames: int = 12, tim
                 state["info"] = grab()
             return
         rec = window._records.get(state["sent"])
-        if rec is not None and not window.player.playing:
-            finish(0, dict(state["info"], status=rec.status, reply=rec.reply))
+        if rec is not None and not window.player.playing and not state.get("tabs_started"):
+            if not tabs_dir:
+                finish(0, dict(state["info"], status=rec.status, reply=rec.reply))
+                return
+            state["tabs_started"] = True
+            timer.stop()
+            shoot_tab(0, dict(state["info"], status=rec.status, reply=rec.reply, tabs=[]))
+
+    def shoot_tab(i: int, info: dict) -> None:
+        from pathlib import Path
+        if i >= window.tabs.count():
+            finish(0, info)
+            return
+        window.tabs.setCurrentIndex(i)
+
+        def shot() -> None:
+            name = window.tabs.tabText(i).lower().replace(" ", "-")
+            out = Path(tabs_dir) / f"tab-{i}-{name}.png"
+            g = grab(str(out))
+            info["tabs"].append({"tab": window.tabs.tabText(i), "path": str(out), "saved": g["saved"],
+                                 "width": g["width"], "height": g["height"]})
+            shoot_tab(i + 1, info)
+        QTimer.singleShot(400, shot)  # let the page lay out and paint
 
     timer = QTimer(window)
     timer.timeout.connect(tick)

@@ -154,6 +154,8 @@ class SettingsPanel(QWidget):
         row.addWidget(self.save_button)
         outer.addLayout(row)
         self.load(settings)
+        from .wheel_guard import guard_wheel
+        self._wheel_guard = guard_wheel(self)
 
     # -- form ------------------------------------------------------------------
     def _build_form(self, settings: Settings) -> None:
@@ -340,8 +342,13 @@ class SettingsPanel(QWidget):
         return out
 
     def revert(self) -> None:
+        if not self.path.exists():
+            self.load(Settings())
+            self._show_message(f"There is no settings file yet ({self.path}): the fields show the defaults; "
+                               f"“Save and apply” writes it.", ok=False)
+            return
         try:
-            settings = load_settings(self.path) if self.path.exists() else Settings()
+            settings = load_settings(self.path)
         except SettingsError as exc:
             self._show_errors(exc.errors)
             return

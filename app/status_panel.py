@@ -1,7 +1,8 @@
 """The window's status bar: backends per stage, loading progress, turn timings, errors."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QStatusBar
 
 STAGES = ("dialogue", "tts", "vc", "face")
@@ -30,21 +31,55 @@ def describe_timings(rec, shown_s: float | None = None) -> str:
     return "  ·  ".join(parts)
 
 
+class ElidedLabel(QLabel):
+    """One line that never widens the window: drawn elided ("…") when it does not fit, full text in
+    ``text()`` and the tooltip.  Its size hint is capped at ``max_hint`` pixels, its minimum is small."""
+
+    def __init__(self, text: str = "", max_hint: int = 480, parent=None) -> None:
+        super().__init__(text, parent)
+        self.max_hint = max_hint
+        self.setWordWrap(False)
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        super().setText(text)
+        self.updateGeometry()
+
+    def _full_width(self) -> int:
+        return self.fontMetrics().horizontalAdvance(self.text()) + 8
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(min(self._full_width(), self.max_hint), super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(min(self._full_width(), 48), super().minimumSizeHint().height())
+
+    def is_elided(self) -> bool:
+        return self._full_width() - 8 > self.contentsRect().width()
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        r = self.contentsRect()
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, r.width())
+        self.style().drawItemText(p, r, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                                  self.palette(), self.isEnabled(), shown, self.foregroundRole())
+        p.end()
+
+
 class StatusPanel(QStatusBar):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("statusPanel")
         self.setSizeGripEnabled(False)
-        self.backends = QLabel("")
+        self.backends = ElidedLabel("")
         self.backends.setObjectName("backendsLabel")
         self.progress = QProgressBar()
         self.progress.setObjectName("loadProgress")
         self.progress.setFixedWidth(160)
         self.progress.setTextVisible(False)
         self.progress.setVisible(False)
-        self.timings = QLabel("")
+        self.timings = ElidedLabel("", max_hint=560)
         self.timings.setObjectName("timingsLabel")
-        self.error = QLabel("")
+        self.error = ElidedLabel("", max_hint=520)
         self.error.setObjectName("errorLabel")
         self.error.setVisible(False)
         self.error.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -52,7 +87,7 @@ class StatusPanel(QStatusBar):
         self.audio = QLabel("")
         self.audio.setObjectName("audioLabel")
         self.audio.setVisible(False)
-        self.addWidget(self.backends)
+        self.addWidget(self.backends, 1)
         self.addWidget(self.progress)
         self.addWidget(self.error, 1)
         self.addPermanentWidget(self.timings)
@@ -75,6 +110,7 @@ class StatusPanel(QStatusBar):
 
     def set_timings(self, text: str) -> None:
         self.timings.setText(text)
+        self.timings.setToolTip(text)
 
     def show_error(self, text: str, details: str = "") -> None:
         self.errors.append(text)

@@ -163,6 +163,12 @@ class Engine:
                 log.exception("listener failed on %s from %s", type(msg).__name__, stage)
 
     # -- turns ----------------------------------------------------------------
+    def number_turns_after(self, last_turn_id: int) -> None:
+        """Number this engine's turns from ``last_turn_id + 1`` (an engine reloaded in the same app:
+        turn ids never repeat, so its listeners never mistake a new turn for an old one)."""
+        with self._lock:
+            self._ids = itertools.count(int(last_turn_id) + 1)
+
     def submit(self, text: str) -> int:
         """Start a turn; an unfinished earlier turn is interrupted first."""
         if not self._started:
@@ -197,6 +203,11 @@ class Engine:
         """Interrupt, and forget the conversation history."""
         self.interrupt()
         self.inboxes[0].put(Reset())
+
+    def restore_history(self, rounds) -> None:
+        """Continue an earlier conversation: (user text, reply) rounds, oldest first, become the
+        dialogue's history (instead of whatever it had)."""
+        self.inboxes[0].put(Reset(history=tuple((str(q), str(a)) for q, a in rounds)))
 
     def wait(self, turn_id: int, timeout: float | None = None) -> TurnRecord:
         if not self._done[turn_id].wait(timeout):

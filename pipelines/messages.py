@@ -99,7 +99,11 @@ class Cancel(ControlMessage):
 
 @dataclass(frozen=True)
 class Reset(ControlMessage):
-    """Forget conversation state (history)."""
+    """Forget conversation state (history).
+
+    ``history``: (user text, reply) rounds to start from instead of nothing (a conversation
+    restored on start, ``Engine.restore_history``)."""
+    history: tuple = ()
 
 
 @dataclass(frozen=True, eq=False)

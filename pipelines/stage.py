@@ -56,6 +56,9 @@ class Stage:
     def reset(self) -> None:
         """Forget conversation state (``clear``)."""
 
+    def restore_history(self, rounds: list[tuple[str, str]]) -> None:
+        """Continue a conversation: ``rounds`` of (user text, reply), oldest first (after ``reset``)."""
+
     def close(self) -> None:
         """Release models and files."""
 

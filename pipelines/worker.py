@@ -168,6 +168,8 @@ class StageWorker(threading.Thread):
             self.stage.forget_turn()
             try:
                 self.stage.reset()
+                if msg.history:
+                    self.stage.restore_history(list(msg.history))
             except Exception as exc:
                 self._report(-1, exc)
             self._emit(msg)

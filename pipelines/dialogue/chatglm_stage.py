@@ -130,6 +130,11 @@ class ChatGLMDialogue(Stage):
         if self.history is not None:
             self.history.clear()
 
+    def restore_history(self, rounds) -> None:
+        if self.history is not None:
+            for query, answer in rounds:
+                self.history.add(query, answer)  # trimmed to the token budget as usual
+
     def close(self) -> None:
         self.loaded = None
         gc.collect()

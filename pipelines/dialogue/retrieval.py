@@ -132,3 +132,6 @@ class RetrievalDialogue(Stage):
 
     def reset(self) -> None:
         self.history.clear()
+
+    def restore_history(self, rounds) -> None:
+        self.history = [(str(q).strip(), str(a)) for q, a in rounds]

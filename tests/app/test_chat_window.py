@@ -107,7 +107,12 @@ def test_clear_empties_history_in_window_and_engine(make_window, qtbot, tmp_path
     turn = w.send("remember me")
     qtbot.waitUntil(lambda: turn in w._records, timeout=30_000)
     assert factory.stages["dialogue"].history == ["remember me"]
-    qtbot.mouseClick(w.chat.clear_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(w.chat.clear_button, Qt.MouseButton.LeftButton)  # Clear asks first ...
+    qtbot.wait(200)
+    assert factory.stages["dialogue"].history == ["remember me"]
+    assert [b.role for b in w.chat.bubbles if b.role != "notice"] == ["user", "persona"]
+    assert "again" in w.chat.clear_button.text()
+    qtbot.mouseClick(w.chat.clear_button, Qt.MouseButton.LeftButton)  # ... the second press clears
     qtbot.waitUntil(lambda: factory.stages["dialogue"].history == [], timeout=10_000)
     assert w.chat.bubbles == [] and not w.player.playing
 

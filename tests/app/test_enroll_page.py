@@ -87,3 +87,67 @@ def test_webcam_controls_follow_the_hardware(styled_app, qtbot):
     assert page.record_button.isEnabled() == bool(cams)
     if not cams:
         assert "No webcam found" in page.webcam_label.text()
+
+
+def _snapshot(root):
+    import hashlib
+    return {str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_enrollment_never_touches_the_shipped_default_and_keeps_faces_restorable(styled_app, qtbot, tmp_path,
+                                                                                face_clip):
+    from app.enroll_page import EnrollPage
+    from pipelines.face.avatar import FRAMES_FILE, read_avatar
+    from pipelines.persona import Persona
+    from pipelines.settings import DEFAULT_PERSONA
+    before = _snapshot(DEFAULT_PERSONA)
+    page = EnrollPage(Settings())
+    qtbot.addWidget(page)
+    page.show()
+    assert page.settings.persona_dir.resolve() == DEFAULT_PERSONA.resolve()
+    page.persona_edit.setText(str(DEFAULT_PERSONA))
+    page.add_clips([face_clip])
+    page.check()
+    qtbot.waitUntil(lambda: not page._busy(), timeout=300_000)
+    saved = []
+    page.enrolled.connect(saved.append)
+    qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    # asked, with no way to replace the shipped persona's face
+    assert page.choice.isVisible() and not page.choice_replace.isVisible() and not page._busy()
+    assert "never changed" in page.choice_label.text()
+    mine = tmp_path / "mine"
+    page.choice_name.setText(str(mine))
+    qtbot.mouseClick(page.choice_new, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(saved) and not page._busy(), timeout=120_000)
+    assert _snapshot(DEFAULT_PERSONA) == before, "enrollment changed source/default"
+    assert saved == [str(mine / "avatar")]
+    # the new persona works at once: its name, the default's words and voice, this face
+    p = Persona.load(mine)
+    assert p.name == "mine" and p.chat_log is not None and p.chat_log.read_bytes() == (
+        DEFAULT_PERSONA / "chat.jsonl").read_bytes()
+    assert p.voice == Persona.load(DEFAULT_PERSONA).voice
+    # frames stored compressed (lossless), not as a raw frames.npy
+    av = read_avatar(mine / "avatar")
+    assert not (mine / "avatar" / "frames.npy").exists()
+    assert np.array_equal(av.frames, page.avatar.frames)
+    assert (mine / "avatar" / FRAMES_FILE).stat().st_size < av.frames.nbytes / 3
+    first_meta = (mine / "avatar" / "meta.json").read_bytes()
+    # a second face for the same persona: asked; Replace keeps the old one, Restore brings it back
+    page.persona_edit.setText(str(mine))
+    page.clips.clear()
+    page.add_clips([DEFAULT_PERSONA / "portrait.png"])
+    page.check()
+    qtbot.waitUntil(lambda: not page._busy(), timeout=300_000)
+    qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    assert page.choice.isVisible() and page.choice_replace.isVisible() and not page._busy()
+    qtbot.mouseClick(page.choice_replace, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(saved) == 2 and not page._busy(), timeout=120_000)
+    assert len(read_avatar(mine / "avatar")) == 1
+    prev = sorted((mine / "avatar-previous").iterdir())
+    assert len(prev) == 1 and (prev[0] / "meta.json").read_bytes() == first_meta
+    qtbot.mouseClick(page.restore_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(saved) == 3 and not page._busy(), timeout=120_000)
+    assert len(read_avatar(mine / "avatar")) == 50
+    assert [len(read_avatar(d)) for d in sorted((mine / "avatar-previous").iterdir())] == [1]
+    assert _snapshot(DEFAULT_PERSONA) == before

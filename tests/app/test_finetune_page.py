@@ -109,3 +109,47 @@ def test_cancel_then_resume(styled_app, qtbot, tmp_path, tiny_glm):
     second = results[1]
     assert not second.cancelled and second.start_step == first.steps_done
     assert second.steps_done == first.steps_done + 2
+
+
+def test_start_again_into_the_same_folder_offers_resume_or_a_new_folder(styled_app, qtbot, tmp_path, tiny_glm):
+    from app.finetune_page import FinetunePage
+    log = tmp_path / "chat.jsonl"
+    _write_log(log, 8, [])
+    page = FinetunePage(Settings())
+    qtbot.addWidget(page)
+    page.show()
+    page.data_edit.setText(str(log))
+    page.base_edit.setText(str(tiny_glm))
+    page.out_edit.setText(str(tmp_path / "pt"))
+    for spin, v in ((page.pre_seq_len, 4), (page.steps, 3), (page.batch, 2), (page.save_steps, 3),
+                    (page.max_src, 64), (page.max_tgt, 32)):
+        spin.setValue(v)
+    results = []
+    page.finished.connect(results.append)
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(results) == 1, timeout=300_000)
+    curve = list(page.plot.train)
+    assert len(curve) == 3
+    # Start again, same folder: nothing starts, no traceback, no CLI wording, the curve stays
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    assert not page.running and page.choice.isVisible()
+    assert "already holds a training run" in page.choice_label.text()
+    shown = page.log_view.toPlainText() + page.message.text() + page.choice_label.text()
+    assert "Traceback" not in shown and "--resume" not in page.choice_label.text() + page.message.text()
+    assert page.plot.train == curve
+    # New folder: a fresh run next to the old one, which is untouched
+    old_files = sorted(p.name for p in (tmp_path / "pt").iterdir())
+    qtbot.mouseClick(page.choice_new, Qt.MouseButton.LeftButton)
+    assert page.out_edit.text() == str(tmp_path / "pt-2") and page.running
+    qtbot.waitUntil(lambda: len(results) == 2, timeout=300_000)
+    assert results[1].out_dir.resolve() == (tmp_path / "pt-2").resolve() and results[1].start_step == 0
+    assert sorted(p.name for p in (tmp_path / "pt").iterdir()) == old_files
+    assert [s for s, _ in page.plot.train] == [1, 2, 3]
+    # Start again into pt-2, choose Resume: continues from its checkpoint
+    page.steps.setValue(5)
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    assert page.choice.isVisible() and not page.running
+    qtbot.mouseClick(page.choice_resume, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(results) == 3, timeout=300_000)
+    assert results[2].start_step == 3 and results[2].steps_done == 5
+    assert "Traceback" not in page.log_view.toPlainText()

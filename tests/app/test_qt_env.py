@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +122,79 @@ def test_chinese_text_renders_with_a_cjk_font(qapp):
     from app.qt_env import install_fonts
     assert install_fonts(qapp) == family
     assert QFontMetrics(qapp.font()).inFontUcs4(ord("你"))
+
+
+# -- system libraries (a fresh Debian has none of them) ---------------------------------------
+BASE_PACKAGES = {"libc6", "libstdc++6", "libgcc-s1", "libcap2", "libgcrypt20", "libgpg-error0", "liblz4-1",
+                 "liblzma5", "libsystemd0"}  # in every Debian base system
+
+
+def _checked_files():
+    from app.qt_env import PLATFORM_PLUGINS, QT_MODULES, pyside_dir
+    root = pyside_dir()
+    files = [root / f"{m}.abi3.so" for m in QT_MODULES]
+    files += [root / "Qt" / "plugins" / "platforms" / PLATFORM_PLUGINS[p] for p in ("xcb", "offscreen", "wayland")]
+    return root, files
+
+
+def _ldd(path):
+    out = subprocess.run(["ldd", str(path)], check=False, capture_output=True, text=True).stdout
+    for ln in out.splitlines():
+        parts = ln.split()
+        if len(parts) >= 3 and parts[1] == "=>":
+            yield parts[0], (None if parts[2] == "not" else parts[2])
+
+
+def _makefile_var(name):
+    text = (REPO / "Makefile").read_text().replace("\\\n", " ")
+    for ln in text.splitlines():
+        if ln.startswith(f"{name} :="):
+            return ln.split(":=", 1)[1].split()
+    raise AssertionError(f"no {name} in the Makefile")
+
+
+@pytest.mark.skipif(shutil.which("ldd") is None, reason="no ldd")
+def test_every_library_qt_links_has_a_package_and_the_makefile_installs_it():
+    from app.qt_env import QT_LIB_PACKAGES
+    root, files = _checked_files()
+    qtpkgs, syspkgs = set(_makefile_var("QTPKGS")), _makefile_var("SYSPKGS")
+    assert "$(QTPKGS)" in syspkgs
+    seen = {}
+    for f in files:
+        assert f.exists(), f
+        for soname, where in _ldd(f):
+            if where is None or str(root) not in where:
+                seen[soname] = where
+    assert {"libglib-2.0.so.0", "libEGL.so.1", "libfontconfig.so.1", "libxkbcommon.so.0", "libdbus-1.so.3",
+            "libxcb-icccm.so.4", "libxcb-cursor.so.0"} <= set(seen)
+    unmapped = sorted(set(seen) - set(QT_LIB_PACKAGES))
+    assert not unmapped, f"Qt links libraries with no Debian package in app/qt_env.py: {unmapped}"
+    not_installed = sorted({QT_LIB_PACKAGES[s] for s in seen} - qtpkgs - BASE_PACKAGES)
+    assert not not_installed, f"the Makefile's QTPKGS lacks {not_installed}"
+    if shutil.which("dpkg"):  # the map says what dpkg says, for every library found here
+        for soname, where in seen.items():
+            if where:
+                r = subprocess.run(["dpkg", "-S", os.path.realpath(where)], check=False, capture_output=True, text=True)
+                if r.returncode == 0:
+                    owner = r.stdout.split(":")[0]
+                    assert owner == QT_LIB_PACKAGES[soname], (soname, owner)
+
+
+def test_a_missing_library_is_named_with_its_apt_line(tmp_path):
+    """A copy of the offscreen plugin that links a library which does not exist: ldd finds it missing."""
+    from app.qt_env import missing_qt_libraries, missing_qt_message
+    root, _ = _checked_files()
+    plugin = root / "Qt" / "plugins" / "platforms" / "libqoffscreen.so"
+    data = plugin.read_bytes()
+    victim, fake = b"libxkbcommon.so.0\0", b"libxkbcommoX.so.0\0"  # a DT_NEEDED name, same length
+    assert victim in data
+    fake_root = tmp_path / "PySide6"
+    (fake_root / "Qt" / "plugins" / "platforms").mkdir(parents=True)
+    (fake_root / "Qt" / "lib").symlink_to(root / "Qt" / "lib")
+    (fake_root / "Qt" / "plugins" / "platforms" / "libqoffscreen.so").write_bytes(
+        data.replace(victim, fake, 1))
+    assert missing_qt_libraries("offscreen", root=fake_root) == ("libxkbcommoX.so.0",)
+    assert missing_qt_libraries("offscreen", root=root) == ()
+    msg = missing_qt_message(["libglib-2.0.so.0", "libEGL.so.1", "libxcb-icccm.so.4"], "xcb")
+    assert "\n" not in msg and "libglib-2.0.so.0" in msg and "'xcb'" in msg
+    assert "sudo apt-get install -y libegl1 libglib2.0-0 libxcb-icccm4" in msg

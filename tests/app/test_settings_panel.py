@@ -113,3 +113,24 @@ def test_folder_checks_describe_what_was_found(tmp_path, tiny_glm):
     c = check_field("persona", str(DEFAULT_PERSONA), Settings())
     assert c.ok and "chat log" in c.message
     assert check_field("face.face", "", Settings()).ok is None
+
+
+def test_revert_without_a_settings_file_says_so_and_shows_the_defaults(styled_app, qtbot, tmp_path):
+    from app.settings_panel import SettingsPanel
+    path = tmp_path / "settings.json"
+    panel = SettingsPanel(Settings(), path)
+    qtbot.addWidget(panel)
+    spin = panel.widgets["threads"]
+    spin.setValue(3)
+    assert panel.dirty
+    panel.revert()
+    assert spin.value() == Settings().threads and not panel.dirty
+    msg = panel.message.text()
+    assert "no settings file" in msg.lower() and str(path) in msg and "Reloaded" not in msg
+    assert not path.exists()
+    # with a file, Revert reloads it
+    spin.setValue(2)
+    assert panel.save() is not None
+    spin.setValue(5)
+    panel.revert()
+    assert spin.value() == 2 and panel.message.text() == f"Reloaded {path}."

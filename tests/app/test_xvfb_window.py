@@ -27,6 +27,10 @@ def xvfb():
     exe = shutil.which("Xvfb")
     if exe is None:
         pytest.skip("Xvfb is not installed (the project's set-up step installs it: apt-get install -y xvfb)")
+    from app.qt_env import check_qt_libraries
+    missing = check_qt_libraries("xcb")
+    if missing:
+        pytest.skip(missing)
     n = _free_display()
     proc = subprocess.Popen([exe, f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -68,3 +72,36 @@ def test_app_window_screenshot_mid_reply(xvfb, tmp_path):
     assert avatar.std() > 20, "the avatar area is flat: no face on screen"
     assert (chat.min(axis=2) < 90).sum() > 200, "no text drawn in the chat area"
     (tmp_path / "info.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def test_screenshot_of_each_tab(xvfb, tmp_path):
+    """Every tab drawn by the X server: each page has content, the pages differ, none is wider than the screen."""
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"output_dir": str(tmp_path / "out")}), encoding="utf-8")
+    shots = tmp_path / "tabs"
+    shots.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QT_")}
+    env.update(DISPLAY=xvfb, QT_QPA_PLATFORM="xcb", PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1")
+    r = subprocess.run([sys.executable, "-m", "app", "--no-audio", "--settings", str(settings), "--say", "晚安",
+                        "--screenshot", str(tmp_path / "chat.png"), "--screenshot-tabs", str(shots)],
+                       cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
+    assert r.returncode == 0 and lines, f"rc={r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
+    info = json.loads(lines[-1])
+    tabs = info["tabs"]
+    assert [t["tab"] for t in tabs] == ["Chat", "Settings", "Fine-tuning", "Enrollment"]
+    from PySide6.QtGui import QImage
+    pages = []
+    for t in tabs:
+        assert t["saved"] and 0 < t["width"] <= 1280, t
+        img = QImage(t["path"]).convertToFormat(QImage.Format.Format_RGB888)
+        a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[:, :img.width() * 3]
+        a = a.reshape(img.height(), img.width(), 3)
+        body = a[a.shape[0] // 8: a.shape[0] * 7 // 8]
+        assert body.std() > 8, f"the {t['tab']} tab looks empty"
+        assert (body.min(axis=2) < 110).sum() > 300, f"no text drawn on the {t['tab']} tab"
+        pages.append(body.astype(np.int16))
+    for i in range(len(pages)):
+        for j in range(i + 1, len(pages)):
+            if pages[i].shape == pages[j].shape:
+                assert np.abs(pages[i] - pages[j]).mean() > 2, f"tabs {i} and {j} show the same picture"

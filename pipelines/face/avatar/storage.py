@@ -6,7 +6,8 @@ and cached in the persona's ``avatar/`` folder, so chat time needs no detection:
     avatar/
       meta.json        version, fps, source, frame count and size, kind, source hash
       report.json      the enrollment quality report
-      frames.npy       (N, H, W, 3) uint8 RGB (memory-mapped when loaded)
+      frames-png.npz   (N, H, W, 3) uint8 RGB frames, each a lossless PNG (``FRAMES_FILE``);
+                       folders enrolled before it have frames.npy (memory-mapped when loaded)
       boxes.npy        (N, 4) int32 x1, y1, x2, y2
       landmarks.npy    (N, 478, 2) float32
       crops.npy        (N, 96, 96, 3) uint8 RGB
@@ -113,8 +114,11 @@ def save_avatar(avatar: Avatar, folder: Path, report: dict) -> None:
     with atomic_dir(folder) as tmp:
         for name in _ARRAYS:
             arr = np.ascontiguousarray(getattr(avatar, name))
-            with open(tmp / f"{name}.npy", "wb") as fh:
-                np.save(fh, arr, allow_pickle=False)
+            with open(tmp / (FRAMES_FILE if name == "frames" else f"{name}.npy"), "wb") as fh:
+                if name == "frames":  # lossless PNG per frame (raw frames of an 8 s clip took 175 MB)
+                    np.savez(fh, **_encode_frames(arr))
+                else:
+                    np.save(fh, arr, allow_pickle=False)
                 fh.flush()
                 os.fsync(fh.fileno())
         n, h, w = avatar.frames.shape[:3]
@@ -136,6 +140,36 @@ def save_avatar(avatar: Avatar, folder: Path, report: dict) -> None:
                 fh.flush()
                 os.fsync(fh.fileno())
     _CACHE.pop(str(folder.resolve()), None)
+
+
+#: the frames, each a lossless PNG: ``png`` (their bytes, one after another) and ``offsets`` (N+1)
+FRAMES_FILE = "frames-png.npz"
+
+
+def _encode_frames(frames: np.ndarray) -> dict:
+    import cv2
+    blobs = []
+    for f in frames:
+        ok, buf = cv2.imencode(".png", np.ascontiguousarray(f[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 3])
+        if not ok:
+            raise AvatarError("could not encode a frame as PNG")
+        blobs.append(buf.reshape(-1))
+    offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
+    return {"png": np.concatenate(blobs) if blobs else np.zeros(0, np.uint8), "offsets": offsets,
+            "shape": np.asarray(frames.shape, np.int64)}
+
+
+def _decode_frames(path: Path) -> np.ndarray:
+    import cv2
+    with np.load(path, allow_pickle=False) as z:
+        data, offsets, shape = z["png"], z["offsets"], tuple(int(x) for x in z["shape"])
+    out = np.empty(shape, np.uint8)
+    for i in range(shape[0]):
+        img = cv2.imdecode(data[offsets[i]:offsets[i + 1]], cv2.IMREAD_COLOR)
+        if img is None or img.shape != shape[1:]:
+            raise ValueError(f"frame {i} does not decode to {shape[1:]}")
+        out[i] = img[..., ::-1]
+    return out
 
 
 def _json_default(obj):
@@ -181,6 +215,12 @@ def read_avatar(folder: Path) -> Avatar:
     arrays = {}
     for name in _ARRAYS:
         p = folder / f"{name}.npy"
+        if name == "frames" and not p.is_file() and (folder / FRAMES_FILE).is_file():
+            try:
+                arrays[name] = _decode_frames(folder / FRAMES_FILE)
+            except (ValueError, OSError, KeyError) as exc:
+                raise AvatarError(f"{folder / FRAMES_FILE}: unreadable ({exc}); enroll the face again") from exc
+            continue
         if not p.is_file():
             raise AvatarError(f"{folder}: incomplete avatar ({p.name} missing); enroll the face again")
         try:
