@@ -40,7 +40,7 @@ bench: install
 install: $(STAMP)
 
 $(STAMP): requirements.txt $(wildcard requirements-nodeps.txt)
-	@if [ -L $(VENV) ] && [ ! -e $(VENV) ]; then rm -f $(VENV); fi  # a dangling .venv link (from another checkout)
+	@if [ -L $(VENV) ] && [ ! -e $(VENV) ]; then rm -f $(VENV); fi  # a dangling .venv link
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip "setuptools<81" wheel
 	$(VPY) -m pip install -q -r requirements.txt
