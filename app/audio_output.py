@@ -29,6 +29,11 @@ class AudioOutput:
     kind = "abstract"
     sample_rate: int = 48000
     notice: str = ""
+    #: loudness 0..1 applied as the audio plays (so a change is heard at once)
+    volume: float = 1.0
+
+    def set_volume(self, volume: float) -> None:
+        self.volume = float(min(1.0, max(0.0, volume)))
 
     def write(self, samples: np.ndarray, sample_rate: int) -> None:
         raise NotImplementedError
@@ -93,8 +98,8 @@ class SilentAudioOutput(AudioOutput):
         with self._lock:
             self._advance(time.perf_counter())
             self._written += len(x) / float(sample_rate)
-            if self.record:
-                self.recorded.append(x)
+            if self.record:  # what would be heard: at the volume of the moment
+                self.recorded.append(x if self.volume == 1.0 else x * np.float32(self.volume))
 
     def clear(self) -> None:
         with self._lock:
@@ -148,6 +153,8 @@ class DeviceAudioOutput(AudioOutput):
                     self._offset = 0
             self._consumed += n
             self._marks.append((float(time_info.outputBufferDacTime), start, n, self._epoch))
+        if self.volume != 1.0:
+            out[:n] *= self.volume
         out[n:] = 0.0
 
     def write(self, samples: np.ndarray, sample_rate: int) -> None:

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QSlider,
     QVBoxLayout,
     QWidget,
 )
@@ -151,6 +152,14 @@ class ChatPanel(QWidget):
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)
         buttons.addWidget(self.clear_button)
+        self.volume = QSlider(Qt.Orientation.Horizontal)
+        self.volume.setObjectName("volumeSlider")
+        self.volume.setRange(0, 100)
+        self.volume.setValue(100)
+        self.volume.setFixedWidth(90)
+        self.volume.setToolTip("volume of the persona's voice")
+        self.volume.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        buttons.addWidget(self.volume)
         row = QHBoxLayout()
         row.setSpacing(8)
         row.addWidget(self.input, 1)

@@ -189,6 +189,7 @@ class MainWindow(QMainWindow):
         self.chat.send_requested.connect(self.send)
         self.chat.stop_requested.connect(self.stop)
         self.chat.clear_requested.connect(self.clear)
+        self.chat.volume.valueChanged.connect(lambda v: self.audio.set_volume(v / 100.0))
         self.settings_panel.applied.connect(self.apply_settings)
         self.finetune_page.use_result.connect(self._use_finetune_result)
         self.enroll_page.enrolled.connect(self._on_enrolled)

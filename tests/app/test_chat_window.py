@@ -166,3 +166,18 @@ def test_models_that_cannot_load_are_reported_and_fixed_from_settings(make_windo
     turn = w.send("晚安")
     qtbot.waitUntil(lambda: turn in w._records, timeout=60_000)
     assert w._records[turn].status == "ok" and "晚安" in w.chat.reply_text(turn)
+
+
+def test_volume_slider_sets_the_loudness_of_what_is_heard(make_window, qtbot, tmp_path):
+    factory = ToyFactory(tmp_path, reply="Hello there. Quietly now.")
+    w = make_window(factory)
+    chunks = []
+    w.controller.signals.video.connect(chunks.append)
+    w.chat.volume.setValue(40)
+    assert w.audio.volume == 0.4
+    turn = w.send("hi")
+    qtbot.waitUntil(lambda: turn in w.player.turns_played, timeout=30_000)
+    sent = np.concatenate([c.audio for c in chunks])
+    heard = np.concatenate(w.audio.recorded)
+    assert np.abs(sent).max() > 0.05
+    np.testing.assert_allclose(heard, sent * 0.4, atol=1e-6)
