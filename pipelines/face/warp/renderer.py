@@ -4,7 +4,7 @@ For every sentence (``AudioChunk``) the renderer emits one ``VideoChunk`` of
 ``N = round(duration * fps)`` frames (at least one), with the audio padded or
 trimmed to exactly ``N / fps`` seconds, so the audio is the clock and chunks
 concatenate without drift.  Frame ``i`` of a turn shows avatar frame
-``avatar.index(i)`` (ping-pong over an enrolled video), with the mouth opened by
+``avatar.index_at(i / fps)`` (by time at the avatar's own fps, ping-pong over an enrolled video), with the mouth opened by
 the loudness envelope (``mouth_envelope``) through a displacement warp of lips
 and jaw (``mouth_warp``); on silence the mouth stays closed and the frame is the
 idle frame.  A still portrait also gets a tiny head sway and blinks
@@ -21,6 +21,7 @@ import numpy as np
 from pipelines.messages import AudioChunk, Message, VideoChunk
 from pipelines.stage import Stage, TurnContext
 from pipelines.face.avatar import landmarks as L
+from pipelines.face.avatar.storage import avatar_index_at
 from pipelines.face.warp.envelope import EnvelopeState, mouth_openings
 from pipelines.face.warp.mouth import MouthRig, build_rig, open_mouth
 from pipelines.face.warp.idle import BlinkSchedule, EyeRig, blink, build_eye_rigs, sway_matrix
@@ -82,12 +83,17 @@ class WarpRenderer(Stage):
         return rigs
 
     # -- frames ------------------------------------------------------------------------
+    def avatar_index(self, frame_no: int) -> int:
+        """Avatar frame under output frame ``frame_no``: taken by time, at the avatar's own fps."""
+        return avatar_index_at(self.avatar, frame_no / self.fps)
+
+
     def render_frame(self, frame_no: int, opening: float, out: np.ndarray | None = None) -> np.ndarray:
         """Frame ``frame_no`` of a turn with the mouth opened by ``opening`` (0: the idle frame)."""
         import cv2
         if self.avatar is None:
             raise RuntimeError("WarpRenderer.load() has not been called")
-        j = self.avatar.index(frame_no)
+        j = self.avatar_index(frame_no)
         base = self.avatar.frames[j]
         moving = self.still and self.idle_motion
         blink_amt = self._blinks.amount(frame_no) if moving else 0.0

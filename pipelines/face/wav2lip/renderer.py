@@ -94,15 +94,9 @@ class Wav2LipRenderer(Stage):
 
     # -- helpers -------------------------------------------------------------------
     def _avatar_index(self, i: int) -> int:
-        index = getattr(self.avatar, "index", None)
-        if index is not None:
-            return int(index(i))
-        n = len(self.avatar.frames)
-        if n <= 1:
-            return 0
-        period = 2 * n - 2
-        j = i % period
-        return j if j < n else period - j
+        """Avatar frame under output frame ``i`` of a turn: by time, at the avatar's own fps."""
+        from pipelines.face.avatar.storage import avatar_index_at
+        return avatar_index_at(self.avatar, i / self.fps)
 
     def analyse(self, samples: np.ndarray, sample_rate: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
         """(N frames, audio fitted to N/fps s, (N,80,16) mel windows, (N,) silent mask)."""
