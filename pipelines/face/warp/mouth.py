@@ -116,13 +116,17 @@ def build_rig(frame: np.ndarray, pts: np.ndarray) -> MouthRig:
     return MouthRig(x0, y0, x1, y1, mw, cxm, gx, gy, ym, p, q, t.astype(np.float32), chin_t, lip)
 
 
-def open_mouth(src: np.ndarray, dst: np.ndarray, rig: MouthRig, opening: float) -> None:
+def open_mouth(src: np.ndarray, dst: np.ndarray, rig: MouthRig, opening: float, width: float = 1.0) -> None:
     """Write into ``dst`` (same shape as ``src``) the ROI of ``src`` with the mouth opened.
 
-    ``opening`` in [0, 1]; 0 leaves ``dst`` as it is (the caller copies the frame).
+    ``opening`` in [0, 1]; ``width`` the lips' width against rest (> 1 spread, < 1
+    rounded).  Opening 0 at width 1 leaves ``dst`` as it is (the caller copies the frame).
     """
     import cv2
     if opening <= 0:
+        if abs(width - 1.0) > 1e-3:
+            roi = np.ascontiguousarray(src[rig.y0:rig.y1, rig.x0:rig.x1])
+            dst[rig.y0:rig.y1, rig.x0:rig.x1] = _reshape_width(roi, rig, width)
         return
     gap = float(np.clip(opening, 0, 1.5)) * MAX_GAP * rig.width
     U, D = UPPER_SHARE * gap, (1 - UPPER_SHARE) * gap
@@ -142,7 +146,21 @@ def open_mouth(src: np.ndarray, dst: np.ndarray, rig: MouthRig, opening: float) 
     map_y = (ts + rig.ym_abs[None, :]).astype(np.float32)
     roi = cv2.remap(src, rig.gx_abs, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     _paint_cavity(roi, rig, gap, U, D)
+    if abs(width - 1.0) > 1e-3:
+        roi = _reshape_width(roi, rig, width)
     dst[rig.y0:rig.y1, rig.x0:rig.x1] = roi
+
+
+def _reshape_width(roi: np.ndarray, rig: MouthRig, width: float) -> np.ndarray:
+    """Spread (> 1) or round (< 1) the lips: a horizontal scale about the mouth centre that
+    fades out away from the mouth line and beyond the corners (a backward map on the ROI)."""
+    import cv2
+    s = float(np.clip(width, 0.6, 1.4))
+    W = rig.width
+    dx = rig.gx - rig.cx
+    fade = np.exp(-(rig.t / (0.45 * W)) ** 2) * np.clip(1 - (np.abs(dx) / (1.1 * W)) ** 2, 0, 1)
+    map_x = (rig.gx - (1 - 1 / s) * dx * fade).astype(np.float32)
+    return cv2.remap(roi, map_x, rig.gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _paint_cavity(roi: np.ndarray, rig: MouthRig, gap: float, U: float, D: float) -> None:

@@ -22,7 +22,8 @@ from pipelines.messages import AudioChunk, Message, VideoChunk
 from pipelines.stage import Stage, TurnContext
 from pipelines.face.avatar import landmarks as L
 from pipelines.face.avatar.storage import avatar_index_at
-from pipelines.face.warp.envelope import EnvelopeState, mouth_openings
+from pipelines.face.warp.envelope import EnvelopeState, frame_levels, mouth_openings
+from pipelines.face.warp.visemes import viseme_track
 from pipelines.face.warp.mouth import MouthRig, build_rig, open_mouth
 from pipelines.face.warp.idle import BlinkSchedule, EyeRig, blink, build_eye_rigs, sway_matrix
 
@@ -32,6 +33,7 @@ class _Turn:
     frame: int = 0             # frames already rendered in this turn
     seq: int = 0
     env: EnvelopeState = field(default_factory=EnvelopeState)
+    width: float = 1.0         # last frame's lip width (visemes carry over between sentences)
 
 
 #: frames per streamed VideoChunk (0.4 s at 25 fps)
@@ -54,6 +56,7 @@ class WarpRenderer(Stage):
         self.idle_motion = True
         #: mouth opening (0..1) per frame of the last chunk rendered, for tests and the GUI
         self.last_openings = np.zeros(0, np.float32)
+        self.last_widths = np.zeros(0, np.float32)
 
     # -- set-up ----------------------------------------------------------------------
     def load(self) -> None:
@@ -88,8 +91,10 @@ class WarpRenderer(Stage):
         return avatar_index_at(self.avatar, frame_no / self.fps)
 
 
-    def render_frame(self, frame_no: int, opening: float, out: np.ndarray | None = None) -> np.ndarray:
-        """Frame ``frame_no`` of a turn with the mouth opened by ``opening`` (0: the idle frame)."""
+    def render_frame(self, frame_no: int, opening: float, out: np.ndarray | None = None,
+                     width: float = 1.0) -> np.ndarray:
+        """Frame ``frame_no`` of a turn with the mouth opened by ``opening`` (0: the idle frame)
+        and the lips at ``width`` times their rest width (visemes: rounded < 1 < spread)."""
         import cv2
         if self.avatar is None:
             raise RuntimeError("WarpRenderer.load() has not been called")
@@ -97,10 +102,11 @@ class WarpRenderer(Stage):
         base = self.avatar.frames[j]
         moving = self.still and self.idle_motion
         blink_amt = self._blinks.amount(frame_no) if moving else 0.0
-        if opening > 0 or blink_amt > 0:
+        shaped = opening > 0 or abs(width - 1.0) > 1e-3
+        if shaped or blink_amt > 0:
             work = np.array(base, copy=True)
-            if opening > 0:
-                open_mouth(base, work, self._rig(j), opening)
+            if shaped:
+                open_mouth(base, work, self._rig(j), opening, width)
             if blink_amt > 0:
                 blink(base, work, self._eye_rigs(j), blink_amt)
         else:
@@ -141,8 +147,15 @@ class WarpRenderer(Stage):
         n_samples = int(round(n * sr / self.fps))
         audio = np.zeros(n_samples, np.float32)
         audio[:min(n_samples, len(x))] = x[:n_samples]
-        opens = mouth_openings(audio, sr, self.fps, n, turn.env)
-        self.last_openings = opens
+        phonemes = tuple(getattr(msg, "phonemes", ()) or ())
+        if phonemes:    # visemes from the synthesiser's phoneme timings; loudness only scales them
+            opens, widths = viseme_track(phonemes, self.fps, n, frame_levels(audio, sr, self.fps, n),
+                                         start_opening=turn.env.last, start_width=turn.width)
+            turn.env.last, turn.width = float(opens[-1]), float(widths[-1])
+        else:
+            opens = mouth_openings(audio, sr, self.fps, n, turn.env)
+            widths = np.ones(n, np.float32)
+        self.last_openings, self.last_widths = opens, widths
         h, w = self.avatar.frames.shape[1:3]
         # stream in short chunks (audio is the clock): the first frames of a sentence
         # reach the player while the rest of it is still being rendered
@@ -152,7 +165,7 @@ class WarpRenderer(Stage):
             for i in range(a, b):
                 if ctx.cancelled:
                     return
-                self.render_frame(turn.frame + i, float(opens[i]), out=frames[i - a])
+                self.render_frame(turn.frame + i, float(opens[i]), out=frames[i - a], width=float(widths[i]))
             seq = turn.seq
             turn.seq += 1
             lo, hi = int(round(a * sr / self.fps)), int(round(b * sr / self.fps))
