@@ -5,7 +5,15 @@ import numpy as np
 import pytest
 
 from pipelines.face.avatar import landmarks as L
-from pipelines.face.warp.visemes import CLOSED, OPEN, ROUNDED, SPREAD, TEETH, classify, intervals
+from pipelines.face.warp.visemes import (
+    CLOSED,
+    OPEN,
+    ROUNDED,
+    SPREAD,
+    TEETH,
+    classify,
+    intervals,
+)
 from pipelines.messages import AudioChunk, Sentence
 from pipelines.stage import TurnContext
 
