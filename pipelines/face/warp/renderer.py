@@ -18,14 +18,20 @@ from typing import Iterator
 
 import numpy as np
 
-from pipelines.messages import AudioChunk, Message, VideoChunk
-from pipelines.stage import Stage, TurnContext
 from pipelines.face.avatar import landmarks as L
 from pipelines.face.avatar.storage import avatar_index_at
 from pipelines.face.warp.envelope import EnvelopeState, frame_levels, mouth_openings
-from pipelines.face.warp.visemes import viseme_track
+from pipelines.face.warp.idle import (
+    BlinkSchedule,
+    EyeRig,
+    blink,
+    build_eye_rigs,
+    sway_matrix,
+)
 from pipelines.face.warp.mouth import MouthRig, build_rig, open_mouth
-from pipelines.face.warp.idle import BlinkSchedule, EyeRig, blink, build_eye_rigs, sway_matrix
+from pipelines.face.warp.visemes import viseme_track
+from pipelines.messages import AudioChunk, Message, VideoChunk
+from pipelines.stage import Stage, TurnContext
 
 
 @dataclass
