@@ -19,7 +19,8 @@ BLINK_PROFILE = np.array([0.35, 0.8, 1.0, 0.85, 0.5, 0.2], np.float32)   # per f
 MAX_CLOSE = 0.92
 #: height of the lid skin that stretches over the eye, in eye openings (kept below the brow:
 #: a taller band dragged the eyebrow down and smeared it)
-LID_SKIN = 0.7
+LID_SKIN = 0.9
+LASH_POWER = 2.5
 
 
 def sway_matrix(frame_no: int, fps: float, pivot: tuple[float, float], scale: float) -> np.ndarray:
@@ -109,7 +110,10 @@ def blink(src: np.ndarray, dst: np.ndarray, rigs: list[EyeRig], amount: float) -
         lid = up + b * (low - up)
         in_skin = (y >= top) & (y <= lid)
         in_eye = (y > lid) & (y <= low)
-        src_skin = top + (y - top) * (up - top) / np.maximum(lid - top, 1e-3)
+        # the lid skin is stretched mostly from its upper part, so the lashes stay a thin line at
+        # the lid's edge instead of a dark smear over the eye
+        u = np.clip((y - top) / np.maximum(lid - top, 1e-3), 0, 1)
+        src_skin = top + (up - top) * u ** LASH_POWER
         src_eye = up + (y - lid) * (low - up) / np.maximum(low - lid, 1e-3)
         sy = np.where(in_skin, src_skin, np.where(in_eye, src_eye, y))
         roi = cv2.remap(src, r.gx + r.x0, (sy + r.y0).astype(np.float32), cv2.INTER_LINEAR,
