@@ -44,6 +44,8 @@ class _Turn:
 
 #: frames per streamed VideoChunk (0.4 s at 25 fps)
 CHUNK_FRAMES = 10
+#: a turn's first chunk is shorter, so its first frames reach the player sooner
+FIRST_CHUNK_FRAMES = 3
 
 
 class WarpRenderer(Stage):
@@ -165,8 +167,10 @@ class WarpRenderer(Stage):
         h, w = self.avatar.frames.shape[1:3]
         # stream in short chunks (audio is the clock): the first frames of a sentence
         # reach the player while the rest of it is still being rendered
-        for a in range(0, n, CHUNK_FRAMES):
-            b = min(n, a + CHUNK_FRAMES)
+        first = turn.frame == 0
+        bounds = [0] + ([FIRST_CHUNK_FRAMES] if first and n > FIRST_CHUNK_FRAMES else [])
+        bounds += list(range(bounds[-1] + CHUNK_FRAMES, n, CHUNK_FRAMES)) + [n]
+        for a, b in zip(bounds[:-1], bounds[1:]):
             frames = np.empty((b - a, h, w, 3), np.uint8)
             for i in range(a, b):
                 if ctx.cancelled:

@@ -64,6 +64,8 @@ class Wav2LipRenderer(Stage):
         self.model = inference
         self.fps = float(settings.face.fps)
         self.batch_size = int(settings.face.batch_size)
+        #: frames in a turn's first batch (then doubling): the first frame waits for a small batch only
+        self.first_batch = int(getattr(settings.face, "first_batch", 4))
         self.silence_db = float(getattr(settings.face, "silence_db", -45.0))
         self.compositor = Compositor(colour_match=bool(getattr(settings.face, "colour_match", True)))
         self.stats = RenderStats()
@@ -109,6 +111,19 @@ class Wav2LipRenderer(Stage):
         silent = melmod.silent_frames(melmod.frame_rms_db(audio, sample_rate, n, self.fps), self.silence_db)
         return n, audio, windows, silent
 
+    def batches(self, n: int, first_of_turn: bool = True) -> list[tuple[int, int]]:
+        """(start, end) frame ranges: a turn starts with a small batch (the first frame shows
+        sooner), the sizes double up to ``face.batch_size`` (fewer, larger calls after)."""
+        bs = max(1, self.batch_size)
+        size = min(bs, max(1, self.first_batch)) if first_of_turn else bs
+        out, start = [], 0
+        while start < n:
+            end = min(n, start + size)
+            out.append((start, end))
+            start = end
+            size = min(bs, size * 2)
+        return out
+
     def render_frames(self, ids: np.ndarray, windows: np.ndarray, silent: np.ndarray) -> np.ndarray:
         """Frames for avatar frames ``ids`` with mel ``windows``; silent ones are the originals."""
         av = self.avatar
@@ -144,11 +159,9 @@ class Wav2LipRenderer(Stage):
         t0 = time.perf_counter()
         n, audio, windows, silent = self.analyse(msg.samples, sr)
         self.stats.mel_s += time.perf_counter() - t0
-        bs = max(1, self.batch_size)
-        for start in range(0, n, bs):
+        for start, end in self.batches(n, first_of_turn=st.frames == 0):
             if ctx.cancelled:
                 return
-            end = min(n, start + bs)
             ids = np.array([self._avatar_index(st.next_frame + i) for i in range(start, end)], np.int64)
             frames = self.render_frames(ids, windows[start:end], silent[start:end])
             a0 = int(round(start * sr / self.fps))
