@@ -53,10 +53,15 @@ class Sentence(Message):
 
 @dataclass(frozen=True, eq=False)
 class AudioChunk(Message):
-    """Mono float32 audio in [-1, 1] for one sentence."""
+    """Mono float32 audio in [-1, 1] for one sentence.
+
+    ``phonemes``: optional ``((time_s, phoneme), ...)`` from the synthesiser (espeak-ng's
+    phoneme events), for visemes; stages that keep the timing pass it on.
+    """
     samples: np.ndarray
     sample_rate: int
     text: str = ""
+    phonemes: tuple = ()
 
     @property
     def duration(self) -> float:

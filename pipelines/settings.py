@@ -78,6 +78,7 @@ class FaceSettings:
     checkpoint: str = opt("", "Wav2Lip checkpoint (.pth) or exported model (.onnx) (e.g. module/wav2lip/wav2lip_gan.pth)", path="file")
     runtime: str = opt("auto", "Wav2Lip runtime", choices=("auto", "torch", "onnx"))
     batch_size: int = opt(32, "frames per inference batch", lo=1, hi=512)
+    first_batch: int = opt(4, "wav2lip: frames in a turn's first batch (then doubling up to batch_size)", lo=1, hi=512)
     fps: int = opt(25, "video frames per second", lo=1, hi=60)
     face: str = opt("", "enrolled face (avatar folder); empty: the persona's", path="dir")
     silence_db: float = opt(-45.0, "wav2lip: frames quieter than this (dBFS RMS) keep the original face", lo=-120.0, hi=0.0)

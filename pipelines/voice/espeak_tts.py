@@ -38,6 +38,8 @@ EE_OK = 0
 
 EVENT_LIST_TERMINATED = 0
 EVENT_MSG_TERMINATED = 6
+EVENT_PHONEME = 7
+ESPEAK_INITIALIZE_PHONEME_EVENTS = 0x0001  # espeakEVENT_PHONEME events during synthesis (for visemes)
 
 
 class _Event(ctypes.Structure):
@@ -94,6 +96,9 @@ class EspeakLibrary:
         lib.espeak_Synchronize.restype = ctypes.c_int
         self.lib = lib
         self._chunks: list[np.ndarray] = []
+        self._phonemes: list[tuple[float, str]] = []
+        #: ((time_s, phoneme), ...) of the last ``synthesize`` call, from espeak's phoneme events
+        self.last_phonemes: tuple = ()
         self._cancelled: Callable[[], bool] = lambda: False
         self._finished = threading.Event()
         #: True once another user (pyttsx3) re-initialised the library in asynchronous mode: then
@@ -111,7 +116,7 @@ class EspeakLibrary:
         """
         with self.lock:
             rate = self.lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, self.data_path.encode(),
-                                              ESPEAK_INITIALIZE_DONT_EXIT)
+                                              ESPEAK_INITIALIZE_DONT_EXIT | ESPEAK_INITIALIZE_PHONEME_EVENTS)
         if rate <= 0:
             raise EspeakError(f"espeak-ng failed to initialise with data at {self.data_path} "
                               "(reinstall the 'espeakng-loader' wheel)")
@@ -125,6 +130,10 @@ class EspeakLibrary:
             while events[i].type != EVENT_LIST_TERMINATED:
                 if events[i].type == EVENT_MSG_TERMINATED:
                     self._finished.set()
+                elif events[i].type == EVENT_PHONEME:
+                    ev = events[i]
+                    name = ev.id.split(b"\0", 1)[0].decode("utf-8", "replace")
+                    self._phonemes.append((ev.audio_position / 1000.0, name))
                 i += 1
         return 1 if self._cancelled() else 0  # non-zero aborts the synthesis
 
@@ -155,7 +164,7 @@ class EspeakLibrary:
             lib.espeak_SetParameter(PARAM_RATE, int(np.clip(rate_wpm, 80, 450)), 0)
             lib.espeak_SetParameter(PARAM_PITCH, int(np.clip(pitch, 0, 99)), 0)
             lib.espeak_SetParameter(PARAM_VOLUME, 100, 0)
-            self._chunks, self._cancelled = [], cancelled
+            self._chunks, self._cancelled, self._phonemes = [], cancelled, []
             self._finished.clear()
             try:
                 err = lib.espeak_Synth(data, len(data), 0, POS_CHARACTER, 0,
@@ -165,6 +174,7 @@ class EspeakLibrary:
                     # wait for our end-of-message event, so it cannot reach the next caller's callback
                     self._finished.wait(timeout=0.5 if cancelled() else 30.0)
                 chunks = self._chunks
+                self.last_phonemes = tuple(self._phonemes)
             finally:
                 self._chunks, self._cancelled = [], lambda: False
         if err != EE_OK and not cancelled():
@@ -182,6 +192,7 @@ class EspeakTTS(Stage):
         self.persona = persona
         self.engine: EspeakLibrary | None = None
         self.sample_rate = 22050
+        self.last_phonemes: tuple = ()
 
     # -- voice choice ------------------------------------------------------
     def language_for(self, text: str) -> str:
@@ -222,6 +233,7 @@ class EspeakTTS(Stage):
         if not any(ch.isalnum() for ch in spoken):
             return np.zeros(0, dtype=np.float32)
         pcm = self.engine.synthesize(spoken, self.voice_for(lang), self.rate_wpm, self.pitch, cancelled)
+        self.last_phonemes = self.engine.last_phonemes
         return pcm.astype(np.float32) / 32768.0
 
     def process(self, msg: Message, ctx: TurnContext) -> Iterator[Message]:
@@ -231,4 +243,4 @@ class EspeakTTS(Stage):
         if len(audio) == 0 or ctx.cancelled:
             return  # nothing speakable (punctuation only), or interrupted (partial audio dropped)
         yield AudioChunk(msg.turn_id, self.next_seq(msg.turn_id), samples=audio,
-                         sample_rate=self.sample_rate, text=msg.text)
+                         sample_rate=self.sample_rate, text=msg.text, phonemes=self.last_phonemes)

@@ -21,4 +21,5 @@ class NoConversion(Stage):
         if not isinstance(msg, AudioChunk):
             raise TypeError(f"vc expects AudioChunk messages, got {type(msg).__name__}")
         yield AudioChunk(msg.turn_id, self.next_seq(msg.turn_id), samples=as_mono_float32(msg.samples),
-                         sample_rate=msg.sample_rate, text=msg.text)
+                         sample_rate=msg.sample_rate, text=msg.text,
+                         phonemes=msg.phonemes)  # conversion keeps the timing

@@ -154,7 +154,8 @@ class SovitsConversion(Stage):
             self.load()
         out = self.voice.convert(msg.samples, msg.sample_rate, **self.options())
         yield AudioChunk(msg.turn_id, self.next_seq(msg.turn_id), samples=out,
-                         sample_rate=self.voice.sample_rate, text=msg.text)
+                         sample_rate=self.voice.sample_rate, text=msg.text,
+                         phonemes=msg.phonemes)  # conversion keeps the timing
 
     def close(self) -> None:
         self.voice = None

@@ -138,4 +138,5 @@ class WorldConversion(Stage):
             self.load()
         out = self.converter.convert(msg.samples, msg.sample_rate)
         yield AudioChunk(msg.turn_id, self.next_seq(msg.turn_id), samples=out,
-                         sample_rate=msg.sample_rate, text=msg.text)
+                         sample_rate=msg.sample_rate, text=msg.text,
+                         phonemes=msg.phonemes)  # conversion keeps the timing

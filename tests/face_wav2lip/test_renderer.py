@@ -41,7 +41,8 @@ def test_audio_is_the_clock_and_output_streams_in_batches(renderer, speech):
     assert all(isinstance(c, VideoChunk) for c in chunks)
     assert [c.seq for c in chunks] == list(range(len(chunks)))
     assert all(c.turn_id == 1 and c.fps == 25.0 and c.sample_rate == sr for c in chunks)
-    assert [len(c.frames) for c in chunks[:-1]] == [8] * (len(chunks) - 1)
+    # a small first batch (the first frame shows sooner), then doubling up to face.batch_size
+    assert [len(c.frames) for c in chunks[:-1]] == [4] + [8] * (len(chunks) - 2)
     assert sum(len(c.frames) for c in chunks) == n
     for c in chunks:    # every chunk's audio lasts exactly its frames (22050 / 25 = 882 samples a frame)
         assert len(c.audio) == len(c.frames) * sr // 25
@@ -162,3 +163,14 @@ def test_registry_builds_the_wav2lip_backend(w2l_checkpoint, tmp_path):
 
     stage = build_stage("face", _settings(w2l_checkpoint), _persona(tmp_path))
     assert isinstance(stage, Wav2LipRenderer) and stage.name == "face"
+
+
+def test_batch_schedule_ramps_up_only_at_the_start_of_a_turn(renderer):
+    bs, first = renderer.batch_size, renderer.first_batch
+    try:
+        renderer.batch_size, renderer.first_batch = 32, 2
+        sizes = [b - a for a, b in renderer.batches(100)]
+        assert sizes == [2, 4, 8, 16, 32, 32, 6]
+        assert [b - a for a, b in renderer.batches(40, first_of_turn=False)] == [32, 8]
+    finally:
+        renderer.batch_size, renderer.first_batch = bs, first

@@ -64,6 +64,21 @@ class Avatar:
         j = int(i) % period
         return j if j < n else period - j
 
+    def index_at(self, t: float) -> int:
+        """Avatar frame shown ``t`` seconds into a reply, by the avatar's own clock (``fps``).
+
+        The one clock of the face: renderers and the idle loop ask by time, so an
+        output rate (``face.fps``) other than the enrolled rate neither speeds up
+        nor slows down the recorded motion.
+        """
+        fps = float(self.fps) if self.fps and self.fps > 0 else 25.0
+        # a hair of slack so t = k / fps lands on frame k despite float rounding
+        return self.index(int(np.floor(max(0.0, float(t)) * fps + 1e-6)))
+
+    def frame_at(self, t: float) -> np.ndarray:
+        """The avatar frame (H, W, 3) shown ``t`` seconds into a reply (see ``index_at``)."""
+        return self.frames[self.index_at(t)]
+
     def validate(self) -> None:
         n = len(self.frames)
         problems = []
@@ -79,6 +94,20 @@ class Avatar:
             problems.append("no frames")
         if problems:
             raise AvatarError("invalid avatar: " + "; ".join(problems))
+
+
+def avatar_index_at(avatar, t: float) -> int:
+    """``avatar.index_at(t)``, also for avatar-like objects without it (frames + fps)."""
+    at = getattr(avatar, "index_at", None)
+    if at is not None:
+        return int(at(t))
+    n = len(avatar.frames)
+    if n <= 1:
+        return 0
+    i = int(np.floor(max(0.0, t) * float(getattr(avatar, "fps", 25.0) or 25.0) + 1e-6))
+    period = 2 * n - 2
+    j = i % period
+    return j if j < n else period - j
 
 
 def make_crops(frames: np.ndarray, boxes: np.ndarray) -> np.ndarray:

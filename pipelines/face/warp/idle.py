@@ -17,6 +17,10 @@ from pipelines.face.avatar import landmarks as L
 
 BLINK_PROFILE = np.array([0.35, 0.8, 1.0, 0.85, 0.5, 0.2], np.float32)   # per frame at 25 fps
 MAX_CLOSE = 0.92
+#: height of the lid skin that stretches over the eye, in eye openings (kept below the brow:
+#: a taller band dragged the eyebrow down and smeared it)
+LID_SKIN = 0.9
+LASH_POWER = 2.5
 
 
 def sway_matrix(frame_no: int, fps: float, pivot: tuple[float, float], scale: float) -> np.ndarray:
@@ -79,7 +83,7 @@ def build_eye_rigs(frame: np.ndarray, pts: np.ndarray) -> list[EyeRig]:
         lo_h = max(float(pts[lo_i][1]) - line_y, 1.0)
         x0 = max(0, int(np.floor(min(a[0], b[0]) - 0.15 * ew)))
         x1 = min(W, int(np.ceil(max(a[0], b[0]) + 0.15 * ew)))
-        y0 = max(0, int(np.floor(line_y - up_h - 1.6 * (up_h + lo_h) - 2)))
+        y0 = max(0, int(np.floor(line_y - up_h - LID_SKIN * (up_h + lo_h) - 2)))
         y1 = min(H, int(np.ceil(line_y + lo_h + 3)))
         if x1 - x0 < 3 or y1 - y0 < 3:
             continue
@@ -87,7 +91,7 @@ def build_eye_rigs(frame: np.ndarray, pts: np.ndarray) -> list[EyeRig]:
         wgt = np.sqrt(np.clip(1 - ((cols - ecx) / (ew / 2)) ** 2, 0, 1))
         y_up = line_y - up_h * wgt - y0
         y_low = line_y + lo_h * wgt - y0
-        y_top = y_up - 1.6 * (up_h + lo_h) * wgt
+        y_top = y_up - LID_SKIN * (up_h + lo_h) * wgt
         gy, gx = np.mgrid[0:y1 - y0, 0:x1 - x0].astype(np.float32)
         rigs.append(EyeRig(x0, y0, x1, y1, y_up.astype(np.float32), y_low.astype(np.float32),
                            y_top.astype(np.float32), gx, gy))
@@ -106,7 +110,10 @@ def blink(src: np.ndarray, dst: np.ndarray, rigs: list[EyeRig], amount: float) -
         lid = up + b * (low - up)
         in_skin = (y >= top) & (y <= lid)
         in_eye = (y > lid) & (y <= low)
-        src_skin = top + (y - top) * (up - top) / np.maximum(lid - top, 1e-3)
+        # the lid skin is stretched mostly from its upper part, so the lashes stay a thin line at
+        # the lid's edge instead of a dark smear over the eye
+        u = np.clip((y - top) / np.maximum(lid - top, 1e-3), 0, 1)
+        src_skin = top + (up - top) * u ** LASH_POWER
         src_eye = up + (y - lid) * (low - up) / np.maximum(low - lid, 1e-3)
         sy = np.where(in_skin, src_skin, np.where(in_eye, src_eye, y))
         roi = cv2.remap(src, r.gx + r.x0, (sy + r.y0).astype(np.float32), cv2.INTER_LINEAR,

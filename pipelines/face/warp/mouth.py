@@ -23,6 +23,8 @@ from pipelines.face.avatar import landmarks as L
 #: widest opening (gap between the lips) as a share of the mouth width
 MAX_GAP = 0.42
 UPPER_SHARE = 0.25
+#: share of a smiling rest mouth's interior (its visible teeth) that rides with the upper lip
+UPPER_TEETH = 0.6
 
 
 def _smooth(e0: float, e1: float, v):
@@ -49,6 +51,7 @@ class MouthRig:
     down0: np.ndarray | None = None   # down(t) on the ROI grid
     up0: np.ndarray | None = None     # up(t) on the ROI grid
     cols: np.ndarray | None = None    # (w,) int column index
+    rest_half: np.ndarray | None = None  # (w,) half the inner-lip gap at rest (a smiling photo shows teeth)
 
     def __post_init__(self) -> None:
         self.down0 = self.down(self.t).astype(np.float32)
@@ -56,6 +59,10 @@ class MouthRig:
         self.cols = np.arange(self.t.shape[1])
         self.gx_abs = (self.gx + self.x0).astype(np.float32)
         self.ym_abs = (self.ym + self.y0).astype(np.float32)
+        if self.rest_half is None:
+            self.rest_half = np.zeros(self.t.shape[1], np.float32)
+        #: how much of the rest mouth's own interior (teeth of a smile) there is to stretch, 0..1
+        self.shows_interior = float(np.clip((2 * self.rest_half.max() - 1.5) / (0.05 * self.width), 0, 1))
         on = np.flatnonzero(self.p > 0)
         self.c0, self.c1 = (int(on[0]), int(on[-1]) + 1) if len(on) else (0, 0)
 
@@ -113,16 +120,23 @@ def build_rig(frame: np.ndarray, pts: np.ndarray) -> MouthRig:
     ys = np.clip([int(pts[L.UPPER_LIP_TOP][1] * 0.4 + pts[L.UPPER_LIP_IN][1] * 0.6),
                   int(pts[L.LOWER_LIP_BOTTOM][1] * 0.5 + pts[L.LOWER_LIP_IN][1] * 0.5)], 0, H - 1)
     lip = frame[ys, xx].astype(np.float32).mean(0) if yy >= 0 else np.array([170, 90, 90], np.float32)
-    return MouthRig(x0, y0, x1, y1, mw, cxm, gx, gy, ym, p, q, t.astype(np.float32), chin_t, lip)
+    inside = (cols >= cl[0]) & (cols <= cr[0])
+    rest_half = np.where(inside, np.clip((yl - yu) / 2, 0, None), 0).astype(np.float32)
+    return MouthRig(x0, y0, x1, y1, mw, cxm, gx, gy, ym, p, q, t.astype(np.float32), chin_t, lip,
+                    rest_half=rest_half)
 
 
-def open_mouth(src: np.ndarray, dst: np.ndarray, rig: MouthRig, opening: float) -> None:
+def open_mouth(src: np.ndarray, dst: np.ndarray, rig: MouthRig, opening: float, width: float = 1.0) -> None:
     """Write into ``dst`` (same shape as ``src``) the ROI of ``src`` with the mouth opened.
 
-    ``opening`` in [0, 1]; 0 leaves ``dst`` as it is (the caller copies the frame).
+    ``opening`` in [0, 1]; ``width`` the lips' width against rest (> 1 spread, < 1
+    rounded).  Opening 0 at width 1 leaves ``dst`` as it is (the caller copies the frame).
     """
     import cv2
     if opening <= 0:
+        if abs(width - 1.0) > 1e-3:
+            roi = np.ascontiguousarray(src[rig.y0:rig.y1, rig.x0:rig.x1])
+            dst[rig.y0:rig.y1, rig.x0:rig.x1] = _reshape_width(roi, rig, width)
         return
     gap = float(np.clip(opening, 0, 1.5)) * MAX_GAP * rig.width
     U, D = UPPER_SHARE * gap, (1 - UPPER_SHARE) * gap
@@ -138,11 +152,32 @@ def open_mouth(src: np.ndarray, dst: np.ndarray, rig: MouthRig, opening: float) 
     ta = t + U * rig.up0
     rows = np.clip(np.rint(ta + ym), 0, h - 1).astype(np.intp)
     ta = np.minimum(t + U * rig.up0[rows, rig.cols], 0)
-    ts = np.where(t >= gap_bot, tb, np.where(t <= gap_top, ta, 0.0))
+    # inside the gap: the rest mouth's own interior (the teeth of a smiling photo) stretched
+    # over the opened gap; a closed rest mouth has none and gets the painted cavity instead
+    # at their natural size: the upper teeth ride with the upper lip, the lower ones with the jaw
+    rh = rig.rest_half[None, :]
+    from_top, from_bot = t - gap_top, gap_bot - t
+    t_in = np.where(from_top < UPPER_TEETH * 2 * rh, -rh + from_top,
+                    np.where(from_bot < (1 - UPPER_TEETH) * 2 * rh, rh - from_bot, 0.0))
+    ts = np.where(t >= gap_bot, tb, np.where(t <= gap_top, ta, t_in))
     map_y = (ts + rig.ym_abs[None, :]).astype(np.float32)
     roi = cv2.remap(src, rig.gx_abs, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     _paint_cavity(roi, rig, gap, U, D)
+    if abs(width - 1.0) > 1e-3:
+        roi = _reshape_width(roi, rig, width)
     dst[rig.y0:rig.y1, rig.x0:rig.x1] = roi
+
+
+def _reshape_width(roi: np.ndarray, rig: MouthRig, width: float) -> np.ndarray:
+    """Spread (> 1) or round (< 1) the lips: a horizontal scale about the mouth centre that
+    fades out away from the mouth line and beyond the corners (a backward map on the ROI)."""
+    import cv2
+    s = float(np.clip(width, 0.6, 1.4))
+    W = rig.width
+    dx = rig.gx - rig.cx
+    fade = np.exp(-(rig.t / (0.45 * W)) ** 2) * np.clip(1 - (np.abs(dx) / (1.1 * W)) ** 2, 0, 1)
+    map_x = (rig.gx - (1 - 1 / s) * dx * fade).astype(np.float32)
+    return cv2.remap(roi, map_x, rig.gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _paint_cavity(roi: np.ndarray, rig: MouthRig, gap: float, U: float, D: float) -> None:
@@ -177,8 +212,15 @@ def _paint_cavity(roi: np.ndarray, rig: MouthRig, gap: float, U: float, D: float
         teeth_up = _smooth(up_h + 0.8, up_h - 0.8, rows) * tooth_w
         lo_h = max(0.0, min(0.06 * W, 0.3 * float(gap) - 0.04 * W))
         teeth_lo = _smooth(lo_h + 0.8, lo_h - 0.8, gap_bot - t) * tooth_w * (lo_h > 0)
-        tooth = np.array([216, 210, 198], np.float32) * (0.72 + 0.28 * np.clip(1 - dx, 0, 1))[..., None]
-        tooth = tooth * (0.85 + 0.15 * _smooth(0, up_h + 1, rows))[..., None]
+        # teeth: ivory at the face's own brightness, darker to the sides and in the upper lip's
+        # shadow, a greyer translucent edge, and faint seams between the teeth
+        lum = float(np.clip(rig.lip_colour.mean() / 135.0, 0.6, 1.1))
+        tooth = np.array([206, 197, 180], np.float32) * lum * (0.5 + 0.5 * np.clip(1 - dx * dx, 0, 1))[..., None]
+        tooth = tooth * (0.7 + 0.3 * _smooth(0, 0.6 * up_h + 1, rows))[..., None]
+        tooth = tooth * (1 - 0.12 * _smooth(0.6 * up_h, up_h + 0.8, rows))[..., None]
+        phase = (gx - rig.cx) / max(0.11 * W, 2.0)
+        seam = np.exp(-((phase - np.round(phase)) ** 2) / 0.004)   # at the centre and every tooth width
+        tooth = tooth * (1 - 0.22 * seam)[..., None]
         tongue_h = max(0.0, float(gap) - 0.15 * W) * 0.5
         tongue = _smooth(tongue_h + 1, tongue_h - 2, gap_bot - t) * np.clip(1 - (dx / 1.6) ** 2, 0, 1) * (tongue_h > 0)
         cav = cav * (1 - tongue[..., None]) + np.array([150, 62, 68], np.float32) * tongue[..., None]
@@ -187,4 +229,15 @@ def _paint_cavity(roi: np.ndarray, rig: MouthRig, gap: float, U: float, D: float
         # soft, anti-aliased edges on both lips
         a = _smooth(-0.5, 1.0, t - gap_top) * _smooth(-0.5, 1.0, gap_bot - t)
         a = np.where(inside, np.maximum(a, 0.5), a * (gap > 0.5))[..., None]
+        # a photo whose mouth already shows its interior keeps it (stretched), with only the depth
+        # darkening a little: no painted hole, and no dark rim at the lips
+        keep = rig.shows_interior
+        if keep > 0:   # the photo's own teeth in bands at both lips, the painted cavity between them
+            rh = rig.rest_half[None, c0:c1]
+            bands = np.maximum(_smooth(UPPER_TEETH * 2 * rh + 1, UPPER_TEETH * 2 * rh - 1, t - gap_top),
+                               _smooth((1 - UPPER_TEETH) * 2 * rh + 1, (1 - UPPER_TEETH) * 2 * rh - 1, gap_bot - t))
+            plain = (base * (1.0 - 0.3 * depth[..., None]) + 0.4 * rig.lip_colour * (1 - 0.5 * depth[..., None]))
+            plain = plain * (0.6 + 0.4 * side[..., None])
+            cav = cav * (1 - keep) + plain * keep
+            a = a * (1 - keep * bands[..., None])
         sub[:] = (sub.astype(np.float32) * (1 - a) + cav * a + 0.5).astype(np.uint8)

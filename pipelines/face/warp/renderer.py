@@ -4,7 +4,7 @@ For every sentence (``AudioChunk``) the renderer emits one ``VideoChunk`` of
 ``N = round(duration * fps)`` frames (at least one), with the audio padded or
 trimmed to exactly ``N / fps`` seconds, so the audio is the clock and chunks
 concatenate without drift.  Frame ``i`` of a turn shows avatar frame
-``avatar.index(i)`` (ping-pong over an enrolled video), with the mouth opened by
+``avatar.index_at(i / fps)`` (by time at the avatar's own fps, ping-pong over an enrolled video), with the mouth opened by
 the loudness envelope (``mouth_envelope``) through a displacement warp of lips
 and jaw (``mouth_warp``); on silence the mouth stays closed and the frame is the
 idle frame.  A still portrait also gets a tiny head sway and blinks
@@ -18,14 +18,22 @@ from typing import Iterator
 
 import numpy as np
 
-from pipelines.messages import AudioChunk, Message, VideoChunk
-from pipelines.face.base import FaceStage
-from pipelines.stage import TurnContext
 from pipelines.face.avatar import landmarks as L
-from pipelines.media.audio import as_mono_float32, fit_to_frames
-from pipelines.face.warp.envelope import EnvelopeState, mouth_openings
+from pipelines.face.avatar.storage import avatar_index_at
+from pipelines.face.base import FaceStage
+from pipelines.face.warp.envelope import EnvelopeState, frame_levels, mouth_openings
+from pipelines.face.warp.idle import (
+    BlinkSchedule,
+    EyeRig,
+    blink,
+    build_eye_rigs,
+    sway_matrix,
+)
 from pipelines.face.warp.mouth import MouthRig, build_rig, open_mouth
-from pipelines.face.warp.idle import BlinkSchedule, EyeRig, blink, build_eye_rigs, sway_matrix
+from pipelines.face.warp.visemes import viseme_track
+from pipelines.media.audio import as_mono_float32, fit_to_frames
+from pipelines.messages import AudioChunk, Message, VideoChunk
+from pipelines.stage import TurnContext
 
 
 @dataclass
@@ -33,10 +41,13 @@ class _Turn:
     frame: int = 0             # frames already rendered in this turn
     seq: int = 0
     env: EnvelopeState = field(default_factory=EnvelopeState)
+    width: float = 1.0         # last frame's lip width (visemes carry over between sentences)
 
 
 #: frames per streamed VideoChunk (0.4 s at 25 fps)
 CHUNK_FRAMES = 10
+#: a turn's first chunk is shorter, so its first frames reach the player sooner
+FIRST_CHUNK_FRAMES = 3
 
 
 class WarpRenderer(FaceStage):
@@ -55,6 +66,7 @@ class WarpRenderer(FaceStage):
         self.idle_motion = True
         #: mouth opening (0..1) per frame of the last chunk rendered, for tests and the GUI
         self.last_openings = np.zeros(0, np.float32)
+        self.last_widths = np.zeros(0, np.float32)
 
     # -- set-up ----------------------------------------------------------------------
     def load(self) -> None:
@@ -84,19 +96,27 @@ class WarpRenderer(FaceStage):
         return rigs
 
     # -- frames ------------------------------------------------------------------------
-    def render_frame(self, frame_no: int, opening: float, out: np.ndarray | None = None) -> np.ndarray:
-        """Frame ``frame_no`` of a turn with the mouth opened by ``opening`` (0: the idle frame)."""
+    def avatar_index(self, frame_no: int) -> int:
+        """Avatar frame under output frame ``frame_no``: taken by time, at the avatar's own fps."""
+        return avatar_index_at(self.avatar, frame_no / self.fps)
+
+
+    def render_frame(self, frame_no: int, opening: float, out: np.ndarray | None = None,
+                     width: float = 1.0) -> np.ndarray:
+        """Frame ``frame_no`` of a turn with the mouth opened by ``opening`` (0: the idle frame)
+        and the lips at ``width`` times their rest width (visemes: rounded < 1 < spread)."""
         import cv2
         if self.avatar is None:
             raise RuntimeError("WarpRenderer.load() has not been called")
-        j = self.avatar.index(frame_no)
+        j = self.avatar_index(frame_no)
         base = self.avatar.frames[j]
         moving = self.still and self.idle_motion
         blink_amt = self._blinks.amount(frame_no) if moving else 0.0
-        if opening > 0 or blink_amt > 0:
+        shaped = opening > 0 or abs(width - 1.0) > 1e-3
+        if shaped or blink_amt > 0:
             work = np.array(base, copy=True)
-            if opening > 0:
-                open_mouth(base, work, self._rig(j), opening)
+            if shaped:
+                open_mouth(base, work, self._rig(j), opening, width)
             if blink_amt > 0:
                 blink(base, work, self._eye_rigs(j), blink_amt)
         else:
@@ -132,18 +152,27 @@ class WarpRenderer(FaceStage):
         turn = self._turns.setdefault(msg.turn_id, _Turn())
         n = max(1, int(round(len(x) / sr * self.fps)))
         audio = fit_to_frames(x, sr, n, self.fps)
-        opens = mouth_openings(audio, sr, self.fps, n, turn.env)
-        self.last_openings = opens
+        phonemes = tuple(getattr(msg, "phonemes", ()) or ())
+        if phonemes:    # visemes from the synthesiser's phoneme timings; loudness only scales them
+            opens, widths = viseme_track(phonemes, self.fps, n, frame_levels(audio, sr, self.fps, n),
+                                         start_opening=turn.env.last, start_width=turn.width)
+            turn.env.last, turn.width = float(opens[-1]), float(widths[-1])
+        else:
+            opens = mouth_openings(audio, sr, self.fps, n, turn.env)
+            widths = np.ones(n, np.float32)
+        self.last_openings, self.last_widths = opens, widths
         h, w = self.avatar.frames.shape[1:3]
         # stream in short chunks (audio is the clock): the first frames of a sentence
         # reach the player while the rest of it is still being rendered
-        for a in range(0, n, CHUNK_FRAMES):
-            b = min(n, a + CHUNK_FRAMES)
+        first = turn.frame == 0
+        bounds = [0] + ([FIRST_CHUNK_FRAMES] if first and n > FIRST_CHUNK_FRAMES else [])
+        bounds += list(range(bounds[-1] + CHUNK_FRAMES, n, CHUNK_FRAMES)) + [n]
+        for a, b in zip(bounds[:-1], bounds[1:]):
             frames = np.empty((b - a, h, w, 3), np.uint8)
             for i in range(a, b):
                 if ctx.cancelled:
                     return
-                self.render_frame(turn.frame + i, float(opens[i]), out=frames[i - a])
+                self.render_frame(turn.frame + i, float(opens[i]), out=frames[i - a], width=float(widths[i]))
             seq = turn.seq
             turn.seq += 1
             lo, hi = int(round(a * sr / self.fps)), int(round(b * sr / self.fps))

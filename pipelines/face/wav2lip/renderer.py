@@ -24,13 +24,13 @@ from typing import Iterator
 
 import numpy as np
 
-from pipelines.messages import AudioChunk, Message, VideoChunk
 from pipelines.face.base import FaceStage
-from pipelines.stage import TurnContext
 from pipelines.face.wav2lip import mel as melmod
 from pipelines.face.wav2lip.compositor import Compositor
 from pipelines.face.wav2lip.inference import Wav2LipInference, faces_to_input, output_to_rgb
 from pipelines.media.audio import fit_to_frames, frame_count
+from pipelines.messages import AudioChunk, Message, VideoChunk
+from pipelines.stage import TurnContext
 
 
 @dataclass
@@ -66,6 +66,8 @@ class Wav2LipRenderer(FaceStage):
         self.model = inference
         self.fps = float(settings.face.fps)
         self.batch_size = int(settings.face.batch_size)
+        #: frames in a turn's first batch (then doubling): the first frame waits for a small batch only
+        self.first_batch = int(settings.face.first_batch)
         self.silence_db = float(settings.face.silence_db)
         self.compositor = Compositor(colour_match=settings.face.colour_match)
         self.stats = RenderStats()
@@ -96,15 +98,9 @@ class Wav2LipRenderer(FaceStage):
 
     # -- helpers -------------------------------------------------------------------
     def _avatar_index(self, i: int) -> int:
-        index = getattr(self.avatar, "index", None)
-        if index is not None:
-            return int(index(i))
-        n = len(self.avatar.frames)
-        if n <= 1:
-            return 0
-        period = 2 * n - 2
-        j = i % period
-        return j if j < n else period - j
+        """Avatar frame under output frame ``i`` of a turn: by time, at the avatar's own fps."""
+        from pipelines.face.avatar.storage import avatar_index_at
+        return avatar_index_at(self.avatar, i / self.fps)
 
     def analyse(self, samples: np.ndarray, sample_rate: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
         """(N frames, audio fitted to N/fps s, (N,80,16) mel windows, (N,) silent mask)."""
@@ -116,6 +112,19 @@ class Wav2LipRenderer(FaceStage):
         windows = melmod.mel_windows(melmod.melspectrogram(wav16), n, self.fps)
         silent = melmod.silent_frames(melmod.frame_rms_db(audio, sample_rate, n, self.fps), self.silence_db)
         return n, audio, windows, silent
+
+    def batches(self, n: int, first_of_turn: bool = True) -> list[tuple[int, int]]:
+        """(start, end) frame ranges: a turn starts with a small batch (the first frame shows
+        sooner), the sizes double up to ``face.batch_size`` (fewer, larger calls after)."""
+        bs = max(1, self.batch_size)
+        size = min(bs, max(1, self.first_batch)) if first_of_turn else bs
+        out, start = [], 0
+        while start < n:
+            end = min(n, start + size)
+            out.append((start, end))
+            start = end
+            size = min(bs, size * 2)
+        return out
 
     def render_frames(self, ids: np.ndarray, windows: np.ndarray, silent: np.ndarray) -> np.ndarray:
         """Frames for avatar frames ``ids`` with mel ``windows``; silent ones are the originals."""
@@ -152,11 +161,9 @@ class Wav2LipRenderer(FaceStage):
         t0 = time.perf_counter()
         n, audio, windows, silent = self.analyse(msg.samples, sr)
         self.stats.mel_s += time.perf_counter() - t0
-        bs = max(1, self.batch_size)
-        for start in range(0, n, bs):
+        for start, end in self.batches(n, first_of_turn=st.frames == 0):
             if ctx.cancelled:
                 return
-            end = min(n, start + bs)
             ids = np.array([self._avatar_index(st.next_frame + i) for i in range(start, end)], np.int64)
             frames = self.render_frames(ids, windows[start:end], silent[start:end])
             a0 = int(round(start * sr / self.fps))

@@ -54,6 +54,7 @@ def phase_conv_transpose(convt, relu: bool = True):
     """
     import torch
     from torch import nn
+
     from pipelines.face.wav2lip.model import SubpixelConvTranspose
 
     s, k, p, op = convt.stride[0], convt.kernel_size[0], convt.padding[0], convt.output_padding[0]
