@@ -65,8 +65,8 @@ def resolve_contentvec(path: str | os.PathLike | None) -> tuple[str, Path]:
 
 
 def _model_class():
+    from torch import nn
     from transformers import HubertModel
-    import torch.nn as nn
 
     class HubertModelWithFinalProj(HubertModel):
         """HuBERT + the ``final_proj`` layer (same layout as so-vits-svc-fork's class)."""
@@ -125,7 +125,7 @@ class _Inert:
     def __setstate__(self, state: Any) -> None:
         self._state = state
 
-    def __call__(self, *args: Any, **kwargs: Any) -> "_Inert":  # a pickled factory call
+    def __call__(self, *args: Any, **kwargs: Any) -> _Inert:  # a pickled factory call
         return _Inert(*args, **kwargs)
 
 
@@ -290,9 +290,31 @@ def _load_fairseq(path: Path, final_proj: bool):
 
 def _remove_weight_norms(model) -> None:
     """Fold weight normalisation into plain weights (inference only; a little faster)."""
-    import torch.nn as nn
+    from torch import nn
     from torch.nn.utils import parametrize
 
     for m in model.modules():
         if isinstance(m, (nn.Conv1d, nn.Conv2d)) and parametrize.is_parametrized(m, "weight"):
             parametrize.remove_parametrizations(m, "weight", leave_parametrized=True)
+
+
+def content_units(model, wav16k, layer: int, final_proj: bool):
+    """so-vits-svc's content features (1, D, frames) of 16 kHz audio (1, N).
+
+    As fairseq's ``extract_features(output_layer=layer)``: the output of transformer layer
+    ``layer`` (the last one when the encoder has fewer), then ``final_proj`` for the 256-dim units
+    (``vec256l9``, 4.0 legacy); ``vec768l12`` uses layer 12 as it is.
+    """
+    import torch
+
+    with torch.no_grad():
+        hidden = model(wav16k, output_hidden_states=True)["hidden_states"]
+        c = hidden[min(int(layer), len(hidden) - 1)]
+        if final_proj:
+            c = model.final_proj(c)
+    return c.transpose(1, 2)
+
+
+def content_dim(model, final_proj: bool) -> int:
+    """Size of the units ``content_units`` gives."""
+    return int(model.final_proj.out_features if final_proj else model.config.hidden_size)

@@ -456,12 +456,12 @@ def train_voice(opts: TrainOptions) -> TrainResult:
     from so_vits_svc_fork.modules.mel_processing import mel_spectrogram_torch
     from so_vits_svc_fork.modules.synthesizers import SynthesizerTrn
     import torch.nn.functional as F
-    from .sovits_loader import generator_kwargs
+    from .sovits_loader import fork_generator_kwargs
 
     torch.manual_seed(opts.seed)
     random.seed(opts.seed)
     net_g = SynthesizerTrn(hps.data.filter_length // 2 + 1, hps.train.segment_size // hps.data.hop_length,
-                           **generator_kwargs(config)).to(device)
+                           **fork_generator_kwargs(config)).to(device)
     net_d = build_discriminator(config["train"].get("discriminator", "full"), hps.model.use_spectral_norm).to(device)
     lr = hps.train.learning_rate
     optim_g = torch.optim.AdamW(net_g.parameters(), lr, betas=hps.train.betas, eps=hps.train.eps)
