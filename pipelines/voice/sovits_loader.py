@@ -218,6 +218,16 @@ def config_problem(config: dict[str, Any]) -> str | None:
     return None
 
 
+def check_compatible(config: dict[str, Any], state: dict[str, Any], files: SovitsFiles) -> None:
+    """Raise a one-line ``SovitsModelError`` for another model family or an unsupported option."""
+    foreign = _foreign_family(state)
+    if foreign:
+        raise SovitsModelError(f"{files.checkpoint.name} is {foreign}")
+    problem = config_problem(config)
+    if problem:
+        raise SovitsModelError(f"{files.config}: {problem}")
+
+
 def model_spec(config: dict[str, Any], state: dict[str, Any]) -> ModelSpec:
     model, data = config["model"], config["data"]
     ssl_dim = int(model["ssl_dim"])
@@ -228,8 +238,8 @@ def model_spec(config: dict[str, Any], state: dict[str, Any]) -> ModelSpec:
         family = "fork"
         enc = "vec256l9" if data.get("contentvec_final_proj", True) else "vec768l12"
     else:
-        family = "4.0"
-        enc = "vec256l9" if ssl_dim == 256 else "vec768l12"
+        family = "4.0"   # 4.0 took layer 9 through final_proj (256); a few 4.0 variants used 768-dim units
+        enc = "vec768l12" if ssl_dim == 768 else "vec256l9"
     layer, proj = SPEECH_ENCODERS[enc]
     if family == "fork":
         interpolate = "fork"
@@ -297,12 +307,7 @@ def build_generator(config: dict[str, Any], state: dict[str, Any], files: Sovits
     utils = sovits_compat.import_fork()
     from .sovits_models import SynthesizerTrn
 
-    foreign = _foreign_family(state)
-    if foreign:
-        raise SovitsModelError(f"{files.checkpoint.name} is {foreign}")
-    problem = config_problem(config)
-    if problem:
-        raise SovitsModelError(f"{files.config}: {problem}")
+    check_compatible(config, state, files)
     spec = spec or model_spec(config, state)
     data = config["data"]
     try:

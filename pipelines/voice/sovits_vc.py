@@ -60,6 +60,7 @@ class SovitsVoice:
             SovitsModelError,
             _quiet,
             build_generator,
+            check_compatible,
             find_model,
             load_cluster_model,
             load_generator_state,
@@ -73,6 +74,7 @@ class SovitsVoice:
         state = load_generator_state(self.files.checkpoint)
         sovits_compat.import_fork()
         self.device = torch.device(device)
+        check_compatible(self.config, state, self.files)
         self.spec = model_spec(self.config, state)
         self.net = build_generator(self.config, state, self.files, self.spec).to(self.device)
         with _quiet():
