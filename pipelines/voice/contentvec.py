@@ -96,12 +96,26 @@ def load_contentvec(path: str | os.PathLike | None, device: Any = "cpu", final_p
 
 # -- Hugging Face folder -------------------------------------------------------
 def _load_hf(folder: Path, final_proj: bool):
+    import warnings
+    from transformers.utils import logging as hf_logging
+
     cls = _model_class()
+    bars = hf_logging.is_progress_bar_enabled()
+    level = hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()   # no "Loading weights" bar nor notices on every start
+    hf_logging.set_verbosity_error()
     try:
-        model, info = cls.from_pretrained(str(folder), local_files_only=True, output_loading_info=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model, info = cls.from_pretrained(str(folder), local_files_only=True, output_loading_info=True)
     except Exception as exc:  # corrupt weights, wrong architecture, unreadable config
         raise ContentVecError(f"{folder}: could not load the ContentVec/HuBERT model ({type(exc).__name__}: "
-                              f"{exc}). Is this a content-vec-best folder? {_HINT}") from exc
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}). Is this a content-vec-best folder? "
+                              f"{_HINT}") from exc
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
     missing = [k for k in info.get("missing_keys", []) if not k.startswith("masked_spec_embed")]
     if final_proj and any(k.startswith("final_proj") for k in missing):
         raise ContentVecError(f"{folder}: this HuBERT has no 'final_proj' layer, which so-vits 4.0 legacy models "

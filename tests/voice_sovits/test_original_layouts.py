@@ -158,12 +158,15 @@ def test_release_file_alone_in_a_folder_is_found_and_loads(models, contentvec_di
     assert named.files.checkpoint == tmp_path / "mine.pth"
 
 
-def test_loading_prints_no_library_warnings(models, contentvec_dir):
+def test_loading_prints_no_library_warnings(models, contentvec_dir, capfd):
     from pipelines.voice.sovits_vc import SovitsVoice
+    capfd.readouterr()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         SovitsVoice(models["4.1-snake"], contentvec_dir)
     assert [str(w.message)[:80] for w in caught] == []
+    out, err = capfd.readouterr()
+    assert out == "" and err == "", "no progress bars or notices while loading"
 
 
 # -- one-line errors ------------------------------------------------------------------
