@@ -136,10 +136,27 @@ class SovitsVoice:
         n_frames = len(audio) // self.hop
         if method == "fcpe":
             f0 = self._fcpe_f0(audio, n_frames)
+        elif method in ("dio", "harvest") and self.spec.family != "fork":
+            f0 = self._pyworld_f0(audio, n_frames, method)
         else:
             f0 = f0mod.compute_f0(audio, sampling_rate=self.sample_rate, hop_length=self.hop, method=method)
-        f0, uv = f0mod.interpolate_f0(np.asarray(f0, dtype=np.float32))
-        return np.asarray(f0, dtype=np.float32), np.asarray(uv, dtype=np.float32)
+        if self.spec.family == "fork":
+            f0, uv = f0mod.interpolate_f0(np.asarray(f0, dtype=np.float32))
+            return np.asarray(f0, dtype=np.float32), np.asarray(uv, dtype=np.float32)
+        return interpolate_f0(np.asarray(f0, dtype=np.float64), self.hop, self.sample_rate)
+
+    def _pyworld_f0(self, audio: np.ndarray, n_frames: int, method: str) -> np.ndarray:
+        """4.1's ``DioF0Predictor`` / ``HarvestF0Predictor``: F0 50-1100 Hz per hop, stonemask-refined,
+        rounded to 0.1 Hz, resized to ``len // hop`` frames (no level normalisation)."""
+        import pyworld
+        from so_vits_svc_fork.f0 import _resize_f0
+
+        wav = np.asarray(audio, dtype=np.double)
+        track = pyworld.dio if method == "dio" else pyworld.harvest
+        f0, t = track(wav, fs=self.sample_rate, f0_floor=50, f0_ceil=1100,
+                      frame_period=1000 * self.hop / self.sample_rate)
+        f0 = np.round(pyworld.stonemask(wav, f0, t, self.sample_rate), 1)
+        return _resize_f0(f0, n_frames)
 
     def _fcpe_f0(self, audio: np.ndarray, n_frames: int) -> np.ndarray:
         import contextlib
@@ -231,6 +248,21 @@ class SovitsVoice:
         y = np.concatenate(pieces)[:n] if pieces else np.zeros(n, np.float32)
         y = np.nan_to_num(np.asarray(y, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         return peak_limit(fit_length(y, n))
+
+
+def interpolate_f0(f0: np.ndarray, hop: int, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unvoiced frames filled by linear interpolation in time, ends held (4.1's ``interpolate_f0``);
+    returns (f0, voiced flags) as float32."""
+    uv = (f0 > 0.0).astype(np.float32)
+    nz = np.nonzero(f0)[0]
+    if len(nz) == 0:
+        return np.zeros(len(f0), np.float32), uv
+    if len(nz) == 1:
+        return np.full(len(f0), f0[nz[0]], np.float32), uv
+    t_org = hop / sr * nz.astype(np.float32)
+    t_frame = np.arange(len(f0)) * hop / sr
+    data = f0[nz]
+    return np.interp(t_frame, t_org, data, left=data[0], right=data[-1]).astype(np.float32), uv
 
 
 def _quiet_warnings():
