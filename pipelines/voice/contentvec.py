@@ -97,6 +97,7 @@ def load_contentvec(path: str | os.PathLike | None, device: Any = "cpu", final_p
 # -- Hugging Face folder -------------------------------------------------------
 def _load_hf(folder: Path, final_proj: bool):
     import warnings
+
     from transformers.utils import logging as hf_logging
 
     cls = _model_class()

@@ -253,10 +253,10 @@ class SynthesizerTrn(nn.Module):
         self.pre = nn.Conv1d(ssl_dim, hidden_channels, kernel_size=5, padding=2)
         self.enc_p = TextEncoder(inter_channels, hidden_channels, filter_channels=filter_channels, n_heads=n_heads,
                                  n_layers=n_layers, kernel_size=kernel_size, p_dropout=p_dropout)
-        hps = dict(sampling_rate=sampling_rate, inter_channels=inter_channels, resblock=resblock,
-                   resblock_kernel_sizes=resblock_kernel_sizes, resblock_dilation_sizes=resblock_dilation_sizes,
-                   upsample_rates=upsample_rates, upsample_initial_channel=upsample_initial_channel,
-                   upsample_kernel_sizes=upsample_kernel_sizes, gin_channels=gin_channels)
+        hps = {"sampling_rate": sampling_rate, "inter_channels": inter_channels, "resblock": resblock,
+               "resblock_kernel_sizes": resblock_kernel_sizes, "resblock_dilation_sizes": resblock_dilation_sizes,
+               "upsample_rates": upsample_rates, "upsample_initial_channel": upsample_initial_channel,
+               "upsample_kernel_sizes": upsample_kernel_sizes, "gin_channels": gin_channels}
         self.dec = Generator(hps, snake=vocoder_name == "nsf-snake-hifigan")
         if with_enc_q:
             self.enc_q = Encoder(spec_channels, inter_channels, hidden_channels, 5, 1, 16, gin_channels=gin_channels)

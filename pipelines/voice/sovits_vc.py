@@ -297,9 +297,9 @@ class SovitsConversion(Stage):
 
     def options(self) -> dict[str, Any]:
         v = self.settings.voice
-        return dict(speaker=v.speaker, transpose=v.transpose, f0_method=v.f0_method,
-                    noise_scale=v.noise_scale, cluster_ratio=v.cluster_ratio,
-                    auto_predict_f0=v.auto_predict_f0, loudness_match=v.loudness_match)
+        return {"speaker": v.speaker, "transpose": v.transpose, "f0_method": v.f0_method,
+                "noise_scale": v.noise_scale, "cluster_ratio": v.cluster_ratio,
+                "auto_predict_f0": v.auto_predict_f0, "loudness_match": v.loudness_match}
 
     def load(self) -> None:
         if self.voice is None:

@@ -235,8 +235,11 @@ def uses_final_proj(config: dict[str, Any]) -> bool:
 def build_discriminator(size: str, use_spectral_norm: bool = False):
     """The fork's multi-period discriminator; for ``tiny`` the same structure with 1/16 of the
     channels (the full one has 47 M parameters and would dominate a tiny model's training time)."""
-    from so_vits_svc_fork.modules.descriminators import (DiscriminatorP, DiscriminatorS,
-                                                         MultiPeriodDiscriminator)
+    from so_vits_svc_fork.modules.descriminators import (
+        DiscriminatorP,
+        DiscriminatorS,
+        MultiPeriodDiscriminator,
+    )
 
     if size != "tiny":
         return MultiPeriodDiscriminator(use_spectral_norm)
@@ -278,6 +281,7 @@ def write_json(path: Path, data: Any) -> None:
 def prepare_audio(y: np.ndarray, sr: int, target_sr: int) -> list[np.ndarray]:
     """Trimmed, peak-normalised audio at ``target_sr``, cut into pieces of at most MAX_CLIP_SECONDS."""
     import librosa
+
     from .audio_utils import resample
 
     y, _ = librosa.effects.trim(y, top_db=35)
@@ -294,10 +298,13 @@ def prepare_audio(y: np.ndarray, sr: int, target_sr: int) -> list[np.ndarray]:
 def extract_features(audio: np.ndarray, hps, content_model, f0_method: str, spk_id: int,
                      device: str = "cpu") -> dict[str, Any]:
     """The training record of one piece: content, f0, uv, spec, mel_spec, audio, spk."""
-    import torch
     import so_vits_svc_fork.f0 as f0_mod
+    import torch
     from so_vits_svc_fork import utils
-    from so_vits_svc_fork.modules.mel_processing import spec_to_mel_torch, spectrogram_torch
+    from so_vits_svc_fork.modules.mel_processing import (
+        spec_to_mel_torch,
+        spectrogram_torch,
+    )
 
     sr, hop = hps.data.sampling_rate, hps.data.hop_length
     f0 = f0_mod.compute_f0(audio, sampling_rate=sr, hop_length=hop, method=f0_method)
@@ -423,6 +430,7 @@ def _prune(folder: Path, keep: int, log) -> None:
 def train_voice(opts: TrainOptions) -> TrainResult:
     """Run steps 1-4; returns where the voice is.  Raises ``VoiceTrainError`` for bad input."""
     import torch
+
     from . import sovits_compat
     from .contentvec import load_contentvec, resolve_contentvec
 
@@ -510,12 +518,18 @@ def train_voice(opts: TrainOptions) -> TrainResult:
     del content_model
 
     # 4. model, optimisers, resume
+    import torch.nn.functional as F
     from so_vits_svc_fork.dataset import TextAudioCollate
     from so_vits_svc_fork.modules import commons
-    from so_vits_svc_fork.modules.losses import discriminator_loss, feature_loss, generator_loss, kl_loss
+    from so_vits_svc_fork.modules.losses import (
+        discriminator_loss,
+        feature_loss,
+        generator_loss,
+        kl_loss,
+    )
     from so_vits_svc_fork.modules.mel_processing import mel_spectrogram_torch
     from so_vits_svc_fork.modules.synthesizers import SynthesizerTrn
-    import torch.nn.functional as F
+
     from .sovits_loader import fork_generator_kwargs
 
     torch.manual_seed(opts.seed)

@@ -11,7 +11,13 @@ import pytest
 import torch
 
 from .helpers import voiced_clip
-from .original_layout import compress, config_for, random_generator, save_checkpoint, write_model
+from .original_layout import (
+    compress,
+    config_for,
+    random_generator,
+    save_checkpoint,
+    write_model,
+)
 
 LAYOUTS = ("4.0", "4.1", "4.1-vol", "4.1-snake", "4.1-vec256l9")
 # names written by the original SynthesizerTrn (models.py, vdecoder/*/models.py, modules/*), by hand
