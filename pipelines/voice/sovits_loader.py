@@ -1,12 +1,18 @@
 """Finding, checking and loading a so-vits-svc model folder.
 
 A model folder holds ``config.json`` and one or more generator checkpoints
-``G_<step>.pth`` (the newest is used unless one is named), optionally a kmeans
-cluster model (``kmeans*.pt``).  DL-B's layout ``module/So-VITS/44k`` works as
-is; pointing at ``module/So-VITS`` finds its ``44k`` subfolder too.
+``G_<step>.pth`` (the newest is used unless one is named; without any, a release
+file from ``compress_model.py`` such as ``G_0_release_half.pth``), optionally a
+kmeans cluster model (``kmeans*.pt``).  ``voice.sovits_checkpoint`` may name any
+``.pth``.  DL-B's layout ``module/So-VITS/44k`` works as is; pointing at
+``module/So-VITS`` finds its ``44k`` subfolder too.
 
-Every problem becomes a ``SovitsModelError`` that says which file is wrong and
-what to do, instead of the fork's warnings about keys it silently skipped.
+Configs of so-vits-svc 4.0, 4.1 (``speech_encoder`` vec768l12 / vec256l9,
+``vol_embedding``, ``vocoder_name`` nsf-hifigan / nsf-snake-hifigan) and
+so-vits-svc-fork are read.  Every problem becomes a one-line ``SovitsModelError``
+that says which file is wrong and what to do: other model families by name
+(4.0-v2, 3.0, RVC, discriminators, diffusion models), unsupported options by
+name, and any checkpoint weight the model would not use (nothing is dropped).
 """
 from __future__ import annotations
 

@@ -3,11 +3,16 @@
 Per ``AudioChunk`` (one sentence from the base TTS):
 
 1. resample from the TTS rate to the model's rate (``config.json`` ``data.sampling_rate``);
-2. split at silences (the fork's ``Svc.infer_silence``); every voiced stretch,
-   padded with ``PAD_SECONDS`` of silence, goes through ContentVec (local
-   folder, see ``contentvec.py``), the F0 estimator (``voice.f0_method``, shifted
-   by ``voice.transpose`` semitones), the optional kmeans cluster blend
-   (``voice.cluster_ratio``) and the generator (``voice.noise_scale``);
+2. split at silences (so-vits-svc-fork's ``split_silence``); every voiced stretch,
+   padded with ``PAD_SECONDS`` of silence, is converted as so-vits-svc 4.1's
+   ``Svc.infer`` does (``SovitsVoice.infer_chunk``): F0 (``voice.f0_method``,
+   shifted by ``voice.transpose``), ContentVec units of the layer the model's
+   ``speech_encoder`` names (local encoder, see ``contentvec.py``), the optional
+   kmeans blend (``voice.cluster_ratio``), the frame volume for ``vol_embedding``
+   models, the generator (``sovits_models.py``; ``voice.noise_scale``, and with
+   ``voice.auto_predict_f0`` — on by default, as DL-B ran it — the F0 is predicted
+   from the content, so ``transpose`` has little effect), then ``change_rms``
+   (``voice.loudness_match``);
 3. emit the converted sentence at the model's rate, same duration as the input
    (the face stage resamples to its own rate).
 
