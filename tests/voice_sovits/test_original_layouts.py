@@ -266,3 +266,24 @@ def test_encoder_dimension_against_ssl_dim_is_a_clear_error(models, contentvec_d
     save_checkpoint(random_generator(cfg), folder / "G_1.pth")
     msg = _load_error(folder, contentvec_dir)
     assert "32-dim units for vec768l12" in msg and "ssl_dim 16" in msg
+
+
+def test_so_vits_svc_fork_layout_still_loads(contentvec_dir, tmp_path, sentence):
+    from pipelines.voice import sovits_compat
+    sovits_compat.import_fork()
+    from so_vits_svc_fork.modules.synthesizers import SynthesizerTrn
+
+    from pipelines.voice.sovits_loader import fork_generator_kwargs
+    from pipelines.voice.sovits_vc import SovitsVoice
+    from pipelines.voice.voice_train import make_config
+    cfg = make_config("tiny", 32, False, "carol", layout="fork")
+    folder = tmp_path / "fork"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(cfg))
+    torch.manual_seed(0)
+    net = SynthesizerTrn(257, 16, **fork_generator_kwargs(cfg))
+    save_checkpoint(net, folder / "G_7.pth", iteration=7)
+    voice = SovitsVoice(folder, contentvec_dir)
+    assert (voice.spec.family, voice.spec.speech_encoder, voice.spec.interpolate) == ("fork", "vec768l12", "fork")
+    y = voice.convert(*sentence)
+    assert y.shape == (16000,) and np.all(np.isfinite(y))
