@@ -291,6 +291,13 @@ def fork_generator_kwargs(config: dict[str, Any]) -> dict[str, Any]:
 
 def _shape_hint(config: dict[str, Any], state: dict[str, Any], target: dict[str, Any]) -> str:
     """What the vocoder's shapes say about the rate/hop the checkpoint was trained for."""
+    def stages(d):
+        return len({k.split(".")[2] for k in d if k.startswith("dec.ups.")})
+    data, rates = config["data"], config["model"]["upsample_rates"]
+    if stages(state) and stages(state) != stages(target):
+        return (f" The vocoder has {stages(state)} upsampling stages, the config's upsample_rates {rates} have "
+                f"{stages(target)} (data.sampling_rate {data['sampling_rate']}, hop_length {data['hop_length']}): "
+                "the config is not the one this model was trained with.")
     key = "dec.noise_convs.0.weight"
     if key in state and key in target and state[key].shape[-1] != target[key].shape[-1]:
         rates = config["model"]["upsample_rates"]
@@ -334,8 +341,8 @@ def build_generator(config: dict[str, Any], state: dict[str, Any], files: Sovits
         elif any(k.startswith("f0_decoder.") for k in unused):
             hint = " (f0_decoder: model.use_automatic_f0_prediction is false in the config)"
         raise SovitsModelError(f"{files.checkpoint.name} has weights the config's model does not use: "
-                               f"{', '.join(unused[:4])}{' …' if len(unused) > 4 else ''}{hint}; use the "
-                               "config.json the model was trained with")
+                               f"{', '.join(unused[:4])}{' …' if len(unused) > 4 else ''}{hint}.{_shape_hint(config, state, target)}"
+                               " Use the config.json the model was trained with")
     mismatched = [f"{k} {tuple(v.shape)} vs config {tuple(target[k].shape)}" for k, v in state.items()
                   if tuple(v.shape) != tuple(target[k].shape)]
     if mismatched:
@@ -351,7 +358,7 @@ def build_generator(config: dict[str, Any], state: dict[str, Any], files: Sovits
         elif any(".activations." in k or k.startswith("dec.snake") for k in missing):
             hint = " (snake activations: the config says nsf-snake-hifigan but the model has the plain vocoder)"
         raise SovitsModelError(f"{files.checkpoint.name} lacks weights the config needs: {', '.join(missing[:4])}"
-                               f"{' …' if len(missing) > 4 else ''}{hint}")
+                               f"{' …' if len(missing) > 4 else ''}{hint}.{_shape_hint(config, state, target)}")
     if "emb_uv.weight" not in state:
         LOG.warning("%s has no voiced/unvoiced embedding (older so-vits 4.0): using zeros", files.checkpoint.name)
         state = {**state, "emb_uv.weight": torch.zeros_like(target["emb_uv.weight"])}

@@ -253,6 +253,11 @@ def test_sampling_rate_and_config_contradictions_are_named(models, contentvec_di
     hop = _variant(models, tmp_path, "4.1", "rates", edit=other_rates)
     msg = _load_error(hop, contentvec_dir)
     assert "not the one this model was trained with" in msg and "x20" in msg
+    def four_stages(c):   # e.g. a 32 kHz model's config (hop 320 = 10·8·2·2) against the 16 kHz (8·5·4) model
+        c["data"].update(sampling_rate=32000, hop_length=320)
+        c["model"].update(upsample_rates=[10, 8, 2, 2], upsample_kernel_sizes=[20, 16, 4, 4])
+    msg = _load_error(_variant(models, tmp_path, "4.1", "stages", edit=four_stages), contentvec_dir)
+    assert "3 upsampling stages" in msg and "have 4" in msg and "sampling_rate 32000" in msg
     contra = _variant(models, tmp_path, "4.1", "hop", edit=lambda c: c["data"].update(hop_length=512))
     assert "contradicts itself" in _load_error(contra, contentvec_dir)
 
