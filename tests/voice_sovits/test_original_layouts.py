@@ -292,3 +292,17 @@ def test_so_vits_svc_fork_layout_still_loads(contentvec_dir, tmp_path, sentence)
     assert (voice.spec.family, voice.spec.speech_encoder, voice.spec.interpolate) == ("fork", "vec768l12", "fork")
     y = voice.convert(*sentence)
     assert y.shape == (16000,) and np.all(np.isfinite(y))
+
+
+def test_vec768l12_takes_layer_12_and_vec256l9_layer_9_of_a_deeper_encoder():
+    from pipelines.voice.contentvec import _model_class, content_units
+
+    from .helpers import tiny_hubert_config
+    torch.manual_seed(0)
+    model = _model_class()(tiny_hubert_config(num_hidden_layers=13)).eval()
+    wav = torch.randn(1, 4000)
+    with torch.no_grad():
+        hidden = model(wav, output_hidden_states=True)["hidden_states"]   # [input, layer 1 … layer 13]
+        torch.testing.assert_close(content_units(model, wav, 12, False), hidden[12].transpose(1, 2))
+        torch.testing.assert_close(content_units(model, wav, 9, True), model.final_proj(hidden[9]).transpose(1, 2))
+    assert not torch.allclose(hidden[12], hidden[13])
