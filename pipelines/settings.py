@@ -67,9 +67,13 @@ class VoiceSettings:
     cluster_model: str = opt("", "optional kmeans cluster model (.pt)", path="file")
     speaker: str = opt("", "speaker name from the so-vits config (empty: the first)")
     transpose: int = opt(0, "pitch shift in semitones", lo=-24, hi=24)
-    f0_method: str = opt("dio", "F0 estimator", choices=("dio", "harvest", "crepe-tiny", "crepe", "parselmouth"))
+    f0_method: str = opt("dio", "F0 estimator", choices=("dio", "harvest", "crepe-tiny", "crepe", "parselmouth", "fcpe"))
     noise_scale: float = opt(0.4, "so-vits noise scale", lo=0.0, hi=2.0)
     cluster_ratio: float = opt(0.0, "share of the cluster model in the content features", lo=0.0, hi=1.0)
+    auto_predict_f0: bool = opt(True, "so-vits predicts the F0 from the content (right for speech, as DL-B ran it; "
+                                "off for singing: then transpose applies)")
+    loudness_match: float = opt(0.0, "how far the converted loudness envelope follows the base voice's "
+                                "(so-vits change_rms; 0 off, 1 fully)", lo=0.0, hi=1.0)
 
 
 @dataclass

@@ -70,7 +70,7 @@ def build_random_voice(size: str, folder: Path) -> tuple[Path, Path]:
 
     from ..voice import sovits_compat
     from ..voice.contentvec import _model_class
-    from ..voice.sovits_loader import generator_kwargs
+    from ..voice.sovits_loader import fork_generator_kwargs
     from ..voice.voice_train import make_config, write_json
 
     sovits_compat.import_fork()
@@ -85,13 +85,13 @@ def build_random_voice(size: str, folder: Path) -> tuple[Path, Path]:
         hub = HubertConfig(classifier_proj_size=256)   # HuBERT-base = ContentVec's size
     cv = folder / f"contentvec-{size}"
     _model_class()(hub).save_pretrained(str(cv))
-    config = make_config(size, hub.hidden_size, False, "bench")
+    config = make_config(size, hub.hidden_size, False, "bench", layout="4.1")
     model = folder / f"sovits-{size}"
     model.mkdir()
     write_json(model / "config.json", config)
     d = config["data"]
     net = SynthesizerTrn(d["filter_length"] // 2 + 1, config["train"]["segment_size"] // d["hop_length"],
-                         **generator_kwargs(config))
+                         **fork_generator_kwargs(config))
     torch.save({"model": net.state_dict(), "iteration": 0, "optimizer": None, "learning_rate": 1e-4},
                model / "G_0.pth")
     return model, cv
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m pipelines bench voice", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="tiny,full", help="random-weight models to time: tiny, full (comma list)")
-    ap.add_argument("--methods", default="dio,harvest,crepe-tiny,parselmouth", help="F0 methods (comma list)")
+    ap.add_argument("--methods", default="dio,harvest,crepe-tiny,parselmouth", help="F0 methods (comma list; fcpe too)")
     ap.add_argument("--model", default="", help="time this so-vits model folder instead (needs --contentvec)")
     ap.add_argument("--contentvec", default="", help="ContentVec folder/file for --model")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")

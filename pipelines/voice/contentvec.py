@@ -65,8 +65,8 @@ def resolve_contentvec(path: str | os.PathLike | None) -> tuple[str, Path]:
 
 
 def _model_class():
+    from torch import nn
     from transformers import HubertModel
-    import torch.nn as nn
 
     class HubertModelWithFinalProj(HubertModel):
         """HuBERT + the ``final_proj`` layer (same layout as so-vits-svc-fork's class)."""
@@ -96,12 +96,27 @@ def load_contentvec(path: str | os.PathLike | None, device: Any = "cpu", final_p
 
 # -- Hugging Face folder -------------------------------------------------------
 def _load_hf(folder: Path, final_proj: bool):
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
     cls = _model_class()
+    bars = hf_logging.is_progress_bar_enabled()
+    level = hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()   # no "Loading weights" bar nor notices on every start
+    hf_logging.set_verbosity_error()
     try:
-        model, info = cls.from_pretrained(str(folder), local_files_only=True, output_loading_info=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model, info = cls.from_pretrained(str(folder), local_files_only=True, output_loading_info=True)
     except Exception as exc:  # corrupt weights, wrong architecture, unreadable config
         raise ContentVecError(f"{folder}: could not load the ContentVec/HuBERT model ({type(exc).__name__}: "
-                              f"{exc}). Is this a content-vec-best folder? {_HINT}") from exc
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}). Is this a content-vec-best folder? "
+                              f"{_HINT}") from exc
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
     missing = [k for k in info.get("missing_keys", []) if not k.startswith("masked_spec_embed")]
     if final_proj and any(k.startswith("final_proj") for k in missing):
         raise ContentVecError(f"{folder}: this HuBERT has no 'final_proj' layer, which so-vits 4.0 legacy models "
@@ -125,7 +140,7 @@ class _Inert:
     def __setstate__(self, state: Any) -> None:
         self._state = state
 
-    def __call__(self, *args: Any, **kwargs: Any) -> "_Inert":  # a pickled factory call
+    def __call__(self, *args: Any, **kwargs: Any) -> _Inert:  # a pickled factory call
         return _Inert(*args, **kwargs)
 
 
@@ -290,9 +305,31 @@ def _load_fairseq(path: Path, final_proj: bool):
 
 def _remove_weight_norms(model) -> None:
     """Fold weight normalisation into plain weights (inference only; a little faster)."""
-    import torch.nn as nn
+    from torch import nn
     from torch.nn.utils import parametrize
 
     for m in model.modules():
         if isinstance(m, (nn.Conv1d, nn.Conv2d)) and parametrize.is_parametrized(m, "weight"):
             parametrize.remove_parametrizations(m, "weight", leave_parametrized=True)
+
+
+def content_units(model, wav16k, layer: int, final_proj: bool):
+    """so-vits-svc's content features (1, D, frames) of 16 kHz audio (1, N).
+
+    As fairseq's ``extract_features(output_layer=layer)``: the output of transformer layer
+    ``layer`` (the last one when the encoder has fewer), then ``final_proj`` for the 256-dim units
+    (``vec256l9``, 4.0 legacy); ``vec768l12`` uses layer 12 as it is.
+    """
+    import torch
+
+    with torch.no_grad():
+        hidden = model(wav16k, output_hidden_states=True)["hidden_states"]
+        c = hidden[min(int(layer), len(hidden) - 1)]
+        if final_proj:
+            c = model.final_proj(c)
+    return c.transpose(1, 2)
+
+
+def content_dim(model, final_proj: bool) -> int:
+    """Size of the units ``content_units`` gives."""
+    return int(model.final_proj.out_features if final_proj else model.config.hidden_size)

@@ -3,11 +3,16 @@
 Per ``AudioChunk`` (one sentence from the base TTS):
 
 1. resample from the TTS rate to the model's rate (``config.json`` ``data.sampling_rate``);
-2. split at silences (the fork's ``Svc.infer_silence``); every voiced stretch,
-   padded with ``PAD_SECONDS`` of silence, goes through ContentVec (local
-   folder, see ``contentvec.py``), the F0 estimator (``voice.f0_method``, shifted
-   by ``voice.transpose`` semitones), the optional kmeans cluster blend
-   (``voice.cluster_ratio``) and the generator (``voice.noise_scale``);
+2. split at silences (so-vits-svc-fork's ``split_silence``); every voiced stretch,
+   padded with ``PAD_SECONDS`` of silence, is converted as so-vits-svc 4.1's
+   ``Svc.infer`` does (``SovitsVoice.infer_chunk``): F0 (``voice.f0_method``,
+   shifted by ``voice.transpose``), ContentVec units of the layer the model's
+   ``speech_encoder`` names (local encoder, see ``contentvec.py``), the optional
+   kmeans blend (``voice.cluster_ratio``), the frame volume for ``vol_embedding``
+   models, the generator (``sovits_models.py``; ``voice.noise_scale``, and with
+   ``voice.auto_predict_f0`` — on by default, as DL-B ran it — the F0 is predicted
+   from the content, so ``transpose`` has little effect), then ``change_rms``
+   (``voice.loudness_match``);
 3. emit the converted sentence at the model's rate, same duration as the input
    (the face stage resamples to its own rate).
 
@@ -17,8 +22,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -27,42 +33,77 @@ from ..stage import Stage, TurnContext
 from pipelines.media.audio import as_mono_float32, fit_length, peak_limit, resample
 
 LOG = logging.getLogger(__name__)
-F0_METHODS = ("dio", "harvest", "crepe-tiny", "crepe", "parselmouth")
+F0_METHODS = ("dio", "harvest", "crepe-tiny", "crepe", "parselmouth", "fcpe")
 PAD_SECONDS = 0.2        # silence around each voiced stretch (the fork's CLI uses 0.5 s)
 MIN_SECONDS = 0.06       # shorter input is returned as silence: nothing to convert
+HUBERT_RATE = 16000
 
 
 class SovitsVoice:
-    """A loaded so-vits-svc model + ContentVec encoder; ``convert`` is the whole conversion."""
+    """A loaded so-vits-svc model + ContentVec encoder; ``convert`` is the whole conversion.
+
+    One voiced stretch goes through the steps of so-vits-svc 4.1's ``Svc.infer``
+    (``infer_chunk``): F0 at the model rate (shifted by ``transpose``), ContentVec units of
+    the 16 kHz audio stretched to the F0 frames (``unit_interpolate_mode``), the optional
+    cluster blend, the frame volume (``vol_embedding`` models), the generator (with
+    ``auto_predict_f0`` the F0 the decoder gets is predicted from the content), and
+    ``change_rms`` when ``loudness_match`` > 0.
+    """
 
     def __init__(self, model_dir: str | Path, contentvec: str | Path, checkpoint: str = "",
                  cluster_model: str = "", device: str = "cpu") -> None:
+        import torch
+
         from . import sovits_compat
-        from .contentvec import resolve_contentvec
-        from .sovits_loader import (build_generator, find_model, load_cluster_model, load_generator_state,
-                                    read_config)
+        from .contentvec import (
+            ContentVecError,
+            content_dim,
+            load_contentvec,
+            resolve_contentvec,
+        )
+        from .sovits_loader import (
+            SovitsModelError,
+            _quiet,
+            build_generator,
+            check_compatible,
+            find_model,
+            load_cluster_model,
+            load_generator_state,
+            model_spec,
+            read_config,
+        )
 
         self.files = find_model(model_dir, checkpoint, cluster_model)
         self.config = read_config(self.files.config)
         resolve_contentvec(contentvec)  # a clear error before anything heavy is loaded
         state = load_generator_state(self.files.checkpoint)
         sovits_compat.import_fork()
-        from so_vits_svc_fork.inference.core import Svc
-
-        config, files = self.config, self.files
-
-        class _Svc(Svc):
-            def load_model(self) -> None:  # the fork's own loader tolerates mismatches silently
-                self.net_g = build_generator(config, state, files).to(self.device, dtype=self.dtype)
-
-        with sovits_compat.contentvec_source(contentvec):
-            self.svc = _Svc(net_g_path=str(files.checkpoint), config_path=str(files.config), device=device)
-        self.cluster = load_cluster_model(files.cluster) if files.cluster else None
+        self.device = torch.device(device)
+        check_compatible(self.config, state, self.files)
+        self.spec = model_spec(self.config, state)
+        self.net = build_generator(self.config, state, self.files, self.spec).to(self.device)
+        with _quiet():
+            self.hubert = load_contentvec(contentvec, device=self.device, final_proj=self.spec.final_proj)
+        ssl_dim = int(self.config["model"]["ssl_dim"])
+        dim = content_dim(self.hubert, self.spec.final_proj)
+        if dim != ssl_dim:
+            raise ContentVecError(f"the ContentVec encoder at {contentvec} gives {dim}-dim units for "
+                                  f"{self.spec.speech_encoder} but {self.files.config.name} says ssl_dim {ssl_dim}: "
+                                  "use the encoder the model was trained with (checkpoint_best_legacy_500.pt)")
+        self.cluster = load_cluster_model(files_cluster) if (files_cluster := self.files.cluster) else None
         if self.cluster is not None:
-            self.svc.cluster_model = self.cluster
+            for spk, km in self.cluster.items():
+                if km.cluster_centers_.shape[1] != ssl_dim:
+                    raise SovitsModelError(f"{self.files.cluster}: the kmeans centres of {spk!r} are "
+                                           f"{km.cluster_centers_.shape[1]}-dim but the model's units are {ssl_dim}-dim "
+                                           "(ssl_dim): use the cluster model trained for this model")
         self.sample_rate = int(self.config["data"]["sampling_rate"])
+        self.hop = int(self.config["data"]["hop_length"])
         self.speakers = dict(sorted(self.config["spk"].items(), key=lambda kv: kv[1]))
         self._lock = threading.Lock()
+        self._resamplers: dict[tuple[int, int], Any] = {}
+        self._fcpe = None
+        self.last_f0: np.ndarray | None = None   # the F0 the decoder received for the last voiced stretch
 
     # -- settings checks ---------------------------------------------------------
     def speaker_name(self, speaker: str = "") -> str:
@@ -82,9 +123,104 @@ class SovitsVoice:
         if speaker not in self.cluster:
             raise ValueError(f"the cluster model has no speaker {speaker!r} (has: {', '.join(self.cluster)})")
 
+    # -- the steps ---------------------------------------------------------------
+    def _resample(self, x, sr_in: int, sr_out: int):
+        from . import sovits_compat
+        sovits_compat.ensure_torchaudio()
+        import torchaudio
+
+        key = (sr_in, sr_out)
+        if key not in self._resamplers:
+            self._resamplers[key] = torchaudio.transforms.Resample(sr_in, sr_out).to(self.device)
+        return self._resamplers[key](x)
+
+    def f0_uv(self, audio: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
+        """F0 per hop at the model rate, unvoiced frames interpolated, and the voiced flags."""
+        import so_vits_svc_fork.f0 as f0mod
+
+        n_frames = len(audio) // self.hop
+        if method == "fcpe":
+            f0 = self._fcpe_f0(audio, n_frames)
+        elif method in ("dio", "harvest") and self.spec.family != "fork":
+            f0 = self._pyworld_f0(audio, n_frames, method)
+        else:
+            f0 = f0mod.compute_f0(audio, sampling_rate=self.sample_rate, hop_length=self.hop, method=method)
+        if self.spec.family == "fork":
+            f0, uv = f0mod.interpolate_f0(np.asarray(f0, dtype=np.float32))
+            return np.asarray(f0, dtype=np.float32), np.asarray(uv, dtype=np.float32)
+        return interpolate_f0(np.asarray(f0, dtype=np.float64), self.hop, self.sample_rate)
+
+    def _pyworld_f0(self, audio: np.ndarray, n_frames: int, method: str) -> np.ndarray:
+        """4.1's ``DioF0Predictor`` / ``HarvestF0Predictor``: F0 50-1100 Hz per hop, stonemask-refined,
+        rounded to 0.1 Hz, resized to ``len // hop`` frames (no level normalisation)."""
+        import pyworld
+        from so_vits_svc_fork.f0 import _resize_f0
+
+        wav = np.asarray(audio, dtype=np.double)
+        track = pyworld.dio if method == "dio" else pyworld.harvest
+        f0, t = track(wav, fs=self.sample_rate, f0_floor=50, f0_ceil=1100,
+                      frame_period=1000 * self.hop / self.sample_rate)
+        f0 = np.round(pyworld.stonemask(wav, f0, t, self.sample_rate), 1)
+        return _resize_f0(f0, n_frames)
+
+    def _fcpe_f0(self, audio: np.ndarray, n_frames: int) -> np.ndarray:
+        import contextlib
+        import io
+
+        import torch
+
+        from ..optional import require
+        from . import sovits_compat
+
+        sovits_compat.ensure_torchaudio()
+        require("torchfcpe", "torchfcpe", "the fcpe F0 method (installed with --no-deps, see requirements-nodeps.txt)")
+        import torchfcpe
+
+        if self._fcpe is None:
+            with contextlib.redirect_stdout(io.StringIO()), _quiet_warnings():
+                self._fcpe = torchfcpe.spawn_bundled_infer_model(device=str(self.device))
+        x = torch.from_numpy(np.asarray(audio, dtype=np.float32)).to(self.device)[None, :, None]
+        with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+            f0 = self._fcpe.infer(x, sr=self.sample_rate, decoder_mode="local_argmax", threshold=0.05,
+                                  f0_min=50, f0_max=1100, interp_uv=False,
+                                  output_interp_target_length=max(n_frames, 1))
+        return f0[0, :, 0].cpu().numpy()
+
+    def infer_chunk(self, audio: np.ndarray, speaker: str, transpose: float = 0, f0_method: str = "dio",
+                    noise_scale: float = 0.4, cluster_ratio: float = 0.0, auto_predict_f0: bool = True,
+                    loudness_match: float = 0.0):
+        """(converted audio, F0 the decoder received) for one stretch at the model rate (4.1's ``Svc.infer``)."""
+        import torch
+
+        from .contentvec import content_units
+        from .sovits_models import change_rms, repeat_expand_2d, volume_of
+
+        f0, uv = self.f0_uv(audio, f0_method)
+        f0_t = torch.from_numpy(f0).to(self.device)[None] * 2 ** (float(transpose) / 12)
+        uv_t = torch.from_numpy(uv).to(self.device)[None]
+        wav = torch.from_numpy(np.asarray(audio, dtype=np.float32)).to(self.device)
+        wav16k = self._resample(wav[None], self.sample_rate, HUBERT_RATE)
+        c = content_units(self.hubert, wav16k, self.spec.content_layer, self.spec.final_proj)
+        c = repeat_expand_2d(c[0], f0_t.shape[1], self.spec.interpolate)
+        if cluster_ratio > 0:
+            centres = self.cluster[speaker]
+            idx = centres.predict(c.cpu().numpy().T)
+            cluster_c = torch.from_numpy(centres.cluster_centers_[idx].T).to(self.device)
+            c = cluster_ratio * cluster_c + (1 - cluster_ratio) * c
+        sid = torch.LongTensor([int(self.speakers[speaker])]).to(self.device)[None]
+        vol = volume_of(wav[None], self.hop)[None] if self.spec.vol_embedding else None
+        out, f0_used = self.net.infer(c[None].float(), f0=f0_t, g=sid, uv=uv_t, predict_f0=bool(auto_predict_f0),
+                                      noice_scale=float(noise_scale), vol=vol)
+        y = out[0, 0].float()
+        if loudness_match > 0:
+            y = change_rms(np.asarray(audio, dtype=np.float32), self.sample_rate, y, self.sample_rate,
+                           1.0 - float(loudness_match))
+        return y.cpu().numpy(), f0_used[0].float().cpu().numpy()
+
     # -- conversion --------------------------------------------------------------
     def convert(self, samples: np.ndarray, sample_rate: int, *, speaker: str = "", transpose: float = 0,
-                f0_method: str = "dio", noise_scale: float = 0.4, cluster_ratio: float = 0.0) -> np.ndarray:
+                f0_method: str = "dio", noise_scale: float = 0.4, cluster_ratio: float = 0.0,
+                auto_predict_f0: bool = True, loudness_match: float = 0.0) -> np.ndarray:
         """Converted float32 audio at ``self.sample_rate``, as long as the input."""
         if f0_method not in F0_METHODS:
             raise ValueError(f"voice.f0_method must be one of {', '.join(F0_METHODS)}, got {f0_method!r}")
@@ -96,14 +232,47 @@ class SovitsVoice:
         if n < MIN_SECONDS * self.sample_rate or float(np.max(np.abs(x), initial=0.0)) < 1e-4:
             return np.zeros(n, dtype=np.float32)
         import torch
+        from so_vits_svc_fork.f0 import f0_min
+        from so_vits_svc_fork.inference.core import split_silence
 
+        sr = self.sample_rate
+        frame = int(min(sr / f0_min * 20 + 1, 0.5 * sr)) // 2
+        pieces = []
         with self._lock, torch.inference_mode():
-            y = self.svc.infer_silence(x, speaker=name, transpose=int(round(transpose)),
-                                       cluster_infer_ratio=float(cluster_ratio), noise_scale=float(noise_scale),
-                                       f0_method=f0_method, pad_seconds=PAD_SECONDS, chunk_seconds=0.5,
-                                       max_chunk_seconds=40)
+            for chunk in split_silence(x, top_db=40, frame_length=frame * 2, hop_length=frame, ref=np.max,
+                                       max_chunk_length=int(40 * sr)):
+                if not chunk.is_speech:
+                    pieces.append(np.zeros_like(chunk.audio))
+                    continue
+                pad = np.zeros(int(sr * PAD_SECONDS), dtype=np.float32)
+                y, f0_used = self.infer_chunk(np.concatenate([pad, chunk.audio, pad]), name, transpose, f0_method,
+                                              noise_scale, cluster_ratio, auto_predict_f0, loudness_match)
+                self.last_f0 = f0_used
+                cut = (len(y) - len(chunk.audio)) // 2
+                pieces.append(y[cut:cut + len(chunk.audio)])
+        y = np.concatenate(pieces)[:n] if pieces else np.zeros(n, np.float32)
         y = np.nan_to_num(np.asarray(y, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         return peak_limit(fit_length(y, n))
+
+
+def interpolate_f0(f0: np.ndarray, hop: int, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unvoiced frames filled by linear interpolation in time, ends held (4.1's ``interpolate_f0``);
+    returns (f0, voiced flags) as float32."""
+    uv = (f0 > 0.0).astype(np.float32)
+    nz = np.nonzero(f0)[0]
+    if len(nz) == 0:
+        return np.zeros(len(f0), np.float32), uv
+    if len(nz) == 1:
+        return np.full(len(f0), f0[nz[0]], np.float32), uv
+    t_org = hop / sr * nz.astype(np.float32)
+    t_frame = np.arange(len(f0)) * hop / sr
+    data = f0[nz]
+    return np.interp(t_frame, t_org, data, left=data[0], right=data[-1]).astype(np.float32), uv
+
+
+def _quiet_warnings():
+    from .sovits_loader import _quiet
+    return _quiet()
 
 
 def voice_from_settings(settings) -> SovitsVoice:
@@ -133,8 +302,9 @@ class SovitsConversion(Stage):
 
     def options(self) -> dict[str, Any]:
         v = self.settings.voice
-        return dict(speaker=v.speaker, transpose=v.transpose, f0_method=v.f0_method,
-                    noise_scale=v.noise_scale, cluster_ratio=v.cluster_ratio)
+        return {"speaker": v.speaker, "transpose": v.transpose, "f0_method": v.f0_method,
+                "noise_scale": v.noise_scale, "cluster_ratio": v.cluster_ratio,
+                "auto_predict_f0": v.auto_predict_f0, "loudness_match": v.loudness_match}
 
     def load(self) -> None:
         if self.voice is None:

@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--units", default="auto", choices=("auto", "vec768", "legacy"),
                     help="ContentVec units: vec768 (last layer) or legacy (256-d, DL-B's 4.0 models); "
                          "auto: legacy when --pretrained is a 256-d model")
+    ap.add_argument("--layout", default="4.1", choices=("4.1", "fork"),
+                    help="config format: 4.1 (so-vits-svc 4.1's template, read by its own tools; default) or "
+                         "fork (so-vits-svc-fork's)")
     ap.add_argument("--pretrained", default="", help="folder with G_0.pth and D_0.pth to fine-tune from")
     ap.add_argument("--epochs", type=int, default=100, help="train until this epoch (default 100)")
     ap.add_argument("--batch-size", type=int, default=4)
@@ -58,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     opts = TrainOptions(
         clips=settings.resolve(args.clips), out=settings.resolve(args.out), contentvec=settings.resolve(contentvec),
-        speaker=args.speaker, size=args.size, units=args.units, epochs=args.epochs, batch_size=args.batch_size,
+        speaker=args.speaker, size=args.size, units=args.units, layout=args.layout, epochs=args.epochs, batch_size=args.batch_size,
         save_every=args.save_every, keep=args.keep, f0_method=args.f0_method, device=device,
         pretrained=settings.resolve(args.pretrained) if args.pretrained else None,
         log=lambda line: print(line, flush=True))

@@ -153,8 +153,16 @@ def check_clips(clips_dir: str | Path, model_rate: int = 44100) -> ClipReport:
 
 # -- 2. config -------------------------------------------------------------------
 def make_config(size: str, ssl_dim: int, final_proj: bool, speaker: str, sample_rate: int | None = None,
-                batch_size: int = 4, epochs: int = 100) -> dict[str, Any]:
-    """A so-vits-svc 4.x config (the fork's 4.0v1 template for ``full``; ``tiny`` for tests / CPU trials)."""
+                batch_size: int = 4, epochs: int = 100, layout: str = "fork") -> dict[str, Any]:
+    """A so-vits-svc 4.x config (``full`` sizes as the templates; ``tiny`` for tests / CPU trials).
+
+    ``layout`` ``4.1``: the keys of so-vits-svc 4.1's ``configs_template/config_template.json``
+    (``speech_encoder`` vec768l12, or vec256l9 for 256-dim units), readable by its own tools;
+    ``fork``: so-vits-svc-fork's 4.0v1 format (``contentvec_final_proj``, ``type_``)."""
+    if layout == "4.1":
+        return _config_41(size, ssl_dim, final_proj, speaker, sample_rate, batch_size, epochs)
+    if layout != "fork":
+        raise VoiceTrainError(f"unknown config layout {layout!r} (4.1, fork)")
     if size == "full":
         sr = sample_rate or 44100
         data = dict(sampling_rate=sr, filter_length=2048, hop_length=512, win_length=2048, n_mel_channels=80,
@@ -187,11 +195,51 @@ def make_config(size: str, ssl_dim: int, final_proj: bool, speaker: str, sample_
     return {"train": train, "data": data, "model": model, "spk": {speaker: 0}}
 
 
+def _config_41(size: str, ssl_dim: int, final_proj: bool, speaker: str, sample_rate: int | None,
+               batch_size: int, epochs: int) -> dict[str, Any]:
+    base = make_config(size, ssl_dim, final_proj, speaker, sample_rate, batch_size, epochs, layout="fork")
+    sr = base["data"]["sampling_rate"]
+    train = {"log_interval": 200, "eval_interval": 800, "seed": 1234, "epochs": int(epochs), "learning_rate": 0.0001,
+             "betas": [0.8, 0.99], "eps": 1e-09, "batch_size": int(batch_size), "fp16_run": False, "half_type": "fp16",
+             "lr_decay": 0.999875, "segment_size": base["train"]["segment_size"], "init_lr_ratio": 1,
+             "warmup_epochs": 0, "c_mel": 45, "c_kl": 1.0, "use_sr": True, "max_speclen": 512, "port": "8001",
+             "keep_ckpts": 3, "all_in_mem": False, "vol_aug": False}
+    if size == "tiny":
+        train["discriminator"] = "tiny"   # this trainer's small discriminator (the original ignores the key)
+    d = base["data"]
+    data = {"training_files": "filelists/train.txt", "validation_files": "filelists/val.txt",
+            "max_wav_value": 32768.0, "sampling_rate": sr, "filter_length": d["filter_length"],
+            "hop_length": d["hop_length"], "win_length": d["win_length"], "n_mel_channels": d["n_mel_channels"],
+            "mel_fmin": 0.0, "mel_fmax": sr // 2, "unit_interpolate_mode": "nearest"}
+    m = base["model"]
+    model = {k: m[k] for k in ("inter_channels", "hidden_channels", "filter_channels", "n_heads", "n_layers",
+                               "kernel_size", "p_dropout", "resblock", "resblock_kernel_sizes",
+                               "resblock_dilation_sizes", "upsample_rates", "upsample_initial_channel",
+                               "upsample_kernel_sizes", "n_layers_q")}
+    model.update({"n_layers_trans_flow": 3, "n_flow_layer": 4, "use_spectral_norm": False,
+                  "gin_channels": m["gin_channels"], "ssl_dim": int(ssl_dim), "n_speakers": m["n_speakers"],
+                  "vocoder_name": "nsf-hifigan", "speech_encoder": "vec256l9" if final_proj else "vec768l12",
+                  "speaker_embedding": False, "vol_embedding": False, "use_depthwise_conv": False,
+                  "flow_share_parameter": False, "use_automatic_f0_prediction": True, "use_transformer_flow": False})
+    return {"train": train, "data": data, "model": model, "spk": {speaker: 0}}
+
+
+def uses_final_proj(config: dict[str, Any]) -> bool:
+    """Whether a config's units go through ContentVec's final_proj (256-dim ``vec256l9`` / 4.0 legacy)."""
+    enc = config["model"].get("speech_encoder")
+    if enc is not None:
+        return enc == "vec256l9"
+    return bool(config["data"].get("contentvec_final_proj", True))
+
+
 def build_discriminator(size: str, use_spectral_norm: bool = False):
     """The fork's multi-period discriminator; for ``tiny`` the same structure with 1/16 of the
     channels (the full one has 47 M parameters and would dominate a tiny model's training time)."""
-    from so_vits_svc_fork.modules.descriminators import (DiscriminatorP, DiscriminatorS,
-                                                         MultiPeriodDiscriminator)
+    from so_vits_svc_fork.modules.descriminators import (
+        DiscriminatorP,
+        DiscriminatorS,
+        MultiPeriodDiscriminator,
+    )
 
     if size != "tiny":
         return MultiPeriodDiscriminator(use_spectral_norm)
@@ -233,6 +281,7 @@ def write_json(path: Path, data: Any) -> None:
 def prepare_audio(y: np.ndarray, sr: int, target_sr: int) -> list[np.ndarray]:
     """Trimmed, peak-normalised audio at ``target_sr``, cut into pieces of at most MAX_CLIP_SECONDS."""
     import librosa
+
     from pipelines.media.audio import resample
 
     y, _ = librosa.effects.trim(y, top_db=35)
@@ -249,10 +298,13 @@ def prepare_audio(y: np.ndarray, sr: int, target_sr: int) -> list[np.ndarray]:
 def extract_features(audio: np.ndarray, hps, content_model, f0_method: str, spk_id: int,
                      device: str = "cpu") -> dict[str, Any]:
     """The training record of one piece: content, f0, uv, spec, mel_spec, audio, spk."""
-    import torch
     import so_vits_svc_fork.f0 as f0_mod
+    import torch
     from so_vits_svc_fork import utils
-    from so_vits_svc_fork.modules.mel_processing import spec_to_mel_torch, spectrogram_torch
+    from so_vits_svc_fork.modules.mel_processing import (
+        spec_to_mel_torch,
+        spectrogram_torch,
+    )
 
     sr, hop = hps.data.sampling_rate, hps.data.hop_length
     f0 = f0_mod.compute_f0(audio, sampling_rate=sr, hop_length=hop, method=f0_method)
@@ -260,10 +312,23 @@ def extract_features(audio: np.ndarray, hps, content_model, f0_method: str, spk_
     f0 = torch.from_numpy(np.asarray(f0, dtype=np.float32))
     uv = torch.from_numpy(np.asarray(uv, dtype=np.float32))
     wav = torch.from_numpy(audio).float()
-    with torch.inference_mode():
-        c = utils.get_content(content_model, wav.to(device), device, sr=sr,
-                              legacy_final_proj=hps.data.get("contentvec_final_proj", True)).cpu()
-    c = utils.repeat_expand_2d(c.squeeze(0), f0.shape[0])
+    if hps.model.get("speech_encoder") is not None:   # 4.1 layout: as the original's preprocessing
+        from .contentvec import content_units
+        from .sovits_compat import ensure_torchaudio
+        from .sovits_models import repeat_expand_2d
+
+        ensure_torchaudio()
+        import torchaudio
+        proj = hps.model.speech_encoder == "vec256l9"
+        wav16k = torchaudio.transforms.Resample(sr, 16000)(wav[None]) if sr != 16000 else wav[None]
+        with torch.inference_mode():
+            c = content_units(content_model, wav16k.to(device), 9 if proj else 12, proj).cpu()
+        c = repeat_expand_2d(c.squeeze(0), f0.shape[0], hps.data.get("unit_interpolate_mode") or "left")
+    else:
+        with torch.inference_mode():
+            c = utils.get_content(content_model, wav.to(device), device, sr=sr,
+                                  legacy_final_proj=hps.data.get("contentvec_final_proj", True)).cpu()
+        c = utils.repeat_expand_2d(c.squeeze(0), f0.shape[0])
     wav2 = wav.unsqueeze(0)
     spec = spectrogram_torch(wav2, hps).squeeze(0)
     mel = spec_to_mel_torch(spec, hps)
@@ -282,6 +347,7 @@ class TrainOptions:
     speaker: str = ""
     size: str = "full"
     units: str = "auto"              # "auto" | "vec768" (last layer) | "legacy" (layer 9 + final_proj, 256-d)
+    layout: str = "4.1"              # config format: "4.1" (the original's template) | "fork" (so-vits-svc-fork)
     epochs: int = 100
     batch_size: int = 4
     save_every: int = 10
@@ -364,6 +430,7 @@ def _prune(folder: Path, keep: int, log) -> None:
 def train_voice(opts: TrainOptions) -> TrainResult:
     """Run steps 1-4; returns where the voice is.  Raises ``VoiceTrainError`` for bad input."""
     import torch
+
     from . import sovits_compat
     from .contentvec import load_contentvec, resolve_contentvec
 
@@ -407,12 +474,13 @@ def train_voice(opts: TrainOptions) -> TrainResult:
         pre = torch.load(opts.pretrained / "G_0.pth", map_location="cpu", weights_only=True).get("model", {})
         legacy = "pre.weight" in pre and pre["pre.weight"].shape[1] == 256
     if resuming:
-        legacy = bool(config["data"].get("contentvec_final_proj", True))
+        legacy = uses_final_proj(config)
     device = opts.device
     content_model = load_contentvec(opts.contentvec, device=device, final_proj=legacy)
     ssl_dim = content_model.config.classifier_proj_size if legacy else content_model.config.hidden_size
     if not resuming:
-        config = make_config(opts.size, ssl_dim, legacy, speaker, batch_size=opts.batch_size, epochs=opts.epochs)
+        config = make_config(opts.size, ssl_dim, legacy, speaker, batch_size=opts.batch_size, epochs=opts.epochs,
+                             layout=opts.layout)
         write_json(work / "config.json", config)
     elif config["model"]["ssl_dim"] != ssl_dim:
         raise VoiceTrainError(f"{out}/config.json expects {config['model']['ssl_dim']}-dim ContentVec units, the "
@@ -450,18 +518,24 @@ def train_voice(opts: TrainOptions) -> TrainResult:
     del content_model
 
     # 4. model, optimisers, resume
+    import torch.nn.functional as F
     from so_vits_svc_fork.dataset import TextAudioCollate
     from so_vits_svc_fork.modules import commons
-    from so_vits_svc_fork.modules.losses import discriminator_loss, feature_loss, generator_loss, kl_loss
+    from so_vits_svc_fork.modules.losses import (
+        discriminator_loss,
+        feature_loss,
+        generator_loss,
+        kl_loss,
+    )
     from so_vits_svc_fork.modules.mel_processing import mel_spectrogram_torch
     from so_vits_svc_fork.modules.synthesizers import SynthesizerTrn
-    import torch.nn.functional as F
-    from .sovits_loader import generator_kwargs
+
+    from .sovits_loader import fork_generator_kwargs
 
     torch.manual_seed(opts.seed)
     random.seed(opts.seed)
     net_g = SynthesizerTrn(hps.data.filter_length // 2 + 1, hps.train.segment_size // hps.data.hop_length,
-                           **generator_kwargs(config)).to(device)
+                           **fork_generator_kwargs(config)).to(device)
     net_d = build_discriminator(config["train"].get("discriminator", "full"), hps.model.use_spectral_norm).to(device)
     lr = hps.train.learning_rate
     optim_g = torch.optim.AdamW(net_g.parameters(), lr, betas=hps.train.betas, eps=hps.train.eps)

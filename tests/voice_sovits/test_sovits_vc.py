@@ -48,7 +48,7 @@ def test_f0_of_the_output_follows_transpose(sovits_stage, tts_like_sentence):
     outs = {}
     for t in shifts:
         torch.manual_seed(0)  # the generator's noise and the NSF source's phases
-        outs[t] = voice.convert(samples, sr, transpose=t, noise_scale=0.4)
+        outs[t] = voice.convert(samples, sr, transpose=t, noise_scale=0.4, auto_predict_f0=False)
     for t, y in outs.items():
         scores = {c: harmonic_score(y, voice.sample_rate, f_in * 2 ** (c / 12)) for c in shifts}
         assert max(scores, key=scores.get) == t, f"transpose {t}: harmonic energy per candidate F0 {scores}"

@@ -22,7 +22,8 @@ def test_training_writes_a_folder_the_backend_loads(trained_voice, voice_dir):
     assert not voice_dir.with_name(voice_dir.name + ".partial").exists()
     cfg = json.loads((voice_dir / "config.json").read_text())
     assert cfg["spk"] == {"alice": 0} and cfg["data"]["sampling_rate"] == 16000
-    assert cfg["model"]["ssl_dim"] == 32 and cfg["data"]["contentvec_final_proj"] is False
+    assert cfg["model"]["ssl_dim"] == 32 and cfg["model"]["speech_encoder"] == "vec768l12"
+    assert "contentvec_final_proj" not in cfg["data"] and "type_" not in cfg["model"]
     from pipelines.voice.sovits_loader import find_model
     assert find_model(voice_dir).checkpoint == voice_dir / "G_1.pth"
 
@@ -99,3 +100,40 @@ def test_an_existing_folder_that_is_not_a_voice_is_left_alone(tmp_path, clips_di
     with pytest.raises(VoiceTrainError, match="not a so-vits voice folder"):
         train_voice(TrainOptions(clips=clips_dir, out=out, contentvec=contentvec_dir, size="tiny", epochs=1))
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+# the key sets of so-vits-svc 4.1's configs_template/config_template.json, copied by hand
+TEMPLATE_41 = {
+    "train": {"log_interval", "eval_interval", "seed", "epochs", "learning_rate", "betas", "eps", "batch_size",
+              "fp16_run", "half_type", "lr_decay", "segment_size", "init_lr_ratio", "warmup_epochs", "c_mel", "c_kl",
+              "use_sr", "max_speclen", "port", "keep_ckpts", "all_in_mem", "vol_aug"},
+    "data": {"training_files", "validation_files", "max_wav_value", "sampling_rate", "filter_length", "hop_length",
+             "win_length", "n_mel_channels", "mel_fmin", "mel_fmax", "unit_interpolate_mode"},
+    "model": {"inter_channels", "hidden_channels", "filter_channels", "n_heads", "n_layers", "kernel_size",
+              "p_dropout", "resblock", "resblock_kernel_sizes", "resblock_dilation_sizes", "upsample_rates",
+              "upsample_initial_channel", "upsample_kernel_sizes", "n_layers_q", "n_layers_trans_flow",
+              "n_flow_layer", "use_spectral_norm", "gin_channels", "ssl_dim", "n_speakers", "vocoder_name",
+              "speech_encoder", "speaker_embedding", "vol_embedding", "use_depthwise_conv", "flow_share_parameter",
+              "use_automatic_f0_prediction", "use_transformer_flow"},
+}
+
+
+def test_full_4_1_config_has_the_original_template_keys_and_values():
+    from pipelines.voice.voice_train import make_config
+    cfg = make_config("full", 768, False, "alice", layout="4.1")
+    assert {k: set(cfg[k]) for k in TEMPLATE_41} == TEMPLATE_41 and cfg["spk"] == {"alice": 0}
+    m, d = cfg["model"], cfg["data"]
+    assert (m["speech_encoder"], m["ssl_dim"], m["vocoder_name"], m["vol_embedding"]) == ("vec768l12", 768,
+                                                                                           "nsf-hifigan", False)
+    assert (d["sampling_rate"], d["hop_length"], d["filter_length"], d["unit_interpolate_mode"]) == (44100, 512, 2048,
+                                                                                                      "nearest")
+    assert m["upsample_rates"] == [8, 8, 2, 2, 2] and m["upsample_kernel_sizes"] == [16, 16, 4, 4, 4]
+    assert make_config("full", 256, True, "a", layout="4.1")["model"]["speech_encoder"] == "vec256l9"
+    fork = make_config("full", 768, False, "a", layout="fork")
+    assert fork["data"]["contentvec_final_proj"] is False and fork["model"]["type_"] == "hifi-gan"
+
+
+def test_a_trained_4_1_voice_loads_with_its_own_layout(voice_dir, contentvec_dir):
+    from pipelines.voice.sovits_vc import SovitsVoice
+    voice = SovitsVoice(voice_dir, contentvec_dir)
+    assert (voice.spec.family, voice.spec.speech_encoder, voice.spec.interpolate) == ("4.1", "vec768l12", "nearest")
