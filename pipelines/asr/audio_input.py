@@ -53,7 +53,7 @@ def read_speech_file(path: str | Path) -> SpeechAudio:
     sf = require("soundfile", purpose="reading audio files")
     try:
         data, sr = sf.read(str(p), dtype="float32", always_2d=True)
-    except Exception as exc:  # libsndfile says "Format not recognised", "unexpected end of file", ...
+    except (RuntimeError, OSError, ValueError, EOFError) as exc:  # libsndfile says "Format not recognised", "unexpected end of file", ...
         msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise AudioInputError(f"{p}: not a readable audio file ({msg}); give a WAV file "
                               f"(16 kHz or more, mono or stereo)") from None

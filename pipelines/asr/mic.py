@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import queue
+from typing import Self
 
 import numpy as np
 
@@ -26,7 +27,7 @@ def input_devices() -> list[dict]:
     sd = _sounddevice()
     try:
         devices = sd.query_devices()
-    except Exception as exc:
+    except (sd.PortAudioError, OSError, ValueError) as exc:
         raise MicUnavailable(f"no microphone: the sound system reports no devices ({exc}); "
                              "use --audio FILE.wav") from None
     return [dict(d, index=i) for i, d in enumerate(devices) if d.get("max_input_channels", 0) > 0]
@@ -60,13 +61,13 @@ class Microphone:
         except queue.Full:
             pass  # the consumer fell behind: drop a block rather than block the audio thread
 
-    def __enter__(self) -> "Microphone":
+    def __enter__(self) -> Self:
         sd = _sounddevice()
         try:
             self.stream = sd.InputStream(device=self.device["index"], channels=1, samplerate=ASR_RATE,
                                          blocksize=self.block, dtype="float32", callback=self._callback)
             self.stream.start()
-        except Exception as exc:
+        except (sd.PortAudioError, OSError, ValueError) as exc:
             raise MicUnavailable(f"could not open the microphone {self.device['name']!r}: {exc}") from None
         return self
 

@@ -7,8 +7,8 @@ it utterances cut by the VAD and submits what it yields to the engine.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 

@@ -11,9 +11,9 @@ the onset is kept so the first phoneme is not cut.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

@@ -8,14 +8,20 @@ audio's duration and the recognised text (``TurnRecord.speech``).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from ..messages import UserTurn
 from ..stage import TurnContext
-from .audio_input import ASR_RATE, AudioInputError, SpeechAudio, read_speech_file, to_mono_16k
+from .audio_input import (
+    ASR_RATE,
+    AudioInputError,
+    SpeechAudio,
+    read_speech_file,
+    to_mono_16k,
+)
 from .stage import AsrStage, PartialText, SpokenInput
 from .vad import UtteranceCutter, speech_segments
 
@@ -38,7 +44,7 @@ class VoiceInput:
         self._ids = itertools.count(1)
         self._last_partial = 0.0
 
-    def load(self) -> "VoiceInput":
+    def load(self) -> VoiceInput:
         self.stage.load()
         self.cutter = UtteranceCutter(end_pause_s=self.settings.asr.end_pause_s)
         return self
