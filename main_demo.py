@@ -2,6 +2,8 @@
 
     python main_demo.py --text "你好，介绍一下你自己"        # one turn
     python main_demo.py --text "Hi" --text "What can you do?" --json
+    python main_demo.py --audio q.wav --audio q2.wav          # spoken questions, one turn per file
+    python main_demo.py --mic                                 # a turn per utterance until Ctrl+C
     python main_demo.py                                       # interactive on a terminal
                                                               # ('stop' quits, 'clear' clears history)
     python main_demo.py < /dev/null                           # scripted two-turn demo
@@ -34,6 +36,8 @@ SCRIPTED = ["你好，介绍一下你自己", "What can you do?"]
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--text", action="append", help="a message to the persona (repeat for several turns)")
+    p.add_argument("--audio", action="append", help="a spoken question (WAV file; repeat: one turn per file)")
+    p.add_argument("--mic", action="store_true", help="speak from the microphone: a turn per utterance until Ctrl+C")
     p.add_argument("--out", help="MP4 path of the first turn (later turns get -2, -3 … suffixes)")
     p.add_argument("--json", action="store_true", help="print one JSON line per turn")
     p.add_argument("--log", help="conversation log (default: <output_dir>/conversation.jsonl)")
@@ -98,7 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.json:
             print("backends: " + ", ".join(f"{k}={v}" for k, v in engine.describe().items()), flush=True)
-        if args.text:
+        if args.audio or args.mic:
+            from pipelines.asr.demo import audio_turns, mic_turns
+            failed |= audio_turns(engine, args.audio, args, report) if args.audio else False
+            failed |= mic_turns(engine, args, report) if args.mic else False
+        elif args.text:
             for text in args.text:
                 failed |= run_turn(engine, text, args).status != "ok"
         elif sys.stdin is not None and sys.stdin.isatty():

@@ -169,8 +169,10 @@ class Engine:
         with self._lock:
             self._ids = itertools.count(int(last_turn_id) + 1)
 
-    def submit(self, text: str) -> int:
-        """Start a turn; an unfinished earlier turn is interrupted first."""
+    def submit(self, text: str, *, speech: dict | None = None) -> int:
+        """Start a turn; an unfinished earlier turn is interrupted first.
+
+        ``speech``: facts of a spoken turn (audio seconds, recognised text), kept in the record."""
         if not self._started:
             raise EngineError("engine not started: call start() first")
         text = text.strip()
@@ -180,7 +182,7 @@ class Engine:
             if self._active is not None:
                 self._cancel(self._active, "interrupted")
             turn_id = next(self._ids)
-            rec = TurnRecord(turn_id, text, t0=time.perf_counter())
+            rec = TurnRecord(turn_id, text, t0=time.perf_counter(), speech=speech)
             for old in [t for t in self._records if t <= turn_id - KEEP_RECORDS]:
                 self._records.pop(old, None)  # a long session keeps only recent turns in memory
                 self._done.pop(old, None)     # (all of them are in the conversation log)

@@ -90,6 +90,15 @@ class FaceSettings:
 
 
 @dataclass
+class AsrSettings:
+    backend: str = opt("pocketsphinx", "speech recogniser for voice input", choices=("pocketsphinx", "whisper", "sherpa-onnx"))
+    model_dir: str = opt("", "recogniser model folder (whisper: e.g. module/whisper-small; sherpa-onnx: a SenseVoice or Paraformer folder; pocketsphinx: empty = the model in its wheel)", path="dir")
+    language: str = opt("auto", "language spoken to the persona (whisper, sherpa-onnx SenseVoice)", choices=("auto", "en", "zh"))
+    end_pause_s: float = opt(0.6, "silence that ends an utterance (seconds)", lo=0.1, hi=5.0)
+    headphones: bool = opt(False, "the avatar's voice cannot reach the microphone: any speech barges in, no echo check")
+
+
+@dataclass
 class Settings:
     persona: str = opt(str(DEFAULT_PERSONA.relative_to(REPO_ROOT)), "persona folder (persona.json, chat log, portrait)", path="dir")
     device: str = opt("auto", "compute device", choices=("auto", "cpu", "cuda"))
@@ -100,6 +109,7 @@ class Settings:
     dialogue: DialogueSettings = field(default_factory=DialogueSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     face: FaceSettings = field(default_factory=FaceSettings)
+    asr: AsrSettings = field(default_factory=AsrSettings)
 
     # -- paths ---------------------------------------------------------------
     def resolve(self, value: str) -> Path:

@@ -35,6 +35,7 @@ class TurnRecord:
     peak_rss_mb: float | None = None
     video_path: str | None = None
     stages: dict[str, StageFigures] = field(default_factory=dict)
+    speech: dict[str, Any] | None = None  # spoken turn: audio_s, text, backend, recognize_s (pipelines/asr)
     t0: float = field(default=0.0, repr=False)  # perf_counter at submit
 
     def to_dict(self) -> dict[str, Any]:
