@@ -27,7 +27,8 @@ def chat_lines(chat_log: Path) -> list[str]:
         if row.strip():
             r = json.loads(row)
             lines += [r["prompt"], r["response"]] + [x for pair in r.get("history", []) for x in pair]
-    lines += ["[Round 0]", "问：", "答：", "Who are you?", "I'm Lin, a friendly digital persona."]
+    lines += ["[Round 0]", "问：", "答：", "Who are you?", "I'm Lin, a friendly digital persona.",
+              "0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ .,!?'\"()[]:;-"]
     return lines
 
 
@@ -39,10 +40,10 @@ def train_sp(lines: list[str], out: Path, *, v1: bool, vocab_size: int = 600) ->
         from pipelines.dialogue.glm.tokenizers import ChatGLM6BTokenizer
         lines = [ChatGLM6BTokenizer.preprocess(s) for s in lines]
     text.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    kwargs = dict(input=str(text), model_prefix=str(out.with_suffix("")), vocab_size=vocab_size,
-                  model_type="bpe", character_coverage=1.0, hard_vocab_limit=False,
-                  normalization_rule_name="identity", remove_extra_whitespaces=False,
-                  unk_id=0, bos_id=1, eos_id=2, pad_id=3 if v1 else -1, minloglevel=2)
+    kwargs = {"input": str(text), "model_prefix": str(out.with_suffix("")), "vocab_size": vocab_size,
+                  "model_type": "bpe", "character_coverage": 1.0, "hard_vocab_limit": False,
+                  "normalization_rule_name": "identity", "remove_extra_whitespaces": False,
+                  "unk_id": 0, "bos_id": 1, "eos_id": 2, "pad_id": 3 if v1 else -1, "minloglevel": 2}
     if v1:
         kwargs["user_defined_symbols"] = V1_USER_SYMBOLS
         kwargs["pad_piece"] = "<pad>"

@@ -44,7 +44,7 @@ class GLM6BConfig:
     prefix_projection: bool = False
 
     @classmethod
-    def from_json(cls, cfg: dict, **overrides) -> "GLM6BConfig":
+    def from_json(cls, cfg: dict, **overrides) -> GLM6BConfig:
         keys = cls.__dataclass_fields__
         values = {k: cfg[k] for k in keys if cfg.get(k) is not None}
         values.update({k: v for k, v in overrides.items() if v is not None})

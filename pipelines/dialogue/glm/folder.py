@@ -19,8 +19,9 @@ transformers' native ``GlmForCausalLM``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ...optional import require
 from .tokenizers import ChatGLM2Tokenizer, ChatGLM6BTokenizer, TokenizerError
@@ -80,12 +81,12 @@ def iter_tensors(files: list[Path]) -> Iterator[tuple[str, Any]]:
         if path.suffix == ".safetensors":
             st = require("safetensors", purpose="reading .safetensors weights")
             with st.safe_open(str(path), framework="pt") as f:
-                for key in f.keys():
+                for key in f:
                     yield key, f.get_tensor(key)
             continue
         try:
             state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except Exception as exc:  # noqa: BLE001 - torch raises many kinds
+        except Exception as exc:
             raise FolderError(f"{path}: cannot read this weight shard ({type(exc).__name__}); the file is "
                               f"damaged or incomplete, copy it again") from exc
         yield from state.items()

@@ -14,9 +14,9 @@ a prompt starts with ``[gMASK] sop``; eos is sentencepiece's ``</s>``, pad its u
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from ...optional import require
 
@@ -47,7 +47,7 @@ def _sp(path: Path):
     sp = spm.SentencePieceProcessor()
     try:
         sp.Load(str(path))
-    except Exception as exc:  # noqa: BLE001 - sentencepiece raises plain OSError/RuntimeError
+    except Exception as exc:
         raise TokenizerError(f"{path}: not a sentencepiece model ({exc})") from exc
     return sp
 
