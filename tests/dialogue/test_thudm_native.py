@@ -238,5 +238,5 @@ def test_errors_are_one_line(thudm_folders, tmp_path):
     with pytest.raises(ValueError, match="pre_seq_len=16.*asks for pre_seq_len=8"):
         make_stage(thudm_folders["chatglm6b"], tmp_path / "p16", pre_seq_len=8)
     write_prefix(tmp_path / "deep", cfg, 8, False, layers=4)
-    with pytest.raises(ValueError, match="needs 2 layers x 2 x 32 = 128"):
+    with pytest.raises(ValueError, match="needs 2 layers x 2 x 64 = 256"):
         make_stage(thudm_folders["chatglm6b"], tmp_path / "deep")

@@ -79,7 +79,7 @@ def _rand(*shape, std=0.02):
     return (torch.randn(*shape) * std).half()
 
 
-def build_chatglm6b(folder: Path, chat_log: Path, hidden: int = 32, layers: int = 2, heads: int = 4,
+def build_chatglm6b(folder: Path, chat_log: Path, hidden: int = 64, layers: int = 2, heads: int = 4,
                     seed: int = 0) -> Path:
     """THUDM/chatglm-6b layout (vocab = 20000 image tokens + the ice_text pieces)."""
     import sentencepiece as spm

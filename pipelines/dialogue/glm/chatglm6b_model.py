@@ -70,6 +70,19 @@ class PrefixEncoder(nn.Module):
         return self.trans(h) if self.projection else h
 
 
+@dataclass
+class GLMOutput:
+    logits: Any
+    past_key_values: Any
+    loss: Any = None
+
+    def __iter__(self):
+        return iter((self.logits, self.past_key_values, self.loss))
+
+    def __getitem__(self, i):
+        return (self.logits, self.past_key_values, self.loss)[i]
+
+
 def rotary_tables(dim: int, positions, dtype):
     """cos/sin ``(..., dim)`` for integer ``positions`` (THUDM: inv_freq kept in fp16)."""
     inv_freq = (1.0 / (10000 ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))).half().float()
@@ -207,8 +220,11 @@ class ChatGLM6B(nn.Module):
         kv = kv.view(batch, c.pre_seq_len, c.num_layers * 2, c.num_attention_heads, hd).permute(2, 0, 3, 1, 4)
         return [(kv[2 * i], kv[2 * i + 1]) for i in range(c.num_layers)]   # (b, heads, p, hd)
 
-    def forward(self, input_ids, past_key_values=None, labels=None, loss_mask=None):
-        """Logits ``(b, s, vocab)`` (and loss with ``labels``, -100 ignored) and the new cache."""
+    def forward(self, input_ids, past_key_values=None, labels=None, attention_mask=None):
+        """Logits ``(b, s, vocab)``, the new cache, and the loss with ``labels`` (-100 ignored).
+
+        Batches are right-padded (``attention_mask`` is then implied: padding comes after every real
+        token, and its labels are -100)."""
         b, s = input_ids.shape
         past_len = 0 if past_key_values is None else int(past_key_values[0][0].shape[2])
         p = self.cfg.pre_seq_len
@@ -228,7 +244,7 @@ class ChatGLM6B(nn.Module):
         if labels is not None:
             loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),
                                    labels[:, 1:].reshape(-1), ignore_index=-100)
-        return logits, presents, loss
+        return GLMOutput(logits, presents, loss)
 
     # -- generation ---------------------------------------------------------
     @torch.no_grad()
