@@ -240,3 +240,63 @@ def test_errors_are_one_line(thudm_folders, tmp_path):
     write_prefix(tmp_path / "deep", cfg, 8, False, layers=4)
     with pytest.raises(ValueError, match="needs 2 layers x 2 x 64 = 256"):
         make_stage(thudm_folders["chatglm6b"], tmp_path / "deep")
+
+
+# -- ChatGLM2/3 on transformers' GLM against a reference written from THUDM's ChatGLM2 modeling code ----
+def thudm2_reference_logits(state, cfg, ids):
+    """Seq-first forward as THUDM's ChatGLM2 code does it (fp32): RMSNorm, fused QKV split [np*hn, ng*hn, ng*hn],
+    rope cache (cos, sin) pairs on the first half of each head, MQA expand, causal SDPA, SwiGLU, pre-norm residuals."""
+    g = {k: v.float() for k, v in state.items()}
+    h, nh, ng, hn, L = (cfg[k] for k in ("hidden_size", "num_attention_heads", "multi_query_group_num",
+                                          "kv_channels", "num_layers"))
+    s = len(ids)
+
+    def rms(x, w):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + cfg["layernorm_epsilon"]) * w
+
+    n_elem = hn // 2
+    theta = 1.0 / (10000 ** (torch.arange(0, n_elem, 2, dtype=torch.float) / n_elem))
+    idx = torch.outer(torch.arange(s, dtype=torch.float), theta)
+    cache = torch.stack([torch.cos(idx), torch.sin(idx)], dim=-1)          # [s, n_elem/2, 2]
+
+    def rope(x):  # [sq, b, np, hn]
+        rot = cache.shape[-2] * 2
+        x, x_pass = x[..., :rot], x[..., rot:]
+        xs = x.reshape(s, -1, x.shape[2], rot // 2, 2)
+        rc = cache.view(s, 1, 1, rot // 2, 2)
+        out = torch.stack([xs[..., 0] * rc[..., 0] - xs[..., 1] * rc[..., 1],
+                           xs[..., 1] * rc[..., 0] + xs[..., 0] * rc[..., 1]], -1).flatten(3)
+        return torch.cat((out, x_pass), dim=-1)
+
+    x = F.embedding(torch.tensor(ids), g["transformer.embedding.word_embeddings.weight"])[:, None]   # [s, 1, h]
+    for i in range(L):
+        p = f"transformer.encoder.layers.{i}."
+        ln = rms(x, g[p + "input_layernorm.weight"])
+        mixed = F.linear(ln, g[p + "self_attention.query_key_value.weight"], g[p + "self_attention.query_key_value.bias"])
+        q, k, v = mixed.split([nh * hn, ng * hn, ng * hn], dim=-1)
+        q, k, v = q.view(s, 1, nh, hn), k.view(s, 1, ng, hn), v.view(s, 1, ng, hn)
+        q, k = rope(q), rope(k)
+        k = k.unsqueeze(-2).expand(-1, -1, -1, nh // ng, -1).contiguous().view(s, 1, nh, hn)
+        v = v.unsqueeze(-2).expand(-1, -1, -1, nh // ng, -1).contiguous().view(s, 1, nh, hn)
+        q, k, v = (t.permute(1, 2, 0, 3) for t in (q, k, v))
+        c = F.scaled_dot_product_attention(q, k, v, is_causal=True).permute(2, 0, 1, 3).reshape(s, 1, nh * hn)
+        x = x + F.linear(c, g[p + "self_attention.dense.weight"])
+        ln2 = rms(x, g[p + "post_attention_layernorm.weight"])
+        a, b = F.linear(ln2, g[p + "mlp.dense_h_to_4h.weight"]).chunk(2, dim=-1)
+        x = x + F.linear(F.silu(a) * b, g[p + "mlp.dense_4h_to_h.weight"])
+    x = rms(x, g["transformer.encoder.final_layernorm.weight"])
+    return F.linear(x, g["transformer.output_layer.weight"]).permute(1, 0, 2)
+
+
+def test_chatglm2_on_native_glm_matches_thudm_reference(thudm_folders):
+    folder = thudm_folders["chatglm2"]
+    cfg = json.loads((folder / "config.json").read_text())
+    state = {}
+    for f in sorted(folder.glob("pytorch_model-*.bin")):
+        state.update(torch.load(f, weights_only=True))
+    stage = make_stage(folder)
+    ids = stage.encode_prompt("你好，介绍一下你自己")[0].tolist()
+    with torch.no_grad():
+        ours = stage.loaded.model(torch.tensor([ids])).logits
+    ref = thudm2_reference_logits(state, cfg, ids)
+    assert torch.allclose(ours, ref, atol=2e-4, rtol=1e-4), (ours - ref).abs().max()
