@@ -185,6 +185,8 @@ def _attach_prefix(cfg: FinetuneConfig, device: str, dtype):
     with quiet_peft():
         pm = peft.get_peft_model(model, pcfg)
     pm.prompt_encoder["default"].float()
+    if gen is not None:   # THUDM ChatGLM2/3: positions start at 0 after the prefix, as in THUDM's code
+        glm_folder.positions_from_zero(pm, cfg.pre_seq_len)
     return ck.PrefixAdapter(pm, "peft", base_config=config if gen else None), tokenizer, config, remote
 
 

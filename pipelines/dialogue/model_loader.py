@@ -202,6 +202,8 @@ def load_thudm_native(ds, model_dir: Path, config: dict, gen: str, ptuning_dir: 
                 model = pt.apply_prefix_to_peft(model, ckpt)
             elif adapter is not None:
                 model = pt.load_peft_adapter(model, adapter.path)
+            if adapter is not None:   # THUDM numbering: positions start at 0 after the prefix
+                glm_folder.positions_from_zero(model, model.peft_config["default"].num_virtual_tokens)
     except glm_folder.FolderError as exc:
         raise ModelLoadError(f"{model_dir}: {exc}") from exc
     model.to(device)

@@ -243,11 +243,11 @@ def test_errors_are_one_line(thudm_folders, tmp_path):
 
 
 # -- ChatGLM2/3 on transformers' GLM against a reference written from THUDM's ChatGLM2 modeling code ----
-def thudm2_reference_logits(state, cfg, ids):
+def thudm2_reference_logits(state, cfg, ids, prefix=None):
     """Seq-first forward as THUDM's ChatGLM2 code does it (fp32): RMSNorm, fused QKV split [np*hn, ng*hn, ng*hn],
     rope cache (cos, sin) pairs on the first half of each head, MQA expand, causal SDPA, SwiGLU, pre-norm residuals."""
     g = {k: v.float() for k, v in state.items()}
-    h, nh, ng, hn, L = (cfg[k] for k in ("hidden_size", "num_attention_heads", "multi_query_group_num",
+    _h, nh, ng, hn, L = (cfg[k] for k in ("hidden_size", "num_attention_heads", "multi_query_group_num",
                                           "kv_channels", "num_layers"))
     s = len(ids)
 
@@ -276,10 +276,17 @@ def thudm2_reference_logits(state, cfg, ids):
         q, k, v = mixed.split([nh * hn, ng * hn, ng * hn], dim=-1)
         q, k, v = q.view(s, 1, nh, hn), k.view(s, 1, ng, hn), v.view(s, 1, ng, hn)
         q, k = rope(q), rope(k)
-        k = k.unsqueeze(-2).expand(-1, -1, -1, nh // ng, -1).contiguous().view(s, 1, nh, hn)
-        v = v.unsqueeze(-2).expand(-1, -1, -1, nh // ng, -1).contiguous().view(s, 1, nh, hn)
-        q, k, v = (t.permute(1, 2, 0, 3) for t in (q, k, v))
-        c = F.scaled_dot_product_attention(q, k, v, is_causal=True).permute(2, 0, 1, 3).reshape(s, 1, nh * hn)
+        mask = torch.ones(s, s, dtype=torch.bool).tril()
+        if prefix is not None:   # THUDM get_prompt(): per layer keys/values [p, b, ng, hn], seen by every token
+            kv = prefix.view(prefix.shape[0], L * 2, ng, hn)
+            k = torch.cat((kv[:, 2 * i, None], k), dim=0)
+            v = torch.cat((kv[:, 2 * i + 1, None], v), dim=0)
+            mask = torch.cat((torch.ones(s, prefix.shape[0], dtype=torch.bool), mask), dim=1)
+        t = k.shape[0]
+        k = k.unsqueeze(-2).expand(-1, -1, -1, nh // ng, -1).contiguous().view(t, 1, nh, hn)
+        v = v.unsqueeze(-2).expand(-1, -1, -1, nh // ng, -1).contiguous().view(t, 1, nh, hn)
+        q, k, v = (y.permute(1, 2, 0, 3) for y in (q, k, v))
+        c = F.scaled_dot_product_attention(q, k, v, attn_mask=mask).permute(2, 0, 1, 3).reshape(s, 1, nh * hn)
         x = x + F.linear(c, g[p + "self_attention.dense.weight"])
         ln2 = rms(x, g[p + "post_attention_layernorm.weight"])
         a, b = F.linear(ln2, g[p + "mlp.dense_h_to_4h.weight"]).chunk(2, dim=-1)
@@ -300,3 +307,29 @@ def test_chatglm2_on_native_glm_matches_thudm_reference(thudm_folders):
         ours = stage.loaded.model(torch.tensor([ids])).logits
     ref = thudm2_reference_logits(state, cfg, ids)
     assert torch.allclose(ours, ref, atol=2e-4, rtol=1e-4), (ours - ref).abs().max()
+
+
+def test_thudm_prefix_on_chatglm2_matches_thudm_positions(thudm_folders, tmp_path):
+    folder = thudm_folders["chatglm2"]
+    cfg = json.loads((folder / "config.json").read_text())
+    state = {}
+    for f in sorted(folder.glob("pytorch_model-*.bin")):
+        state.update(torch.load(f, weights_only=True))
+    flat = torch.randn(6, cfg["num_layers"] * 2 * cfg["multi_query_group_num"] * cfg["kv_channels"],
+                       generator=torch.Generator().manual_seed(5))
+    (tmp_path / "ckpt").mkdir()
+    torch.save({"transformer.prefix_encoder.embedding.weight": flat}, tmp_path / "ckpt" / "pytorch_model.bin")
+    stage = make_stage(folder, tmp_path / "ckpt")
+    ids = stage.encode_prompt("你好")[0].tolist()
+    with torch.no_grad():
+        t = torch.tensor([ids])
+        ours = stage.loaded.model(input_ids=t, attention_mask=torch.ones_like(t)).logits
+    ref = thudm2_reference_logits(state, cfg, ids, prefix=flat)
+    assert torch.allclose(ours, ref, atol=2e-4, rtol=1e-4), (ours - ref).abs().max()
+    kw = {"max_new_tokens": 8, "do_sample": False, "eos_token_id": [-1], "pad_token_id": 0,
+          "attention_mask": torch.ones_like(t)}
+    with torch.no_grad():
+        cached = stage.loaded.model.generate(input_ids=t, use_cache=True, **kw)
+    seq = cached[0].tolist()      # uncached THUDM reference greedy over the same tokens
+    for j in range(len(ids), len(seq)):
+        assert int(thudm2_reference_logits(state, cfg, seq[:j], prefix=flat)[0, -1].argmax()) == seq[j]

@@ -254,3 +254,31 @@ def load_chatglm2(folder: Path, config: dict, dtype):
         if buf.is_meta:
             raise FolderError(f"internal: buffer {name} left uninitialised")
     return model.eval()
+
+
+def positions_from_zero(peft_model, pre_seq_len: int) -> None:
+    """THUDM's ChatGLM2/3 start positions at 0 after a P-tuning prefix; peft would start at ``pre_seq_len``.
+
+    The prefix sits in the KV cache, so transformers numbers the first real token ``pre_seq_len``;
+    the rotary embedding is given positions shifted back, which is exactly THUDM's numbering.
+    """
+    torch = require("torch", purpose="ChatGLM2/3 P-tuning")
+    base = peft_model.get_base_model()
+    inner = base.model.rotary_emb
+    if isinstance(inner, _FromZero) or not pre_seq_len:
+        return
+
+    class _Shifted(_FromZero, torch.nn.Module):
+        pass
+
+    base.model.rotary_emb = _Shifted(inner, int(pre_seq_len))
+
+
+class _FromZero:
+    def __init__(self, inner, shift: int) -> None:
+        super().__init__()
+        self.inner = inner
+        self.shift = shift
+
+    def forward(self, x, position_ids=None):
+        return self.inner(x, position_ids - self.shift)
