@@ -177,9 +177,17 @@ def quantize_int8(model):
 
 def load_thudm_native(ds, model_dir: Path, config: dict, gen: str, ptuning_dir: Path | None, device: str,
                       dtype) -> LoadedModel:
-    """A THUDM ChatGLM folder through our own code (``pipelines.dialogue.glm``); its Python never runs."""
+    """A THUDM ChatGLM folder through our own code (``pipelines.dialogue.glm``); its Python never runs.
+
+    ``dialogue.quantize_int8``: the layers' Linear weights become int8 one by one while loading.
+    """
+    torch = require("torch", purpose="the chatglm dialogue backend")
     from .glm import folder as glm_folder
 
+    q8 = bool(ds.quantize_int8)
+    if q8 and (device != "cpu" or dtype != torch.float32):
+        raise ModelLoadError("dialogue.quantize_int8 works on the CPU with dtype fp32 (int8 weights, fp32 "
+                             "activations); set dialogue.dtype to fp32 or auto, or switch quantize_int8 off")
     try:
         tokenizer = glm_folder.load_tokenizer(model_dir, gen, config)
     except glm_folder.FolderError as exc:
@@ -193,11 +201,12 @@ def load_thudm_native(ds, model_dir: Path, config: dict, gen: str, ptuning_dir: 
         if gen == "chatglm6b":
             model = glm_folder.load_chatglm6b(model_dir, config, dtype,
                                               pre_seq_len=ckpt.pre_seq_len if ckpt else 0,
-                                              prefix_projection=bool(ckpt and ckpt.projection))
+                                              prefix_projection=bool(ckpt and ckpt.projection),
+                                              quantize_int8=q8)
             if ckpt is not None:
                 pt.apply_prefix_to_glm6b(model, ckpt)
         else:
-            model = glm_folder.load_chatglm2(model_dir, config, dtype)
+            model = glm_folder.load_chatglm2(model_dir, config, dtype, quantize_int8=q8)
             if ckpt is not None:
                 model = pt.apply_prefix_to_peft(model, ckpt)
             elif adapter is not None:
@@ -214,7 +223,8 @@ def load_thudm_native(ds, model_dir: Path, config: dict, gen: str, ptuning_dir: 
     fmt = {"chatglm6b": "chatglm", "chatglm2": "chatglm2", "chatglm3": "chatglm3"}[gen]
     return LoadedModel(model=model, tokenizer=tokenizer, folder=model_dir, config=config, remote_code=False,
                        device=device, dtype=dtype, prompt_format=fmt, adapter=adapter,
-                       pre_seq_len=ckpt.pre_seq_len if ckpt else 0, stop_ids=stops, generation=gen)
+                       pre_seq_len=ckpt.pre_seq_len if ckpt else 0, stop_ids=stops, generation=gen,
+                       quantized=q8)
 
 
 def load_for_chat(dialogue_settings, model_dir: Path, ptuning_dir: Path | None, device: str = "cpu",
@@ -229,13 +239,7 @@ def load_for_chat(dialogue_settings, model_dir: Path, ptuning_dir: Path | None, 
 
     gen = generation(config, model_dir)
     if gen is not None:   # THUDM folders never need their own code
-        loaded = load_thudm_native(ds, model_dir, config, gen, ptuning_dir, device, dtype)
-        if ds.quantize_int8:
-            if device != "cpu" or dtype != torch.float32:
-                raise ModelLoadError("dialogue.quantize_int8 works on the CPU with dtype fp32; switch one of them off")
-            loaded.model = quantize_int8(loaded.model)
-            loaded.quantized = True
-        return loaded
+        return load_thudm_native(ds, model_dir, config, gen, ptuning_dir, device, dtype)
     adapter = pt.locate(ptuning_dir) if ptuning_dir else None
     expected, where = _expected_pre_seq_len(ds.pre_seq_len, config)
     ckpt = None

@@ -333,3 +333,21 @@ def test_thudm_prefix_on_chatglm2_matches_thudm_positions(thudm_folders, tmp_pat
     seq = cached[0].tolist()      # uncached THUDM reference greedy over the same tokens
     for j in range(len(ids), len(seq)):
         assert int(thudm2_reference_logits(state, cfg, seq[:j], prefix=flat)[0, -1].argmax()) == seq[j]
+
+
+@pytest.mark.parametrize("gen", ["chatglm6b", "chatglm2"])
+def test_int8_layers_quantised_while_loading(thudm_folders, gen):
+    q8 = make_stage(thudm_folders[gen], quantize_int8=True)
+    fp = make_stage(thudm_folders[gen])
+    model = q8.loaded.model
+    qlin = torch.ao.nn.quantized.dynamic.Linear
+    layer_mods = [m for n, m in model.named_modules() if ".layers." in n]
+    assert any(isinstance(m, qlin) for m in layer_mods) and not any(type(m) is torch.nn.Linear for m in layer_mods)
+    assert q8.loaded.quantized and "int8" in q8.loaded.describe()
+    ids = fp.encode_prompt("你好，介绍一下你自己")
+    with torch.no_grad():
+        a, b = fp.loaded.model(ids)[0][0, -1], model(ids)[0][0, -1]
+    assert F.cosine_similarity(a, b, dim=0) > 0.99
+    ctx = TurnContext(1)
+    list(q8.process(UserTurn(1, 0, "你好"), ctx))
+    assert ctx.info["dialogue_tokens"] >= 1

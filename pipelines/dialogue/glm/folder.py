@@ -19,6 +19,7 @@ transformers' native ``GlmForCausalLM``.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -107,8 +108,32 @@ def _assign(model, name: str, tensor, dtype) -> None:
     setattr(module, attr, torch.nn.Parameter(value, requires_grad=False))
 
 
-def load_into(model, files: list[Path], dtype, rename: Callable[[str, Any], list[tuple[str, Any]]]) -> None:
-    """Fill ``model`` (built on the meta device) from ``files``; every parameter must be covered."""
+def _quantizable(name: str) -> bool:
+    return ".layers." in name and "prefix_encoder" not in name
+
+
+def _quantize_if_complete(model, module_name: str) -> None:
+    """Swap a fully loaded Linear of a transformer layer for torch's dynamic int8 Linear (per-channel)."""
+    torch = require("torch", purpose="int8 quantisation")
+    lin = model.get_submodule(module_name)
+    if type(lin) is not torch.nn.Linear or any(p.is_meta for p in lin.parameters()):
+        return
+    lin.float()
+    lin.qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
+    with warnings.catch_warnings():   # torch's deprecation notice for its quantized tensors
+        warnings.simplefilter("ignore")
+        q = torch.ao.nn.quantized.dynamic.Linear.from_float(lin)
+    parent_name, _, attr = module_name.rpartition(".")
+    setattr(model.get_submodule(parent_name), attr, q)
+
+
+def load_into(model, files: list[Path], dtype, rename: Callable[[str, Any], list[tuple[str, Any]]],
+              quantize_int8: bool = False) -> None:
+    """Fill ``model`` (built on the meta device) from ``files``; every parameter must be covered.
+
+    With ``quantize_int8`` every Linear of the transformer layers becomes int8 as soon as its
+    tensors have arrived, so at most one layer's weights exist in float32 at a time.
+    """
     wanted = {n for n, _ in model.named_parameters()}
     seen: set[str] = set()
     for key, tensor in iter_tensors(files):
@@ -116,6 +141,8 @@ def load_into(model, files: list[Path], dtype, rename: Callable[[str, Any], list
             if name in wanted:
                 _assign(model, name, value, dtype)
                 seen.add(name)
+                if quantize_int8 and _quantizable(name):
+                    _quantize_if_complete(model, name.rpartition(".")[0])
     missing = sorted(wanted - seen)
     if missing:
         raise FolderError(f"weights for {len(missing)} tensors are missing (e.g. {missing[0]}); the folder is "
@@ -162,7 +189,8 @@ def _json(path: Path) -> dict:
         return {}
 
 
-def load_chatglm6b(folder: Path, config: dict, dtype, pre_seq_len: int = 0, prefix_projection: bool = False):
+def load_chatglm6b(folder: Path, config: dict, dtype, pre_seq_len: int = 0, prefix_projection: bool = False,
+                   quantize_int8: bool = False):
     torch = require("torch", purpose="the ChatGLM-6B model")
     from .chatglm6b_model import ChatGLM6B, GLM6BConfig
 
@@ -172,7 +200,7 @@ def load_chatglm6b(folder: Path, config: dict, dtype, pre_seq_len: int = 0, pref
         model = ChatGLM6B(cfg)
     encoder = model.transformer.prefix_encoder
     model.transformer.prefix_encoder = None
-    load_into(model, weight_files(folder), dtype, _v1_rename)
+    load_into(model, weight_files(folder), dtype, _v1_rename, quantize_int8)
     if encoder is not None:   # created with real values, kept float32 (THUDM's way)
         model.transformer.prefix_encoder = encoder.to_empty(device="cpu")
         init_prefix_encoder(model.transformer.prefix_encoder)
@@ -241,13 +269,13 @@ def _v2_renamer(gcfg):
     return rename
 
 
-def load_chatglm2(folder: Path, config: dict, dtype):
+def load_chatglm2(folder: Path, config: dict, dtype, quantize_int8: bool = False):
     torch = require("torch", purpose="ChatGLM2/3")
     tf = require("transformers", purpose="ChatGLM2/3 through transformers' GLM")
     gcfg = glm_config(config)
     with torch.device("meta"):
         model = tf.GlmForCausalLM(gcfg)
-    load_into(model, weight_files(folder), dtype, _v2_renamer(gcfg))
+    load_into(model, weight_files(folder), dtype, _v2_renamer(gcfg), quantize_int8)
     rotary_cls = type(model.model.rotary_emb)
     model.model.rotary_emb = rotary_cls(config=gcfg)
     for name, buf in list(model.named_buffers()):
