@@ -38,7 +38,7 @@ class DialogueSettings:
     backend: str = opt("retrieval", "reply generator", choices=backend_choices("dialogue"))
     model_dir: str = opt("", "ChatGLM / GLM / causal-LM model folder (e.g. module/chatglm-6b)", path="dir")
     ptuning_dir: str = opt("", "P-tuning v2 checkpoint or peft adapter folder (empty: none)", path="dir")
-    trust_remote_code: bool = opt(False, "run the model folder's own Python code (needed for THUDM ChatGLM folders)")
+    trust_remote_code: bool = opt(False, "run the model folder's own Python code (only for unknown folders; THUDM ChatGLM folders load natively)")
     dtype: str = opt("auto", "weights dtype", choices=("auto", "fp32", "bf16", "fp16"))
     quantize_int8: bool = opt(False, "dynamic int8 quantisation of Linear layers (CPU)")
     max_new_tokens: int = opt(256, "longest reply in tokens", lo=1, hi=8192)

@@ -61,7 +61,7 @@ class ChatGLMDialogue(Stage):
 
     # -- helpers -----------------------------------------------------------
     def eos_token_ids(self) -> list[int]:
-        ids: list[int] = []
+        ids: list[int] = list(getattr(self.loaded, "stop_ids", None) or [])
         gen_cfg = getattr(self.loaded.model, "generation_config", None)
         for source in (getattr(gen_cfg, "eos_token_id", None), self.loaded.tokenizer.eos_token_id):
             if source is None:
@@ -74,12 +74,19 @@ class ChatGLMDialogue(Stage):
     def encode_prompt(self, query: str):
         torch = require("torch", purpose="the chatglm dialogue backend")
         tok = self.loaded.tokenizer
-        text = self.format.build(query, self.history.window())
-        add_special = self.format.kind in ("chatglm", "chatglm2")  # THUDM tokenizers add [gMASK]<sop>
-        ids = tok(text, add_special_tokens=add_special).input_ids
-        limit = self._context_limit() - self.settings.dialogue.max_new_tokens
+        head: list[int] = []
+        if hasattr(tok, "specials") and self.format.kind in ("chatglm", "chatglm2", "chatglm3"):
+            ids = self.format.build_ids(query, self.history.window())   # our THUDM tokenizers
+            if self.format.kind != "chatglm":
+                head, ids = ids[:2], ids[2:]       # [gMASK] sop stay in front when cut
+        else:
+            text = self.format.build(query, self.history.window())
+            add_special = self.format.kind in ("chatglm", "chatglm2")  # THUDM tokenizers add [gMASK]<sop>
+            ids = tok(text, add_special_tokens=add_special).input_ids
+        limit = self._context_limit() - self.settings.dialogue.max_new_tokens - len(head)
         if limit > 0 and len(ids) > limit:
             ids = ids[-limit:]  # the newest words matter most
+        ids = head + ids
         return torch.tensor([ids], dtype=torch.long)
 
     def _context_limit(self) -> int:

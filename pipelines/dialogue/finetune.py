@@ -141,14 +141,33 @@ def _fingerprint(path: Path) -> str:
 
 def _attach_prefix(cfg: FinetuneConfig, device: str, dtype):
     """(adapter, tokenizer, config dict, remote) with a fresh trainable prefix on a frozen base."""
+    from .glm import folder as glm_folder
     from .model_loader import load_base, needs_remote_code, read_model_config
 
     folder = Path(cfg.base)
     config = read_model_config(folder)
-    remote = needs_remote_code(config)
+    gen = glm_folder.generation(config, folder)
+    if gen is not None:   # THUDM ChatGLM folders: our own code, never theirs
+        try:
+            tokenizer = glm_folder.load_tokenizer(folder, gen, config)
+            if gen == "chatglm6b":
+                model = glm_folder.load_chatglm6b(folder, config, dtype, pre_seq_len=cfg.pre_seq_len,
+                                                  prefix_projection=cfg.prefix_projection)
+            else:
+                model = glm_folder.load_chatglm2(folder, config, dtype)
+        except glm_folder.FolderError as exc:
+            raise FinetuneError(f"{folder}: {exc}") from exc
+        model.to(device)
+        if gen == "chatglm6b":
+            for name, p in model.named_parameters():
+                p.requires_grad_(name.startswith("transformer.prefix_encoder."))
+            return ck.PrefixAdapter(model, "thudm", base_config=config), tokenizer, config, False
+    remote = False if gen is not None else needs_remote_code(config)
     overrides = {"pre_seq_len": cfg.pre_seq_len, "prefix_projection": cfg.prefix_projection} if remote else None
-    model, tokenizer, config, remote = load_base(folder, device=device, dtype=dtype,
-                                                 trust_remote_code=cfg.trust_remote_code, config_overrides=overrides)
+    if gen is None:
+        model, tokenizer, config, remote = load_base(folder, device=device, dtype=dtype,
+                                                     trust_remote_code=cfg.trust_remote_code,
+                                                     config_overrides=overrides)
     if remote:
         if getattr(getattr(model, "transformer", None), "prefix_encoder", None) is None:
             raise FinetuneError(f"{folder}: this remote-code model has no transformer.prefix_encoder with "
@@ -156,7 +175,7 @@ def _attach_prefix(cfg: FinetuneConfig, device: str, dtype):
         for name, p in model.named_parameters():
             p.requires_grad_("prefix_encoder" in name)
         model.transformer.prefix_encoder.float()
-        return ck.PrefixAdapter(model, "thudm"), tokenizer, config, remote
+        return ck.PrefixAdapter(model, "thudm", base_config=config), tokenizer, config, remote
     peft = require("peft", purpose="P-tuning")
     kwargs = {}
     if cfg.prefix_projection:
@@ -166,7 +185,9 @@ def _attach_prefix(cfg: FinetuneConfig, device: str, dtype):
     with quiet_peft():
         pm = peft.get_peft_model(model, pcfg)
     pm.prompt_encoder["default"].float()
-    return ck.PrefixAdapter(pm, "peft"), tokenizer, config, remote
+    if gen is not None:   # THUDM ChatGLM2/3: positions start at 0 after the prefix, as in THUDM's code
+        glm_folder.positions_from_zero(pm, cfg.pre_seq_len)
+    return ck.PrefixAdapter(pm, "peft", base_config=config if gen else None), tokenizer, config, remote
 
 
 def _eos_id(model, tokenizer) -> int:
@@ -215,7 +236,7 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[Progress], None] | None
     adapter, tokenizer, model_config, remote = _attach_prefix(cfg, device, dtype)
     model = adapter.model
     kind = cfg.prompt_format if cfg.prompt_format != "auto" else detect_format(model_config, tokenizer)
-    fmt = PromptFormat(kind, tokenizer, cfg.system_prompt if kind in ("template", "plain") else "")
+    fmt = PromptFormat(kind, tokenizer, cfg.system_prompt if kind in ("template", "plain", "chatglm3") else "")
     eos = _eos_id(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
     encoded = encode_examples(examples, tokenizer, fmt, eos, cfg.max_source_length, cfg.max_target_length)

@@ -5,7 +5,8 @@ Layout of an output folder (``module/ptuning/<name>``)::
     checkpoint-<step>/      adapter (loadable) + trainable.safetensors + optimizer.pt + trainer_state.json
     best/                   copy of the best checkpoint so far
     adapter_config.json     \\  the best adapter, published at the end: the folder itself
-    adapter_model.safetensors   loads in the chatglm backend (THUDM bases: model.safetensors)
+    adapter_model.safetensors   loads in the chatglm backend (THUDM bases: pytorch_model.bin with only
+                                transformer.prefix_encoder.* + config.json with pre_seq_len, as THUDM's ptuning writes)
     finetune.json           what was trained on what, prompt format, system prompt, losses
     loss.jsonl, loss.png    loss log and plot
 
@@ -28,15 +29,16 @@ from .ptuning_checkpoint import FINETUNE_META, THUDM_PREFIX
 TRAINER_STATE = "trainer_state.json"
 TRAINABLE = "trainable.safetensors"
 OPTIMIZER = "optimizer.pt"
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "model.safetensors")
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "pytorch_model.bin", "config.json")
 
 
 class PrefixAdapter:
     """The trainable prefix of a model, however it is attached (peft or THUDM's own encoder)."""
 
-    def __init__(self, model, kind: str) -> None:
+    def __init__(self, model, kind: str, base_config: dict | None = None) -> None:
         self.model = model
         self.kind = kind  # "peft" or "thudm"
+        self.base_config = base_config or {}
 
     def named_trainable(self) -> dict[str, Any]:
         return {n: p for n, p in self.model.named_parameters() if p.requires_grad}
@@ -60,14 +62,32 @@ class PrefixAdapter:
 
     def save_adapter(self, folder: Path) -> None:
         """Files the chatglm backend loads: a peft adapter, or THUDM's prefix_encoder state dict."""
-        st = require("safetensors.torch", "safetensors", "writing checkpoints")
         if self.kind == "peft":
             self.model.save_pretrained(str(folder))
             (folder / "README.md").unlink(missing_ok=True)
-        else:
+            if self.base_config.get("model_type") == "chatglm":
+                self._save_thudm_flat(folder)
+        else:   # THUDM ptuning/main.py's output: only the prefix encoder, in pytorch_model.bin
+            torch = require("torch")
             enc = self.model.transformer.prefix_encoder
-            state = {THUDM_PREFIX + k: v.detach().cpu().contiguous() for k, v in enc.state_dict().items()}
-            st.save_file(state, str(folder / "model.safetensors"))
+            state = {THUDM_PREFIX + k: v.detach().cpu().contiguous().clone() for k, v in enc.state_dict().items()}
+            torch.save(state, folder / "pytorch_model.bin")
+            pre_seq_len = int(state[THUDM_PREFIX + "embedding.weight"].shape[0])
+            config = {**self.base_config, "pre_seq_len": pre_seq_len,
+                      "prefix_projection": THUDM_PREFIX + "trans.0.weight" in state}
+            (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+
+
+    def _save_thudm_flat(self, folder: Path) -> None:
+        """For a THUDM ChatGLM2/3 base, also THUDM's layout: the prefix as computed (no projection)."""
+        torch = require("torch")
+        enc = self.model.prompt_encoder["default"]
+        with torch.no_grad():
+            tokens = torch.arange(enc.embedding.num_embeddings, device=enc.embedding.weight.device)
+            flat = enc(tokens[None])[0].float().cpu().contiguous()
+        torch.save({THUDM_PREFIX + "embedding.weight": flat}, folder / "pytorch_model.bin")
+        config = {**self.base_config, "pre_seq_len": int(flat.shape[0]), "prefix_projection": False}
+        (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
 
 
 def checkpoint_step(p: Path) -> int:

@@ -34,10 +34,18 @@ def encode_examples(examples: Sequence[ChatExample], tokenizer: Any, fmt: Prompt
                     max_source_length: int, max_target_length: int) -> list[Encoded]:
     add_special = fmt.kind in ("chatglm", "chatglm2")
     out = []
+    by_ids = hasattr(tokenizer, "specials") and fmt.kind in ("chatglm", "chatglm2", "chatglm3")
     for ex in examples:
-        src = tokenizer(fmt.build(ex.prompt, ex.history), add_special_tokens=add_special).input_ids
-        if len(src) > max_source_length:
-            src = src[-max_source_length:]
+        head: list[int] = []
+        if by_ids:   # our THUDM tokenizers: special tokens as ids, [gMASK] sop kept in front when cut
+            src = fmt.build_ids(ex.prompt, ex.history)
+            if fmt.kind != "chatglm":
+                head, src = src[:2], src[2:]
+        else:
+            src = tokenizer(fmt.build(ex.prompt, ex.history), add_special_tokens=add_special).input_ids
+        if len(src) > max_source_length - len(head):
+            src = src[-(max_source_length - len(head)):]
+        src = head + src
         tgt = tokenizer(ex.response, add_special_tokens=False).input_ids[:max_target_length] + [eos_id]
         out.append(Encoded(src + tgt, [IGNORE] * len(src) + tgt, ex.line))
     return out

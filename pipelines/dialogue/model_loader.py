@@ -46,6 +46,8 @@ class LoadedModel:
     adapter: pt.AdapterSource | None = None
     pre_seq_len: int = 0
     quantized: bool = False
+    stop_ids: list[int] = field(default_factory=list)
+    generation: str = ""       # chatglm6b / chatglm2 / chatglm3 for THUDM folders loaded natively
     notes: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -173,6 +175,58 @@ def quantize_int8(model):
         return torch.ao.quantization.quantize_dynamic(model, names, dtype=torch.qint8)
 
 
+def load_thudm_native(ds, model_dir: Path, config: dict, gen: str, ptuning_dir: Path | None, device: str,
+                      dtype) -> LoadedModel:
+    """A THUDM ChatGLM folder through our own code (``pipelines.dialogue.glm``); its Python never runs.
+
+    ``dialogue.quantize_int8``: the layers' Linear weights become int8 one by one while loading.
+    """
+    torch = require("torch", purpose="the chatglm dialogue backend")
+    from .glm import folder as glm_folder
+
+    q8 = bool(ds.quantize_int8)
+    if q8 and (device != "cpu" or dtype != torch.float32):
+        raise ModelLoadError("dialogue.quantize_int8 works on the CPU with dtype fp32 (int8 weights, fp32 "
+                             "activations); set dialogue.dtype to fp32 or auto, or switch quantize_int8 off")
+    try:
+        tokenizer = glm_folder.load_tokenizer(model_dir, gen, config)
+    except glm_folder.FolderError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    adapter = pt.locate(ptuning_dir) if ptuning_dir else None
+    expected, where = _expected_pre_seq_len(ds.pre_seq_len, config)
+    ckpt = pt.read_thudm(adapter.path) if adapter is not None and adapter.kind == "thudm" else None
+    if ckpt is not None:
+        pt.check_pre_seq_len(ckpt, expected, where)
+    try:
+        if gen == "chatglm6b":
+            model = glm_folder.load_chatglm6b(model_dir, config, dtype,
+                                              pre_seq_len=ckpt.pre_seq_len if ckpt else 0,
+                                              prefix_projection=bool(ckpt and ckpt.projection),
+                                              quantize_int8=q8)
+            if ckpt is not None:
+                pt.apply_prefix_to_glm6b(model, ckpt)
+        else:
+            model = glm_folder.load_chatglm2(model_dir, config, dtype, quantize_int8=q8)
+            if ckpt is not None:
+                model = pt.apply_prefix_to_peft(model, ckpt)
+            elif adapter is not None:
+                model = pt.load_peft_adapter(model, adapter.path)
+            if adapter is not None:   # THUDM numbering: positions start at 0 after the prefix
+                glm_folder.positions_from_zero(model, model.peft_config["default"].num_virtual_tokens)
+    except glm_folder.FolderError as exc:
+        raise ModelLoadError(f"{model_dir}: {exc}") from exc
+    model.to(device)
+    model.eval()
+    stops = [tokenizer.eos_token_id]
+    if gen == "chatglm3":
+        stops += [tokenizer.get_command("<|user|>"), tokenizer.get_command("<|observation|>")]
+    fmt = {"chatglm6b": "chatglm", "chatglm2": "chatglm2", "chatglm3": "chatglm3"}[gen]
+    return LoadedModel(model=model, tokenizer=tokenizer, folder=model_dir, config=config, remote_code=False,
+                       device=device, dtype=dtype, prompt_format=fmt, adapter=adapter,
+                       pre_seq_len=ckpt.pre_seq_len if ckpt else 0, stop_ids=stops, generation=gen,
+                       quantized=q8)
+
+
 def load_for_chat(dialogue_settings, model_dir: Path, ptuning_dir: Path | None, device: str = "cpu",
                   threads: int = 0) -> LoadedModel:
     """The model, tokenizer and P-tuning the ``chatglm`` stage generates with."""
@@ -181,6 +235,11 @@ def load_for_chat(dialogue_settings, model_dir: Path, ptuning_dir: Path | None, 
     set_threads(threads)
     dtype = resolve_dtype(ds.dtype, device)
     config = read_model_config(model_dir)
+    from .glm.folder import generation
+
+    gen = generation(config, model_dir)
+    if gen is not None:   # THUDM folders never need their own code
+        return load_thudm_native(ds, model_dir, config, gen, ptuning_dir, device, dtype)
     adapter = pt.locate(ptuning_dir) if ptuning_dir else None
     expected, where = _expected_pre_seq_len(ds.pre_seq_len, config)
     ckpt = None

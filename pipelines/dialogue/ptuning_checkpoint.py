@@ -219,3 +219,15 @@ def load_peft_adapter(model, folder: Path):
             return peft.PeftModel.from_pretrained(model, str(folder), is_trainable=False)
     except Exception as exc:
         raise PtuningError(f"{folder}: cannot load the peft adapter onto this model: {exc}") from exc
+
+
+def apply_prefix_to_glm6b(model, ckpt: PrefixCheckpoint) -> None:
+    """Load ``ckpt`` into our ChatGLM-6B (``pipelines.dialogue.glm``) built with its ``pre_seq_len``."""
+    cfg = model.cfg
+    want = cfg.num_layers * 2 * cfg.hidden_size
+    if ckpt.width != want:
+        raise PtuningError(
+            f"P-tuning checkpoint {ckpt.path} does not fit this model: its prefix has {ckpt.width} numbers per "
+            f"virtual token, this ChatGLM-6B needs {cfg.num_layers} layers x 2 x {cfg.hidden_size} = {want}. "
+            f"It was trained for a model with another layer count or width; point dialogue.model_dir at that model.")
+    apply_prefix_to_thudm(model, ckpt)
