@@ -236,7 +236,8 @@ class Engine:
 
     # -- callbacks from worker threads ----------------------------------------
     def _on_error(self, err: StageError) -> None:
-        log.error("%s\n%s", err, err.traceback)
+        log.error("%s", err)  # one line; the traceback only at debug level
+        log.debug("%s", err.traceback)
         self._publish("engine", err)
         if err.turn_id in self._records:
             with self._lock:
@@ -288,6 +289,9 @@ class Engine:
         try:
             self.log.append(rec.to_dict())
         except OSError as exc:
-            log.error("could not append to the conversation log %s: %s", self.log.path, exc)
+            if getattr(exc, "first", True):  # once until it works again
+                log.error("could not append to the conversation log %s (%s): this turn and later ones are not "
+                          "logged until it works again; free some space or set --log elsewhere",
+                          self.log.path, getattr(exc, "strerror", None) or exc)
         self._done[rec.turn_id].set()
         self._publish("engine", TurnFinished(rec.turn_id, -1, rec))

@@ -9,9 +9,11 @@ Layout (``source/<name>/``)::
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .json_files import json_type as _json_type
+from .json_files import read_json_object
 
 
 class PersonaError(ValueError):
@@ -30,6 +32,27 @@ class VoiceProfile:
     pitch: int = 50                  # espeak base pitch 0-99
 
 
+def _voice_profile(value, meta_path: Path) -> VoiceProfile:
+    """``voice`` of persona.json checked key by key (type and name), as one clear line when wrong."""
+    if not isinstance(value, dict):
+        raise PersonaError(f"{meta_path}: 'voice' must be an object such as {{\"f0_median_hz\": 220}}, "
+                           f"got a {_json_type(value)}")
+    defaults = VoiceProfile()
+    known = list(vars(defaults))
+    unknown = [k for k in value if k not in known]
+    if unknown:
+        raise PersonaError(f"{meta_path}: unknown key {unknown[0]!r} in 'voice'; known keys: {', '.join(known)}")
+    for key, v in value.items():
+        want = type(getattr(defaults, key))
+        ok = isinstance(v, str) if want is str else (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                     and (want is float or float(v).is_integer()))
+        if not ok:
+            kind = "a string" if want is str else ("a whole number" if want is int else "a number")
+            raise PersonaError(f"{meta_path}: voice.{key} must be {kind} such as {getattr(defaults, key)!r}, "
+                               f"got {v!r}")
+    return VoiceProfile(**{k: (type(getattr(defaults, k))(v)) for k, v in value.items()})
+
+
 @dataclass
 class Persona:
     root: Path
@@ -46,17 +69,18 @@ class Persona:
         return self.root / "avatar"
 
     @classmethod
-    def load(cls, root: str | Path) -> "Persona":
+    def load(cls, root: str | Path) -> Persona:
         root = Path(root)
         meta_path = root / "persona.json"
         if not meta_path.is_file():
             raise PersonaError(f"{root}: not a persona folder (no persona.json). "
                                f"Point 'persona' in the settings at a folder like source/default.")
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise PersonaError(f"{meta_path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
-        voice = VoiceProfile(**meta.get("voice", {}))
+        meta = read_json_object(meta_path, PersonaError, example="source/default/persona.json")
+        voice = _voice_profile(meta.get("voice", {}), meta_path)
+        for key in ("name", "display_name", "system_prompt", "language", "chat_log", "portrait"):
+            if key in meta and not isinstance(meta[key], str):
+                raise PersonaError(f"{meta_path}: '{key}' must be a string, got {type(meta[key]).__name__} "
+                                   f"{meta[key]!r}: put it in quotes")
         chat = root / meta.get("chat_log", "chat.jsonl")
         portrait = root / meta.get("portrait", "portrait.png")
         return cls(

@@ -175,7 +175,8 @@ class Settings:
 class SettingsError(ValueError):
     def __init__(self, errors: list[str]):
         self.errors = errors
-        super().__init__("invalid settings:\n  " + "\n  ".join(errors))
+        text = f"invalid settings: {errors[0]}" if len(errors) == 1 else "invalid settings:\n  " + "\n  ".join(errors)
+        super().__init__(text)
 
 
 def iter_fields(obj: Any, prefix: str = ""):
@@ -263,7 +264,15 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         data = json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise SettingsError([f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-                             "fix or delete the file to go back to the defaults"]) from exc
+                             "fix or delete the file to go back to the defaults"]) from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError([f"{p}: not a text file (byte {exc.start} is not UTF-8); "
+                             "fix or delete the file to go back to the defaults"]) from None
+    except OSError as exc:
+        raise SettingsError([f"{p}: cannot be read ({exc.strerror or exc})"]) from None
+    if not isinstance(data, dict):
+        raise SettingsError([f"{p}: must be a JSON object {{...}}, got {type(data).__name__}; "
+                             "fix or delete the file to go back to the defaults"])
     return Settings.from_dict(data)
 
 

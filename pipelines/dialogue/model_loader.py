@@ -12,7 +12,6 @@ Nothing is downloaded: ``HF_HUB_OFFLINE=1`` and ``local_files_only``.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import warnings
@@ -77,10 +76,9 @@ def read_model_config(folder: Path) -> dict:
     if not cfg_path.is_file():
         raise ModelLoadError(f"{folder} is not a model folder (no config.json); point dialogue.model_dir at the "
                              f"folder holding config.json, the weights and the tokenizer")
-    try:
-        return json.loads(cfg_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ModelLoadError(f"{cfg_path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+    from ..json_files import read_json_object
+    return read_json_object(cfg_path, ModelLoadError,
+                            example="the config.json that came with the model; copy it again if it was damaged")
 
 
 def needs_remote_code(config: dict) -> bool:
@@ -251,8 +249,13 @@ def load_for_chat(dialogue_settings, model_dir: Path, ptuning_dir: Path | None, 
         pre_seq_len = ckpt.pre_seq_len
         overrides = {"pre_seq_len": ckpt.pre_seq_len, "prefix_projection": ckpt.projection}
     elif adapter is not None:
-        acfg = json.loads((adapter.path / pt.ADAPTER_CONFIG).read_text(encoding="utf-8"))
-        pre_seq_len = int(acfg.get("num_virtual_tokens") or 0)
+        from ..json_files import read_json_object
+        acfg = read_json_object(adapter.path / pt.ADAPTER_CONFIG, pt.PtuningError,
+                                example="the adapter_config.json written with the adapter by finetune or peft")
+        pre_seq_len = acfg.get("num_virtual_tokens") or 0
+        if not isinstance(pre_seq_len, int) or isinstance(pre_seq_len, bool) or pre_seq_len < 0:
+            raise pt.PtuningError(f"{adapter.path / pt.ADAPTER_CONFIG}: num_virtual_tokens must be a whole "
+                                  f"number, got {pre_seq_len!r}; restore the file written with the adapter")
         if expected and pre_seq_len and expected != pre_seq_len:
             raise pt.PtuningError(
                 f"peft adapter {adapter.path} has num_virtual_tokens={pre_seq_len}, but {where} asks for "

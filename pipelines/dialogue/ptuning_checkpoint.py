@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..optional import require
+from ..safe_load import load_error_line
 
 THUDM_PREFIX = "transformer.prefix_encoder."
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "adapter_model.safetensors", "adapter_model.bin")
@@ -132,7 +133,7 @@ def load_state_file(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise PtuningError(f"{path}: cannot read as a weights-only PyTorch checkpoint ({exc})") from exc
+        raise PtuningError(f"{path}: cannot read as a weights-only PyTorch checkpoint ({load_error_line(exc)})") from exc
     if not isinstance(state, dict):
         raise PtuningError(f"{path}: expected a state dict, got {type(state).__name__}")
     return state

@@ -17,6 +17,7 @@ Nothing is ever fetched from a hub; ``sovits_compat`` routes
 from __future__ import annotations
 
 import argparse
+import codecs
 import collections
 import os
 import pickle
@@ -149,16 +150,42 @@ _ALLOWED = {
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
     ("builtins", "slice"): slice,
+    ("builtins", "complex"): complex,
+    ("argparse", "Namespace"): argparse.Namespace,
+    ("_codecs", "encode"): codecs.encode,  # how protocol 2 spells bytes (numpy scalars)
 }
+# fairseq/omegaconf classes in a fairseq checkpoint (configuration, training meters) become inert records
+_INERT_MODULES = ("fairseq.", "omegaconf.")
+_NUMPY_NAMES = ("_reconstruct", "scalar", "ndarray", "dtype")
+
+
+class UnsafeCheckpointError(ContentVecError):
+    """The checkpoint names something other than tensors, plain containers and fairseq records."""
 
 
 def _restricted_pickle_module():
+    """A pickle module whose ``find_class`` only knows an allow-list; ``load`` goes through it too.
+
+    torch's legacy (non-zip) reader calls ``pickle_module.load`` for the file header and
+    ``pickle_module.Unpickler`` for the records, so both must be restricted.
+    """
+    import numpy as np
     import torch
 
     allowed = dict(_ALLOWED)
     allowed[("torch._utils", "_rebuild_tensor_v2")] = torch._utils._rebuild_tensor_v2
     allowed[("torch._utils", "_rebuild_parameter")] = torch._utils._rebuild_parameter
     allowed[("torch", "Size")] = torch.Size
+    try:
+        multiarray = np._core.multiarray
+    except AttributeError:  # numpy < 2
+        multiarray = np.core.multiarray
+    for mod_name in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        allowed[(mod_name, "_reconstruct")] = multiarray._reconstruct
+        allowed[(mod_name, "scalar")] = multiarray.scalar
+    allowed[("numpy", "ndarray")] = np.ndarray
+    allowed[("numpy", "dtype")] = np.dtype
+    storages = {n for n in dir(torch) if n.endswith("Storage") and isinstance(getattr(torch, n), type)}
 
     class Unpickler(pickle.Unpickler):
         def find_class(self, module: str, name: str):
@@ -166,16 +193,27 @@ def _restricted_pickle_module():
                 return allowed[(module, name)]
             if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):
                 return getattr(torch, name)
-            if module == "argparse" and name == "Namespace":
-                return argparse.Namespace
-            return type(name, (_Inert,), {"__module__": "pipelines.voice.contentvec.inert"})
+            if module == "torch" and name in storages:  # legacy files name their storage classes
+                return getattr(torch, name)
+            if module.startswith(("numpy.dtypes",)) and name.endswith("DType"):
+                return getattr(np.dtypes, name)
+            if module.startswith(_INERT_MODULES) or module in ("fairseq", "omegaconf"):
+                return type(name, (_Inert,), {"__module__": "pipelines.voice.contentvec.inert"})
+            raise UnsafeCheckpointError(
+                f"refusing to load: the file asks to run {module}.{name}, which a ContentVec checkpoint "
+                "never holds (it may be malicious); use the original checkpoint_best_legacy_500.pt "
+                "or a content-vec-best folder")
 
     class Module:
         pass
 
+    def load(fh, **kwargs):
+        return Unpickler(fh, **kwargs).load()
+
     mod = Module()
     mod.Unpickler = Unpickler
-    mod.load = pickle.load
+    mod.load = load
+    mod.UnpicklingError = pickle.UnpicklingError
     mod.__name__ = "pipelines_restricted_pickle"
     return mod
 
@@ -192,6 +230,8 @@ def _read_checkpoint(path: Path) -> dict:
         raise ContentVecError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc}). {_HINT}") from exc
     try:
         return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle_module())
+    except UnsafeCheckpointError as exc:
+        raise UnsafeCheckpointError(f"{path}: {exc}") from None
     except Exception as exc:
         raise ContentVecError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc}). {_HINT}") from exc
 

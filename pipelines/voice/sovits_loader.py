@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from ..safe_load import load_error_line
+
 LOG = logging.getLogger(__name__)
 G_PATTERN = re.compile(r"G_(\d+)\.pth$")
 RELEASE_PATTERN = re.compile(r"G_(\d+)_release(?:_half)?\.pth$")
@@ -143,7 +145,7 @@ def load_generator_state(path: Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise SovitsModelError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {str(exc)[:200]}). "
+        raise SovitsModelError(f"{path}: not a readable checkpoint ({load_error_line(exc)}). "
                                "The file may be truncated (an interrupted copy or download): copy it again "
                                "or pick another with voice.sovits_checkpoint") from exc
     state = ckpt.get("model") if isinstance(ckpt, dict) else None

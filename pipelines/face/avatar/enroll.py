@@ -16,6 +16,7 @@ the GUI's progress bar.
 from __future__ import annotations
 
 import json
+import os
 import queue
 import re
 import threading
@@ -420,14 +421,34 @@ _NAME_RE = re.compile(r"^[\w.-]+$")
 
 
 def persona_folder(name_or_folder: str | Path, persona_dir: str | Path | None = None) -> Path:
-    """A persona name (a folder under ``persona_dir``, default ``source/``) or a persona folder."""
-    s = str(name_or_folder)
+    """A persona name (a folder under ``persona_dir``, default ``source/``) or an existing persona folder.
+
+    A name is a name: no path separators, not only dots, and it must stay inside
+    ``persona_dir`` (so ``../escape``, ``x/../../x2``, ``..`` and ``.`` are refused).
+    """
+    if isinstance(name_or_folder, Path):
+        return name_or_folder
+    s = str(name_or_folder).strip()
     p = Path(s).expanduser()
-    if isinstance(name_or_folder, Path) or "/" in s or "\\" in s or p.is_dir() and (p / "persona.json").is_file():
-        return p
+    if s.strip(".") and p.is_dir() and (p / "persona.json").is_file():
+        return p  # an existing persona folder given by its path
+    how = "give a plain name such as 'alice' (a folder under source/) or the path of an existing persona folder"
+    if not s:
+        raise EnrollmentError(f"empty persona name: {how}")
+    if "/" in s or "\\" in s or os.sep in s:
+        raise EnrollmentError(f"persona name {s!r} contains a path separator and is not an existing persona "
+                              f"folder (no persona.json there): {how}")
+    if s.strip(".") == "":
+        raise EnrollmentError(f"persona name {s!r} is only dots: {how}")
     if not _NAME_RE.match(s):
         raise EnrollmentError(f"persona name {s!r}: use letters, digits, '-', '_' or '.' only")
-    return Path(persona_dir) / s if persona_dir else DEFAULT_PERSONAS / s
+    base = Path(persona_dir) if persona_dir else DEFAULT_PERSONAS
+    target = base / s
+    try:
+        target.resolve().relative_to(base.resolve())
+    except ValueError:
+        raise EnrollmentError(f"persona name {s!r} points outside {base} (a link?): {how}") from None
+    return target
 
 
 def enroll(name_or_folder: str | Path, clips: Sequence[str | Path], progress: Progress | None = None, *,

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from pipelines.atomic_files import atomic_path
+from pipelines.safe_load import load_error_line
 
 EXPECTED_FILE = "module/wav2lip/wav2lip_gan.pth (or wav2lip.pth)"
 HOW_TO_GET = ("Put the official Wav2Lip generator checkpoint (wav2lip_gan.pth or wav2lip.pth from "
@@ -43,7 +44,7 @@ def read_state_dict(path: str | os.PathLike) -> dict:
     except Exception as exc:  # unpickling refused, truncated file, not a torch file
         raise CheckpointError(
             f"{p}: cannot be read as a PyTorch checkpoint with weights_only=True "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+            f"({load_error_line(exc)}). "
             f"Expected the official Wav2Lip generator, e.g. {EXPECTED_FILE}.") from exc
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         state = obj["state_dict"]
