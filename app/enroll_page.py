@@ -119,7 +119,7 @@ def restore_face(folder: Path) -> dict:
     """The newest previous face becomes the face again (written atomically); the replaced one is kept."""
     import shutil
 
-    from pipelines.face.avatar import read_avatar, read_report, save_avatar
+    from pipelines.face.avatar.storage import read_avatar, read_report, save_avatar
     prev = previous_faces(folder)[-1]
     av, report = read_avatar(prev), read_report(prev)
     backup_face(folder)

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 
 from pipelines.engine import Engine
 from pipelines.settings import Settings
-from tests.engine.toy_stages import FlatFace, PassAudio, ToneTTS
+from pipelines.testing.toy_stages import FlatFace, PassAudio, ToneTTS
 
 
 def _retrieval_factory(settings, sink):

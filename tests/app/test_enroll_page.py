@@ -98,7 +98,7 @@ def _snapshot(root):
 def test_enrollment_never_touches_the_shipped_default_and_keeps_faces_restorable(styled_app, qtbot, tmp_path,
                                                                                 face_clip):
     from app.enroll_page import EnrollPage
-    from pipelines.face.avatar import FRAMES_FILE, read_avatar
+    from pipelines.face.avatar.storage import FRAMES_FILE, read_avatar
     from pipelines.persona import Persona
     from pipelines.settings import DEFAULT_PERSONA
     before = _snapshot(DEFAULT_PERSONA)
