@@ -20,7 +20,16 @@ from pipelines.settings import Settings, SettingsError, iter_fields, load_settin
 
 from .folder_checks import Check, check_field
 
-SECTIONS = (("", "General"), ("dialogue", "Dialogue"), ("voice", "Voice"), ("face", "Face"))
+TITLES = {"dialogue": "Dialogue", "voice": "Voice", "face": "Face", "asr": "Speech input", "output": "Output"}
+
+
+def sections(settings: Settings) -> list[tuple[str, str]]:
+    """("", "General") and one group per settings section, in the settings' own order."""
+    import dataclasses
+
+    return [("", "General")] + [(f.name, TITLES.get(f.name, f.name.replace("_", " ").title()))
+                                for f in dataclasses.fields(settings)
+                                if dataclasses.is_dataclass(getattr(settings, f.name))]
 
 
 def _set_check_style(label: QLabel, check: Check) -> None:
@@ -160,7 +169,7 @@ class SettingsPanel(QWidget):
     # -- form ------------------------------------------------------------------
     def _build_form(self, settings: Settings) -> None:
         groups: dict[str, QFormLayout] = {}
-        for prefix, title in SECTIONS:
+        for prefix, title in sections(settings):
             box = QGroupBox(title)
             form = QFormLayout(box)
             form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
