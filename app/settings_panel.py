@@ -191,6 +191,8 @@ class SettingsPanel(QWidget):
             hl.setContentsMargins(0, 0, 0, 4)
             hl.setSpacing(1)
             hl.addWidget(w)
+            if hasattr(w, "check_label") and not isinstance(w, PathField):
+                hl.addWidget(w.check_label)  # e.g. the endpoint's answer from its server
             hint = QLabel(meta.get("help", ""))
             hint.setProperty("class", "hint")
             hint.setWordWrap(True)
@@ -224,6 +226,14 @@ class SettingsPanel(QWidget):
         elif meta.get("path"):
             w = PathField(name, meta["path"], self.current_or_saved)
             w.changed.connect(self._changed)
+        elif name == "dialogue.endpoint":
+            from .endpoint_field import EndpointField, offer_models
+
+            w = EndpointField(lambda: self.widgets["dialogue.api_key_env"].text()
+                              if "dialogue.api_key_env" in self.widgets else "")
+            w.textChanged.connect(self._changed)
+            w.models_found.connect(lambda models: offer_models(self.widgets["dialogue.model"], models)
+                                   if "dialogue.model" in self.widgets else None)
         else:
             w = QLineEdit()
             w.textChanged.connect(self._changed)
