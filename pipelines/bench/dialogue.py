@@ -198,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="openai: measure an OpenAI-compatible server (with --endpoint, --model)")
     parser.add_argument("--endpoint", help="openai: server base URL, e.g. http://127.0.0.1:8000/v1")
     parser.add_argument("--model", help="openai: model name on the server (default: dialogue.model, else the first listed)")
+    parser.add_argument("--shapes", choices=["6b"], help="time ChatGLM-6B's real layer shapes (1-2 layers, "
+                        "scaled to 28) instead of a model folder; see pipelines/bench/glm_shapes.py")
+    parser.add_argument("--history", type=int, default=300, help="prompt tokens for --shapes")
     add_settings_arguments(parser)
     args = parser.parse_args(argv)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -205,6 +208,28 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}", file=sys.stderr)
         return 2
+
+    if args.shapes:
+        from .glm_shapes import bench_shapes
+
+        if "auto" in variants:
+            print("--shapes times fp32, bf16 or int8", file=sys.stderr)
+            return 2
+        threads = settings_from_args(args).threads
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        rows = [bench_shapes(v, history=args.history, tokens=args.tokens) for v in variants]
+        if args.json:
+            print(json.dumps({"shapes": args.shapes, "threads": threads, "variants": rows}))
+        else:
+            for r in rows:
+                tps = r["tokens_per_s_28_layers"]
+                print(f"{r['variant']:5s} 28-layer scaled: {_fmt(tps)} tokens/s, first token "
+                      f"after {r['history_tokens']} tokens {r['ttft_s']['28_layers_scaled']:.2f} s, weights "
+                      f"{r['weights_gb_28_layers']:.1f} GB; peak RSS here {r['peak_rss_mb_here']:.0f} MB")
+        return 0
 
     from ..persona import Persona
 

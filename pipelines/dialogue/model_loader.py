@@ -5,7 +5,9 @@ Folders that work:
 - transformers-native GLM folders (``GlmForCausalLM``, ``Glm4ForCausalLM``) and,
   in general, any ``AutoModelForCausalLM`` folder with a chat template;
 - original THUDM ChatGLM-6B / ChatGLM2 / ChatGLM3 folders (DL-B's
-  ``module/chatglm-6b``) with their own modeling code — only when
+  ``module/chatglm-6b``): recognised by ``config.json`` and loaded by our own
+  code (``pipelines/dialogue/glm/``), never by the folder's Python;
+- other folders that bring their own modeling code: only when
   ``dialogue.trust_remote_code`` is on, because that runs the folder's Python.
 
 Nothing is downloaded: ``HF_HUB_OFFLINE=1`` and ``local_files_only``.

@@ -220,7 +220,7 @@ class ChatGLM6B(nn.Module):
         kv = kv.view(batch, c.pre_seq_len, c.num_layers * 2, c.num_attention_heads, hd).permute(2, 0, 3, 1, 4)
         return [(kv[2 * i], kv[2 * i + 1]) for i in range(c.num_layers)]   # (b, heads, p, hd)
 
-    def forward(self, input_ids, past_key_values=None, labels=None, attention_mask=None):
+    def forward(self, input_ids, past_key_values=None, labels=None, attention_mask=None, last_only: bool = False):
         """Logits ``(b, s, vocab)``, the new cache, and the loss with ``labels`` (-100 ignored).
 
         Batches are right-padded (``attention_mask`` is then implied: padding comes after every real
@@ -239,6 +239,8 @@ class ChatGLM6B(nn.Module):
         for i, layer in enumerate(self.transformer.layers):
             x, present = layer(x, pos, mask, None if past_key_values is None else past_key_values[i])
             presents.append(present)
+        if last_only:   # generation needs only the newest position's logits
+            x = x[:, -1:]
         logits = self.lm_head(self.transformer.final_layernorm(x))
         loss = None
         if labels is not None:
@@ -263,10 +265,10 @@ class ChatGLM6B(nn.Module):
         step_input = seq
         for _ in range(max_new_tokens):
             if use_cache:
-                logits, past, _ = self.forward(step_input, past)
+                logits, past, _ = self.forward(step_input, past, last_only=True)
             else:
                 self._seq_cache = [seq[0].tolist()]
-                logits, _, _ = self.forward(seq, None)
+                logits, _, _ = self.forward(seq, None, last_only=True)
             scores = logits[:, -1].float()
             if do_sample and temperature:
                 probs = torch.softmax(scores / float(temperature), dim=-1)
