@@ -44,6 +44,11 @@ class FinetuneError(ValueError):
     pass
 
 
+METHODS = ("ptuning", "lora")
+#: attention projections LoRA adapts by default: the names vLLM and llama.cpp map for these families
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "query_key_value", "c_attn", "qkv_proj")
+
+
 @dataclass
 class FinetuneConfig:
     data: str
@@ -75,9 +80,20 @@ class FinetuneConfig:
     dtype: str = "fp32"
     threads: int = 0
     trust_remote_code: bool = False
+    method: str = "ptuning"               # "ptuning" (P-tuning v2 prefix) or "lora" (a peft LoRA adapter)
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_targets: str = ""                # comma-separated module names (empty: the attention projections)
 
     def validate(self) -> None:
         problems = []
+        if self.method not in METHODS:
+            problems.append(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.method == "lora" and (self.lora_r < 1 or self.lora_alpha < 1):
+            problems.append(f"lora_r and lora_alpha must be at least 1, got {self.lora_r} and {self.lora_alpha}")
+        if not 0 <= self.lora_dropout < 1:
+            problems.append(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
         for name in ("pre_seq_len", "batch_size", "grad_accum", "max_source_length", "max_target_length",
                      "save_steps", "keep_checkpoints"):
             if getattr(self, name) < 1:
@@ -139,11 +155,58 @@ def _fingerprint(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
+def _attach_lora(cfg: FinetuneConfig, device: str, dtype):
+    """(adapter, tokenizer, config dict, remote) with fresh LoRA matrices on a frozen base.
+
+    The adapter folder is peft's (``adapter_config.json`` + ``adapter_model.safetensors``), the
+    layout vLLM (``--enable-lora --lora-modules persona=<folder>``) and llama.cpp's
+    ``convert_lora_to_gguf.py`` read, for transformers-native models (GLM-4 ``-hf``, Qwen, Llama, …).
+    """
+    from .glm import folder as glm_folder
+    from .model_loader import load_base, read_model_config
+
+    folder = Path(cfg.base)
+    config = read_model_config(folder)
+    gen = glm_folder.generation(config, folder)
+    if gen == "chatglm6b":
+        raise FinetuneError(f"{folder}: LoRA needs a transformers-native model; ChatGLM-6B (v1) has no "
+                            f"server that loads LoRA for it: use --method ptuning, or a GLM-4 / Qwen folder")
+    if gen is not None:
+        try:
+            tokenizer = glm_folder.load_tokenizer(folder, gen, config)
+            model = glm_folder.load_chatglm2(folder, config, dtype)
+        except glm_folder.FolderError as exc:
+            raise FinetuneError(f"{folder}: {exc}") from exc
+        model.to(device)
+    else:
+        model, tokenizer, config, remote = load_base(folder, device=device, dtype=dtype,
+                                                     trust_remote_code=cfg.trust_remote_code)
+        if remote:
+            raise FinetuneError(f"{folder}: LoRA is trained on transformers-native models only; this folder "
+                                f"needs its own code (use --method ptuning)")
+    import torch
+
+    names = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    wanted = [t.strip() for t in cfg.lora_targets.split(",") if t.strip()] or [t for t in LORA_TARGETS if t in names]
+    missing = [t for t in wanted if t not in names]
+    if not wanted or missing:
+        raise FinetuneError(f"{folder}: no Linear layers named {', '.join(missing or LORA_TARGETS)} to adapt; "
+                            f"give --lora-targets from: {', '.join(sorted(names)[:12])}")
+    peft = require("peft", purpose="LoRA fine-tuning")
+    lcfg = peft.LoraConfig(task_type=peft.TaskType.CAUSAL_LM, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
+                           lora_dropout=cfg.lora_dropout, target_modules=wanted)
+    with quiet_peft():
+        pm = peft.get_peft_model(model, lcfg)
+    return ck.PrefixAdapter(pm, "peft"), tokenizer, config, False
+
+
 def _attach_prefix(cfg: FinetuneConfig, device: str, dtype):
     """(adapter, tokenizer, config dict, remote) with a fresh trainable prefix on a frozen base."""
     from .glm import folder as glm_folder
     from .model_loader import load_base, needs_remote_code, read_model_config
 
+    if cfg.method == "lora":
+        return _attach_lora(cfg, device, dtype)
     folder = Path(cfg.base)
     config = read_model_config(folder)
     gen = glm_folder.generation(config, folder)
@@ -246,8 +309,9 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[Progress], None] | None
     total = cfg.steps or max(1, math.ceil(cfg.epochs * steps_per_epoch))
     say(f"training {len(train_idx)} example(s), eval {len(eval_idx)}; {total} step(s) "
         f"({steps_per_epoch} per epoch, batch {cfg.batch_size} x accum {cfg.grad_accum}); "
-        f"prefix {cfg.pre_seq_len} tokens{' with projection' if cfg.prefix_projection else ''}, "
-        f"{sum(p.numel() for p in adapter.named_trainable().values())} trainable parameters; "
+        + (f"LoRA r={cfg.lora_r} alpha={cfg.lora_alpha}, " if cfg.method == "lora" else
+           f"prefix {cfg.pre_seq_len} tokens{' with projection' if cfg.prefix_projection else ''}, ")
+        + f"{sum(p.numel() for p in adapter.named_trainable().values())} trainable parameters; "
         f"prompt format {kind}; device {device}")
 
     params = list(adapter.named_trainable().values())
@@ -263,7 +327,7 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[Progress], None] | None
     meta = {
         "base": str(Path(cfg.base).resolve()), "data": str(data_path.resolve()),
         "data_sha256_16": _fingerprint(data_path), "prompt_format": kind, "system_prompt": fmt.system_prompt,
-        "pre_seq_len": cfg.pre_seq_len, "prefix_projection": cfg.prefix_projection,
+        "pre_seq_len": cfg.pre_seq_len, "prefix_projection": cfg.prefix_projection, "method": cfg.method,
         "adapter": adapter.kind, "config": dataclasses.asdict(cfg), "data_report": report.to_dict(),
     }
     step = 0
@@ -271,8 +335,8 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[Progress], None] | None
     loss_log = LossLog(out / "loss.jsonl")
     if resume_from is not None:
         trainable, opt_state, tstate = ck.read_checkpoint(resume_from)
-        for key in ("pre_seq_len", "prefix_projection"):
-            if tstate.get("meta", {}).get(key) != meta[key]:
+        for key in ("pre_seq_len", "prefix_projection", "method"):
+            if tstate.get("meta", {}).get(key, "ptuning" if key == "method" else None) != meta[key]:
                 raise FinetuneError(f"cannot resume {resume_from}: it was trained with {key}="
                                     f"{tstate.get('meta', {}).get(key)}, this run has {meta[key]}")
         if tstate.get("meta", {}).get("data_sha256_16") != meta["data_sha256_16"]:

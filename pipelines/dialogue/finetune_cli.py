@@ -24,13 +24,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="chat log: JSON lines or a JSON array (prompt, response, history)")
     p.add_argument("--base", required=True, help="local base model folder (e.g. module/chatglm-6b)")
     p.add_argument("--out", required=True, help="output folder (e.g. module/ptuning/<name>)")
+    p.add_argument("--method", default="ptuning", choices=("ptuning", "lora"),
+                   help="ptuning: P-tuning v2 prefix (THUDM's, for the chatglm backend); lora: a peft LoRA "
+                        "adapter folder that vLLM / llama.cpp serve (transformers-native models)")
+    p.add_argument("--lora-r", type=int, default=8, help="LoRA rank")
+    p.add_argument("--lora-alpha", type=int, default=16, help="LoRA scaling numerator")
+    p.add_argument("--lora-dropout", type=float, default=0.05)
+    p.add_argument("--lora-targets", default="", help="comma-separated Linear names (default: attention projections)")
     p.add_argument("--pre-seq-len", type=int, default=128, help="virtual prefix tokens (THUDM default 128)")
     p.add_argument("--prefix-projection", action="store_true", help="train the prefix through a 2-layer MLP")
     p.add_argument("--projection-hidden", type=int, default=0, help="MLP width with --prefix-projection (0: model's)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--steps", type=int, default=0, help="optimizer steps (overrides --epochs)")
     group.add_argument("--epochs", type=float, default=3.0, help="passes over the training data")
-    p.add_argument("--lr", type=float, default=2e-2, help="learning rate (THUDM P-tuning: 2e-2)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: 2e-2 for P-tuning as THUDM, 2e-4 for LoRA)")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
     p.add_argument("--max-source-length", type=int, default=256, help="prompt tokens kept (history included)")
@@ -107,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     cfg = FinetuneConfig(
         data=args.data, base=args.base, out=args.out, pre_seq_len=args.pre_seq_len,
         prefix_projection=args.prefix_projection, projection_hidden=args.projection_hidden,
-        steps=args.steps or 0, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+        steps=args.steps or 0, epochs=args.epochs, batch_size=args.batch_size,
+        lr=args.lr if args.lr is not None else (2e-4 if args.method == "lora" else 2e-2),
+        method=args.method, lora_r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
+        lora_targets=args.lora_targets,
         grad_accum=args.grad_accum, max_source_length=args.max_source_length,
         max_target_length=args.max_target_length, eval_split=args.eval_split, seed=args.seed,
         save_steps=args.save_steps, keep_checkpoints=args.keep_checkpoints, warmup_steps=args.warmup_steps,
