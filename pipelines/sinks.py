@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from .atomic_files import remove_stale
 from .media.mp4_writer import Mp4Writer
 from .messages import VideoChunk
 from .stage import Stage, TurnContext
@@ -24,6 +25,10 @@ class FileSink(Stage):
         self.out_path = Path(out_path) if out_path else None
         self._writers: dict[int, Mp4Writer] = {}
         self._count = 0
+
+    def load(self) -> None:
+        """Remove ``.turn-*.partial.mp4`` left by earlier runs that were killed mid-turn."""
+        remove_stale(self.out_dir, (".turn-*.partial.mp4",))
 
     def _path_for(self, turn_id: int) -> Path:
         self._count += 1
