@@ -29,7 +29,7 @@ import numpy as np
 
 from pipelines.face.avatar import landmarks as lmk
 from pipelines.face.avatar.storage import PADS, Avatar, file_sha1, make_crops, save_avatar
-from pipelines.face.avatar.video_io import Clip, ClipError, is_image, iter_clip, read_clip
+from pipelines.face.avatar.video_io import Clip, ClipError, check_clip_file, is_image, iter_clip, read_clip
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_PERSONAS = REPO_ROOT / "source"
@@ -356,8 +356,10 @@ def build_avatar(clips: Sequence[str | Path], progress: Progress | None = None, 
     span = 1.0 / len(clips)
     for k, path in enumerate(clips):
         report_progress(f"reading {path.name}", k * span)
-        if not path.is_file():
-            raise EnrollmentError(f"{path}: file not found")
+        try:
+            check_clip_file(path)
+        except ClipError as exc:
+            raise EnrollmentError(str(exc)) from None
         hashes.append(file_sha1(path))
         if is_image(path):
             try:
