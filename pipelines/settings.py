@@ -80,6 +80,12 @@ class FaceSettings:
 
 
 @dataclass
+class OutputSettings:
+    keep_turns: int = opt(0, "turn videos kept in output_dir, oldest removed first (0: keep all); only the "
+                             "engine's own turn-*.mp4 there, never --out files or copies", lo=0, hi=1_000_000)
+
+
+@dataclass
 class Settings:
     persona: str = opt(str(DEFAULT_PERSONA.relative_to(REPO_ROOT)), "persona folder (persona.json, chat log, portrait)", path="dir")
     device: str = opt("auto", "compute device", choices=("auto", "cpu", "cuda"))
@@ -90,6 +96,7 @@ class Settings:
     dialogue: DialogueSettings = field(default_factory=DialogueSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     face: FaceSettings = field(default_factory=FaceSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
 
     # -- paths ---------------------------------------------------------------
     def resolve(self, value: str) -> Path:

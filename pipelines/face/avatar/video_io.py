@@ -68,7 +68,8 @@ def check_clip_file(p: Path) -> None:
 def unreadable_clip(p: Path, exc: Exception) -> ClipError:
     """Why av could not open ``p``, in words (not an errno)."""
     try:
-        head = p.read_bytes()[:512] if p.stat().st_size < 1 << 20 else open(p, "rb").read(512)
+        with open(p, "rb") as fh:
+            head = fh.read(512)
     except OSError:
         head = b""
     printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head)
