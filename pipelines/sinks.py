@@ -10,7 +10,6 @@ from .media.mp4_writer import Mp4Writer
 from .messages import VideoChunk
 from .stage import Stage, TurnContext
 
-
 TURN_FILE = re.compile(r"turn-\d{8}-\d{6}-\d{3,}\.mp4")
 
 
