@@ -75,3 +75,19 @@ def test_nothing_piped_still_runs_the_scripted_demo_flag_free(tmp_path):
     finally:
         sys.stdin = saved
     assert subprocess.DEVNULL is not None
+
+
+def test_full_output_dir_during_a_turn_is_one_clear_line_per_failure(tiny_tmpfs):
+    (tiny_tmpfs / "fill").write_bytes(b"\0" * (64 * 1024 - 4096))
+    try:
+        with open(tiny_tmpfs / "fill2", "wb") as fh:
+            fh.write(b"\0" * 65536)
+    except OSError:
+        pass  # full now
+    proc = run_cli(["main_demo.py", "--text", "你好", "--output_dir", str(tiny_tmpfs)])
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    err = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(err) <= 2, proc.stderr  # the stage failure, and the log failure (once)
+    assert "the disk is full: free some space" in proc.stderr, proc.stderr
+    assert not list(tiny_tmpfs.glob(".turn-*.partial.mp4")), "the partial video was left behind"
