@@ -8,6 +8,7 @@ from pathlib import Path
 from .atomic_files import remove_stale
 from .media.mp4_writer import Mp4Writer
 from .messages import VideoChunk
+from .output_paths import is_mp4
 from .stage import Stage, TurnContext
 
 TURN_FILE = re.compile(r"turn-\d{8}-\d{6}-\d{3,}\.mp4")
@@ -39,7 +40,11 @@ class FileSink(Stage):
         if self.out_path is not None:
             if self._count == 1:
                 return self.out_path
-            return self.out_path.with_name(f"{self.out_path.stem}-{self._count}{self.out_path.suffix}")
+            while True:  # later turns: -2, -3 …, stepping over any file there that is not an MP4
+                p = self.out_path.with_name(f"{self.out_path.stem}-{self._count}{self.out_path.suffix}")
+                if not p.exists() or (p.is_file() and is_mp4(p)):
+                    return p
+                self._count += 1
         stamp = time.strftime("%Y%m%d-%H%M%S")
         return self.out_dir / f"turn-{stamp}-{turn_id:03d}.mp4"
 

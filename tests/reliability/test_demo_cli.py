@@ -91,3 +91,16 @@ def test_full_output_dir_during_a_turn_is_one_clear_line_per_failure(tiny_tmpfs)
     assert len(err) <= 2, proc.stderr  # the stage failure, and the log failure (once)
     assert "the disk is full: free some space" in proc.stderr, proc.stderr
     assert not list(tiny_tmpfs.glob(".turn-*.partial.mp4")), "the partial video was left behind"
+
+
+def test_later_turns_step_over_user_files_next_to_out(tmp_path):
+    from pipelines.sinks import FileSink
+
+    out = tmp_path / "reply.mp4"
+    notes = tmp_path / "reply-2.mp4"
+    notes.write_text("my notes, not a video")
+    (tmp_path / "reply-3.mp4").mkdir()
+    sink = FileSink(tmp_path, out)
+    assert sink._path_for(1) == out
+    assert sink._path_for(2) == tmp_path / "reply-4.mp4"
+    assert notes.read_text() == "my notes, not a video"
