@@ -104,3 +104,10 @@ def test_later_turns_step_over_user_files_next_to_out(tmp_path):
     assert sink._path_for(1) == out
     assert sink._path_for(2) == tmp_path / "reply-4.mp4"
     assert notes.read_text() == "my notes, not a video"
+
+
+def test_read_only_out_and_output_dir_are_one_line(readonly_dir, tmp_path):
+    line = one_error_line(run_cli(["main_demo.py", "--text", "hi", "--output_dir", str(readonly_dir)]))
+    assert "output_dir" in line and "not writable" in line and "Read-only" in line, line
+    line = one_error_line(demo(tmp_path, "--text", "hi", "--out", str(readonly_dir / "reply.mp4")))
+    assert "the folder of --out" in line and "not writable" in line, line

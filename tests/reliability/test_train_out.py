@@ -37,3 +37,9 @@ def test_out_that_is_a_file(tool, tmp_path, blocker):
 def test_out_that_cannot_be_created(tool, tmp_path, blocker):
     line = one_error_line(tool(blocker / "sub" / "run", tmp_path))
     assert "cannot be created" in line and str(blocker) in line, line
+
+
+@pytest.mark.parametrize("tool", [finetune, voice_train])
+def test_out_on_a_read_only_disk(tool, tmp_path, readonly_dir):
+    line = one_error_line(tool(readonly_dir / "run", tmp_path))
+    assert "not writable" in line and "Read-only" in line, line
