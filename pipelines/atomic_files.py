@@ -11,9 +11,9 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 
 @contextmanager
@@ -84,3 +84,85 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+# -- stale temporaries ----------------------------------------------------------
+STALE_QUIET_S = 300.0  # a temporary written to in the last 5 minutes may belong to a live process
+
+
+def process_start_time() -> float:
+    """When this process started (epoch seconds); the import time where /proc is not there."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        btime = next(int(ln.split()[1]) for ln in Path("/proc/stat").read_text().splitlines()
+                     if ln.startswith("btime"))
+        return btime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return _IMPORTED
+
+
+_IMPORTED = time.time()
+
+
+def _newest_mtime(path: Path) -> float:
+    newest = path.lstat().st_mtime
+    if path.is_dir() and not path.is_symlink():
+        for root, dirs, files in os.walk(path):
+            for name in dirs + files:
+                try:
+                    newest = max(newest, os.lstat(os.path.join(root, name)).st_mtime)
+                except OSError:
+                    pass
+    return newest
+
+
+def _pid_alive(name: str) -> bool:
+    """``.X.old-<pid>-<ns>``: is that writer still running (and not us)?"""
+    m = name.rsplit(".old-", 1)
+    if len(m) != 2 or not m[1].split("-", 1)[0].isdigit():
+        return False
+    pid = int(m[1].split("-", 1)[0])
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def remove_stale(folder: str | os.PathLike, patterns: tuple[str, ...], *, keep_if_missing: bool = True,
+                 started: float | None = None) -> list[Path]:
+    """Remove our own leftover temporaries in ``folder`` matching ``patterns`` (hidden names only).
+
+    Only entries older than this process (and untouched for ``STALE_QUIET_S``) go,
+    never one whose writer is still alive.  ``keep_if_missing``: a ``.NAME.old-*``
+    stays while ``NAME`` itself is missing (it is then the only copy).
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    limit = min(started if started is not None else process_start_time(), time.time() - STALE_QUIET_S)
+    removed = []
+    for pattern in patterns:
+        assert pattern.startswith("."), "only hidden temporaries are ever cleaned"
+        for p in sorted(root.glob(pattern)):
+            name = p.name
+            if ".old-" in name:
+                if _pid_alive(name):
+                    continue
+                if keep_if_missing and not (root / name[1:].split(".old-", 1)[0]).exists():
+                    continue
+            try:
+                if _newest_mtime(p) >= limit:
+                    continue
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+                removed.append(p)
+            except OSError:
+                continue
+    return removed

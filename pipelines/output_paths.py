@@ -61,3 +61,25 @@ def check_out_file(out: str | os.PathLike, source_dir: Path) -> Path:
         raise OutputPathError(f"--out {p}: the video is an MP4, give a name ending in .mp4")
     check_writable_dir(p.parent if str(p.parent) else Path("."), "the folder of --out")
     return p
+
+
+def check_out_folder(folder: str | os.PathLike, what: str = "--out") -> Path:
+    """A folder a tool will create or fill: not a file, and writable; nothing is created here."""
+    p = Path(folder).expanduser()
+    if p.exists() and not p.is_dir():
+        raise OutputPathError(f"{what} {p} is a file, not a folder: choose a folder name (nothing was changed)")
+    probe_in = p
+    while not probe_in.exists():
+        if probe_in.parent == probe_in:
+            break
+        probe_in = probe_in.parent
+    if not probe_in.is_dir():
+        raise OutputPathError(f"{what} {p} cannot be created: {probe_in} is a file; choose another folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=probe_in)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputPathError(f"{what} {p} is not writable ({exc.strerror or exc} in {probe_in}): choose a folder "
+                              "you can write to, or free some space") from None
+    return p

@@ -15,3 +15,14 @@ def load_error_line(exc: BaseException) -> str:
                 "so it is not a plain weights file and may be malicious; nothing from it was run")
     first = text.splitlines()[0] if text else ""
     return f"{type(exc).__name__}: {first[:200]}"
+
+
+def weights_problem(exc: BaseException, what: str = "the folder") -> str:
+    """A loader's exception as one line with what to do (damaged safetensors get their own advice)."""
+    name = type(exc).__name__
+    first = (str(exc).splitlines() or [""])[0][:200]
+    if "safetensor" in name.lower() or "safetensor" in first.lower() or "HeaderTooLarge" in first \
+            or "incomplete metadata" in first.lower():
+        return (f"a .safetensors weights file is damaged or cut short ({name}: {first}); "
+                f"copy {what} again (an interrupted download or copy?)")
+    return f"{name}: {first}"

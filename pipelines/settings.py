@@ -99,6 +99,12 @@ class AsrSettings:
 
 
 @dataclass
+class OutputSettings:
+    keep_turns: int = opt(0, "turn videos kept in output_dir, oldest removed first (0: keep all); only the "
+                             "engine's own turn-*.mp4 there, never --out files or copies", lo=0, hi=1_000_000)
+
+
+@dataclass
 class Settings:
     persona: str = opt(str(DEFAULT_PERSONA.relative_to(REPO_ROOT)), "persona folder (persona.json, chat log, portrait)", path="dir")
     device: str = opt("auto", "compute device", choices=("auto", "cpu", "cuda"))
@@ -110,6 +116,7 @@ class Settings:
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     face: FaceSettings = field(default_factory=FaceSettings)
     asr: AsrSettings = field(default_factory=AsrSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
 
     # -- paths ---------------------------------------------------------------
     def resolve(self, value: str) -> Path:

@@ -7,6 +7,7 @@ so the next turn works.
 """
 from __future__ import annotations
 
+import errno
 import queue
 import threading
 import time
@@ -20,6 +21,14 @@ from .stage import Stage, TurnContext
 
 #: put on an inbox to make its worker finish (after closing its stage)
 SENTINEL = object()
+
+#: what to do when a stage cannot write (the output folder is full or read-only)
+_DISK_ADVICE = {
+    errno.ENOSPC: "the disk is full: free some space or set output_dir / --out on another disk",
+    errno.EDQUOT: "the disk quota is used up: free some space or set output_dir / --out elsewhere",
+    errno.EROFS: "the folder is read-only: set output_dir / --out to a folder you can write to",
+    errno.EACCES: "no permission to write there: set output_dir / --out to a folder you can write to",
+}
 
 
 class TurnGate:
@@ -129,8 +138,10 @@ class StageWorker(threading.Thread):
             self.outbox.put(msg)
 
     def _report(self, turn_id: int, exc: BaseException) -> None:
-        err = StageError(turn_id, -1, stage=self.stage.name, error=f"{type(exc).__name__}: {exc}",
-                         traceback=traceback.format_exc())
+        text = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, OSError) and exc.errno in _DISK_ADVICE:
+            text = f"{exc.strerror} ({exc.filename or 'a file'}): {_DISK_ADVICE[exc.errno]}"
+        err = StageError(turn_id, -1, stage=self.stage.name, error=text, traceback=traceback.format_exc())
         self.on_error(err)
 
     # -- thread body -------------------------------------------------------

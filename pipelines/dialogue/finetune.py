@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..atomic_files import remove_stale
 from ..optional import require
 from . import finetune_checkpoints as ck
 from .chat_data import ChatDataReport, load_chat_log
@@ -269,6 +270,11 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[Progress], None] | None
              on_loss: Callable[[dict], None] | None = None) -> FinetuneResult:
     """Run (or resume) P-tuning; see the module docstring.  Callbacks run in the caller's thread."""
     cfg.validate()
+    from ..output_paths import OutputPathError, check_out_folder
+    try:
+        check_out_folder(cfg.out, "--out")
+    except OutputPathError as exc:
+        raise FinetuneError(str(exc)) from None
     torch = require("torch", purpose="fine-tuning")
     say = on_log or (lambda text: log.info("%s", text))
     stop = _stop_check(should_stop)
@@ -280,6 +286,7 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[Progress], None] | None
     say(report.summary())
 
     # -- where we start --------------------------------------------------------
+    remove_stale(out, (".checkpoint-*.new-*", ".checkpoint-*.old-*", ".best.new-*", ".best.old-*"))
     existing = ck.list_checkpoints(out)
     resume_from = None
     if existing and not cfg.resume:

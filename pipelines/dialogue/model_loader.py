@@ -151,7 +151,8 @@ def load_base(folder: Path, *, device: str = "cpu", dtype: Any = None, trust_rem
     except ModelLoadError:
         raise
     except Exception as exc:
-        raise ModelLoadError(f"{folder}: cannot load the model: {type(exc).__name__}: {exc}") from exc
+        from ..safe_load import weights_problem
+        raise ModelLoadError(f"{folder}: cannot load the model: {weights_problem(exc, 'the model folder')}") from exc
     model.to(device)
     return model, tokenizer, config, remote
 

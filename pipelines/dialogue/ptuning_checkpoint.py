@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..optional import require
-from ..safe_load import load_error_line
+from ..safe_load import load_error_line, weights_problem
 
 THUDM_PREFIX = "transformer.prefix_encoder."
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "adapter_model.safetensors", "adapter_model.bin")
@@ -128,7 +128,12 @@ def load_state_file(path: Path) -> dict[str, Any]:
     """Tensors of a ``.safetensors`` or ``.bin`` file (``weights_only``: no code runs)."""
     if path.suffix == ".safetensors":
         st = require("safetensors.torch", "safetensors", "reading checkpoints")
-        return st.load_file(str(path))
+        try:
+            return st.load_file(str(path))
+        except Exception as exc:  # SafetensorError: a truncated or foreign file
+            raise PtuningError(f"{path}: not a readable safetensors file ({str(exc).splitlines()[0][:160]}); it is "
+                               "probably cut short (an interrupted copy or save): copy it again or use an earlier "
+                               "checkpoint-N") from None
     torch = require("torch", purpose="reading checkpoints")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -219,7 +224,8 @@ def load_peft_adapter(model, folder: Path):
         with quiet_peft():
             return peft.PeftModel.from_pretrained(model, str(folder), is_trainable=False)
     except Exception as exc:
-        raise PtuningError(f"{folder}: cannot load the peft adapter onto this model: {exc}") from exc
+        raise PtuningError(f"{folder}: cannot load the peft adapter onto this model: "
+                           f"{weights_problem(exc, 'the adapter folder')}") from exc
 
 
 def apply_prefix_to_glm6b(model, ckpt: PrefixCheckpoint) -> None:

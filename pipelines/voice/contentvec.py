@@ -25,6 +25,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..safe_load import load_error_line
+
 HF_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 FAIRSEQ_NAMES = ("checkpoint_best_legacy_500.pt",)
 
@@ -166,8 +168,9 @@ class UnsafeCheckpointError(ContentVecError):
 def _restricted_pickle_module():
     """A pickle module whose ``find_class`` only knows an allow-list; ``load`` goes through it too.
 
-    torch's legacy (non-zip) reader calls ``pickle_module.load`` for the file header and
-    ``pickle_module.Unpickler`` for the records, so both must be restricted.
+    Its ``find_class`` is the allow-list ``_read_checkpoint`` resolves a file's names with
+    (then loaded by ``torch.load(weights_only=True)``); ``load`` goes through it too, as
+    torch's legacy reader calls ``pickle_module.load`` for the file header.
     """
     import numpy as np
     import torch
@@ -218,22 +221,70 @@ def _restricted_pickle_module():
     return mod
 
 
+def _pickle_globals(path: Path) -> set[tuple[str, str]]:
+    """The (module, name) pairs a torch file's pickles ask for, read without unpickling anything."""
+    import io
+    import pickletools
+    import zipfile
+
+    def scan(fh, out: set) -> None:
+        strings: list[str] = []
+        for op, arg, _ in pickletools.genops(fh):
+            if op.name == "GLOBAL" or op.name == "INST":
+                module, name = str(arg).split(" ", 1)
+                out.add((module, name))
+            elif op.name == "STACK_GLOBAL":
+                if len(strings) < 2:
+                    raise pickle.UnpicklingError("STACK_GLOBAL without its names")
+                out.add((strings[-2], strings[-1]))
+            elif isinstance(arg, str) and ("UNICODE" in op.name or op.name.endswith("STRING")):
+                strings.append(str(arg))
+
+    found: set[tuple[str, str]] = set()
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if info.filename.endswith(".pkl"):
+                    scan(io.BytesIO(zf.read(info)), found)
+        return found
+    with open(path, "rb") as fh:  # legacy: magic, protocol, sys_info, the records, the storage keys
+        for _ in range(5):
+            if not fh.peek(1):
+                break
+            scan(fh, found)
+    return found
+
+
 def _read_checkpoint(path: Path) -> dict:
+    """``torch.load(weights_only=True)``, with the file's fairseq/omegaconf classes as inert records.
+
+    Every name the file's pickles ask for is read first without unpickling; one
+    outside the allow-list (tensors, plain containers, numpy arrays, argparse,
+    fairseq/omegaconf records) refuses the file before anything is loaded.
+    """
+    import io
+
     import torch
 
     try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        pass  # holds fairseq/omegaconf objects: rebuild tensors only, objects become inert records
+        names = _pickle_globals(path)
     except Exception as exc:
-        raise ContentVecError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc}). {_HINT}") from exc
+        raise ContentVecError(f"{path}: not a readable checkpoint ({type(exc).__name__}: "
+                              f"{(str(exc).splitlines() or [''])[0]}). {_HINT}") from None
+    resolver = _restricted_pickle_module().Unpickler(io.BytesIO(b""))
+    safe = []
+    for module, name in sorted(names):
+        try:
+            safe.append((resolver.find_class(module, name), f"{module}.{name}"))
+        except UnsafeCheckpointError as exc:
+            raise UnsafeCheckpointError(f"{path}: {exc}") from None
+    import numpy as np
+    safe += [t for t in vars(np.dtypes).values() if isinstance(t, type) and issubclass(t, np.dtype)]
     try:
-        return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle_module())
-    except UnsafeCheckpointError as exc:
-        raise UnsafeCheckpointError(f"{path}: {exc}") from None
+        with torch.serialization.safe_globals(safe):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ContentVecError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc}). {_HINT}") from exc
+        raise ContentVecError(f"{path}: not a readable checkpoint ({load_error_line(exc)}). {_HINT}") from None
 
 
 def _cfg_value(ckpt: dict, key: str) -> Any:

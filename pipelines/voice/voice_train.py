@@ -439,6 +439,11 @@ def train_voice(opts: TrainOptions) -> TrainResult:
     out = Path(opts.out)
     speaker = opts.speaker or out.name
     resolve_contentvec(opts.contentvec)
+    from ..output_paths import OutputPathError, check_out_folder
+    try:
+        check_out_folder(out, "--out")
+    except OutputPathError as exc:
+        raise VoiceTrainError(str(exc)) from None
     partial = out.with_name(out.name + ".partial")
     if out.exists() and not (out / "config.json").is_file():
         if any(out.iterdir()):

@@ -3,25 +3,8 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-
-import pytest
 
 from pipelines.conversation_log import ConversationLog, ConversationLogError
-
-
-@pytest.fixture
-def tiny_tmpfs(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True, text=True,
-                       check=False)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip() or r.returncode}")
-    yield mnt
-    subprocess.run(["umount", str(mnt)], check=False)
 
 
 def test_full_disk_writes_whole_lines_or_nothing(tiny_tmpfs):

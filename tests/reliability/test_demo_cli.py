@@ -75,3 +75,39 @@ def test_nothing_piped_still_runs_the_scripted_demo_flag_free(tmp_path):
     finally:
         sys.stdin = saved
     assert subprocess.DEVNULL is not None
+
+
+def test_full_output_dir_during_a_turn_is_one_clear_line_per_failure(tiny_tmpfs):
+    (tiny_tmpfs / "fill").write_bytes(b"\0" * (64 * 1024 - 4096))
+    try:
+        with open(tiny_tmpfs / "fill2", "wb") as fh:
+            fh.write(b"\0" * 65536)
+    except OSError:
+        pass  # full now
+    proc = run_cli(["main_demo.py", "--text", "你好", "--output_dir", str(tiny_tmpfs)])
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    err = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(err) <= 2, proc.stderr  # the stage failure, and the log failure (once)
+    assert "the disk is full: free some space" in proc.stderr, proc.stderr
+    assert not list(tiny_tmpfs.glob(".turn-*.partial.mp4")), "the partial video was left behind"
+
+
+def test_later_turns_step_over_user_files_next_to_out(tmp_path):
+    from pipelines.sinks import FileSink
+
+    out = tmp_path / "reply.mp4"
+    notes = tmp_path / "reply-2.mp4"
+    notes.write_text("my notes, not a video")
+    (tmp_path / "reply-3.mp4").mkdir()
+    sink = FileSink(tmp_path, out)
+    assert sink._path_for(1) == out
+    assert sink._path_for(2) == tmp_path / "reply-4.mp4"
+    assert notes.read_text() == "my notes, not a video"
+
+
+def test_read_only_out_and_output_dir_are_one_line(readonly_dir, tmp_path):
+    line = one_error_line(run_cli(["main_demo.py", "--text", "hi", "--output_dir", str(readonly_dir)]))
+    assert "output_dir" in line and "not writable" in line and "Read-only" in line, line
+    line = one_error_line(demo(tmp_path, "--text", "hi", "--out", str(readonly_dir / "reply.mp4")))
+    assert "the folder of --out" in line and "not writable" in line, line

@@ -61,8 +61,16 @@ def _fairseq_state_from(model) -> dict:
     return out
 
 
-def test_fairseq_checkpoint_with_foreign_objects_loads_without_running_their_code(tmp_path):
+def test_fairseq_checkpoint_with_foreign_objects_loads_without_running_their_code(tmp_path, monkeypatch):
+    import sys
+    import types
+
     from pipelines.voice.contentvec import _model_class
+    # pickled under fairseq's own module name, as in the real file (the loader refuses any other module)
+    for name in ("fairseq", "fairseq.tasks", "fairseq.tasks.hubert_pretraining"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.setattr(FairseqTask, "__module__", "fairseq.tasks.hubert_pretraining")
+    sys.modules["fairseq.tasks.hubert_pretraining"].FairseqTask = FairseqTask
     torch.manual_seed(3)
     ref = _model_class()(tiny_hubert_config()).eval()
     ckpt = {"args": argparse.Namespace(encoder_attention_heads=2), "task_state": FairseqTask("hubert_pretraining"),

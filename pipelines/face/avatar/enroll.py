@@ -28,8 +28,21 @@ from typing import Callable, Sequence
 import numpy as np
 
 from pipelines.face.avatar import landmarks as lmk
-from pipelines.face.avatar.storage import PADS, Avatar, file_sha1, make_crops, save_avatar
-from pipelines.face.avatar.video_io import Clip, ClipError, is_image, iter_clip, read_clip
+from pipelines.face.avatar.storage import (
+    PADS,
+    Avatar,
+    file_sha1,
+    make_crops,
+    save_avatar,
+)
+from pipelines.face.avatar.video_io import (
+    Clip,
+    ClipError,
+    check_clip_file,
+    is_image,
+    iter_clip,
+    read_clip,
+)
 from pipelines.paths import SOURCE_DIR
 
 DEFAULT_PERSONAS = SOURCE_DIR
@@ -55,6 +68,7 @@ class ClipFaces:
     boxes: np.ndarray        # (N, 4) float32 raw detection boxes (NaN where none)
     landmarks: np.ndarray    # (N, 478, 2) float32 (NaN where none)
     found: np.ndarray        # (N,) bool: a face was found on the frame
+    counts: np.ndarray | None = None  # (N,) faces the detector saw on each frame (the largest is taken)
 
 
 # -- per-frame detection ---------------------------------------------------------------
@@ -66,6 +80,7 @@ class FaceTracker:
         self.model: int | None = None
         self.boxes: list[np.ndarray] = []
         self.marks: list[np.ndarray] = []
+        self.counts: list[int] = []
         if not static:
             lmk.reset_tracking()
 
@@ -77,15 +92,18 @@ class FaceTracker:
         small = (cv2.resize(img, (max(1, int(round(w * scale))), max(1, int(round(h * scale)))),
                             interpolation=cv2.INTER_LINEAR) if scale < 1 else img)
         det = None
+        found = []
         if self.model is None:
             for sel in (0, 1):        # short-range model first, the full-range model for far faces
                 found = lmk.detect_faces(small, sel)
                 if found:
-                    self.model, det = sel, found[0]
+                    self.model = sel
                     break
         else:
             found = lmk.detect_faces(small, self.model)
-            det = found[0] if found else None
+        if found:  # several people: the largest face (the one in front), as the mesh takes
+            det = max(found, key=lambda d: float((d.box[2] - d.box[0]) * (d.box[3] - d.box[1])))
+        self.counts.append(len(found))
         box = det.box / scale if det is not None else np.full(4, np.nan, np.float32)
         pts = lmk.face_mesh(img, static=self.static)
         if pts is None:
@@ -115,7 +133,7 @@ class FaceTracker:
                 rel = np.array([-0.05, -0.05, 0.05, 0.02], np.float32)
             size = lb[miss, 2:] - lb[miss, :2]
             boxes[miss] = lb[miss] + rel * np.concatenate([size, size], 1)
-        return ClipFaces(boxes=boxes, landmarks=marks, found=found)
+        return ClipFaces(boxes=boxes, landmarks=marks, found=found, counts=np.asarray(self.counts, np.int32))
 
 
 def detect_clip(frames: np.ndarray, progress: Progress | None = None, label: str = "",
@@ -339,6 +357,51 @@ def _conform(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
                      for f in frames])
 
 
+JUMP_SHIFT = 0.5      # the face centre moving more than this share of its width in one frame: another face
+JUMP_SCALE = 1.6      # or its size changing by more than this factor in one frame
+
+
+def which_face_note(path: Path, faces: ClipFaces, width: int) -> str:
+    """Several faces in the picture: which one was taken (the largest), as report advice."""
+    if faces.counts is None or not len(faces.counts) or faces.counts.max() < 2:
+        return ""
+    many = int(faces.counts.max())
+    i = int(np.flatnonzero(faces.counts == many)[0])
+    b = faces.boxes[i]
+    if np.isnan(b[0]):
+        return f"{path.name}: {many} faces in the picture; the largest was taken. Crop to one face if it is the wrong one."
+    cx = (b[0] + b[2]) / 2 / max(width, 1)
+    where = "left" if cx < 0.4 else "right" if cx > 0.6 else "centre"
+    return (f"{path.name}: {many} faces in the picture; took the largest, on the {where} "
+            f"({int(b[2] - b[0])}x{int(b[3] - b[1])} px at x={int(b[0])}, y={int(b[1])}). "
+            "If that is the wrong person, crop the picture or clip to one face.")
+
+
+def check_one_person(path: Path, faces: ClipFaces, fps: float) -> None:
+    """Refuse a clip whose largest face jumps to another face (another person or place) between frames.
+
+    The test is geometric: the face box centre moving more than ``JUMP_SHIFT`` of
+    its width, or its size changing more than ``JUMP_SCALE`` times, from one frame
+    to the next (or across a gap of at most 2 frames) is not head motion at 25 fps.
+    """
+    idx = np.flatnonzero(faces.found & ~np.isnan(faces.boxes[:, 0]))
+    if len(idx) < 2:
+        return
+    b = faces.boxes[idx]
+    centre = (b[:, :2] + b[:, 2:]) / 2
+    size = np.maximum(b[:, 2] - b[:, 0], 1.0)
+    close = np.diff(idx) <= 3
+    shift = np.linalg.norm(np.diff(centre, axis=0), axis=1) / np.minimum(size[:-1], size[1:])
+    scale = np.maximum(size[1:] / size[:-1], size[:-1] / size[1:])
+    jumps = np.flatnonzero(close & ((shift > JUMP_SHIFT) | (scale > JUMP_SCALE)))
+    if len(jumps):
+        k = int(idx[jumps[0] + 1])
+        raise EnrollmentError(
+            f"{path}: the face changes at frame {k} ({k / fps:.2f} s): the largest face jumps to another "
+            f"face there (another person, or a cut). Enroll clips of one person only; cut the clip at "
+            f"{k / fps:.2f} s")
+
+
 def build_avatar(clips: Sequence[str | Path], progress: Progress | None = None, fps: float = FPS,
                  max_side: int = MAX_SIDE) -> tuple[Avatar, dict]:
     """Read, detect, smooth and crop; returns the avatar and its quality report (writes nothing)."""
@@ -356,8 +419,10 @@ def build_avatar(clips: Sequence[str | Path], progress: Progress | None = None, 
     span = 1.0 / len(clips)
     for k, path in enumerate(clips):
         report_progress(f"reading {path.name}", k * span)
-        if not path.is_file():
-            raise EnrollmentError(f"{path}: file not found")
+        try:
+            check_clip_file(path)
+        except ClipError as exc:
+            raise EnrollmentError(str(exc)) from None
         hashes.append(file_sha1(path))
         if is_image(path):
             try:
@@ -381,11 +446,17 @@ def build_avatar(clips: Sequence[str | Path], progress: Progress | None = None, 
                 f"{path}: no face on {len(missing)} of {n} frames ({len(missing) / n:.0%}; at most "
                 f"{MAX_FACELESS:.0%} allowed): frames {describe_frames(missing, fps)}. "
                 f"Trim those parts or record again with the face always in view.")
+        check_one_person(path, faces, fps)
         raw = _fill_gaps(faces.boxes, faces.found)
         marks = _fill_gaps(faces.landmarks, faces.found)
         h, w = frames.shape[1:3]
         boxes = wav2lip_boxes(raw, w, h)
-        qualities.append(clip_quality(clip, faces, boxes))
+        q = clip_quality(clip, faces, boxes)
+        note = which_face_note(path, faces, w)
+        if note:
+            q["advice"].append(note)
+            q["faces_in_picture"] = int(faces.counts.max())
+        qualities.append(q)
         all_frames.append(frames)
         all_boxes.append(boxes)
         all_marks.append(marks.astype(np.float32))

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     except EnrollmentError as exc:
         if not args.quiet:
             print(file=sys.stderr)
-        print(f"enrollment refused: {exc} Nothing was changed.", file=sys.stderr)
+        print(f"enrollment refused: {str(exc).rstrip('.')}. Nothing was changed.", file=sys.stderr)
         return 2
     if not (args.quiet or args.json):
         print(file=sys.stderr)

