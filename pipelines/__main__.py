@@ -13,7 +13,7 @@ COMMANDS = {
     "voice-train": ("pipelines.voice.train_cli", "main", "train a so-vits-svc voice from recordings"),
     "enroll": ("pipelines.face.enroll_cli", "main", "enroll a face from 5-10 s clips or a portrait"),
     "export-onnx": ("pipelines.face.export_onnx", "main", "export the Wav2Lip generator to ONNX (fp32/fp16/int8)"),
-    "bench": (None, None, "benchmarks: latency | dialogue | voice | render | ui"),
+    "bench": (None, None, "benchmarks: latency | dialogue | voice | render | ui | asr"),
 }
 
 BENCHES = {
@@ -22,6 +22,7 @@ BENCHES = {
     "voice": "pipelines.bench.voice",
     "render": "pipelines.bench.render",
     "ui": "app.bench_ui",
+    "asr": "pipelines.bench.asr",
 }
 
 
