@@ -21,8 +21,8 @@ MODEL_FILES = ("model.int8.onnx", "model.onnx")
 def check_sherpa_folder(path: Path) -> list[str]:
     """One line per missing file of a SenseVoice / Paraformer folder (empty: complete)."""
     if not path.is_dir():
-        return [f"{path}: not a folder (set asr.model_dir to a sherpa-onnx SenseVoice or Paraformer folder, "
-                "e.g. module/sherpa-onnx-sense-voice-zh-en-ja-ko-yue-2024-07-17)"]
+        return [(f"{path}: not a folder (set asr.model_dir to a sherpa-onnx SenseVoice or Paraformer folder, "
+                 "e.g. module/sherpa-onnx-sense-voice-zh-en-ja-ko-yue-2024-07-17)")]
     missing = []
     if not any((path / m).is_file() for m in MODEL_FILES):
         missing.append(f"{path}: missing the acoustic model ({' or '.join(MODEL_FILES)})")

@@ -66,9 +66,8 @@ class WhisperRecognizer(Recognizer):
         gc = self.model.generation_config
         self.backend = f"whisper ({folder.name})"
         self._language = None
-        if self.asr.language in ("en", "zh") and getattr(gc, "lang_to_id", None):
-            if f"<|{self.asr.language}|>" in gc.lang_to_id:
-                self._language = self.asr.language
+        if self.asr.language in ("en", "zh") and f"<|{self.asr.language}|>" in (getattr(gc, "lang_to_id", None) or {}):
+            self._language = self.asr.language
 
     def _decode(self, samples: np.ndarray, sample_rate: int, max_new_tokens: int) -> str:
         import torch
