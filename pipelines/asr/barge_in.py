@@ -106,9 +106,10 @@ class BargeInDetector:
 class PlayedAudio:
     """What the speaker plays, as a 16 kHz reference: audio of each turn, in order, read in blocks.
 
-    ``attach(engine)`` fills it from the engine's last stage (what reaches the
-    player) and empties a turn the moment it is cancelled, so nothing stale
-    plays after an interrupt.
+    ``attach(engine)`` fills it from the face stage's output (the video chunks
+    whose audio the sink plays) and empties a turn the moment it is cancelled,
+    so nothing stale plays after an interrupt; a player that knows better what
+    it plays (the app's) calls ``push`` / ``read`` itself.
     """
 
     def __init__(self) -> None:
@@ -117,7 +118,7 @@ class PlayedAudio:
         self._dropped: set[int] = set()
         self.log: list[tuple[int | None, int]] = []  # (turn id, samples) of every block read
 
-    def attach(self, engine, stage: str = "sink") -> PlayedAudio:
+    def attach(self, engine, stage: str = "face") -> PlayedAudio:
         def listen(name, msg):
             if isinstance(msg, Cancel):
                 self.drop(msg.turn_id)
