@@ -87,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         settings = settings_from_args(args)
+        if args.mic:
+            from pipelines.asr.demo import mic_notice
+            if (notice := mic_notice()) is not None:
+                print(f"error: {notice}", file=sys.stderr)
+                return 1
         engine = Engine(settings, out_path=args.out, log_path=args.log)
         if not args.json:
             print("loading models …", flush=True)

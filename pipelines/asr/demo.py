@@ -5,12 +5,21 @@ import sys
 import time
 
 from .audio_input import AudioInputError
-from .mic import Microphone, MicUnavailable
+from .mic import Microphone, MicUnavailable, pick_device
 from .voice_input import VoiceInput
 
 
 def _say(text: str, as_json: bool) -> None:
     print(text, file=sys.stderr if as_json else sys.stdout, flush=True)
+
+
+def mic_notice(device: str = "") -> str | None:
+    """Why the microphone cannot be used (None: it can), checked before any model loads."""
+    try:
+        pick_device(device)
+    except MicUnavailable as exc:
+        return str(exc)
+    return None
 
 
 def load_voice(settings, args, **kw) -> VoiceInput | None:
