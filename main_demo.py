@@ -129,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_from_args(args)
         check_args(args, settings)
+        if args.mic:
+            from pipelines.asr.demo import mic_notice
+            if (notice := mic_notice()) is not None:
+                print(f"error: {notice}", file=sys.stderr)
+                return 1
         engine = Engine(settings, out_path=args.out, log_path=args.log)
         if not args.json:
             print("loading models …", flush=True)

@@ -15,7 +15,7 @@ COMMANDS = {
     "voice-train": ("pipelines.voice.train_cli", "main", "train a so-vits-svc voice from recordings"),
     "enroll": ("pipelines.face.avatar.enroll_cli", "main", "enroll a face from 5-10 s clips or a portrait"),
     "export-onnx": ("pipelines.face.wav2lip.export.onnx_export", "main", "export the Wav2Lip generator to ONNX (fp32/fp16/int8)"),
-    "bench": (None, None, "benchmarks: latency | dialogue | voice | render (the window: python -m app.bench_ui)"),
+    "bench": (None, None, "benchmarks: latency | dialogue | voice | render | asr (the window: python -m app.bench_ui)"),
 }
 
 BENCHES = {
@@ -23,6 +23,7 @@ BENCHES = {
     "dialogue": "pipelines.bench.dialogue",
     "voice": "pipelines.bench.voice",
     "render": "pipelines.bench.render",
+    "asr": "pipelines.bench.asr",
 }
 #: the window's own benchmark lives with the window (pipelines/ never reaches into app/)
 APP_BENCHES = {"ui": "python -m app.bench_ui"}

@@ -106,9 +106,10 @@ class BargeInDetector:
 class PlayedAudio:
     """What the speaker plays, as a 16 kHz reference: audio of each turn, in order, read in blocks.
 
-    ``attach(engine)`` fills it from the engine's last stage (what reaches the
-    player) and empties a turn the moment it is cancelled, so nothing stale
-    plays after an interrupt.
+    ``attach(engine)`` fills it from the face stage's output (the video chunks
+    whose audio the sink plays) and empties a turn the moment it is cancelled,
+    so nothing stale plays after an interrupt; a player that knows better what
+    it plays (the app's) calls ``push`` / ``read`` itself.
     """
 
     def __init__(self) -> None:
@@ -117,7 +118,7 @@ class PlayedAudio:
         self._dropped: set[int] = set()
         self.log: list[tuple[int | None, int]] = []  # (turn id, samples) of every block read
 
-    def attach(self, engine, stage: str = "sink") -> PlayedAudio:
+    def attach(self, engine, stage: str = "face") -> PlayedAudio:
         def listen(name, msg):
             if isinstance(msg, Cancel):
                 self.drop(msg.turn_id)
@@ -180,14 +181,16 @@ class BargeIn:
     def feed(self, mic: np.ndarray, played_block: np.ndarray, played_turn: int | None) -> int | None:
         """One block of the microphone and of what played meanwhile; the interrupted turn id, if any.
 
-        The turn is cancelled in the engine when it is still being generated, and
-        its queued audio is dropped from the player either way (a finished turn
-        may still be playing)."""
-        if not self.detector.feed(mic, played_block, played_turn is not None):
+        The avatar is talking while a turn's audio plays or while the engine still
+        works on its turn (a pause between sentences).  A barge-in cancels the turn
+        in the engine if it is still being generated, and drops its queued audio
+        from the player either way (a finished turn may still be playing)."""
+        target = played_turn if played_turn is not None else self.engine.active_turn  # between sentences
+        if not self.detector.feed(mic, played_block, target is not None):
             return None
-        if self.engine.active_turn == played_turn:
+        if self.engine.active_turn == target:
             self.engine.interrupt()
-        self.played.drop(played_turn)
-        self.interrupted.append(played_turn)
+        self.played.drop(target)
+        self.interrupted.append(target)
         self.detector.reset()
-        return played_turn
+        return target

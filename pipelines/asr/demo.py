@@ -5,7 +5,7 @@ import sys
 import time
 
 from .audio_input import AudioInputError
-from .mic import Microphone, MicUnavailable
+from .mic import Microphone, MicUnavailable, pick_device
 from .voice_input import VoiceInput
 
 
@@ -13,9 +13,29 @@ def _say(text: str, as_json: bool) -> None:
     print(text, file=sys.stderr if as_json else sys.stdout, flush=True)
 
 
+def mic_notice(device: str = "") -> str | None:
+    """Why the microphone cannot be used (None: it can), checked before any model loads."""
+    try:
+        pick_device(device)
+    except MicUnavailable as exc:
+        return str(exc)
+    return None
+
+
+def load_voice(settings, args, **kw) -> VoiceInput | None:
+    """The VAD and the configured recogniser, or None after one line saying why not."""
+    try:
+        return VoiceInput(settings, **kw).load()
+    except (FileNotFoundError, ValueError, ImportError, OSError, RuntimeError) as exc:
+        _say(f"error: speech recognition ({settings.asr.backend}) could not load: {exc}", args.json)
+        return None
+
+
 def audio_turns(engine, paths: list[str], args, report) -> bool:
     """One turn per file; returns True if any failed.  A bad file is one line, and the next file runs."""
-    voice = VoiceInput(engine.settings).load()
+    voice = load_voice(engine.settings, args)
+    if voice is None:
+        return True
     failed = False
     try:
         for path in paths:
@@ -43,7 +63,9 @@ def mic_turns(engine, args, report, device: str = "") -> bool:
     except MicUnavailable as exc:
         _say(f"error: {exc}", args.json)
         return True
-    voice = VoiceInput(engine.settings, on_partial=lambda t: print(f"\r… {t}", end="", flush=True)).load()
+    voice = load_voice(engine.settings, args, on_partial=lambda t: print(f"\r… {t}", end="", flush=True))
+    if voice is None:
+        return True
     _say(f"listening on {mic.device['name']!r}; speak, pause {engine.settings.asr.end_pause_s:.1f}s to end "
          "a turn, Ctrl+C quits", args.json)
     try:

@@ -24,6 +24,7 @@ class PocketsphinxRecognizer(Recognizer):
         self.asr = asr_settings
         self.settings = settings
         self.decoder = None
+        self._partial_decoder = None
 
     def _model_args(self) -> dict:
         if not self.asr.model_dir:
@@ -44,7 +45,13 @@ class PocketsphinxRecognizer(Recognizer):
 
     def load(self) -> None:
         ps = require("pocketsphinx", purpose="the pocketsphinx speech recogniser")
-        self.decoder = ps.Decoder(samprate=16000, loglevel="FATAL", **self._model_args())
+        # finals: batch cepstral mean normalisation over each whole utterance (the VAD cuts whole
+        # utterances), each from the model's initial mean, on a decoder that never runs partials:
+        # measured, with live CMN or with partial decodes on the same decoder, earlier audio changed
+        # later finals ("where do you live" -> "where do you")
+        self.decoder = ps.Decoder(samprate=16000, loglevel="FATAL", cmn="batch", **self._model_args())
+        self._cmn0 = self.decoder.get_cmn(False)
+        self._ps = ps
 
     @staticmethod
     def _pcm(samples: np.ndarray, sample_rate: int) -> bytes:
@@ -55,6 +62,7 @@ class PocketsphinxRecognizer(Recognizer):
         if self.decoder is None:
             self.load()
         d = self.decoder
+        d.set_cmn(self._cmn0)
         d.start_utt()
         d.process_raw(self._pcm(samples, sample_rate), False, True)
         d.end_utt()
@@ -64,7 +72,10 @@ class PocketsphinxRecognizer(Recognizer):
     def partial(self, samples: np.ndarray, sample_rate: int) -> str:
         if self.decoder is None:
             self.load()
-        d = self.decoder
+        if self._partial_decoder is None:  # its own decoder: partial decodes never touch the final one
+            self._partial_decoder = self._ps.Decoder(samprate=16000, loglevel="FATAL", **self._model_args())
+        d = self._partial_decoder
+        d.set_cmn(self._cmn0)
         d.start_utt()
         d.process_raw(self._pcm(samples, sample_rate), False, False)
         hyp = d.hyp()

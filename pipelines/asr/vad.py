@@ -7,7 +7,8 @@ starts when a frame's probability passes ``threshold``, and an utterance ends
 after ``end_pause_s`` of frames below ``threshold - 0.15`` (hysteresis, as
 Silero's own ``get_speech_timestamps``).  Utterances shorter than
 ``min_speech_s`` (a click, a cough) are dropped; ``pre_roll_s`` of audio before
-the onset is kept so the first phoneme is not cut.
+the onset is kept so the first phoneme is not cut, and ``tail_s`` of the end
+pause (the rest of it is silence the recogniser need not decode).
 """
 from __future__ import annotations
 
@@ -81,7 +82,8 @@ class UtteranceCutter:
     """Feed 16 kHz mono blocks of any size; get whole utterances back."""
 
     def __init__(self, vad: SileroVAD | None = None, *, end_pause_s: float = 0.6, threshold: float = 0.5,
-                 min_speech_s: float = 0.25, pre_roll_s: float = 0.2, max_utterance_s: float = 30.0) -> None:
+                 min_speech_s: float = 0.25, pre_roll_s: float = 0.2, tail_s: float = 0.25,
+                 max_utterance_s: float = 30.0) -> None:
         self.vad = vad or SileroVAD()
         self.end_pause_frames = max(1, round(end_pause_s * RATE / FRAME))
         self.threshold = threshold
@@ -89,6 +91,7 @@ class UtteranceCutter:
         self.min_speech_frames = max(1, round(min_speech_s * RATE / FRAME))
         self.pre_roll_frames = round(pre_roll_s * RATE / FRAME)
         self.max_frames = round(max_utterance_s * RATE / FRAME)
+        self.tail_frames = round(tail_s * RATE / FRAME)
         self.reset()
 
     def reset(self) -> None:
@@ -154,7 +157,8 @@ class UtteranceCutter:
         self._speech, self._history = None, []
         if self._speech_frames < self.min_speech_frames:
             return None
-        audio = np.concatenate(speech)
+        keep = len(speech) - max(0, trail - self.tail_frames)  # the end pause is not speech: keep a short tail
+        audio = np.concatenate(speech[:keep])
         end_frame = self._frames_seen - trail
         return Utterance(audio, self._onset * FRAME / RATE, end_frame * FRAME / RATE,
                          self._frames_seen * FRAME / RATE)

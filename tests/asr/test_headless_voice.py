@@ -49,3 +49,17 @@ def test_no_input_device_notice(tmp_path, capsys):
     lines = [ln for ln in (out + err).splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and "no microphone" in lines[0] and "--audio" in lines[0]
     assert "Traceback" not in out + err
+
+
+def test_recogniser_that_cannot_load_is_one_line(tmp_path, question_wav, capsys):
+    rc, out, err = run(capsys, "--audio", str(question_wav), "--asr.backend", "whisper", "--asr.model_dir",
+                       str(tmp_path / "no-such-whisper"), "--log", str(tmp_path / "log.jsonl"),
+                       "--output_dir", str(tmp_path))
+    assert rc == 1 and "Traceback" not in out + err
+    lines = [ln for ln in out.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "speech recognition (whisper) could not load" in lines[0] and "not a folder" in lines[0]
+
+
+def test_bad_asr_setting_is_reported_by_field(tmp_path, capsys):
+    rc, _out, err = run(capsys, "--audio", "x.wav", "--asr.end_pause_s", "0", "--output_dir", str(tmp_path))
+    assert rc == 2 and "asr.end_pause_s: must be between 0.1 and 5.0, got 0.0" in err
