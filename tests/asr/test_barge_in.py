@@ -13,7 +13,7 @@ from pipelines.asr.barge_in import BargeIn, BargeInDetector, PlayedAudio
 from pipelines.engine import Engine
 from pipelines.settings import Settings
 from tests.asr.conftest import silence
-from tests.engine.toy_stages import CollectSink, FlatFace
+from pipelines.testing.toy_stages import CollectSink, FlatFace
 
 BLOCK = 512
 ECHO_GAIN, ECHO_DELAY = 0.3, 1600  # -10 dB, 100 ms speaker -> microphone
