@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from pipelines.face.wav2lip.compositor import lower_face_mask
 from pipelines.face.wav2lip.checkpoint import CheckpointError
+from pipelines.face.wav2lip.compositor import lower_face_mask
 from pipelines.face.wav2lip.renderer import Wav2LipRenderer
 from pipelines.messages import AudioChunk, TextChunk, VideoChunk
 from pipelines.persona import Persona

@@ -27,8 +27,20 @@ from typing import Callable, Sequence
 import numpy as np
 
 from pipelines.face.avatar import landmarks as lmk
-from pipelines.face.avatar.storage import PADS, Avatar, file_sha1, make_crops, save_avatar
-from pipelines.face.avatar.video_io import Clip, ClipError, is_image, iter_clip, read_clip
+from pipelines.face.avatar.storage import (
+    PADS,
+    Avatar,
+    file_sha1,
+    make_crops,
+    save_avatar,
+)
+from pipelines.face.avatar.video_io import (
+    Clip,
+    ClipError,
+    is_image,
+    iter_clip,
+    read_clip,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PERSONAS = REPO_ROOT / "source"
@@ -65,6 +77,8 @@ class FaceTracker:
         self.model: int | None = None
         self.boxes: list[np.ndarray] = []
         self.marks: list[np.ndarray] = []
+        #: set once the face proved too small for the whole-frame mesh: mesh on crops from then on
+        self.crop_mesh = False
         if not static:
             lmk.reset_tracking()
 
@@ -86,7 +100,21 @@ class FaceTracker:
             found = lmk.detect_faces(small, self.model)
             det = found[0] if found else None
         box = det.box / scale if det is not None else np.full(4, np.nan, np.float32)
-        pts = lmk.face_mesh(img, static=self.static)
+        if det is None and scale < 1:
+            # a small face vanishes in the reduced copy: retry at full resolution, full-range first
+            for sel in (1, 0):
+                found = lmk.detect_faces(img, sel)
+                if found:
+                    box = found[0].box.astype(np.float32)
+                    if self.model is None:
+                        self.model = sel
+                    break
+        pts = None if self.crop_mesh else lmk.face_mesh(img, static=self.static)
+        if pts is None and not np.isnan(box[0]):
+            # the mesh's own detector misses small faces: run it on an enlarged crop around the box
+            pts = mesh_in_box(img, box)
+            if pts is not None:
+                self.crop_mesh = True     # keep to crops for this clip (tracking mode would jump)
         if pts is None:
             pts = np.full((lmk.N_LANDMARKS, 2), np.nan, np.float32)
         self.boxes.append(box.astype(np.float32))
@@ -115,6 +143,32 @@ class FaceTracker:
             size = lb[miss, 2:] - lb[miss, :2]
             boxes[miss] = lb[miss] + rel * np.concatenate([size, size], 1)
         return ClipFaces(boxes=boxes, landmarks=marks, found=found)
+
+
+MESH_CROP_SIDE = 256
+
+
+def mesh_in_box(img: np.ndarray, box: np.ndarray, context: float = 2.2) -> np.ndarray | None:
+    """478-point mesh of the face in ``box`` (x1, y1, x2, y2), found on a square crop
+    ``context`` times the box, resized to ``MESH_CROP_SIDE`` px; in ``img`` coordinates."""
+    import cv2
+    h, w = img.shape[:2]
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    half = max(box[2] - box[0], box[3] - box[1], 4.0) * context / 2
+    x0, y0 = int(np.floor(cx - half)), int(np.floor(cy - half))
+    side = int(np.ceil(2 * half))
+    pad = max(0, -x0, -y0, x0 + side - w, y0 + side - h)
+    src = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else img
+    crop = src[y0 + pad:y0 + pad + side, x0 + pad:x0 + pad + side]
+    if crop.shape[0] < 4 or crop.shape[1] < 4:
+        return None
+    k = MESH_CROP_SIDE / side
+    big = cv2.resize(crop, (MESH_CROP_SIDE, MESH_CROP_SIDE),
+                     interpolation=cv2.INTER_CUBIC if k > 1 else cv2.INTER_AREA)
+    pts = lmk.face_mesh(np.ascontiguousarray(big), static=True)
+    if pts is None:
+        return None
+    return (pts / k + (x0, y0)).astype(np.float32)
 
 
 def detect_clip(frames: np.ndarray, progress: Progress | None = None, label: str = "",

@@ -24,11 +24,15 @@ from typing import Iterator
 
 import numpy as np
 
-from pipelines.messages import AudioChunk, Message, VideoChunk
-from pipelines.stage import Stage, TurnContext
 from pipelines.face.wav2lip import mel as melmod
 from pipelines.face.wav2lip.compositor import Compositor
-from pipelines.face.wav2lip.inference import Wav2LipInference, faces_to_input, output_to_rgb
+from pipelines.face.wav2lip.inference import (
+    Wav2LipInference,
+    faces_to_input,
+    output_to_rgb,
+)
+from pipelines.messages import AudioChunk, Message, VideoChunk
+from pipelines.stage import Stage, TurnContext
 
 
 @dataclass
