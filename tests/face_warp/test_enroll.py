@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from pipelines.face.avatar import landmarks as L
-from pipelines.face.avatar.enroll import EnrollmentError, build_avatar, enroll
 from pipelines.face.avatar.loading import load_avatar
 from pipelines.face.avatar.storage import Avatar, AvatarError, read_avatar, save_avatar
+from pipelines.face.avatar.enroll import EnrollmentError, build_avatar, enroll
 from pipelines.testing.portrait_clip import make_head_motion_clip
 
 
@@ -89,8 +89,8 @@ def test_clip_without_a_face_is_refused_and_the_enrolled_avatar_is_untouched(fac
 
 
 def test_clip_with_too_many_faceless_frames_names_them(tmp_path, make_persona):
-    from pipelines.face.avatar.video_io import write_clip
     from pipelines.testing.portrait_clip import head_motion_frames
+    from pipelines.face.avatar.video_io import write_clip
     frames = [f for f, _ in head_motion_frames(2.0, 25.0, (480, 270), amount=0.3)]
     for i in range(30, 45):                       # the face leaves the picture for 0.6 s
         frames[i] = np.full_like(frames[i], 90)

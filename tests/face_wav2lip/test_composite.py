@@ -2,12 +2,7 @@
 import numpy as np
 import pytest
 
-from pipelines.face.wav2lip.compositor import (
-    TOP_CUT,
-    Compositor,
-    lower_face_mask,
-    match_colour,
-)
+from pipelines.face.wav2lip.compositor import TOP_CUT, Compositor, lower_face_mask, match_colour
 
 
 def _full_mask(frame_shape, box, mask_box):

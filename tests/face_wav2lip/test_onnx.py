@@ -4,13 +4,8 @@ import onnx
 import pytest
 import torch
 
-from pipelines.face.wav2lip.export.calibration import (
-    paired_inputs,
-    psnr,
-    speech_windows,
-)
-from pipelines.face.wav2lip.export.onnx_export import convert_fp16, quantize_int8
-from pipelines.face.wav2lip.export.onnx_export import main as export_main
+from pipelines.face.wav2lip.export.calibration import paired_inputs, psnr, speech_windows
+from pipelines.face.wav2lip.export.onnx_export import convert_fp16, main as export_main, quantize_int8
 from pipelines.face.wav2lip.inference import Wav2LipInference
 
 

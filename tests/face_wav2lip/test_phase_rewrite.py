@@ -8,10 +8,7 @@ import torch
 from torch import nn
 
 from pipelines.face.wav2lip.export.onnx_export import export_fp32
-from pipelines.face.wav2lip.export.rewrites import (
-    phase_conv_transpose,
-    rewrite_transposed_convs,
-)
+from pipelines.face.wav2lip.export.rewrites import phase_conv_transpose, rewrite_transposed_convs
 from pipelines.face.wav2lip.inference import Wav2LipInference
 from pipelines.face.wav2lip.model import fuse_batchnorm
 

@@ -5,11 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipelines.face.wav2lip.model import (
-    Wav2Lip,
-    fuse_batchnorm,
-    subpixel_transposed_convs,
-)
+from pipelines.face.wav2lip.model import Wav2Lip, fuse_batchnorm, subpixel_transposed_convs
 
 # (key, shape) of the official models/wav2lip.py (Rudrabha/Wav2Lip): first and last layers of every part
 OFFICIAL_KEYS = {

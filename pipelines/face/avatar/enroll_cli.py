@@ -10,12 +10,7 @@ import argparse
 import json
 import sys
 
-from pipelines.face.avatar.enroll import (
-    DEFAULT_PERSONAS,
-    MAX_SIDE,
-    EnrollmentError,
-    enroll,
-)
+from pipelines.face.avatar.enroll import DEFAULT_PERSONAS, MAX_SIDE, EnrollmentError, enroll
 
 
 def _progress(quiet: bool):

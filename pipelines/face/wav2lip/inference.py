@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.face.wav2lip.model import FACE_SIZE, MEL_BANDS, MEL_STEPS
 from pipelines.optional import require
+from pipelines.face.wav2lip.model import FACE_SIZE, MEL_BANDS, MEL_STEPS
 
 INPUT_NAMES = ("mel_batch", "face_batch")
 OUTPUT_NAME = "output"

@@ -32,13 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.atomic_files import atomic_path, atomic_write_text
-from pipelines.face.wav2lip.export.rewrites import (
-    fold_pads_into_convs,
-    rewrite_transposed_convs,
-    tie_permutation_scales,
-)
-from pipelines.face.wav2lip.inference import INPUT_NAMES, OUTPUT_NAME
 from pipelines.optional import require
+from pipelines.face.wav2lip.export.rewrites import fold_pads_into_convs, rewrite_transposed_convs, tie_permutation_scales
+from pipelines.face.wav2lip.inference import INPUT_NAMES, OUTPUT_NAME
 
 OPSET = 17
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -165,8 +161,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from pipelines.face.wav2lip.checkpoint import CheckpointError, load_wav2lip
     from pipelines.settings import SettingsError, load_settings
+    from pipelines.face.wav2lip.checkpoint import CheckpointError, load_wav2lip
 
     try:
         settings = load_settings(args.settings)
@@ -237,14 +233,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _calibration_data(settings, args):
     """(calibration mels, faces, held-out mels, faces, face source) from the persona's avatar + espeak."""
-    from pipelines.face.avatar.loading import load_avatar
-    from pipelines.face.wav2lip.export.calibration import (
-        SENTENCES,
-        paired_inputs,
-        speech_samples,
-        speech_windows,
-    )
     from pipelines.persona import Persona
+    from pipelines.face.avatar.loading import load_avatar
+    from pipelines.face.wav2lip.export.calibration import SENTENCES, paired_inputs, speech_samples, speech_windows
 
     persona = Persona.load(Path(args.persona) if args.persona else settings.persona_dir)
     avatar = load_avatar(persona, settings)

@@ -54,7 +54,6 @@ def phase_conv_transpose(convt, relu: bool = True):
     """
     import torch
     from torch import nn
-
     from pipelines.face.wav2lip.model import SubpixelConvTranspose
 
     s, k, p, op = convt.stride[0], convt.kernel_size[0], convt.padding[0], convt.output_padding[0]
@@ -102,10 +101,7 @@ def rewrite_transposed_convs(fused, mode: str = "phases"):
     work); ``native``: left as ConvTranspose (fp32 only: int8 runtimes keep
     it in float).  The block's ReLU moves inside, before the interleave.
     """
-    from pipelines.face.wav2lip.model import (
-        replace_transposed_convs,
-        subpixel_transposed_convs,
-    )
+    from pipelines.face.wav2lip.model import replace_transposed_convs, subpixel_transposed_convs
 
     if mode not in TRANSPOSED_CONVS:
         raise ValueError(f"transposed_convs must be one of {', '.join(TRANSPOSED_CONVS)}, got {mode!r}")
