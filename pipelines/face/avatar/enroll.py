@@ -393,8 +393,14 @@ def _conform(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def build_avatar(clips: Sequence[str | Path], progress: Progress | None = None, fps: float = FPS,
-                 max_side: int = MAX_SIDE) -> tuple[Avatar, dict]:
-    """Read, detect, smooth and crop; returns the avatar and its quality report (writes nothing)."""
+                 max_side: int = MAX_SIDE, pads=PADS, box=None, nosmooth: bool = False) -> tuple[Avatar, dict]:
+    """Read, detect, smooth and crop; returns the avatar and its quality report (writes nothing).
+
+    Wav2Lip's own options: ``pads`` (top, bottom, left, right) pixels added to the face box
+    (more bottom for a cut-off chin), ``box`` a fixed (top, bottom, left, right) box in the
+    clip's pixels instead of detection's, ``nosmooth`` no smoothing of the box over time.
+    """
+    pads, box = parse_pads(pads), parse_box(box)
     t_start = time.perf_counter()
     clips = [Path(c) for c in clips]
     if not clips:
@@ -437,7 +443,18 @@ def build_avatar(clips: Sequence[str | Path], progress: Progress | None = None, 
         raw = _fill_gaps(faces.boxes, faces.found)
         marks = _fill_gaps(faces.landmarks, faces.found)
         h, w = frames.shape[1:3]
-        boxes = wav2lip_boxes(raw, w, h)
+        if box is not None:
+            # a fixed box like Wav2Lip's --box (top, bottom, left, right in the clip's own pixels)
+            sw = float(clip.info.get("width") or w)
+            sh = float(clip.info.get("height") or h)
+            if clip.info.get("rotation") in (90, 270):
+                sw, sh = sh, sw
+            y1, y2, x1, x2 = box
+            raw = np.tile(np.array([x1 * w / sw, y1 * h / sh, x2 * w / sw, y2 * h / sh], np.float32), (n, 1))
+        window = 1 if nosmooth else SMOOTH_FRAMES
+        # as in Wav2Lip, a fixed box is used as given (no pads)
+        boxes = wav2lip_boxes(raw, w, h, pads=(0, 0, 0, 0) if box is not None else tuple(pads), window=window,
+                              size_window=1 if nosmooth else SIZE_SMOOTH_FRAMES)
         qualities.append(clip_quality(clip, faces, boxes))
         all_frames.append(frames)
         all_boxes.append(boxes)
@@ -484,8 +501,38 @@ def persona_folder(name_or_folder: str | Path, persona_dir: str | Path | None = 
     return Path(persona_dir) / s if persona_dir else DEFAULT_PERSONAS / s
 
 
+def parse_pads(value) -> tuple[int, int, int, int]:
+    """Wav2Lip pads from '0 10 0 0', '0,10,0,0' or a sequence of 4 ints (top, bottom, left, right)."""
+    return _four(value, "pads (top bottom left right)", PADS)
+
+
+def parse_box(value) -> tuple[int, int, int, int] | None:
+    """A fixed face box (top, bottom, left, right) or None for '', None or '-1 -1 -1 -1'."""
+    got = _four(value, "box (top bottom left right)", None)
+    if got is None or all(v < 0 for v in got):
+        return None
+    y1, y2, x1, x2 = got
+    if y2 <= y1 or x2 <= x1 or min(got) < 0:
+        raise EnrollmentError(f"face box {got}: need 0 <= top < bottom and 0 <= left < right (pixels)")
+    return got
+
+
+def _four(value, what: str, default):
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    parts = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+    try:
+        nums = tuple(int(float(p)) for p in parts)
+    except (TypeError, ValueError):
+        nums = ()
+    if len(nums) != 4:
+        raise EnrollmentError(f"{what}: expected 4 whole numbers like '0 10 0 0', got {value!r}")
+    return nums
+
+
 def enroll(name_or_folder: str | Path, clips: Sequence[str | Path], progress: Progress | None = None, *,
-           persona_dir: str | Path | None = None, fps: float = FPS, max_side: int = MAX_SIDE) -> dict:
+           persona_dir: str | Path | None = None, fps: float = FPS, max_side: int = MAX_SIDE,
+           pads=PADS, box=None, nosmooth: bool = False) -> dict:
     """Enroll ``clips`` as the face of a persona; returns the quality report.
 
     The persona folder is created (with a minimal ``persona.json``) when it does
@@ -493,7 +540,8 @@ def enroll(name_or_folder: str | Path, clips: Sequence[str | Path], progress: Pr
     the clips cannot be used.
     """
     folder = persona_folder(name_or_folder, persona_dir)
-    avatar, report = build_avatar(clips, progress, fps=fps, max_side=max_side)
+    avatar, report = build_avatar(clips, progress, fps=fps, max_side=max_side, pads=pads, box=box,
+                                  nosmooth=nosmooth)
     if progress:
         progress(f"saving to {folder / 'avatar'}", 0.99)
     report = save_enrollment(folder, avatar, report)
