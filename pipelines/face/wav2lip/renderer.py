@@ -119,6 +119,14 @@ class Wav2LipRenderer(Stage):
             raise ValueError(f"avatar {getattr(self.avatar, 'source', '')}: crops must be (N, 96, 96, 3) for its "
                              f"{len(self.avatar.frames)} frames, got {crops.shape}; enroll the face again")
         self.backend = f"wav2lip/{self.model.describe()}"
+        self.warm_up()
+
+    def warm_up(self) -> None:
+        """One call at the first batch's size at load time, so the first turn does not pay for
+        the runtime's first-run allocations and kernel choices."""
+        k = max(1, min(self.first_batch, self.batch_size))
+        crops = np.asarray(self.avatar.crops[np.zeros(k, np.int64)])
+        self.model(np.zeros((k, 1, 80, 16), np.float32), faces_to_input(crops))
 
     # -- helpers -------------------------------------------------------------------
     def _avatar_index(self, i: int) -> int:
