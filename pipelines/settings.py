@@ -87,6 +87,11 @@ class FaceSettings:
     face: str = opt("", "enrolled face (avatar folder); empty: the persona's", path="dir")
     silence_db: float = opt(-45.0, "wav2lip: frames quieter than this (dBFS RMS) keep the original face", lo=-120.0, hi=0.0)
     colour_match: bool = opt(True, "wav2lip: match the rendered mouth's colour to the frame (L*a*b* mean/std)")
+    pads: str = opt("0 10 0 0", "enrollment: pixels added to the Wav2Lip face box: top bottom left right (more bottom for a cut-off chin)")
+    box: str = opt("", "enrollment: fixed face box 'top bottom left right' in the clip's pixels instead of detection; empty: detect")
+    nosmooth: bool = opt(False, "enrollment: do not smooth the face box over time (Wav2Lip's --nosmooth)")
+    enroll_max_side: int = opt(720, "enrollment: keep frames with the longer side at most this many pixels", lo=96, hi=4096)
+    blend_frames: int = opt(3, "wav2lip: frames over which pauses cross-fade between generated and original", lo=0, hi=25)
 
 
 @dataclass

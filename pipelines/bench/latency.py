@@ -62,6 +62,35 @@ def run(settings, turns: int) -> dict:
     }
 
 
+def random_wav2lip_int8(settings, workdir: str, log=print) -> str:
+    """An int8 ONNX Wav2Lip with random weights (the official architecture), calibrated on the
+    persona's own face and espeak speech: for ``--face wav2lip`` without a checkpoint."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from ..face.avatar.loading import load_avatar
+    from ..face.wav2lip.export import onnx_export as ex
+    from ..face.wav2lip.export.calibration import (
+        SENTENCES,
+        paired_inputs,
+        speech_samples,
+        speech_windows,
+    )
+    from ..persona import Persona
+    from ..testing.wav2lip_random import random_wav2lip
+
+    persona = Persona.load(settings.persona_dir)
+    avatar = load_avatar(persona, settings)
+    mels, faces = paired_inputs(np.asarray(avatar.crops), speech_windows(speech_samples(persona, SENTENCES[0::2])),
+                                64, seed=0)
+    t0 = time.perf_counter()
+    fp32 = ex.export_fp32(random_wav2lip(0, mels[:32], faces[:32]), Path(workdir) / "w2l.fp32.onnx")
+    path = ex.quantize_int8(fp32, Path(workdir) / "w2l.int8.onnx", mels, faces)
+    log(f"random-weight Wav2Lip exported to int8 ONNX in {time.perf_counter() - t0:.1f} s (not timed)")
+    return str(path)
+
+
 def fmt(v, unit="s"):
     return "-" if v is None else f"{v:.3f}{unit}" if unit == "s" else f"{v:.2f}"
 
@@ -83,9 +112,18 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--turns", type=int, default=3)
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--face", choices=("warp", "wav2lip"), default=None,
+                   help="face backend; 'wav2lip' without --face.checkpoint times a random-weight int8 ONNX "
+                        "export of the official architecture")
     add_settings_arguments(p)
     args = p.parse_args(argv)
-    res = run(settings_from_args(args), args.turns)
+    settings = settings_from_args(args)
+    if args.face:
+        settings = settings.replace("face.backend", args.face)
+    if settings.face.backend == "wav2lip" and not settings.face.checkpoint:
+        workdir = tempfile.mkdtemp(prefix="bench-w2l-")
+        settings = settings.replace("face.checkpoint", random_wav2lip_int8(settings, workdir))
+    res = run(settings, args.turns)
     if args.json:
         print(json.dumps(res, ensure_ascii=False, indent=2))
     else:

@@ -12,7 +12,7 @@ from pipelines.stage import TurnContext
 @pytest.mark.parametrize("fps", [20, 25, 30, 50])
 def test_wav2lip_frames_by_time(w2l_checkpoint, face_avatar, tmp_path, fps):
     s = (Settings().replace("face.backend", "wav2lip").replace("face.checkpoint", str(w2l_checkpoint))
-         .replace("face.fps", fps).replace("face.batch_size", 8).replace("device", "cpu"))
+         .replace("face.fps", fps).replace("face.batch_size", 8).replace("face.runtime", "torch").replace("device", "cpu"))
     r = Wav2LipRenderer(s, Persona(root=tmp_path, name="t", display_name="t", system_prompt=""), avatar=face_avatar)
     r.load()
     sr = 16000

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from pipelines.face.wav2lip.compositor import lower_face_mask
 from pipelines.face.wav2lip.checkpoint import CheckpointError
+from pipelines.face.wav2lip.compositor import lower_face_mask
 from pipelines.face.wav2lip.renderer import Wav2LipRenderer
 from pipelines.messages import AudioChunk, TextChunk, VideoChunk
 from pipelines.persona import Persona
@@ -12,7 +12,7 @@ from pipelines.stage import TurnContext
 from pipelines.testing.harness import run_stage
 
 
-def _settings(checkpoint, batch=8, runtime="auto"):
+def _settings(checkpoint, batch=8, runtime="torch"):
     s = Settings()
     s = s.replace("face.backend", "wav2lip").replace("face.checkpoint", str(checkpoint))
     return s.replace("face.batch_size", batch).replace("face.runtime", runtime).replace("device", "cpu")
@@ -78,7 +78,8 @@ def test_speech_changes_only_the_lower_face_and_pauses_keep_the_face(renderer, f
     samples, sr = speech          # 0.4 s of silence, the sentence, 0.4 s of silence
     renderer.reset()
     frames = np.concatenate([c.frames for c in _render(renderer, samples, sr, turn=7)])
-    lead = int(0.4 * 25) - 2      # leading silence minus the one-frame margin
+    # leading silence minus the one-frame margin and the fade into speech (face.blend_frames)
+    lead = int(0.4 * 25) - 2 - renderer.blend_frames
     for i in range(lead):
         assert np.array_equal(frames[i], face_avatar.frames[face_avatar.index(i)])
     mid = len(frames) // 2
@@ -129,7 +130,7 @@ def test_onnx_runtime_renders_the_same_frames(w2l_onnx, w2l_checkpoint, face_ava
     part = samples[int(0.4 * sr):int(1.0 * sr)]   # speech only: every frame is rendered
     out = {}
     for name, ck in (("torch", w2l_checkpoint), ("onnx", w2l_onnx)):
-        r = Wav2LipRenderer(_settings(ck, batch=16), _persona(tmp_path), avatar=face_avatar)
+        r = Wav2LipRenderer(_settings(ck, batch=16, runtime=name), _persona(tmp_path), avatar=face_avatar)
         r.load()
         assert r.backend.startswith(f"wav2lip/{name}-fp32")
         out[name] = np.concatenate([c.frames for c in _render(r, part, sr)]).astype(np.int16)
@@ -174,3 +175,24 @@ def test_batch_schedule_ramps_up_only_at_the_start_of_a_turn(renderer):
         assert [b - a for a, b in renderer.batches(40, first_of_turn=False)] == [32, 8]
     finally:
         renderer.batch_size, renderer.first_batch = bs, first
+
+
+def test_pauses_cross_fade_instead_of_popping(renderer, face_avatar, speech):
+    from pipelines.face.wav2lip.renderer import blend_weights
+
+    w = blend_weights(np.array([1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1], bool), 3)
+    np.testing.assert_allclose(w, [0, 0, 0.25, 0.5, 0.75, 1, 1, 0.75, 0.5, 0.25, 0, 0])
+    samples, sr = speech
+    jumps = {}
+    for frames_n in (0, 3):
+        renderer.reset()
+        renderer.blend_frames = frames_n
+        try:
+            frames = np.concatenate([c.frames for c in _render(renderer, samples, sr, turn=30 + frames_n)])
+        finally:
+            renderer.blend_frames = 3
+        ids = [face_avatar.index_at(i / 25) for i in range(len(frames))]
+        change = np.array([np.abs(f.astype(np.int16) - face_avatar.frames[j]).mean() for f, j in zip(frames, ids)])
+        assert change[0] == 0 and change[-1] == 0            # deep in the pauses: the original face
+        jumps[frames_n] = np.abs(np.diff(change)).max()
+    assert jumps[3] < 0.6 * jumps[0], jumps                    # the onset and the end fade, no pop

@@ -2,7 +2,11 @@
 import pytest
 import torch
 
-from pipelines.face.wav2lip.checkpoint import CheckpointError, load_wav2lip, save_checkpoint
+from pipelines.face.wav2lip.checkpoint import (
+    CheckpointError,
+    load_wav2lip,
+    save_checkpoint,
+)
 from pipelines.face.wav2lip.model import Wav2Lip
 
 
@@ -80,8 +84,41 @@ def test_missing_and_non_torch_files(tmp_path):
         load_wav2lip(tmp_path / "nope.pth")
     junk = tmp_path / "junk.pth"
     junk.write_text("this is not a checkpoint")
-    with pytest.raises(CheckpointError, match="cannot be read"):
+    with pytest.raises(CheckpointError, match="not a PyTorch checkpoint"):
         load_wav2lip(junk)
+
+
+def test_the_loader_sniffs_and_names_what_the_file_is(tmp_path, w2l_checkpoint):
+    from pipelines.face.wav2lip.checkpoint import sniff
+
+    html = tmp_path / "wav2lip_gan.pth"
+    html.write_text("<!DOCTYPE html>\n<html lang='en'><head><title>Wav2Lip - Google Drive</title></head></html>")
+    lfs = tmp_path / "lfs.pth"
+    lfs.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:4fa0a2b6e2d\nsize 435801865\n")
+    empty = tmp_path / "empty.pth"
+    empty.write_bytes(b"")
+    legacy = tmp_path / "legacy.pth"
+    torch.save({"state_dict": {}}, legacy, _use_new_zipfile_serialization=False)
+    assert [sniff(p) for p in (html, lfs, empty, legacy, w2l_checkpoint)] == [
+        "html", "git-lfs pointer", "empty", "legacy torch", "zip"]
+    for path, words in ((html, "web page (HTML)"), (lfs, "git-lfs pointer"), (empty, "empty file")):
+        with pytest.raises(CheckpointError) as err:
+            load_wav2lip(path)
+        assert words in str(err.value) and "weights_only=False" not in str(err.value)
+
+
+def test_a_high_resolution_fork_is_recognised_by_its_shapes(tmp_path):
+    sd = Wav2Lip().state_dict()
+    sd["face_encoder_blocks.0.0.conv_block.0.weight"] = torch.zeros(8, 6, 7, 7)    # 6 -> 8 as in a 384 fork
+    sd["face_encoder_blocks.7.0.conv_block.0.weight"] = torch.zeros(512, 512, 3, 3)
+    sd["face_encoder_blocks.8.0.conv_block.0.weight"] = torch.zeros(512, 512, 3, 3)
+    path = tmp_path / "wav2lip_384.pth"
+    torch.save({"state_dict": sd}, path)
+    with pytest.raises(CheckpointError) as err:
+        load_wav2lip(path)
+    msg = str(err.value)
+    assert "high-resolution Wav2Lip fork" in msg and "9 face-encoder blocks" in msg and "384" in msg
+    assert "6->8" in msg
 
 
 def test_save_is_atomic_and_leaves_no_temp_files(w2l_model, tmp_path):

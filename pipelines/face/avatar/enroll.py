@@ -81,6 +81,8 @@ class FaceTracker:
         self.boxes: list[np.ndarray] = []
         self.marks: list[np.ndarray] = []
         self.counts: list[int] = []
+        #: set once the face proved too small for the whole-frame mesh: mesh on crops from then on
+        self.crop_mesh = False
         if not static:
             lmk.reset_tracking()
 
@@ -105,7 +107,21 @@ class FaceTracker:
             det = max(found, key=lambda d: float((d.box[2] - d.box[0]) * (d.box[3] - d.box[1])))
         self.counts.append(len(found))
         box = det.box / scale if det is not None else np.full(4, np.nan, np.float32)
-        pts = lmk.face_mesh(img, static=self.static)
+        if det is None and scale < 1:
+            # a small face vanishes in the reduced copy: retry at full resolution, full-range first
+            for sel in (1, 0):
+                found = lmk.detect_faces(img, sel)
+                if found:
+                    box = found[0].box.astype(np.float32)
+                    if self.model is None:
+                        self.model = sel
+                    break
+        pts = None if self.crop_mesh else lmk.face_mesh(img, static=self.static)
+        if pts is None and not np.isnan(box[0]):
+            # the mesh's own detector misses small faces: run it on an enlarged crop around the box
+            pts = mesh_in_box(img, box)
+            if pts is not None:
+                self.crop_mesh = True     # keep to crops for this clip (tracking mode would jump)
         if pts is None:
             pts = np.full((lmk.N_LANDMARKS, 2), np.nan, np.float32)
         self.boxes.append(box.astype(np.float32))
@@ -134,6 +150,32 @@ class FaceTracker:
             size = lb[miss, 2:] - lb[miss, :2]
             boxes[miss] = lb[miss] + rel * np.concatenate([size, size], 1)
         return ClipFaces(boxes=boxes, landmarks=marks, found=found, counts=np.asarray(self.counts, np.int32))
+
+
+MESH_CROP_SIDE = 256
+
+
+def mesh_in_box(img: np.ndarray, box: np.ndarray, context: float = 2.2) -> np.ndarray | None:
+    """478-point mesh of the face in ``box`` (x1, y1, x2, y2), found on a square crop
+    ``context`` times the box, resized to ``MESH_CROP_SIDE`` px; in ``img`` coordinates."""
+    import cv2
+    h, w = img.shape[:2]
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    half = max(box[2] - box[0], box[3] - box[1], 4.0) * context / 2
+    x0, y0 = int(np.floor(cx - half)), int(np.floor(cy - half))
+    side = int(np.ceil(2 * half))
+    pad = max(0, -x0, -y0, x0 + side - w, y0 + side - h)
+    src = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else img
+    crop = src[y0 + pad:y0 + pad + side, x0 + pad:x0 + pad + side]
+    if crop.shape[0] < 4 or crop.shape[1] < 4:
+        return None
+    k = MESH_CROP_SIDE / side
+    big = cv2.resize(crop, (MESH_CROP_SIDE, MESH_CROP_SIDE),
+                     interpolation=cv2.INTER_CUBIC if k > 1 else cv2.INTER_AREA)
+    pts = lmk.face_mesh(np.ascontiguousarray(big), static=True)
+    if pts is None:
+        return None
+    return (pts / k + (x0, y0)).astype(np.float32)
 
 
 def detect_clip(frames: np.ndarray, progress: Progress | None = None, label: str = "",
@@ -403,8 +445,14 @@ def check_one_person(path: Path, faces: ClipFaces, fps: float) -> None:
 
 
 def build_avatar(clips: Sequence[str | Path], progress: Progress | None = None, fps: float = FPS,
-                 max_side: int = MAX_SIDE) -> tuple[Avatar, dict]:
-    """Read, detect, smooth and crop; returns the avatar and its quality report (writes nothing)."""
+                 max_side: int = MAX_SIDE, pads=PADS, box=None, nosmooth: bool = False) -> tuple[Avatar, dict]:
+    """Read, detect, smooth and crop; returns the avatar and its quality report (writes nothing).
+
+    Wav2Lip's own options: ``pads`` (top, bottom, left, right) pixels added to the face box
+    (more bottom for a cut-off chin), ``box`` a fixed (top, bottom, left, right) box in the
+    clip's pixels instead of detection's, ``nosmooth`` no smoothing of the box over time.
+    """
+    pads, box = parse_pads(pads), parse_box(box)
     t_start = time.perf_counter()
     clips = [Path(c) for c in clips]
     if not clips:
@@ -450,7 +498,18 @@ def build_avatar(clips: Sequence[str | Path], progress: Progress | None = None, 
         raw = _fill_gaps(faces.boxes, faces.found)
         marks = _fill_gaps(faces.landmarks, faces.found)
         h, w = frames.shape[1:3]
-        boxes = wav2lip_boxes(raw, w, h)
+        if box is not None:
+            # a fixed box like Wav2Lip's --box (top, bottom, left, right in the clip's own pixels)
+            sw = float(clip.info.get("width") or w)
+            sh = float(clip.info.get("height") or h)
+            if clip.info.get("rotation") in (90, 270):
+                sw, sh = sh, sw
+            y1, y2, x1, x2 = box
+            raw = np.tile(np.array([x1 * w / sw, y1 * h / sh, x2 * w / sw, y2 * h / sh], np.float32), (n, 1))
+        window = 1 if nosmooth else SMOOTH_FRAMES
+        # as in Wav2Lip, a fixed box is used as given (no pads)
+        boxes = wav2lip_boxes(raw, w, h, pads=(0, 0, 0, 0) if box is not None else tuple(pads), window=window,
+                              size_window=1 if nosmooth else SIZE_SMOOTH_FRAMES)
         q = clip_quality(clip, faces, boxes)
         note = which_face_note(path, faces, w)
         if note:
@@ -522,8 +581,38 @@ def persona_folder(name_or_folder: str | Path, persona_dir: str | Path | None = 
     return target
 
 
+def parse_pads(value) -> tuple[int, int, int, int]:
+    """Wav2Lip pads from '0 10 0 0', '0,10,0,0' or a sequence of 4 ints (top, bottom, left, right)."""
+    return _four(value, "pads (top bottom left right)", PADS)
+
+
+def parse_box(value) -> tuple[int, int, int, int] | None:
+    """A fixed face box (top, bottom, left, right) or None for '', None or '-1 -1 -1 -1'."""
+    got = _four(value, "box (top bottom left right)", None)
+    if got is None or all(v < 0 for v in got):
+        return None
+    y1, y2, x1, x2 = got
+    if y2 <= y1 or x2 <= x1 or min(got) < 0:
+        raise EnrollmentError(f"face box {got}: need 0 <= top < bottom and 0 <= left < right (pixels)")
+    return got
+
+
+def _four(value, what: str, default):
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    parts = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+    try:
+        nums = tuple(int(float(p)) for p in parts)
+    except (TypeError, ValueError):
+        nums = ()
+    if len(nums) != 4:
+        raise EnrollmentError(f"{what}: expected 4 whole numbers like '0 10 0 0', got {value!r}")
+    return nums
+
+
 def enroll(name_or_folder: str | Path, clips: Sequence[str | Path], progress: Progress | None = None, *,
-           persona_dir: str | Path | None = None, fps: float = FPS, max_side: int = MAX_SIDE) -> dict:
+           persona_dir: str | Path | None = None, fps: float = FPS, max_side: int = MAX_SIDE,
+           pads=PADS, box=None, nosmooth: bool = False) -> dict:
     """Enroll ``clips`` as the face of a persona; returns the quality report.
 
     The persona folder is created (with a minimal ``persona.json``) when it does
@@ -531,7 +620,8 @@ def enroll(name_or_folder: str | Path, clips: Sequence[str | Path], progress: Pr
     the clips cannot be used.
     """
     folder = persona_folder(name_or_folder, persona_dir)
-    avatar, report = build_avatar(clips, progress, fps=fps, max_side=max_side)
+    avatar, report = build_avatar(clips, progress, fps=fps, max_side=max_side, pads=pads, box=box,
+                                  nosmooth=nosmooth)
     if progress:
         progress(f"saving to {folder / 'avatar'}", 0.99)
     report = save_enrollment(folder, avatar, report)

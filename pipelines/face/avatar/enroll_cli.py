@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from pipelines.face.avatar.enroll import DEFAULT_PERSONAS, MAX_SIDE, EnrollmentError, enroll
+from pipelines.face.avatar.enroll import DEFAULT_PERSONAS, MAX_SIDE, PADS, EnrollmentError, enroll
 
 
 def _progress(quiet: bool):
@@ -55,12 +55,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder that holds the personas (default: source/)")
     ap.add_argument("--max-side", type=int, default=MAX_SIDE,
                     help=f"keep frames with the longer side at most this many pixels (default {MAX_SIDE})")
+    ap.add_argument("--pads", nargs=4, type=int, metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"), default=None,
+                    help="pixels added to the Wav2Lip face box (default 0 10 0 0; more BOTTOM for a cut-off chin)")
+    ap.add_argument("--box", nargs=4, type=int, metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"), default=None,
+                    help="a fixed face box in the clip's pixels instead of detection (Wav2Lip's --box)")
+    ap.add_argument("--nosmooth", action="store_true", help="do not smooth the face box over time (Wav2Lip's --nosmooth)")
     ap.add_argument("--json", action="store_true", help="print the quality report as JSON")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     args = ap.parse_args(argv)
     try:
         report = enroll(args.name, args.clips, _progress(args.quiet or args.json),
-                        persona_dir=args.persona_dir, max_side=args.max_side)
+                        persona_dir=args.persona_dir, max_side=args.max_side,
+                        pads=args.pads if args.pads else PADS, box=args.box, nosmooth=args.nosmooth)
     except EnrollmentError as exc:
         if not args.quiet:
             print(file=sys.stderr)

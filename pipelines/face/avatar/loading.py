@@ -52,7 +52,10 @@ def load_avatar(persona, settings) -> Avatar:
         if portrait is None or not portrait.is_file():
             raise AvatarError(f"persona '{persona.name}' ({persona.root}) has no face: add portrait.png "
                               f"or enroll clips with 'python -m pipelines enroll --name {persona.name} clip.mp4'")
-        avatar, report = build_avatar([portrait])
+        f = settings.face
+        avatar, report = build_avatar([portrait], max_side=int(getattr(f, "enroll_max_side", 720)),
+                                      pads=getattr(f, "pads", None) or None, box=getattr(f, "box", None) or None,
+                                      nosmooth=bool(getattr(f, "nosmooth", False)))
         try:
             save_avatar(avatar, folder, report)
         except OSError as exc:   # read-only persona folder: use it from memory

@@ -56,6 +56,18 @@ class RenderStats:
         return self.mel_s + self.infer_s + self.paste_s
 
 
+def blend_weights(silent: np.ndarray, frames: int) -> np.ndarray:
+    """Generated-face share per frame: 1 while speaking, fading to 0 over ``frames`` frames
+    into each pause (and back before speech resumes), 0 deep in a pause."""
+    talk = (~np.asarray(silent, bool)).astype(np.float32)
+    w = talk.copy()
+    for k in range(1, max(0, int(frames)) + 1):
+        g = 1.0 - k / (frames + 1.0)
+        w[k:] = np.maximum(w[k:], talk[:-k] * g)
+        w[:-k] = np.maximum(w[:-k], talk[k:] * g)
+    return w
+
+
 class Wav2LipRenderer(FaceStage):
     name = "face"
 
@@ -68,6 +80,7 @@ class Wav2LipRenderer(FaceStage):
         self.batch_size = int(settings.face.batch_size)
         #: frames in a turn's first batch (then doubling): the first frame waits for a small batch only
         self.first_batch = int(settings.face.first_batch)
+        self.blend_frames = int(settings.face.blend_frames)
         self.silence_db = float(settings.face.silence_db)
         self.compositor = Compositor(colour_match=settings.face.colour_match)
         self.stats = RenderStats()
@@ -83,9 +96,18 @@ class Wav2LipRenderer(FaceStage):
                     "generator (wav2lip_gan.pth or wav2lip.pth) in module/wav2lip/ and set face.checkpoint "
                     "(e.g. module/wav2lip/wav2lip_gan.pth), or an .onnx made by 'python -m pipelines export-onnx'; "
                     "or use face.backend 'warp', which needs no weights")
-            self.model = Wav2LipInference(self.settings.resolve(ckpt), runtime=self.settings.face.runtime,
-                                          device=self.settings.resolved_device(),
-                                          threads=int(self.settings.threads))
+            if self.avatar is None:
+                from pipelines.face.avatar.loading import load_avatar
+                self.avatar = load_avatar(self.persona, self.settings)
+            path, runtime = self.settings.resolve(ckpt), self.settings.face.runtime
+            device = self.settings.resolved_device()
+            if runtime == "auto" and device == "cpu" and path.suffix.lower() in (".pth", ".pt", ".tar") \
+                    and path.is_file():
+                # PyTorch fp32 cannot keep up with 25 fps on a CPU: use (and on first use make) the
+                # cached int8 ONNX export of this checkpoint
+                from pipelines.face.wav2lip.export.cache import int8_for_checkpoint
+                path, runtime = int8_for_checkpoint(path, np.asarray(self.avatar.crops), self.persona), "onnx"
+            self.model = Wav2LipInference(path, runtime=runtime, device=device, threads=int(self.settings.threads))
         self.model.load()
         if self.avatar is None:
             from pipelines.face.avatar.loading import load_avatar
@@ -95,6 +117,14 @@ class Wav2LipRenderer(FaceStage):
             raise ValueError(f"avatar {getattr(self.avatar, 'source', '')}: crops must be (N, 96, 96, 3) for its "
                              f"{len(self.avatar.frames)} frames, got {crops.shape}; enroll the face again")
         self.backend = f"wav2lip/{self.model.describe()}"
+        self.warm_up()
+
+    def warm_up(self) -> None:
+        """One call at the first batch's size at load time, so the first turn does not pay for
+        the runtime's first-run allocations and kernel choices."""
+        k = max(1, min(self.first_batch, self.batch_size))
+        crops = np.asarray(self.avatar.crops[np.zeros(k, np.int64)])
+        self.model(np.zeros((k, 1, 80, 16), np.float32), faces_to_input(crops))
 
     # -- helpers -------------------------------------------------------------------
     def _avatar_index(self, i: int) -> int:
@@ -126,8 +156,13 @@ class Wav2LipRenderer(FaceStage):
             size = min(bs, size * 2)
         return out
 
-    def render_frames(self, ids: np.ndarray, windows: np.ndarray, silent: np.ndarray) -> np.ndarray:
-        """Frames for avatar frames ``ids`` with mel ``windows``; silent ones are the originals."""
+    def render_frames(self, ids: np.ndarray, windows: np.ndarray, silent: np.ndarray,
+                      weights: np.ndarray | None = None) -> np.ndarray:
+        """Frames for avatar frames ``ids`` with mel ``windows``; silent ones are the originals.
+
+        ``weights`` (0..1 per frame, optional): the generated face's share; frames between
+        0 and 1 cross-fade generated and original (pauses fade in and out, no pop).
+        """
         av = self.avatar
         frames = np.empty((len(ids),) + tuple(av.frames.shape[1:]), np.uint8)
         talk = np.flatnonzero(~silent)
@@ -144,6 +179,10 @@ class Wav2LipRenderer(FaceStage):
             a = int(ids[k])
             frames[k] = self.compositor.paste(np.asarray(av.frames[a]), av.boxes[a], faces[j], key=a,
                                               landmarks=av.landmarks[a])
+            w = 1.0 if weights is None else float(weights[k])
+            if w < 1.0:
+                orig = np.asarray(av.frames[a], np.float32)
+                frames[k] = (orig + w * (frames[k].astype(np.float32) - orig) + 0.5).astype(np.uint8)
         t2 = time.perf_counter()
         self.stats.infer_s += t1 - t0
         self.stats.paste_s += t2 - t1
@@ -161,11 +200,13 @@ class Wav2LipRenderer(FaceStage):
         t0 = time.perf_counter()
         n, audio, windows, silent = self.analyse(msg.samples, sr)
         self.stats.mel_s += time.perf_counter() - t0
+        weights = blend_weights(silent, self.blend_frames)
+        silent = weights <= 0
         for start, end in self.batches(n, first_of_turn=st.frames == 0):
             if ctx.cancelled:
                 return
             ids = np.array([self._avatar_index(st.next_frame + i) for i in range(start, end)], np.int64)
-            frames = self.render_frames(ids, windows[start:end], silent[start:end])
+            frames = self.render_frames(ids, windows[start:end], silent[start:end], weights[start:end])
             a0 = int(round(start * sr / self.fps))
             a1 = int(round(end * sr / self.fps))
             n_silent = int(silent[start:end].sum())
