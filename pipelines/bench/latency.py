@@ -69,9 +69,9 @@ def random_wav2lip_int8(settings, workdir: str, log=print) -> str:
 
     import numpy as np
 
-    from ..face.avatar.loading import load_avatar
-    from ..face.wav2lip.export import onnx_export as ex
-    from ..face.wav2lip.export.calibration import (
+    from pipelines.face.avatar.loading import load_avatar
+    from pipelines.face.wav2lip.export import onnx_export as ex
+    from pipelines.face.wav2lip.export.calibration import (
         SENTENCES,
         paired_inputs,
         speech_samples,
