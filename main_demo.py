@@ -12,6 +12,7 @@
 Every model stays loaded across turns; the reply is spoken and rendered
 sentence by sentence while the dialogue stage is still writing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,8 +60,11 @@ def report(rec: TurnRecord, as_json: bool) -> None:
         return
     fmt = lambda v: "-" if v is None else f"{v:.2f}s"  # noqa: E731
     print(f"{rec.reply}", flush=True)
-    print(f"  [{rec.mode or 'reply'}] first audio {fmt(rec.first_audio_s)}, first frame {fmt(rec.first_frame_s)}, "
-          f"{rec.audio_s:.1f}s of speech in {fmt(rec.wall_s)}", flush=True)
+    print(
+        f"  [{rec.mode or 'reply'}] first audio {fmt(rec.first_audio_s)}, first frame {fmt(rec.first_frame_s)}, "
+        f"{rec.audio_s:.1f}s of speech in {fmt(rec.wall_s)}",
+        flush=True,
+    )
     if rec.video_path:
         print(f"  video: {rec.video_path}", flush=True)
 
@@ -116,7 +120,7 @@ def check_args(args, settings) -> None:
     if not (args.timeout > 0):
         raise ValueError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
     if args.text is not None and not any(t.strip() for t in args.text):
-        raise ValueError("--text is empty: give something to say, e.g. --text \"你好\"")
+        raise ValueError('--text is empty: give something to say, e.g. --text "你好"')
     check_writable_dir(settings.output_path, "output_dir")
     if args.out:
         check_out_file(args.out, settings.resolve("source"))
@@ -131,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         check_args(args, settings)
         if args.mic:
             from pipelines.asr.demo import mic_notice
+
             if (notice := mic_notice()) is not None:
                 print(f"error: {notice}", file=sys.stderr)
                 return 1
@@ -148,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         texts = [t for t in args.text if t.strip()] if args.text else None
         if args.audio or args.mic:
             from pipelines.asr.demo import audio_turns, mic_turns
+
             failed |= audio_turns(engine, args.audio, args, report) if args.audio else False
             failed |= mic_turns(engine, args, report) if args.mic else False
             texts = texts or []

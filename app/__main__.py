@@ -1,4 +1,5 @@
 """``python -m app`` / ``persona-app``: open the persona's window."""
+
 import sys
 
 

@@ -14,6 +14,7 @@ last ``clear()``.  Two implementations:
 ``open_audio_output()`` picks the device when one exists and otherwise returns
 the silent one with a notice that says why.
 """
+
 from __future__ import annotations
 
 import collections
@@ -58,6 +59,7 @@ class AudioOutput:
         x = np.asarray(samples, dtype=np.float32).reshape(-1)
         if int(sample_rate) != self.sample_rate and len(x):
             from pipelines.media.audio import resample
+
             x = resample(x, int(sample_rate), self.sample_rate)
         return np.clip(x, -1.0, 1.0)
 
@@ -128,13 +130,19 @@ class DeviceAudioOutput(AudioOutput):
         self.notice = ""
         self._lock = threading.Lock()
         self._blocks: collections.deque[np.ndarray] = collections.deque()
-        self._offset = 0            # samples already taken from _blocks[0]
-        self._consumed = 0          # real samples handed to the device since clear
-        self._written = 0           # samples written since clear
-        self._epoch = 0             # bumped by clear(): stale marks are ignored
+        self._offset = 0  # samples already taken from _blocks[0]
+        self._consumed = 0  # real samples handed to the device since clear
+        self._written = 0  # samples written since clear
+        self._epoch = 0  # bumped by clear(): stale marks are ignored
         self._marks: collections.deque = collections.deque(maxlen=64)  # (dac_time, start, n, epoch)
-        self._stream = sd.OutputStream(samplerate=self.sample_rate, channels=1, dtype="float32",
-                                       device=device, blocksize=blocksize, callback=self._callback)
+        self._stream = sd.OutputStream(
+            samplerate=self.sample_rate,
+            channels=1,
+            dtype="float32",
+            device=device,
+            blocksize=blocksize,
+            callback=self._callback,
+        )
         self._stream.start()
 
     def _callback(self, outdata, frames, time_info, status) -> None:  # PortAudio thread
@@ -145,7 +153,7 @@ class DeviceAudioOutput(AudioOutput):
             while n < frames and self._blocks:
                 block = self._blocks[0]
                 take = min(frames - n, len(block) - self._offset)
-                out[n:n + take] = block[self._offset:self._offset + take]
+                out[n : n + take] = block[self._offset : self._offset + take]
                 n += take
                 self._offset += take
                 if self._offset >= len(block):
@@ -200,6 +208,7 @@ def open_audio_output(use_device: bool = True, record: bool = False) -> AudioOut
     if use_device:
         try:
             import sounddevice as sd
+
             return DeviceAudioOutput(sd)
         except ImportError as exc:
             reason = f"sounddevice is not installed ({exc})"

@@ -1,4 +1,5 @@
 """The avatar's picture: paints the player's current frame, keeping its aspect ratio."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,10 +31,10 @@ class AvatarView(QWidget):
         self._image: QImage | None = None
         self._time = -1.0
         self._pending = False
-        self.notice = ""           # e.g. "no audio device" (shown as a badge)
-        self.caption = ""          # e.g. "loading models 3/6" (shown centred)
+        self.notice = ""  # e.g. "no audio device" (shown as a badge)
+        self.caption = ""  # e.g. "loading models 3/6" (shown centred)
         self.frames_painted = 0
-        self.frames_scaled = 0     # frames that had to be scaled while painting (size mismatch)
+        self.frames_scaled = 0  # frames that had to be scaled while painting (size mismatch)
         self._corners: tuple | None = None  # (rect, path) of the rounded-corner mask
 
     def show_frame(self, frame: np.ndarray, frame_time: float) -> None:
@@ -101,8 +102,12 @@ class AvatarView(QWidget):
         else:
             r = self.image_rect()
             # background only around the picture (the picture covers the rest)
-            for band in (QRectF(0, 0, self.width(), r.top()), QRectF(0, r.bottom(), self.width(), self.height()),
-                         QRectF(0, r.top(), r.left(), r.height()), QRectF(r.right(), r.top(), self.width(), r.height())):
+            for band in (
+                QRectF(0, 0, self.width(), r.top()),
+                QRectF(0, r.bottom(), self.width(), self.height()),
+                QRectF(0, r.top(), r.left(), r.height()),
+                QRectF(r.right(), r.top(), self.width(), r.height()),
+            ):
                 if band.width() > 0 and band.height() > 0:
                     p.fillRect(band, bg)
             dpr = self.devicePixelRatioF()
@@ -131,8 +136,11 @@ class AvatarView(QWidget):
             font.setPointSizeF(font.pointSizeF() * 0.85)
             p.setFont(font)
             fm = p.fontMetrics()
-            text = "\U0001F507 " + self.notice.split("(")[0].strip() if fm.inFontUcs4(0x1F507) \
+            text = (
+                "\U0001f507 " + self.notice.split("(")[0].strip()
+                if fm.inFontUcs4(0x1F507)
                 else self.notice.split("(")[0].strip()
+            )
             w = min(self.width() - 24, fm.horizontalAdvance(text) + 20)
             box = QRectF(12, 12, w, fm.height() + 10)
             p.setPen(QPen(QColor("#e0b341"), 1))

@@ -1,4 +1,5 @@
 """Chat history with streamed replies, and the message box (Enter sends, Shift+Enter new line)."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 
 class MessageInput(QPlainTextEdit):
     """Enter (or keypad Enter) sends; Shift+Enter inserts a new line."""
+
     submitted = Signal(str)
 
     def __init__(self, parent=None) -> None:
@@ -199,8 +201,9 @@ class ChatPanel(QWidget):
     def set_ready(self, ready: bool, why: str = "") -> None:
         self.send_button.setEnabled(ready)
         self.send_button.setToolTip("" if ready else why)
-        self.input.setPlaceholderText("Type a message…  (Enter sends, Shift+Enter for a new line)"
-                                      if ready else (why or "Loading…"))
+        self.input.setPlaceholderText(
+            "Type a message…  (Enter sends, Shift+Enter for a new line)" if ready else (why or "Loading…")
+        )
 
     def set_busy(self, busy: bool) -> None:
         self.stop_button.setEnabled(busy)

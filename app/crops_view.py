@@ -1,4 +1,5 @@
 """A strip of face crops (what enrollment detected), and RGB array → QPixmap."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -4,6 +4,7 @@ The check runs in a background thread (a server that does not answer must not fr
 window); the answer appears under the field, and the models the server offers become the
 completions of the ``dialogue.model`` field.
 """
+
 from __future__ import annotations
 
 import os
@@ -60,8 +61,9 @@ class EndpointField(QLineEdit):
             return
         self.models = list(models or [])
         shown = ", ".join(self.models[:6]) + (f" (+{len(self.models) - 6})" if len(self.models) > 6 else "")
-        self.check_label.setText(f"✓ the server answers; it offers: {shown}" if self.models
-                                 else "✓ the server answers, but lists no models")
+        self.check_label.setText(
+            f"✓ the server answers; it offers: {shown}" if self.models else "✓ the server answers, but lists no models"
+        )
         self.models_found.emit(self.models)
 
 

@@ -8,6 +8,7 @@ model ever runs on the UI thread.  ``EngineController`` owns the engine: loading
 (``Engine.start``), restarting with new settings and closing run in an
 ``EngineLoader`` QObject moved to its own QThread.
 """
+
 from __future__ import annotations
 
 import gc
@@ -18,9 +19,8 @@ from typing import Callable
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from pipelines.engine import Engine, EngineError
-from pipelines.messages import StageError, TextChunk
+from pipelines.messages import Cancel, Reset, StageError, TextChunk, TurnFinished
 from pipelines.settings import Settings
-from pipelines.messages import Cancel, Reset, TurnFinished
 
 from .player_sink import PlayerSink
 
@@ -36,12 +36,13 @@ def default_engine_factory(settings: Settings, sink: PlayerSink) -> Engine:
 
 class EngineSignals(QObject):
     """One signal per kind of engine output (emitted from worker threads)."""
-    text = Signal(int, str, str)          # turn_id, piece of reply, mode
-    video = Signal(object)                # VideoChunk (from the sink)
-    turn_rendered = Signal(int)           # the sink got the turn's last chunk
-    finished = Signal(object)             # TurnRecord
-    error = Signal(object)                # StageError
-    cancelled = Signal(int)               # turn interrupted (published at interrupt time)
+
+    text = Signal(int, str, str)  # turn_id, piece of reply, mode
+    video = Signal(object)  # VideoChunk (from the sink)
+    turn_rendered = Signal(int)  # the sink got the turn's last chunk
+    finished = Signal(object)  # TurnRecord
+    error = Signal(object)  # StageError
+    cancelled = Signal(int)  # turn interrupted (published at interrupt time)
     reset = Signal()
 
     def listener(self, stage: str, msg: object) -> None:
@@ -68,6 +69,7 @@ WORKER_NICE = 4
 def lower_worker_priority(engine: Engine, nice: int = WORKER_NICE) -> int:
     """Make the stage threads yield the CPU to the UI thread (Linux: per-thread nice); returns how many."""
     import os
+
     if nice <= 0 or not hasattr(os, "setpriority"):
         return 0
     done = 0
@@ -85,8 +87,9 @@ def lower_worker_priority(engine: Engine, nice: int = WORKER_NICE) -> int:
 
 class EngineLoader(QObject):
     """Lives in the loader thread: closes the old engine, starts the new one."""
+
     loaded = Signal(object, float, object, float)  # engine, seconds, idle frames or None, their fps
-    failed = Signal(object, str)          # engine that failed, message
+    failed = Signal(object, str)  # engine that failed, message
 
     @Slot(object, object)
     def swap(self, old: Engine | None, new: Engine | None) -> None:
@@ -122,14 +125,16 @@ class EngineLoader(QObject):
 
 class EngineController(QObject):
     """Owns the running engine; ``start``/``restart`` never block the UI thread."""
-    loading = Signal(str, int, int)       # what is loading, done, total
-    ready = Signal(dict, float)           # backend per stage, load seconds
-    idle_ready = Signal(object, float)    # frames for the avatar between turns, fps
+
+    loading = Signal(str, int, int)  # what is loading, done, total
+    ready = Signal(dict, float)  # backend per stage, load seconds
+    idle_ready = Signal(object, float)  # frames for the avatar between turns, fps
     failed = Signal(str)
     _swap = Signal(object, object)
 
-    def __init__(self, factory: EngineFactory = default_engine_factory, audio_rate: int | None = None,
-                 parent=None) -> None:
+    def __init__(
+        self, factory: EngineFactory = default_engine_factory, audio_rate: int | None = None, parent=None
+    ) -> None:
         super().__init__(parent)
         self.factory = factory
         self.audio_rate = audio_rate

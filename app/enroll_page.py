@@ -7,6 +7,7 @@ the persona's face" writes the avatar folder the way ``enroll`` does (a complete
 new folder swapped in by rename, so the old face stays until the new one is
 whole).
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -46,6 +47,7 @@ class Cancelled(Exception):
 def persona_target(text: str, settings: Settings) -> Path:
     """The persona folder a name or path in the page means (same rule as the CLI's --name)."""
     from pipelines.face.avatar.enroll import persona_folder
+
     text = text.strip()
     if not text:
         return settings.persona_dir
@@ -58,6 +60,7 @@ def persona_target(text: str, settings: Settings) -> Path:
 def is_shipped_persona(folder: Path) -> bool:
     """The persona that comes with the app (``source/default``): enrollment never writes into it."""
     from pipelines.settings import DEFAULT_PERSONA
+
     try:
         return Path(folder).resolve() == DEFAULT_PERSONA.resolve()
     except OSError:
@@ -81,6 +84,7 @@ def start_persona_from(folder: Path, base: Path) -> None:
     import shutil
 
     from pipelines.atomic_files import atomic_write_text
+
     folder.mkdir(parents=True, exist_ok=True)
     meta = {}
     if (base / "persona.json").is_file():
@@ -102,6 +106,7 @@ def previous_faces(folder: Path) -> list[Path]:
 def backup_face(folder: Path) -> Path | None:
     """Copy the persona's current face into ``avatar-previous/<time>`` (before it is replaced)."""
     import shutil
+
     cur = Path(folder) / "avatar"
     if not (cur / "meta.json").is_file():
         return None
@@ -120,6 +125,7 @@ def restore_face(folder: Path) -> dict:
     import shutil
 
     from pipelines.face.avatar.storage import read_avatar, read_report, save_avatar
+
     prev = previous_faces(folder)[-1]
     av, report = read_avatar(prev), read_report(prev)
     backup_face(folder)
@@ -247,6 +253,7 @@ class EnrollPage(QWidget):
         self._replace_target: Path | None = None
         self._update_webcam(None)
         from .wheel_guard import guard_wheel
+
         self._wheel_guard = guard_wheel(self)
 
     def set_settings(self, settings: Settings) -> None:
@@ -267,8 +274,7 @@ class EnrollPage(QWidget):
         return [self.clips.item(i).text() for i in range(self.clips.count())]
 
     def _browse(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Choose face clips", str(self.settings.persona_dir),
-                                                VIDEO_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(self, "Choose face clips", str(self.settings.persona_dir), VIDEO_FILTER)
         if files:
             self.add_clips(files)
 
@@ -284,6 +290,7 @@ class EnrollPage(QWidget):
     # -- webcam ----------------------------------------------------------------------
     def detect_webcams(self) -> None:
         from .webcam import find_webcams
+
         self.webcams = []
         self._update_webcam(None)
         self.webcam_label.setText("looking for a webcam…")
@@ -299,19 +306,24 @@ class EnrollPage(QWidget):
         self.record_button.setEnabled(ok)
         self.record_seconds.setEnabled(ok)
         if found is not None:
-            self.webcam_label.setText(f"webcam {self.webcams[0]} ready" if ok
-                                      else "No webcam found: add recorded clips instead.")
+            self.webcam_label.setText(
+                f"webcam {self.webcams[0]} ready" if ok else "No webcam found: add recorded clips instead."
+            )
 
     def record(self) -> None:
         if not self.webcams or self._busy():
             return
         from .webcam import record_clip
+
         out = Path(tempfile.gettempdir()) / f"persona-webcam-{time.strftime('%Y%m%d-%H%M%S')}.mp4"
         seconds = self.record_seconds.value()
         index = self.webcams[0]
         self.preview.setFixedHeight(200)
-        self._run(lambda report, cancelled: record_clip(index, seconds, out, progress=report, cancelled=cancelled),
-                  self._recorded, "recording…")
+        self._run(
+            lambda report, cancelled: record_clip(index, seconds, out, progress=report, cancelled=cancelled),
+            self._recorded,
+            "recording…",
+        )
 
     def _recorded(self, path) -> None:
         self.preview.setFixedHeight(0)
@@ -351,7 +363,9 @@ class EnrollPage(QWidget):
                 if cancelled():
                     raise Cancelled("enrollment cancelled")
                 report((message, fraction))
+
             return build_avatar(clips, progress)
+
         self._invalidate()
         self.crops.set_crops(None)
         self.report_view.clear()
@@ -359,15 +373,19 @@ class EnrollPage(QWidget):
 
     def _checked(self, result) -> None:
         from pipelines.face.avatar.enroll_cli import format_report
+
         self.avatar, self.report = result
         shown = self.crops.set_crops(self.avatar.crops)
         text = format_report(dict(self.report, avatar_dir="(not saved yet)"))
         self.report_view.setPlainText(text)
         self.progress.setValue(1000)
         advice = len(self.report.get("advice", []))
-        self._show(f"Face found on {self.report['face_share']:.0%} of {self.report['frames']} frames"
-                   + (f"; {advice} piece(s) of advice below" if advice else "; quality good")
-                   + f" ({shown} crops shown). Save it as the persona's face?", ok=True)
+        self._show(
+            f"Face found on {self.report['face_share']:.0%} of {self.report['frames']} frames"
+            + (f"; {advice} piece(s) of advice below" if advice else "; quality good")
+            + f" ({shown} crops shown). Save it as the persona's face?",
+            ok=True,
+        )
         self.save_button.setEnabled(True)
 
     def save(self) -> None:
@@ -384,16 +402,20 @@ class EnrollPage(QWidget):
         self.choice_name.setText(self._new_target.name)
         if is_shipped_persona(folder):
             self._replace_target = None
-            self.choice_label.setText(f"{folder} is the persona that ships with the app and is never changed. "
-                                      f"Save this face as a new persona “{self._new_target.name}”?")
+            self.choice_label.setText(
+                f"{folder} is the persona that ships with the app and is never changed. "
+                f"Save this face as a new persona “{self._new_target.name}”?"
+            )
             self.choice_replace.setVisible(False)
             self.choice.setVisible(True)
             return
         if (folder / "avatar" / "meta.json").is_file():
             self._replace_target = folder
-            self.choice_label.setText(f"{folder.name} already has a face. Replace it (the current one is kept and "
-                                      f"“Restore previous face” brings it back), or save as a new persona "
-                                      f"“{self._new_target.name}”?")
+            self.choice_label.setText(
+                f"{folder.name} already has a face. Replace it (the current one is kept and "
+                f"“Restore previous face” brings it back), or save as a new persona "
+                f"“{self._new_target.name}”?"
+            )
             self.choice_replace.setVisible(True)
             self.choice.setVisible(True)
             return
@@ -401,8 +423,11 @@ class EnrollPage(QWidget):
 
     def _save_new_persona(self) -> None:
         try:
-            target = persona_target(self.choice_name.text(), self.settings) if self.choice_name.text().strip() \
+            target = (
+                persona_target(self.choice_name.text(), self.settings)
+                if self.choice_name.text().strip()
                 else self._new_target
+            )
         except Exception as exc:
             self._show(str(exc), ok=False)
             return
@@ -422,6 +447,7 @@ class EnrollPage(QWidget):
                 start_persona_from(folder, base)
             backup_face(folder)
             return save_enrollment(folder, avatar, report)
+
         self._run(work, self._saved, f"saving into {folder}…")
 
     def restore_previous(self) -> None:
@@ -442,6 +468,7 @@ class EnrollPage(QWidget):
         self.persona_edit.setText(str(Path(report["avatar_dir"]).parent))
         self.report = report
         from pipelines.face.avatar.enroll_cli import format_report
+
         self.report_view.setPlainText(format_report(report))
         self._show(f"Saved into {report['avatar_dir']}. Press “Save and apply” in Settings to use it now.", ok=True)
         self.enrolled.emit(report["avatar_dir"])

@@ -7,15 +7,31 @@ checkpoint); Resume continues from the newest checkpoint in the output folder.
 When it completes, "Use in settings" fills the dialogue settings with the base
 model and the new P-tuning folder.
 """
+
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QGridLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QLineEdit, QListWidget, QPlainTextEdit, QProgressBar,
-                               QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from pipelines.settings import REPO_ROOT, Settings
 
@@ -49,8 +65,8 @@ def _spin(lo, hi, value, step=None, decimals=None):
 
 
 class FinetunePage(QWidget):
-    use_result = Signal(object)   # {"dialogue.backend": ..., "dialogue.model_dir": ..., "dialogue.ptuning_dir": ...}
-    finished = Signal(object)     # FinetuneResult (tests)
+    use_result = Signal(object)  # {"dialogue.backend": ..., "dialogue.model_dir": ..., "dialogue.ptuning_dir": ...}
+    finished = Signal(object)  # FinetuneResult (tests)
 
     def __init__(self, settings: Settings, parent=None) -> None:
         super().__init__(parent)
@@ -136,9 +152,17 @@ class FinetunePage(QWidget):
         r += 1
         grid.addWidget(self.remote, r, 1, 1, 5)
         r += 1
-        pairs = [("prefix tokens", self.pre_seq_len), ("steps", self.steps), ("epochs", self.epochs),
-                 ("learning rate", self.lr), ("batch size", self.batch), ("save every", self.save_steps),
-                 ("prompt tokens", self.max_src), ("reply tokens", self.max_tgt), ("eval split", self.eval_split)]
+        pairs = [
+            ("prefix tokens", self.pre_seq_len),
+            ("steps", self.steps),
+            ("epochs", self.epochs),
+            ("learning rate", self.lr),
+            ("batch size", self.batch),
+            ("save every", self.save_steps),
+            ("prompt tokens", self.max_src),
+            ("reply tokens", self.max_tgt),
+            ("eval split", self.eval_split),
+        ]
         for i, (lab, w) in enumerate(pairs):
             grid.addWidget(QLabel(lab), r + i // 3, (i % 3) * 2)
             grid.addWidget(w, r + i // 3, (i % 3) * 2 + 1)
@@ -206,12 +230,17 @@ class FinetunePage(QWidget):
         self._check_base()
         self._update_resume()
         from .wheel_guard import guard_wheel
+
         self._wheel_guard = guard_wheel(self)
 
     # -- data --------------------------------------------------------------------------
     def _browse_data(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a chat log", str(Path(self.data_edit.text()).parent),
-                                              "Chat logs (*.jsonl *.json);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Choose a chat log",
+            str(Path(self.data_edit.text()).parent),
+            "Chat logs (*.jsonl *.json);;All files (*)",
+        )
         if path:
             self.data_edit.setText(path)
             self.parse()
@@ -229,11 +258,15 @@ class FinetunePage(QWidget):
     def parse(self) -> None:
         """Parse the chat log in the background; shows counts and every rejected line."""
         path = self.data_path()
-        cols = (self.prompt_col.text().strip() or "prompt", self.response_col.text().strip() or "response",
-                self.history_col.text().strip())
+        cols = (
+            self.prompt_col.text().strip() or "prompt",
+            self.response_col.text().strip() or "response",
+            self.history_col.text().strip(),
+        )
 
         def work(report, cancelled):
             from pipelines.dialogue.chat_data import load_chat_log
+
             return load_chat_log(path, *cols, require_examples=False)
 
         self.data_summary.setText(f"reading {path.name}…")
@@ -251,7 +284,8 @@ class FinetunePage(QWidget):
         ok = report.kept > 0
         self.data_summary.setText(
             f"<b>{report.kept}</b> example(s) parsed ({report.with_history} with history), "
-            f"<b>{report.skipped}</b> rejected" + ("" if ok else " — nothing to train on"))
+            f"<b>{report.skipped}</b> rejected" + ("" if ok else " — nothing to train on")
+        )
         self.data_summary.setStyleSheet("" if ok else "color: #c62828;")
         self.rejected.setVisible(bool(report.problems))
 
@@ -265,15 +299,21 @@ class FinetunePage(QWidget):
         check = check_field("dialogue.model_dir", self.base_edit.text(), self.settings)
         mark = "" if check.ok is None else ("✓ " if check.ok else "✗ ")
         self.base_check.setText(mark + check.message)
-        self.base_check.setStyleSheet({True: "color: #2e7d32;", False: "color: #c62828;", None: "color: #7a8294;"}[check.ok])
+        self.base_check.setStyleSheet(
+            {True: "color: #2e7d32;", False: "color: #c62828;", None: "color: #7a8294;"}[check.ok]
+        )
 
     def _update_resume(self) -> None:
         from pipelines.dialogue.finetune_checkpoints import list_checkpoints
+
         out = self.settings.resolve(self.out_edit.text().strip()) if self.out_edit.text().strip() else None
         has = bool(out and out.is_dir() and list_checkpoints(out))
         self.resume_button.setEnabled(has and not self.running)
-        self.resume_button.setToolTip("continue from the newest checkpoint in the output folder" if has
-                                      else "no checkpoint in the output folder yet")
+        self.resume_button.setToolTip(
+            "continue from the newest checkpoint in the output folder"
+            if has
+            else "no checkpoint in the output folder yet"
+        )
 
     # -- run -----------------------------------------------------------------------------
     @property
@@ -282,16 +322,28 @@ class FinetunePage(QWidget):
 
     def config(self, resume: bool):
         from pipelines.dialogue.finetune import FinetuneConfig
+
         return FinetuneConfig(
-            data=str(self.data_path()), base=str(self.settings.resolve(self.base_edit.text().strip())),
-            out=str(self.settings.resolve(self.out_edit.text().strip())), pre_seq_len=self.pre_seq_len.value(),
-            steps=self.steps.value(), epochs=self.epochs.value(), lr=self.lr.value(), batch_size=self.batch.value(),
-            max_source_length=self.max_src.value(), max_target_length=self.max_tgt.value(),
-            save_steps=self.save_steps.value(), eval_split=self.eval_split.value(), resume=resume,
+            data=str(self.data_path()),
+            base=str(self.settings.resolve(self.base_edit.text().strip())),
+            out=str(self.settings.resolve(self.out_edit.text().strip())),
+            pre_seq_len=self.pre_seq_len.value(),
+            steps=self.steps.value(),
+            epochs=self.epochs.value(),
+            lr=self.lr.value(),
+            batch_size=self.batch.value(),
+            max_source_length=self.max_src.value(),
+            max_target_length=self.max_tgt.value(),
+            save_steps=self.save_steps.value(),
+            eval_split=self.eval_split.value(),
+            resume=resume,
             prompt_column=self.prompt_col.text().strip() or "prompt",
             response_column=self.response_col.text().strip() or "response",
-            history_column=self.history_col.text().strip(), device=self.settings.device,
-            trust_remote_code=self.remote.isChecked(), threads=self.settings.threads)
+            history_column=self.history_col.text().strip(),
+            device=self.settings.device,
+            trust_remote_code=self.remote.isChecked(),
+            threads=self.settings.threads,
+        )
 
     def start(self, resume: bool = False) -> None:
         if self.running:
@@ -308,17 +360,25 @@ class FinetunePage(QWidget):
         existing = self._existing_checkpoints(Path(cfg.out))
         if existing and not resume:
             from pipelines.dialogue.finetune_checkpoints import checkpoint_step
-            self.choice_label.setText(f"{cfg.out} already holds a training run (last checkpoint at step "
-                                      f"{checkpoint_step(existing[-1])}). Resume it, or start over in a new folder?")
+
+            self.choice_label.setText(
+                f"{cfg.out} already holds a training run (last checkpoint at step "
+                f"{checkpoint_step(existing[-1])}). Resume it, or start over in a new folder?"
+            )
             self.choice.setVisible(True)
             return
         self.choice.setVisible(False)
 
         def work(report, cancelled):
             from pipelines.dialogue.finetune import finetune
-            return finetune(cfg, on_progress=lambda p: report(("progress", p)),
-                            on_log=lambda text: report(("log", text)),
-                            on_loss=lambda rec: report(("loss", dict(rec))), should_stop=cancelled)
+
+            return finetune(
+                cfg,
+                on_progress=lambda p: report(("progress", p)),
+                on_log=lambda text: report(("log", text)),
+                on_loss=lambda rec: report(("loss", dict(rec))),
+                should_stop=cancelled,
+            )
 
         self.result = None
         self._fresh_plot = not resume  # the previous curve stays until the new run's first loss
@@ -350,8 +410,9 @@ class FinetunePage(QWidget):
             self.progress.setRange(0, value.total_steps)
             self.progress.setValue(value.step)
             self.plot.total_steps = value.total_steps
-            self.eta.setText(f"step {value.step}/{value.total_steps} · loss {value.loss:.3f} · "
-                             f"ETA {fmt_eta(value.eta_s)}")
+            self.eta.setText(
+                f"step {value.step}/{value.total_steps} · loss {value.loss:.3f} · ETA {fmt_eta(value.eta_s)}"
+            )
         elif kind == "loss":
             if getattr(self, "_fresh_plot", False):
                 self._fresh_plot = False
@@ -363,12 +424,18 @@ class FinetunePage(QWidget):
     def _done(self, result) -> None:
         self.result = result
         if result.cancelled:
-            self._show(f"Cancelled at step {result.steps_done}/{result.total_steps}; a checkpoint was saved — "
-                       f"Resume continues from it.", ok=True)
+            self._show(
+                f"Cancelled at step {result.steps_done}/{result.total_steps}; a checkpoint was saved — "
+                f"Resume continues from it.",
+                ok=True,
+            )
         else:
             best = f", best step {result.best_step}" if result.best_step else ""
-            self._show(f"Done: {result.steps_done} step(s), last loss {result.last_loss:.3f}{best}. "
-                       f"The P-tuning folder is {result.out_dir}.", ok=True)
+            self._show(
+                f"Done: {result.steps_done} step(s), last loss {result.last_loss:.3f}{best}. "
+                f"The P-tuning folder is {result.out_dir}.",
+                ok=True,
+            )
             self.use_button.setEnabled(True)
         self.progress.setRange(0, max(1, result.total_steps))
         self.progress.setValue(result.steps_done)
@@ -386,6 +453,7 @@ class FinetunePage(QWidget):
 
     def _existing_checkpoints(self, out: Path) -> list:
         from pipelines.dialogue.finetune_checkpoints import list_checkpoints
+
         return list_checkpoints(out) if out.is_dir() else []
 
     def _choose_resume(self) -> None:
@@ -422,10 +490,15 @@ class FinetunePage(QWidget):
                 return str(p.relative_to(root))
             except ValueError:
                 return str(p)
-        self.use_result.emit({"dialogue.backend": "chatglm",
-                              "dialogue.model_dir": shown(self.settings.resolve(self.base_edit.text().strip())),
-                              "dialogue.ptuning_dir": shown(self.result.out_dir),
-                              "dialogue.trust_remote_code": self.remote.isChecked()})
+
+        self.use_result.emit(
+            {
+                "dialogue.backend": "chatglm",
+                "dialogue.model_dir": shown(self.settings.resolve(self.base_edit.text().strip())),
+                "dialogue.ptuning_dir": shown(self.result.out_dir),
+                "dialogue.trust_remote_code": self.remote.isChecked(),
+            }
+        )
 
     def _show(self, text: str, ok: bool) -> None:
         self.message.setStyleSheet("color: #2e7d32;" if ok else "color: #c62828; font-weight: 600;")

@@ -6,6 +6,7 @@ files (names, sizes, small JSON files); nothing heavy is loaded, so they are
 instant.  Where a backend ships its own finder (so-vits, ContentVec, avatars)
 its error message is used, so the panel and the engine say the same thing.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ from pipelines.settings import Settings
 
 @dataclass(frozen=True)
 class Check:
-    ok: bool | None      # True usable, False not usable, None not set / nothing to say
+    ok: bool | None  # True usable, False not usable, None not set / nothing to say
     message: str
 
 
@@ -37,8 +38,15 @@ def _names(paths, limit: int = 4) -> str:
 
 
 WEIGHT_GLOBS = ("*.safetensors", "pytorch_model*.bin", "model*.bin", "*.pt", "*.pth")
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "ice_text.model", "tokenizer_config.json",
-                   "vocab.json", "vocab.txt", "spiece.model")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer.model",
+    "ice_text.model",
+    "tokenizer_config.json",
+    "vocab.json",
+    "vocab.txt",
+    "spiece.model",
+)
 
 
 def check_llm_folder(p: Path, settings: Settings) -> Check:
@@ -73,14 +81,19 @@ def check_ptuning(p: Path, settings: Settings) -> Check:
     for name in ("pytorch_model.bin", "model.safetensors", "prefix_encoder.safetensors"):
         if (p / name).is_file():
             return Check(True, f"P-tuning checkpoint: {name} ({_size(p / name)})")
-    subs = sorted((d for d in p.glob("checkpoint-*") if d.is_dir()),
-                  key=lambda d: int(d.name.split("-")[-1]) if d.name.split("-")[-1].isdigit() else -1)
+    subs = sorted(
+        (d for d in p.glob("checkpoint-*") if d.is_dir()),
+        key=lambda d: int(d.name.split("-")[-1]) if d.name.split("-")[-1].isdigit() else -1,
+    )
     if subs:
         inner = check_ptuning(subs[-1], settings)
         if inner.ok:
             return Check(True, f"{len(subs)} checkpoint(s); newest {subs[-1].name}: {inner.message}")
-    return Check(False, "no P-tuning checkpoint here (pytorch_model.bin / model.safetensors with the prefix "
-                        "encoder, or adapter_config.json); run fine-tuning first")
+    return Check(
+        False,
+        "no P-tuning checkpoint here (pytorch_model.bin / model.safetensors with the prefix "
+        "encoder, or adapter_config.json); run fine-tuning first",
+    )
 
 
 def check_sovits(p: Path, settings: Settings) -> Check:
@@ -103,8 +116,9 @@ def check_sovits(p: Path, settings: Settings) -> Check:
     except Exception:
         pass
     extra = f"; cluster {files.cluster.name}" if files.cluster else ""
-    return Check(True, f"generator {files.checkpoint.name} ({_size(files.checkpoint)}), "
-                       f"{files.config.name}{speakers}{extra}")
+    return Check(
+        True, f"generator {files.checkpoint.name} ({_size(files.checkpoint)}), {files.config.name}{speakers}{extra}"
+    )
 
 
 def check_contentvec(p: Path, settings: Settings) -> Check:
@@ -148,8 +162,10 @@ def check_avatar(p: Path, settings: Settings) -> Check:
     try:
         from pipelines.face.avatar.storage import AvatarError, read_avatar, read_report
     except ImportError:
-        return Check((p / "meta.json").is_file(), "enrolled avatar" if (p / "meta.json").is_file()
-                     else "not an enrolled avatar (no meta.json)")
+        return Check(
+            (p / "meta.json").is_file(),
+            "enrolled avatar" if (p / "meta.json").is_file() else "not an enrolled avatar (no meta.json)",
+        )
     try:
         av = read_avatar(p)
     except AvatarError as exc:
@@ -162,6 +178,7 @@ def check_avatar(p: Path, settings: Settings) -> Check:
 
 def check_persona(p: Path, settings: Settings) -> Check:
     from pipelines.persona import Persona, PersonaError
+
     try:
         persona = Persona.load(p)
     except PersonaError as exc:
@@ -183,6 +200,7 @@ def check_persona(p: Path, settings: Settings) -> Check:
 
 def check_output(p: Path, settings: Settings) -> Check:
     import os
+
     probe = p
     while not probe.exists() and probe.parent != probe:
         probe = probe.parent

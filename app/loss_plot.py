@@ -1,4 +1,5 @@
 """A live loss plot drawn with QPainter (train loss per step, eval loss at checkpoints)."""
+
 from __future__ import annotations
 
 import math
@@ -62,14 +63,18 @@ class LossPlot(QWidget):
         s_lo = 0
 
         def pt(step: float, v: float) -> QPointF:
-            return QPointF(r.left() + (step - s_lo) / max(1e-9, s_hi - s_lo) * r.width(),
-                           r.bottom() - (v - lo) / (hi - lo) * r.height())
+            return QPointF(
+                r.left() + (step - s_lo) / max(1e-9, s_hi - s_lo) * r.width(),
+                r.bottom() - (v - lo) / (hi - lo) * r.height(),
+            )
 
         p.setPen(QColor("#7a8294"))
         for k in range(5):
             v = lo + (hi - lo) * k / 4
             y = r.bottom() - r.height() * k / 4
-            p.drawText(QRectF(0, y - 8, 48, 16), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{v:.3g}")
+            p.drawText(
+                QRectF(0, y - 8, 48, 16), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{v:.3g}"
+            )
             if 0 < k < 4:
                 p.setPen(QPen(QColor("#f0f2f6"), 1))
                 p.drawLine(QPointF(r.left(), y), QPointF(r.right(), y))

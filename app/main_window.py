@@ -5,6 +5,7 @@ frames and audio come from the engine (``EngineController``) by queued signals,
 the player keeps video in step with the audio clock, and loading or reloading
 models happens on a background thread while the window stays live.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,11 @@ def last_conversation(records: list[dict], limit: int = RESTORE_ROUNDS) -> list[
     for i, r in enumerate(records):
         if r.get("event") == "cleared":
             start = i + 1
-    rounds = [(r["user_text"], r["reply"]) for r in records[start:]
-              if r.get("status") == "ok" and r.get("user_text") and r.get("reply")]
+    rounds = [
+        (r["user_text"], r["reply"])
+        for r in records[start:]
+        if r.get("status") == "ok" and r.get("user_text") and r.get("reply")
+    ]
     return rounds[-limit:] if limit else []
 
 
@@ -72,9 +76,15 @@ class MainWindow(QMainWindow):
     turn_done = Signal(object)  # TurnRecord, after the window has shown it (tests, bench)
     video_saved = Signal(int, str)  # turn id, MP4 path ("" when it could not be written)
 
-    def __init__(self, settings: Settings | None = None, settings_path: str | Path | None = None,
-                 engine_factory: EngineFactory = default_engine_factory, audio: AudioOutput | None = None,
-                 autostart: bool = True, parent=None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        settings_path: str | Path | None = None,
+        engine_factory: EngineFactory = default_engine_factory,
+        audio: AudioOutput | None = None,
+        autostart: bool = True,
+        parent=None,
+    ) -> None:
         super().__init__(parent)
         self.settings_path = Path(settings_path) if settings_path else DEFAULT_SETTINGS_FILE
         settings_error = None
@@ -156,12 +166,15 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(chat_page, "Chat")
 
         from .settings_panel import SettingsPanel
+
         self.settings_panel = SettingsPanel(self.settings, self.settings_path)
         self.tabs.addTab(self.settings_panel, "Settings")
         from .finetune_page import FinetunePage
+
         self.finetune_page = FinetunePage(self.settings)
         self.tabs.addTab(_scrolled(self.finetune_page), "Fine-tuning")
         from .enroll_page import EnrollPage
+
         self.enroll_page = EnrollPage(self.settings)
         self.tabs.addTab(_scrolled(self.enroll_page), "Enrollment")
 
@@ -205,9 +218,14 @@ class MainWindow(QMainWindow):
     def _shortcuts(self) -> None:
         """Esc stops the reply, Ctrl+Q quits, Ctrl+L clears (asks first), Ctrl+, opens Settings."""
         from PySide6.QtGui import QKeySequence, QShortcut
+
         self.shortcuts = {}
-        for keys, slot in (("Esc", self.stop), ("Ctrl+Q", self.close), ("Ctrl+L", self.chat.request_clear),
-                           ("Ctrl+,", lambda: self.tabs.setCurrentWidget(self.settings_panel))):
+        for keys, slot in (
+            ("Esc", self.stop),
+            ("Ctrl+Q", self.close),
+            ("Ctrl+L", self.chat.request_clear),
+            ("Ctrl+,", lambda: self.tabs.setCurrentWidget(self.settings_panel)),
+        ):
             sc = QShortcut(QKeySequence(keys), self)
             sc.setContext(Qt.ShortcutContext.WindowShortcut)
             sc.activated.connect(slot)
@@ -215,6 +233,7 @@ class MainWindow(QMainWindow):
 
     def _check_fonts(self) -> None:
         from .qt_env import cjk_font_warning
+
         warning = cjk_font_warning()
         if warning:
             self.status.show_error(warning)
@@ -278,7 +297,7 @@ class MainWindow(QMainWindow):
     def _on_idle_frames(self, frames, fps: float) -> None:
         self._idle_source = (frames, fps) if frames is not None else None
         self.player.set_idle_frames(frames, fps)  # at once (scaled while painting) ...
-        self._rescale_idle()                      # ... then pre-scaled to the view in the background
+        self._rescale_idle()  # ... then pre-scaled to the view in the background
 
     def _rescale_idle(self) -> None:
         if self._idle_source is None:
@@ -378,8 +397,9 @@ class MainWindow(QMainWindow):
         busy = self._engine_busy or self.player.playing
         self.chat.set_busy(busy)
         if self.controller.engine is not None:
-            self.state_label.setText("speaking…" if self.player.playing else
-                                     "thinking…" if self._engine_busy else "listening")
+            self.state_label.setText(
+                "speaking…" if self.player.playing else "thinking…" if self._engine_busy else "listening"
+            )
 
     def _on_finished(self, rec: TurnRecord) -> None:
         self._records[rec.turn_id] = rec
@@ -387,8 +407,9 @@ class MainWindow(QMainWindow):
             self._engine_busy = False
         if rec.turn_id not in self._stopped:
             if rec.status == "ok":
-                meta = " · ".join(x for x in (rec.mode, f"first audio {fmt_s(rec.first_audio_s)}",
-                                              f"{rec.audio_s:.1f} s") if x)
+                meta = " · ".join(
+                    x for x in (rec.mode, f"first audio {fmt_s(rec.first_audio_s)}", f"{rec.audio_s:.1f} s") if x
+                )
                 self.chat.finish_reply(rec.turn_id, meta)
                 self.chat.offer_video(rec.turn_id, lambda checked=False, t=rec.turn_id: self.save_video(t))
             elif rec.status == "error":
@@ -410,23 +431,32 @@ class MainWindow(QMainWindow):
         sink = self.controller.sink
         turn = sink.kept_turn(turn_id) if sink is not None else None
         if not turn or not turn["complete"] or not turn["chunks"]:
-            self.status.show_error(f"the video of reply {turn_id} is no longer kept (only the last few are); "
-                                   f"main_demo.py writes every reply as an MP4")
+            self.status.show_error(
+                f"the video of reply {turn_id} is no longer kept (only the last few are); "
+                f"main_demo.py writes every reply as an MP4"
+            )
             return False
         if path is None:
             from PySide6.QtWidgets import QFileDialog
+
             default = self.settings.output_path / f"reply-{time.strftime('%Y%m%d-%H%M%S')}-{turn_id}.mp4"
-            chosen, _ = QFileDialog.getSaveFileName(self, "Save the reply as a video", str(default),
-                                                    "MP4 video (*.mp4)")
+            chosen, _ = QFileDialog.getSaveFileName(
+                self, "Save the reply as a video", str(default), "MP4 video (*.mp4)"
+            )
             if not chosen:
                 return False
             path = chosen
         from .player_sink import write_kept_turn
         from .tasks import BackgroundTask
+
         task = BackgroundTask(lambda report, cancelled: str(write_kept_turn(turn, path)), "save-video", self)
         task.done.connect(lambda p: self._video_saved(turn_id, p))
-        task.failed.connect(lambda m, tb: (self.status.show_error(f"could not save the video: {m}", tb),
-                                           self.video_saved.emit(turn_id, "")))
+        task.failed.connect(
+            lambda m, tb: (
+                self.status.show_error(f"could not save the video: {m}", tb),
+                self.video_saved.emit(turn_id, ""),
+            )
+        )
         self._video_tasks = [t for t in getattr(self, "_video_tasks", []) if t.running] + [task]
         task.start()
         return True
@@ -468,8 +498,11 @@ class MainWindow(QMainWindow):
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m app", description="Chat with the persona in a window.")
-    p.add_argument("--settings", metavar="FILE",
-                   help=f"settings JSON file, shared with the command line (default: {DEFAULT_SETTINGS_FILE.name})")
+    p.add_argument(
+        "--settings",
+        metavar="FILE",
+        help=f"settings JSON file, shared with the command line (default: {DEFAULT_SETTINGS_FILE.name})",
+    )
     p.add_argument("--no-audio", action="store_true", help="do not open the sound card (silent, timed playback)")
     p.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)  # used by the Xvfb test
     p.add_argument("--say", metavar="TEXT", help=argparse.SUPPRESS)
@@ -479,21 +512,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     from .qt_env import install_fonts, make_application
+
     args = parse_args(argv)
     from pipelines.logs import configure_logging
+
     configure_logging(verbose=True)
     app = make_application(sys.argv[:1])
     if app.platformName() == "offscreen" and not args.screenshot:
-        print("warning: no display (DISPLAY is not set): the window is drawn offscreen and nobody sees it. "
-              "Run on a desktop, or under 'xvfb-run python -m app'.", file=sys.stderr)
+        print(
+            "warning: no display (DISPLAY is not set): the window is drawn offscreen and nobody sees it. "
+            "Run on a desktop, or under 'xvfb-run python -m app'.",
+            file=sys.stderr,
+        )
     install_fonts(app)
     from .style import STYLESHEET
+
     app.setStyleSheet(STYLESHEET)
     window = MainWindow(settings_path=args.settings, audio=open_audio_output(use_device=not args.no_audio))
     window.show()
     if args.screenshot:
         from .screenshot import screenshot_mid_reply
-        screenshot_mid_reply(window, args.say or "你好，介绍一下你自己", args.screenshot,
-                             tabs_dir=args.screenshot_tabs)
+
+        screenshot_mid_reply(window, args.say or "你好，介绍一下你自己", args.screenshot, tabs_dir=args.screenshot_tabs)
     code = app.exec()
     return int(code)

@@ -10,6 +10,7 @@ stalls (late frames are skipped, never played slow).  Between turns an idle loop
 plays.  ``stop()`` drops everything buffered at once, audio included, and chunks
 of a dropped turn that are still in flight are ignored.
 """
+
 from __future__ import annotations
 
 import time
@@ -50,7 +51,7 @@ class AvatarPlayer(QObject):
         self._first_shown = False
         self.playing = False
         # figures for the status bar, tests and the UI benchmark
-        self.delays: list[float] = []        # audio time at paint - frame's audio time (s)
+        self.delays: list[float] = []  # audio time at paint - frame's audio time (s)
         self.frames_shown = 0
         self.frames_skipped = 0
         self.audio_written_s = 0.0

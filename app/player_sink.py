@@ -8,6 +8,7 @@ Work that would otherwise land on the UI thread is done here: audio is resampled
 to the output's rate, and frames are scaled to the size the avatar view shows
 them at (``display_box``), so painting a frame is a plain copy.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,6 +30,7 @@ def fit_size(w: int, h: int, box_w: int, box_h: int) -> tuple[int, int]:
 
 def scale_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     import cv2
+
     h, w = frames.shape[1:3]
     tw, th = size
     if (tw, th) == (w, h):
@@ -44,9 +46,13 @@ class PlayerSink(Stage):
     name = "sink"
     backend = "player"
 
-    def __init__(self, on_chunk: Callable[[VideoChunk], None] = lambda c: None,
-                 on_turn_end: Callable[[int], None] = lambda t: None,
-                 on_cancel: Callable[[int], None] = lambda t: None, sample_rate: int | None = None) -> None:
+    def __init__(
+        self,
+        on_chunk: Callable[[VideoChunk], None] = lambda c: None,
+        on_turn_end: Callable[[int], None] = lambda t: None,
+        on_cancel: Callable[[int], None] = lambda t: None,
+        sample_rate: int | None = None,
+    ) -> None:
         """``sample_rate``: the audio output's rate; chunks are resampled here, off the UI thread."""
         self.on_chunk, self.on_turn_end, self.on_cancel = on_chunk, on_turn_end, on_cancel
         self.sample_rate = sample_rate
@@ -59,11 +65,15 @@ class PlayerSink(Stage):
 
     def _keep(self, msg: VideoChunk) -> None:
         import cv2
-        jpegs = [cv2.imencode(".jpg", np.ascontiguousarray(f[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 92])[1]
-                 for f in np.asarray(msg.frames)]
+
+        jpegs = [
+            cv2.imencode(".jpg", np.ascontiguousarray(f[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 92])[1]
+            for f in np.asarray(msg.frames)
+        ]
         with self._kept_lock:
-            turn = self._kept.setdefault(msg.turn_id, {"fps": msg.fps, "sample_rate": msg.sample_rate,
-                                                       "chunks": [], "complete": False})
+            turn = self._kept.setdefault(
+                msg.turn_id, {"fps": msg.fps, "sample_rate": msg.sample_rate, "chunks": [], "complete": False}
+            )
             turn["chunks"].append((jpegs, np.asarray(msg.audio, np.float32).copy()))
             while len(self._kept) > self.keep_turns:
                 self._kept.pop(min(self._kept))
@@ -81,8 +91,10 @@ class PlayerSink(Stage):
             changes = {}
             if self.sample_rate and msg.sample_rate != self.sample_rate:
                 from pipelines.media.audio import resample
-                changes.update(audio=resample(msg.audio, msg.sample_rate, self.sample_rate),
-                               sample_rate=self.sample_rate)
+
+                changes.update(
+                    audio=resample(msg.audio, msg.sample_rate, self.sample_rate), sample_rate=self.sample_rate
+                )
             box = self.display_box
             if box and box[0] > 16 and box[1] > 16 and len(msg.frames):
                 h, w = msg.frames.shape[1:3]
@@ -117,11 +129,15 @@ def write_kept_turn(turn: dict, path) -> Path:
     import cv2
 
     from pipelines.media.mp4_writer import Mp4Writer
+
     w = Mp4Writer(path, turn["fps"], turn["sample_rate"])
     try:
         for jpegs, audio in turn["chunks"]:
-            frames = np.stack([cv2.imdecode(j, cv2.IMREAD_COLOR)[..., ::-1] for j in jpegs]) if jpegs \
+            frames = (
+                np.stack([cv2.imdecode(j, cv2.IMREAD_COLOR)[..., ::-1] for j in jpegs])
+                if jpegs
                 else np.zeros((0, 1, 1, 3), np.uint8)
+            )
             w.write(frames, audio)
         return w.close()
     except BaseException:

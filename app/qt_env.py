@@ -7,6 +7,7 @@ plugin and fail with "could not load the Qt platform plugin".  ``prepare_qt_env`
 removes such paths (whatever was imported first) before the ``QApplication``
 exists, so the import order of cv2 / mediapipe / PySide6 does not matter.
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,9 +22,18 @@ from pathlib import Path
 CJK_FONT_PACKAGE = "fonts-wqy-microhei"
 CJK_APT_LINE = f"apt-get install -y {CJK_FONT_PACKAGE}"
 #: families tried in order for Chinese text (the first one installed wins)
-CJK_FAMILIES = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
-                "WenQuanYi Zen Hei", "Droid Sans Fallback", "AR PL UMing CN", "Microsoft YaHei",
-                "PingFang SC", "SimHei")
+CJK_FAMILIES = (
+    "WenQuanYi Micro Hei",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "SimHei",
+)
 QT_PATH_VARS = ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_PLUGIN_PATH", "QT_QPA_FONTDIR")
 
 
@@ -31,37 +41,78 @@ QT_PATH_VARS = ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_PLUGIN_PATH", "QT_QPA_FONTDIR
 #: (found with ``ldd`` on ``PySide6/Qt*.abi3.so`` and ``Qt/plugins/platforms/*.so``; the
 #: Makefile's SYSPKGS installs the same set)
 QT_LIB_PACKAGES = {
-    "libEGL.so.1": "libegl1", "libGL.so.1": "libgl1", "libGLX.so.0": "libglx0",
-    "libGLdispatch.so.0": "libglvnd0", "libOpenGL.so.0": "libopengl0",
-    "libX11-xcb.so.1": "libx11-xcb1", "libX11.so.6": "libx11-6", "libXau.so.6": "libxau6",
-    "libXdmcp.so.6": "libxdmcp6", "libbrotlicommon.so.1": "libbrotli1", "libbrotlidec.so.1": "libbrotli1",
-    "libbsd.so.0": "libbsd0", "libdbus-1.so.3": "libdbus-1-3", "libexpat.so.1": "libexpat1",
-    "libffi.so.8": "libffi8", "libfontconfig.so.1": "libfontconfig1", "libfreetype.so.6": "libfreetype6",
-    "libglib-2.0.so.0": "libglib2.0-0", "libgthread-2.0.so.0": "libglib2.0-0",
-    "libgssapi_krb5.so.2": "libgssapi-krb5-2", "libkrb5.so.3": "libkrb5-3", "libmd.so.0": "libmd0",
-    "libpcre2-8.so.0": "libpcre2-8-0", "libpng16.so.16": "libpng16-16",
-    "libwayland-client.so.0": "libwayland-client0", "libwayland-cursor.so.0": "libwayland-cursor0",
+    "libEGL.so.1": "libegl1",
+    "libGL.so.1": "libgl1",
+    "libGLX.so.0": "libglx0",
+    "libGLdispatch.so.0": "libglvnd0",
+    "libOpenGL.so.0": "libopengl0",
+    "libX11-xcb.so.1": "libx11-xcb1",
+    "libX11.so.6": "libx11-6",
+    "libXau.so.6": "libxau6",
+    "libXdmcp.so.6": "libxdmcp6",
+    "libbrotlicommon.so.1": "libbrotli1",
+    "libbrotlidec.so.1": "libbrotli1",
+    "libbsd.so.0": "libbsd0",
+    "libdbus-1.so.3": "libdbus-1-3",
+    "libexpat.so.1": "libexpat1",
+    "libffi.so.8": "libffi8",
+    "libfontconfig.so.1": "libfontconfig1",
+    "libfreetype.so.6": "libfreetype6",
+    "libglib-2.0.so.0": "libglib2.0-0",
+    "libgthread-2.0.so.0": "libglib2.0-0",
+    "libgssapi_krb5.so.2": "libgssapi-krb5-2",
+    "libkrb5.so.3": "libkrb5-3",
+    "libmd.so.0": "libmd0",
+    "libpcre2-8.so.0": "libpcre2-8-0",
+    "libpng16.so.16": "libpng16-16",
+    "libwayland-client.so.0": "libwayland-client0",
+    "libwayland-cursor.so.0": "libwayland-cursor0",
     "libwayland-egl.so.1": "libwayland-egl1",
-    "libxcb.so.1": "libxcb1", "libxcb-cursor.so.0": "libxcb-cursor0", "libxcb-glx.so.0": "libxcb-glx0",
-    "libxcb-icccm.so.4": "libxcb-icccm4", "libxcb-image.so.0": "libxcb-image0",
-    "libxcb-keysyms.so.1": "libxcb-keysyms1", "libxcb-randr.so.0": "libxcb-randr0",
-    "libxcb-render-util.so.0": "libxcb-render-util0", "libxcb-render.so.0": "libxcb-render0",
-    "libxcb-shape.so.0": "libxcb-shape0", "libxcb-shm.so.0": "libxcb-shm0", "libxcb-sync.so.1": "libxcb-sync1",
-    "libxcb-util.so.1": "libxcb-util1", "libxcb-xfixes.so.0": "libxcb-xfixes0", "libxcb-xkb.so.1": "libxcb-xkb1",
-    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0", "libxkbcommon.so.0": "libxkbcommon0",
-    "libz.so.1": "zlib1g", "libzstd.so.1": "libzstd1",
+    "libxcb.so.1": "libxcb1",
+    "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-glx.so.0": "libxcb-glx0",
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-render.so.0": "libxcb-render0",
+    "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-shm.so.0": "libxcb-shm0",
+    "libxcb-sync.so.1": "libxcb-sync1",
+    "libxcb-util.so.1": "libxcb-util1",
+    "libxcb-xfixes.so.0": "libxcb-xfixes0",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libxkbcommon.so.0": "libxkbcommon0",
+    "libz.so.1": "zlib1g",
+    "libzstd.so.1": "libzstd1",
     # in every Debian base system (minbase) already
-    "libc.so.6": "libc6", "libm.so.6": "libc6", "libdl.so.2": "libc6", "libpthread.so.0": "libc6",
-    "libstdc++.so.6": "libstdc++6", "libgcc_s.so.1": "libgcc-s1", "libcap.so.2": "libcap2",
-    "libgcrypt.so.20": "libgcrypt20", "libgpg-error.so.0": "libgpg-error0", "liblz4.so.1": "liblz4-1",
-    "liblzma.so.5": "liblzma5", "libsystemd.so.0": "libsystemd0",
+    "libc.so.6": "libc6",
+    "libm.so.6": "libc6",
+    "libdl.so.2": "libc6",
+    "libpthread.so.0": "libc6",
+    "libstdc++.so.6": "libstdc++6",
+    "libgcc_s.so.1": "libgcc-s1",
+    "libcap.so.2": "libcap2",
+    "libgcrypt.so.20": "libgcrypt20",
+    "libgpg-error.so.0": "libgpg-error0",
+    "liblz4.so.1": "liblz4-1",
+    "liblzma.so.5": "liblzma5",
+    "libsystemd.so.0": "libsystemd0",
 }
 #: the PySide6 modules the app and pytest-qt import
 QT_MODULES = ("QtCore", "QtGui", "QtWidgets", "QtTest")
 #: platform plugin file for each QT_QPA_PLATFORM value
-PLATFORM_PLUGINS = {"xcb": "libqxcb.so", "offscreen": "libqoffscreen.so", "wayland": "libqwayland.so",
-                    "minimal": "libqminimal.so", "vnc": "libqvnc.so", "eglfs": "libqeglfs.so",
-                    "linuxfb": "libqlinuxfb.so"}
+PLATFORM_PLUGINS = {
+    "xcb": "libqxcb.so",
+    "offscreen": "libqoffscreen.so",
+    "wayland": "libqwayland.so",
+    "minimal": "libqminimal.so",
+    "vnc": "libqvnc.so",
+    "eglfs": "libqeglfs.so",
+    "linuxfb": "libqlinuxfb.so",
+}
 
 
 def pyside_dir() -> Path | None:
@@ -98,6 +149,7 @@ def _ldd_missing(path: Path) -> list[str]:
             out = ""
         return [ln.split("=>")[0].strip() for ln in out.splitlines() if "not found" in ln]
     import ctypes
+
     try:
         ctypes.CDLL(str(path))
     except OSError as exc:
@@ -134,8 +186,11 @@ def missing_qt_message(missing, platform: str | None = None) -> str:
     """One line: which libraries are missing and the apt-get command that installs them."""
     pkgs = sorted({QT_LIB_PACKAGES[m] for m in missing if m in QT_LIB_PACKAGES})
     unknown = [m for m in missing if m not in QT_LIB_PACKAGES]
-    how = f"install them with: sudo apt-get install -y {' '.join(pkgs)} (or 'make sysdeps' as root)" if pkgs \
+    how = (
+        f"install them with: sudo apt-get install -y {' '.join(pkgs)} (or 'make sysdeps' as root)"
+        if pkgs
         else "install the packages that provide them"
+    )
     extra = f"; no Debian package known for {', '.join(unknown)}" if unknown and pkgs else ""
     where = f" for the '{platform}' platform" if platform else ""
     return f"Qt cannot start{where}: missing system libraries {', '.join(missing)}; {how}{extra}."
@@ -169,8 +224,12 @@ def prepare_qt_env(environ: dict | None = None) -> list[str]:
     for var in QT_PATH_VARS:
         if _foreign_qt_path(env.get(var, "")):
             removed.append(f"{var}={env.pop(var)}")
-    if env.get("QT_QPA_PLATFORM") is None and sys.platform.startswith("linux") \
-            and not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
+    if (
+        env.get("QT_QPA_PLATFORM") is None
+        and sys.platform.startswith("linux")
+        and not env.get("DISPLAY")
+        and not env.get("WAYLAND_DISPLAY")
+    ):
         env["QT_QPA_PLATFORM"] = "offscreen"  # no display: still run (headless tests, benches)
     env.setdefault("HF_HUB_OFFLINE", "1")
     return removed
@@ -186,6 +245,7 @@ def make_application(argv: list[str] | None = None):
     prepare_qt_env()
     sys.setswitchinterval(UI_SWITCH_INTERVAL_S)
     from PySide6.QtWidgets import QApplication
+
     app = QApplication.instance()
     if app is None:
         app = QApplication(list(argv) if argv is not None else sys.argv[:1])
@@ -197,6 +257,7 @@ def make_application(argv: list[str] | None = None):
 def cjk_font_family() -> str | None:
     """An installed font family that has Chinese glyphs, or None (needs a QGuiApplication)."""
     from PySide6.QtGui import QFont, QFontDatabase, QFontMetrics
+
     families = set(QFontDatabase.families())
     for fam in CJK_FAMILIES:
         if fam in families and QFontMetrics(QFont(fam)).inFontUcs4(ord("你")):
@@ -211,13 +272,16 @@ def cjk_font_warning() -> str | None:
     """A message saying what to install when no CJK font exists, else None."""
     if cjk_font_family() is not None:
         return None
-    return (f"No Chinese font found: Chinese text shows as boxes. Install one with "
-            f"'sudo {CJK_APT_LINE}' (or 'make sysdeps' as root) and restart the app.")
+    return (
+        f"No Chinese font found: Chinese text shows as boxes. Install one with "
+        f"'sudo {CJK_APT_LINE}' (or 'make sysdeps' as root) and restart the app."
+    )
 
 
 def install_fonts(app) -> str | None:
     """Make the UI font fall back to the CJK family for Chinese; returns the family used."""
     from PySide6.QtGui import QFont
+
     fam = cjk_font_family()
     font = QFont(app.font())
     base = font.family()

@@ -5,6 +5,7 @@ loaded, grabs the window from the screen (the X server's pixels, not a widget
 rendering) as soon as the reply is streaming and the avatar is speaking, prints
 one JSON line with what was on screen, and quits when the turn has ended.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,9 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QGuiApplication
 
 
-def screenshot_mid_reply(window, text: str, path: str, min_frames: int = 12, timeout_s: float = 240.0,
-                         tabs_dir: str | None = None) -> None:
+def screenshot_mid_reply(
+    window, text: str, path: str, min_frames: int = 12, timeout_s: float = 240.0, tabs_dir: str | None = None
+) -> None:
     """... and with ``tabs_dir``, after the turn, one screenshot of each tab (``tab-<n>-<name>.png``)."""
     state = {"sent": None, "shot": False, "t0": time.perf_counter()}
     app = QGuiApplication.instance()
@@ -34,28 +36,36 @@ def screenshot_mid_reply(window, text: str, path: str, min_frames: int = 12, tim
         if pm.isNull() or pm.width() == 0:
             pm = window.grab()
         ok = pm.save(to)
-        return {"saved": ok, "path": path, "width": pm.width(), "height": pm.height(),
-                "platform": QGuiApplication.platformName(),
-                "reply_so_far": window.chat.reply_text(state["sent"]),
-                "frames_shown": window.player.frames_shown, "playing": window.player.playing,
-                "audio": window.audio.kind, "after_s": round(time.perf_counter() - state["t0"], 2)}
+        return {
+            "saved": ok,
+            "path": path,
+            "width": pm.width(),
+            "height": pm.height(),
+            "platform": QGuiApplication.platformName(),
+            "reply_so_far": window.chat.reply_text(state["sent"]),
+            "frames_shown": window.player.frames_shown,
+            "playing": window.player.playing,
+            "audio": window.audio.kind,
+            "after_s": round(time.perf_counter() - state["t0"], 2),
+        }
 
     def tick() -> None:
         if time.perf_counter() - state["t0"] > timeout_s:
-            finish(3, {"error": f"no reply on screen within {timeout_s:.0f} s",
-                       "status": window.status.error.text()})
+            finish(3, {"error": f"no reply on screen within {timeout_s:.0f} s", "status": window.status.error.text()})
             return
         if state["sent"] is None:
             if window.controller.engine is not None and window.chat.send_button.isEnabled():
                 window.chat.input.setPlainText(text)
                 state["sent"] = window.send(text)
-            elif window.status.error.isVisible() and window.controller.engine is None \
-                    and not window.controller.busy:
+            elif window.status.error.isVisible() and window.controller.engine is None and not window.controller.busy:
                 finish(2, {"error": window.status.error.text()})
             return
         if not state["shot"]:
-            if window.player.playing and window.player.frames_shown >= min_frames \
-                    and window.chat.reply_text(state["sent"]):
+            if (
+                window.player.playing
+                and window.player.frames_shown >= min_frames
+                and window.chat.reply_text(state["sent"])
+            ):
                 state["shot"] = True
                 state["info"] = grab()
             return
@@ -70,6 +80,7 @@ def screenshot_mid_reply(window, text: str, path: str, min_frames: int = 12, tim
 
     def shoot_tab(i: int, info: dict) -> None:
         from pathlib import Path
+
         if i >= window.tabs.count():
             finish(0, info)
             return
@@ -79,9 +90,17 @@ def screenshot_mid_reply(window, text: str, path: str, min_frames: int = 12, tim
             name = window.tabs.tabText(i).lower().replace(" ", "-")
             out = Path(tabs_dir) / f"tab-{i}-{name}.png"
             g = grab(str(out))
-            info["tabs"].append({"tab": window.tabs.tabText(i), "path": str(out), "saved": g["saved"],
-                                 "width": g["width"], "height": g["height"]})
+            info["tabs"].append(
+                {
+                    "tab": window.tabs.tabText(i),
+                    "path": str(out),
+                    "saved": g["saved"],
+                    "width": g["width"],
+                    "height": g["height"],
+                }
+            )
             shoot_tab(i + 1, info)
+
         QTimer.singleShot(400, shot)  # let the page lay out and paint
 
     timer = QTimer(window)

@@ -7,14 +7,30 @@ holds).  Save validates the whole object, writes the same settings file the
 command line reads (atomically, through ``save_settings``) and emits ``applied``
 so the window reloads the models in the background.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QLineEdit, QMenu, QPushButton, QScrollArea, QSpinBox,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from pipelines.settings import Settings, SettingsError, iter_fields, load_settings, save_settings
 
@@ -27,9 +43,11 @@ def sections(settings: Settings) -> list[tuple[str, str]]:
     """("", "General") and one group per settings section, in the settings' own order."""
     import dataclasses
 
-    return [("", "General")] + [(f.name, TITLES.get(f.name, f.name.replace("_", " ").title()))
-                                for f in dataclasses.fields(settings)
-                                if dataclasses.is_dataclass(getattr(settings, f.name))]
+    return [("", "General")] + [
+        (f.name, TITLES.get(f.name, f.name.replace("_", " ").title()))
+        for f in dataclasses.fields(settings)
+        if dataclasses.is_dataclass(getattr(settings, f.name))
+    ]
 
 
 def _set_check_style(label: QLabel, check: Check) -> None:
@@ -43,6 +61,7 @@ def _set_check_style(label: QLabel, check: Check) -> None:
 
 class PathField(QWidget):
     """Line edit + Browse, with the check result underneath."""
+
     changed = Signal()
 
     def __init__(self, name: str, kind: str, settings_getter, parent=None) -> None:
@@ -92,6 +111,7 @@ class PathField(QWidget):
             p = self._settings().resolve(v)
             return str(p if p.is_dir() else p.parent)
         from pipelines.settings import REPO_ROOT
+
         return str(REPO_ROOT)
 
     def _browse(self, kind: str) -> None:
@@ -105,6 +125,7 @@ class PathField(QWidget):
     def choose(self, path: str) -> Check:
         """A path was picked: show it (repo-relative when inside the repo) and check it."""
         from pipelines.settings import REPO_ROOT
+
         p = Path(path)
         try:
             shown = str(p.resolve().relative_to(REPO_ROOT))
@@ -133,8 +154,10 @@ class SettingsPanel(QWidget):
         self.meta: dict[str, dict] = {}
         outer = QVBoxLayout(self)
         outer.setContentsMargins(12, 12, 12, 8)
-        head = QLabel(f"Settings are saved to <b>{self.path}</b> — the same file "
-                      f"<code>main_demo.py --settings</code> and the tools read.")
+        head = QLabel(
+            f"Settings are saved to <b>{self.path}</b> — the same file "
+            f"<code>main_demo.py --settings</code> and the tools read."
+        )
         head.setObjectName("settingsHead")
         head.setWordWrap(True)
         outer.addWidget(head)
@@ -164,6 +187,7 @@ class SettingsPanel(QWidget):
         outer.addLayout(row)
         self.load(settings)
         from .wheel_guard import guard_wheel
+
         self._wheel_guard = guard_wheel(self)
 
     # -- form ------------------------------------------------------------------
@@ -213,15 +237,18 @@ class SettingsPanel(QWidget):
             w.toggled.connect(self._changed)
         elif isinstance(value, int):
             w = QSpinBox()
-            w.setRange(int(meta["lo"]) if meta.get("lo") is not None else -2**31,
-                       int(meta["hi"]) if meta.get("hi") is not None else 2**31 - 1)
+            w.setRange(
+                int(meta["lo"]) if meta.get("lo") is not None else -(2**31),
+                int(meta["hi"]) if meta.get("hi") is not None else 2**31 - 1,
+            )
             w.valueChanged.connect(self._changed)
         elif isinstance(value, float):
             w = QDoubleSpinBox()
             w.setDecimals(3)
             w.setSingleStep(0.05)
-            w.setRange(meta["lo"] if meta.get("lo") is not None else -1e9,
-                       meta["hi"] if meta.get("hi") is not None else 1e9)
+            w.setRange(
+                meta["lo"] if meta.get("lo") is not None else -1e9, meta["hi"] if meta.get("hi") is not None else 1e9
+            )
             w.valueChanged.connect(self._changed)
         elif meta.get("path"):
             w = PathField(name, meta["path"], self.current_or_saved)
@@ -229,11 +256,15 @@ class SettingsPanel(QWidget):
         elif name == "dialogue.endpoint":
             from .endpoint_field import EndpointField, offer_models
 
-            w = EndpointField(lambda: self.widgets["dialogue.api_key_env"].text()
-                              if "dialogue.api_key_env" in self.widgets else "")
+            w = EndpointField(
+                lambda: self.widgets["dialogue.api_key_env"].text() if "dialogue.api_key_env" in self.widgets else ""
+            )
             w.textChanged.connect(self._changed)
-            w.models_found.connect(lambda models: offer_models(self.widgets["dialogue.model"], models)
-                                   if "dialogue.model" in self.widgets else None)
+            w.models_found.connect(
+                lambda models: (
+                    offer_models(self.widgets["dialogue.model"], models) if "dialogue.model" in self.widgets else None
+                )
+            )
         else:
             w = QLineEdit()
             w.textChanged.connect(self._changed)
@@ -363,8 +394,11 @@ class SettingsPanel(QWidget):
     def revert(self) -> None:
         if not self.path.exists():
             self.load(Settings())
-            self._show_message(f"There is no settings file yet ({self.path}): the fields show the defaults; "
-                               f"“Save and apply” writes it.", ok=False)
+            self._show_message(
+                f"There is no settings file yet ({self.path}): the fields show the defaults; "
+                f"“Save and apply” writes it.",
+                ok=False,
+            )
             return
         try:
             settings = load_settings(self.path)

@@ -1,4 +1,5 @@
 """The window's status bar: backends per stage, loading progress, turn timings, errors."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
@@ -60,8 +61,15 @@ class ElidedLabel(QLabel):
         p = QPainter(self)
         r = self.contentsRect()
         shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, r.width())
-        self.style().drawItemText(p, r, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-                                  self.palette(), self.isEnabled(), shown, self.foregroundRole())
+        self.style().drawItemText(
+            p,
+            r,
+            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+            self.palette(),
+            self.isEnabled(),
+            shown,
+            self.foregroundRole(),
+        )
         p.end()
 
 

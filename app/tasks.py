@@ -5,6 +5,7 @@
 signal and ``cancelled()`` reads the flag ``cancel()`` sets.  Results and errors
 come back as signals on the UI thread.
 """
+
 from __future__ import annotations
 
 import threading
@@ -19,8 +20,9 @@ class _Worker(QObject):
     done = Signal(object)
     failed = Signal(str, str)
 
-    def __init__(self, fn: Callable[[Callable[[Any], None], Callable[[], bool]], Any],
-                 cancel_flag: threading.Event) -> None:
+    def __init__(
+        self, fn: Callable[[Callable[[Any], None], Callable[[], bool]], Any], cancel_flag: threading.Event
+    ) -> None:
         super().__init__()
         self.fn = fn
         self.cancel_flag = cancel_flag
@@ -30,8 +32,9 @@ class _Worker(QObject):
         try:
             result = self.fn(self.progress.emit, self.cancel_flag.is_set)
         except BaseException as exc:  # reported, never lost
-            self.failed.emit(f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc),
-                             traceback.format_exc())
+            self.failed.emit(
+                f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc), traceback.format_exc()
+            )
         else:
             self.done.emit(result)
 

@@ -1,4 +1,5 @@
 """Find a webcam and record a short clip from it (OpenCV; no Qt here)."""
+
 from __future__ import annotations
 
 import glob
@@ -28,12 +29,19 @@ def find_webcams(max_index: int = 4) -> list[int]:
     return found
 
 
-def record_clip(index: int, seconds: float, out_path: str | Path, fps: float = 25.0,
-                progress: Callable[[object], None] = lambda p: None,
-                cancelled: Callable[[], bool] = lambda: False) -> Path:
+def record_clip(
+    index: int,
+    seconds: float,
+    out_path: str | Path,
+    fps: float = 25.0,
+    progress: Callable[[object], None] = lambda p: None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> Path:
     """Record ``seconds`` from camera ``index`` into an MP4; ``progress((fraction, last RGB frame))``."""
     import cv2
+
     from pipelines.face.avatar.video_io import write_clip
+
     cap = cv2.VideoCapture(index)
     if not cap.isOpened():
         raise RuntimeError(f"camera {index} could not be opened (in use by another program?)")

@@ -6,6 +6,7 @@ unnoticed (``dialogue.dtype`` switched to fp16).  An unfocused field hands the w
 to the scroll area around it; a click (or Tab) focuses the field, and then the wheel
 changes it as usual.
 """
+
 from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt

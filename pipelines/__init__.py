@@ -3,6 +3,7 @@
 Importing this package forbids every hub download: model weights come from
 local folders only.
 """
+
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -2,6 +2,7 @@
 
 Each command lives in its own module and is imported only when used.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -14,7 +15,11 @@ COMMANDS = {
     "finetune": ("pipelines.dialogue.finetune_cli", "main", "P-tune the dialogue model on JSON chat logs"),
     "voice-train": ("pipelines.voice.train_cli", "main", "train a so-vits-svc voice from recordings"),
     "enroll": ("pipelines.face.avatar.enroll_cli", "main", "enroll a face from 5-10 s clips or a portrait"),
-    "export-onnx": ("pipelines.face.wav2lip.export.onnx_export", "main", "export the Wav2Lip generator to ONNX (fp32/fp16/int8)"),
+    "export-onnx": (
+        "pipelines.face.wav2lip.export.onnx_export",
+        "main",
+        "export the Wav2Lip generator to ONNX (fp32/fp16/int8)",
+    ),
     "bench": (None, None, "benchmarks: latency | dialogue | voice | render | asr (the window: python -m app.bench_ui)"),
 }
 

@@ -5,6 +5,7 @@ through here: the new content is written next to its final place under a
 hidden temporary name, flushed, and renamed over the old one only when it is
 complete.  A failure (or a kill) leaves the old version untouched.
 """
+
 from __future__ import annotations
 
 import os
@@ -94,8 +95,7 @@ def process_start_time() -> float:
     """When this process started (epoch seconds); the import time where /proc is not there."""
     try:
         ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        btime = next(int(ln.split()[1]) for ln in Path("/proc/stat").read_text().splitlines()
-                     if ln.startswith("btime"))
+        btime = next(int(ln.split()[1]) for ln in Path("/proc/stat").read_text().splitlines() if ln.startswith("btime"))
         return btime + ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError, StopIteration):
         return _IMPORTED
@@ -133,8 +133,9 @@ def _pid_alive(name: str) -> bool:
         return True
 
 
-def remove_stale(folder: str | os.PathLike, patterns: tuple[str, ...], *, keep_if_missing: bool = True,
-                 started: float | None = None) -> list[Path]:
+def remove_stale(
+    folder: str | os.PathLike, patterns: tuple[str, ...], *, keep_if_missing: bool = True, started: float | None = None
+) -> list[Path]:
     """Remove our own leftover temporaries in ``folder`` matching ``patterns`` (hidden names only).
 
     Only entries older than this process (and untouched for ``STALE_QUIET_S``) go,

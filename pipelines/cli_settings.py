@@ -4,6 +4,7 @@ Every leaf field of ``Settings`` becomes an option with its help text and
 choices, so the CLI, the settings file and the settings panel share one
 description.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,12 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--settings", metavar="FILE", help="settings JSON file (default: settings.json if present)")
     for name, f, value in iter_fields(Settings()):
         meta = f.metadata
-        kwargs = {"dest": f"set__{name}", "default": None, "metavar": type(value).__name__.upper(),
-                  "help": f"{meta.get('help', '')} (default: {value!r})"}
+        kwargs = {
+            "dest": f"set__{name}",
+            "default": None,
+            "metavar": type(value).__name__.upper(),
+            "help": f"{meta.get('help', '')} (default: {value!r})",
+        }
         if meta.get("choices"):
             kwargs["choices"] = meta["choices"]
             kwargs.pop("metavar")
@@ -31,7 +36,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     for key, value in vars(args).items():
         if key.startswith("set__") and value is not None:
             try:
-                settings = settings.replace(key[len("set__"):], value)
+                settings = settings.replace(key[len("set__") :], value)
             except SettingsError as exc:
                 errors += exc.errors
     if errors:

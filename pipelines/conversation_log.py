@@ -7,6 +7,7 @@ progress; a torn last line (power cut mid-write) is skipped when reading and
 never glued to the next record.  A failure is reported once (``first``) until
 a write succeeds again.
 """
+
 from __future__ import annotations
 
 import errno
@@ -19,6 +20,7 @@ from typing import Any
 
 class ConversationLogError(OSError):
     """The record was not logged (the file is unchanged); ``first``: the first failure in a row."""
+
     first = True
 
 

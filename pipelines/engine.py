@@ -6,6 +6,7 @@ handler, per-turn timings and the conversation log.  Front-ends (``main_demo``,
 the Qt app, benchmarks) drive it through ``submit`` / ``interrupt`` / ``clear``
 and listen with ``subscribe``.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -46,9 +47,15 @@ def peak_rss_mb() -> float:
 
 
 class Engine:
-    def __init__(self, settings: Settings, *, stages: dict[str, Stage] | None = None,
-                 sink: Stage | None = None, out_path: str | Path | None = None,
-                 log_path: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        stages: dict[str, Stage] | None = None,
+        sink: Stage | None = None,
+        out_path: str | Path | None = None,
+        log_path: str | Path | None = None,
+    ) -> None:
         """``stages`` replaces built stages by name (tests, GUI); ``sink`` replaces the MP4 writer."""
         self.settings = settings
         self._overrides = dict(stages or {})
@@ -97,6 +104,7 @@ class Engine:
         if self.settings.threads:
             try:
                 import torch
+
                 torch.set_num_threads(self.settings.threads)
             except ImportError:
                 pass
@@ -104,16 +112,26 @@ class Engine:
         self.inboxes = [queue.Queue() for _ in STAGE_ORDER]
         for i, name in enumerate(STAGE_ORDER):
             outbox = self.inboxes[i + 1] if i + 1 < len(STAGE_ORDER) else None
-            self.workers.append(StageWorker(self.stages[name], self.inboxes[i], outbox, self.gate,
-                                            on_error=self._on_error, on_output=self._on_output))
+            self.workers.append(
+                StageWorker(
+                    self.stages[name],
+                    self.inboxes[i],
+                    outbox,
+                    self.gate,
+                    on_error=self._on_error,
+                    on_output=self._on_output,
+                )
+            )
         for w in self.workers:
             w.start()
         failures = []
         for w in self.workers:
             w.loaded.wait()
             if w.load_error is not None:
-                failures.append(f"stage '{w.stage.name}' ({w.stage.backend}) could not load: "
-                                f"{type(w.load_error).__name__}: {w.load_error}")
+                failures.append(
+                    f"stage '{w.stage.name}' ({w.stage.backend}) could not load: "
+                    f"{type(w.load_error).__name__}: {w.load_error}"
+                )
         self._started = True
         if failures:
             self.close()
@@ -185,7 +203,7 @@ class Engine:
             rec = TurnRecord(turn_id, text, t0=time.perf_counter(), speech=speech)
             for old in [t for t in self._records if t <= turn_id - KEEP_RECORDS]:
                 self._records.pop(old, None)  # a long session keeps only recent turns in memory
-                self._done.pop(old, None)     # (all of them are in the conversation log)
+                self._done.pop(old, None)  # (all of them are in the conversation log)
             self._records[turn_id] = rec
             self._done[turn_id] = threading.Event()
             self._active = turn_id
@@ -246,8 +264,12 @@ class Engine:
     def _on_output(self, stage: str, msg: object) -> None:
         turn_id = getattr(msg, "turn_id", None)
         rec = self._records.get(turn_id) if turn_id is not None else None
-        if rec is not None and isinstance(msg, TextChunk) and stage == "dialogue" \
-                and not self.gate.is_cancelled(turn_id):
+        if (
+            rec is not None
+            and isinstance(msg, TextChunk)
+            and stage == "dialogue"
+            and not self.gate.is_cancelled(turn_id)
+        ):
             if not rec.reply:
                 rec.first_text_s = time.perf_counter() - rec.t0
             rec.reply += msg.text
@@ -272,7 +294,9 @@ class Engine:
             t = w.stats.pop(rec.turn_id)
             fig = StageFigures(
                 first_output_s=None if t.first_output is None else t.first_output - rec.t0,
-                busy_s=t.busy, outputs=t.outputs)
+                busy_s=t.busy,
+                outputs=t.outputs,
+            )
             if w.stage.name == "vc":
                 rec.audio_s = t.audio_seconds  # seconds of reply audio
             rec.stages[w.stage.name] = fig
@@ -290,8 +314,11 @@ class Engine:
             self.log.append(rec.to_dict())
         except OSError as exc:
             if getattr(exc, "first", True):  # once until it works again
-                log.error("could not append to the conversation log %s (%s): this turn and later ones are not "
-                          "logged until it works again; free some space or set --log elsewhere",
-                          self.log.path, getattr(exc, "strerror", None) or exc)
+                log.error(
+                    "could not append to the conversation log %s (%s): this turn and later ones are not "
+                    "logged until it works again; free some space or set --log elsewhere",
+                    self.log.path,
+                    getattr(exc, "strerror", None) or exc,
+                )
         self._done[rec.turn_id].set()
         self._publish("engine", TurnFinished(rec.turn_id, -1, rec))

@@ -3,6 +3,7 @@
 Fails (exit 1) with the reason when an essential piece is missing, so a broken
 install is found at install time rather than in the middle of a conversation.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -33,7 +34,9 @@ def check() -> list[str]:
         from PIL import Image
 
         from pipelines.face.avatar import landmarks
+
         from .settings import DEFAULT_PERSONA
+
         portrait = np.asarray(Image.open(DEFAULT_PERSONA / "portrait.png").convert("RGB"))
         if landmarks.face_mesh(portrait) is None:
             problems.append("mediapipe face mesh finds no face in the default portrait")

@@ -15,6 +15,7 @@ turn on a queue: each stage forwards it after it has emitted everything of that
 turn, so the next stage can flush (the splitter emits its last sentence, the
 sink finalises the MP4).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,12 +36,14 @@ class Message:
 @dataclass(frozen=True)
 class UserTurn(Message):
     """What the user typed; the dialogue stage's input."""
+
     text: str
 
 
 @dataclass(frozen=True)
 class TextChunk(Message):
     """A streamed piece of the reply (a token or a few characters)."""
+
     text: str
     mode: str = "llm"  # "llm" or "retrieval": what produced the text
 
@@ -48,6 +51,7 @@ class TextChunk(Message):
 @dataclass(frozen=True)
 class Sentence(Message):
     """A speakable piece of the reply, cut by the sentence splitter."""
+
     text: str
 
 
@@ -58,6 +62,7 @@ class AudioChunk(Message):
     ``phonemes``: optional ``((time_s, phoneme), ...)`` from the synthesiser (espeak-ng's
     phoneme events), for visemes; stages that keep the timing pass it on.
     """
+
     samples: np.ndarray
     sample_rate: int
     text: str = ""
@@ -75,6 +80,7 @@ class VideoChunk(Message):
     The audio lasts exactly ``len(frames) / fps`` seconds (the renderer pads or
     trims it), so chunks can be concatenated without drift.
     """
+
     frames: np.ndarray
     fps: float
     audio: np.ndarray
@@ -89,6 +95,7 @@ class VideoChunk(Message):
 @dataclass(frozen=True)
 class TurnEnd(Message):
     """End of a turn on one queue.  ``info`` carries stage facts (e.g. the reply mode)."""
+
     info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,6 +106,7 @@ class ControlMessage:
 @dataclass(frozen=True)
 class Cancel(ControlMessage):
     """Turn ``turn_id`` was interrupted or failed: drop everything of it."""
+
     turn_id: int
 
 
@@ -108,12 +116,14 @@ class Reset(ControlMessage):
 
     ``history``: (user text, reply) rounds to start from instead of nothing (a conversation
     restored on start, ``Engine.restore_history``)."""
+
     history: tuple = ()
 
 
 @dataclass(frozen=True, eq=False)
 class IdleRequest(ControlMessage):
     """Ask the face stage for ``n`` idle frames; its worker fulfils ``result`` (a Future)."""
+
     n: int
     result: Any  # concurrent.futures.Future[(frames | None, fps)]
 
@@ -121,6 +131,7 @@ class IdleRequest(ControlMessage):
 @dataclass(frozen=True)
 class StageError(Message):
     """An exception raised by a stage while processing a message of ``turn_id``."""
+
     stage: str
     error: str
     traceback: str = ""
@@ -132,4 +143,5 @@ class StageError(Message):
 @dataclass(frozen=True)
 class TurnFinished(Message):
     """Published once per turn when it has ended (ok, interrupted or error)."""
+
     record: "TurnRecord"

@@ -1,4 +1,5 @@
 """Lazy imports of heavy or optional libraries with a message that says what to do."""
+
 from __future__ import annotations
 
 import importlib

@@ -4,6 +4,7 @@ Never overwrite something the user made: an ``--out`` that exists must be an MP4
 (an ISO-BMFF file with an ``ftyp`` box, as our writer makes); a folder or a path
 inside ``source/`` (the personas) is refused.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,8 +43,10 @@ def check_writable_dir(folder: Path, what: str) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise OutputPathError(f"{what} {folder} is not writable ({exc.strerror or exc}): "
-                              "choose a folder you can write to, or free some space") from None
+        raise OutputPathError(
+            f"{what} {folder} is not writable ({exc.strerror or exc}): "
+            "choose a folder you can write to, or free some space"
+        ) from None
 
 
 def check_out_file(out: str | os.PathLike, source_dir: Path) -> Path:
@@ -52,11 +55,13 @@ def check_out_file(out: str | os.PathLike, source_dir: Path) -> Path:
     if p.is_dir():
         raise OutputPathError(f"--out {p} is a folder: give a file name such as {p / 'reply.mp4'}")
     if _inside(p, source_dir):
-        raise OutputPathError(f"--out {p} is inside {source_dir} (the persona folders): write videos elsewhere, "
-                              "e.g. output/reply.mp4")
+        raise OutputPathError(
+            f"--out {p} is inside {source_dir} (the persona folders): write videos elsewhere, e.g. output/reply.mp4"
+        )
     if p.exists() and not is_mp4(p):
-        raise OutputPathError(f"--out {p} exists and is not an MP4 video: refusing to overwrite it; "
-                              "choose a new file name")
+        raise OutputPathError(
+            f"--out {p} exists and is not an MP4 video: refusing to overwrite it; choose a new file name"
+        )
     if p.suffix.lower() != ".mp4":
         raise OutputPathError(f"--out {p}: the video is an MP4, give a name ending in .mp4")
     check_writable_dir(p.parent if str(p.parent) else Path("."), "the folder of --out")
@@ -80,6 +85,8 @@ def check_out_folder(folder: str | os.PathLike, what: str = "--out") -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise OutputPathError(f"{what} {p} is not writable ({exc.strerror or exc} in {probe_in}): choose a folder "
-                              "you can write to, or free some space") from None
+        raise OutputPathError(
+            f"{what} {p} is not writable ({exc.strerror or exc} in {probe_in}): choose a folder "
+            "you can write to, or free some space"
+        ) from None
     return p

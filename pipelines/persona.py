@@ -7,6 +7,7 @@ Layout (``source/<name>/``)::
     portrait.png      a still face (used when no video is enrolled)
     avatar/           enrolled face cache written by ``python -m pipelines enroll`` (git-ignored)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,20 +24,22 @@ class PersonaError(ValueError):
 @dataclass
 class VoiceProfile:
     """Target voice of the persona for the base TTS and the ``world`` converter."""
-    f0_median_hz: float = 220.0      # target median pitch
-    f0_spread: float = 1.0           # scale of pitch movement around the median (1: keep)
-    formant_shift: float = 1.0       # spectral envelope warp (>1 brighter / smaller vocal tract)
+
+    f0_median_hz: float = 220.0  # target median pitch
+    f0_spread: float = 1.0  # scale of pitch movement around the median (1: keep)
+    formant_shift: float = 1.0  # spectral envelope warp (>1 brighter / smaller vocal tract)
     espeak_voice_zh: str = "cmn"
     espeak_voice_en: str = "en-us"
     rate_wpm: int = 165
-    pitch: int = 50                  # espeak base pitch 0-99
+    pitch: int = 50  # espeak base pitch 0-99
 
 
 def _voice_profile(value, meta_path: Path) -> VoiceProfile:
     """``voice`` of persona.json checked key by key (type and name), as one clear line when wrong."""
     if not isinstance(value, dict):
-        raise PersonaError(f"{meta_path}: 'voice' must be an object such as {{\"f0_median_hz\": 220}}, "
-                           f"got a {_json_type(value)}")
+        raise PersonaError(
+            f"{meta_path}: 'voice' must be an object such as {{\"f0_median_hz\": 220}}, got a {_json_type(value)}"
+        )
     defaults = VoiceProfile()
     known = list(vars(defaults))
     unknown = [k for k in value if k not in known]
@@ -44,12 +47,14 @@ def _voice_profile(value, meta_path: Path) -> VoiceProfile:
         raise PersonaError(f"{meta_path}: unknown key {unknown[0]!r} in 'voice'; known keys: {', '.join(known)}")
     for key, v in value.items():
         want = type(getattr(defaults, key))
-        ok = isinstance(v, str) if want is str else (isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                     and (want is float or float(v).is_integer()))
+        ok = (
+            isinstance(v, str)
+            if want is str
+            else (isinstance(v, (int, float)) and not isinstance(v, bool) and (want is float or float(v).is_integer()))
+        )
         if not ok:
             kind = "a string" if want is str else ("a whole number" if want is int else "a number")
-            raise PersonaError(f"{meta_path}: voice.{key} must be {kind} such as {getattr(defaults, key)!r}, "
-                               f"got {v!r}")
+            raise PersonaError(f"{meta_path}: voice.{key} must be {kind} such as {getattr(defaults, key)!r}, got {v!r}")
     return VoiceProfile(**{k: (type(getattr(defaults, k))(v)) for k, v in value.items()})
 
 
@@ -73,14 +78,18 @@ class Persona:
         root = Path(root)
         meta_path = root / "persona.json"
         if not meta_path.is_file():
-            raise PersonaError(f"{root}: not a persona folder (no persona.json). "
-                               f"Point 'persona' in the settings at a folder like source/default.")
+            raise PersonaError(
+                f"{root}: not a persona folder (no persona.json). "
+                f"Point 'persona' in the settings at a folder like source/default."
+            )
         meta = read_json_object(meta_path, PersonaError, example="source/default/persona.json")
         voice = _voice_profile(meta.get("voice", {}), meta_path)
         for key in ("name", "display_name", "system_prompt", "language", "chat_log", "portrait"):
             if key in meta and not isinstance(meta[key], str):
-                raise PersonaError(f"{meta_path}: '{key}' must be a string, got {type(meta[key]).__name__} "
-                                   f"{meta[key]!r}: put it in quotes")
+                raise PersonaError(
+                    f"{meta_path}: '{key}' must be a string, got {type(meta[key]).__name__} "
+                    f"{meta[key]!r}: put it in quotes"
+                )
         chat = root / meta.get("chat_log", "chat.jsonl")
         portrait = root / meta.get("portrait", "portrait.png")
         return cls(

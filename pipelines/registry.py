@@ -4,6 +4,7 @@ The one list of backends: the settings' choices (``backend_choices``), the CLI, 
 settings panel and ``build_stage`` all read it.  This module imports nothing of the
 project at load time, so ``settings.py`` can use it.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -8,6 +8,7 @@ settings panel read, so there is one description of every knob.
 ("face.fps: must be a number between 1 and 60, got 'fast'"); ``save_settings``
 writes atomically (temp file + rename), so a crash never leaves half a file.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,14 +19,20 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from .atomic_files import atomic_write_text
-from .registry import backend_choices
 from .paths import DEFAULT_PERSONA, REPO_ROOT
+from .registry import backend_choices
 
 DEFAULT_SETTINGS_FILE = REPO_ROOT / "settings.json"
 
 
-def opt(default: Any, help: str, choices: tuple | None = None, path: str | None = None,
-        lo: float | None = None, hi: float | None = None):
+def opt(
+    default: Any,
+    help: str,
+    choices: tuple | None = None,
+    path: str | None = None,
+    lo: float | None = None,
+    hi: float | None = None,
+):
     """A settings field with its description.  ``path`` is "dir" or "file" for paths."""
     meta = {"help": help, "choices": choices, "path": path, "lo": lo, "hi": hi}
     if isinstance(default, (list, dict)):
@@ -38,7 +45,9 @@ class DialogueSettings:
     backend: str = opt("retrieval", "reply generator", choices=backend_choices("dialogue"))
     model_dir: str = opt("", "ChatGLM / GLM / causal-LM model folder (e.g. module/chatglm-6b)", path="dir")
     ptuning_dir: str = opt("", "P-tuning v2 checkpoint or peft adapter folder (empty: none)", path="dir")
-    trust_remote_code: bool = opt(False, "run the model folder's own Python code (only for unknown folders; THUDM ChatGLM folders load natively)")
+    trust_remote_code: bool = opt(
+        False, "run the model folder's own Python code (only for unknown folders; THUDM ChatGLM folders load natively)"
+    )
     dtype: str = opt("auto", "weights dtype", choices=("auto", "fp32", "bf16", "fp16"))
     quantize_int8: bool = opt(False, "dynamic int8 quantisation of Linear layers (CPU)")
     max_new_tokens: int = opt(256, "longest reply in tokens", lo=1, hi=8192)
@@ -46,12 +55,22 @@ class DialogueSettings:
     top_p: float = opt(0.8, "nucleus sampling", lo=0.0, hi=1.0)
     history_tokens: int = opt(1024, "token budget of the kept history (oldest rounds dropped first)", lo=0, hi=131072)
     stream_delay_ms: int = opt(15, "retrieval backend: pause between streamed pieces", lo=0, hi=1000)
-    pre_seq_len: int = opt(0, "P-tuning prefix length the checkpoint must have (0: take it from the checkpoint)", lo=0, hi=4096)
-    endpoint: str = opt("http://127.0.0.1:8000/v1", "openai backend: base URL of an OpenAI-compatible server (vLLM, llama-server, Ollama, ...)")
+    pre_seq_len: int = opt(
+        0, "P-tuning prefix length the checkpoint must have (0: take it from the checkpoint)", lo=0, hi=4096
+    )
+    endpoint: str = opt(
+        "http://127.0.0.1:8000/v1",
+        "openai backend: base URL of an OpenAI-compatible server (vLLM, llama-server, Ollama, ...)",
+    )
     model: str = opt("", "openai backend: model or adapter name the server knows (empty: the first it lists)")
-    api_key_env: str = opt("OPENAI_API_KEY", "openai backend: name of the environment variable holding the API key (the key is never stored here)")
+    api_key_env: str = opt(
+        "OPENAI_API_KEY",
+        "openai backend: name of the environment variable holding the API key (the key is never stored here)",
+    )
     connect_timeout_s: float = opt(5.0, "openai backend: seconds to wait for the connection", lo=0.1, hi=600.0)
-    read_timeout_s: float = opt(60.0, "openai backend: seconds to wait for the next piece of the reply", lo=0.1, hi=3600.0)
+    read_timeout_s: float = opt(
+        60.0, "openai backend: seconds to wait for the next piece of the reply", lo=0.1, hi=3600.0
+    )
 
 
 @dataclass
@@ -63,55 +82,95 @@ class VoiceSettings:
     vc_backend: str = opt("world", "voice conversion into the persona's voice", choices=backend_choices("vc"))
     sovits_dir: str = opt("", "so-vits-svc model folder: G_*.pth + config.json (e.g. module/So-VITS/44k)", path="dir")
     sovits_checkpoint: str = opt("", "G_*.pth inside sovits_dir (empty: newest)")
-    contentvec_dir: str = opt("", "ContentVec encoder: HF content-vec-best folder or checkpoint_best_legacy_500.pt", path="any")
+    contentvec_dir: str = opt(
+        "", "ContentVec encoder: HF content-vec-best folder or checkpoint_best_legacy_500.pt", path="any"
+    )
     cluster_model: str = opt("", "optional kmeans cluster model (.pt)", path="file")
     speaker: str = opt("", "speaker name from the so-vits config (empty: the first)")
     transpose: int = opt(0, "pitch shift in semitones", lo=-24, hi=24)
-    f0_method: str = opt("dio", "F0 estimator", choices=("dio", "harvest", "crepe-tiny", "crepe", "parselmouth", "fcpe"))
+    f0_method: str = opt(
+        "dio", "F0 estimator", choices=("dio", "harvest", "crepe-tiny", "crepe", "parselmouth", "fcpe")
+    )
     noise_scale: float = opt(0.4, "so-vits noise scale", lo=0.0, hi=2.0)
     cluster_ratio: float = opt(0.0, "share of the cluster model in the content features", lo=0.0, hi=1.0)
-    auto_predict_f0: bool = opt(True, "so-vits predicts the F0 from the content (right for speech, as DL-B ran it; "
-                                "off for singing: then transpose applies)")
-    loudness_match: float = opt(0.0, "how far the converted loudness envelope follows the base voice's "
-                                "(so-vits change_rms; 0 off, 1 fully)", lo=0.0, hi=1.0)
+    auto_predict_f0: bool = opt(
+        True,
+        "so-vits predicts the F0 from the content (right for speech, as DL-B ran it; "
+        "off for singing: then transpose applies)",
+    )
+    loudness_match: float = opt(
+        0.0,
+        "how far the converted loudness envelope follows the base voice's (so-vits change_rms; 0 off, 1 fully)",
+        lo=0.0,
+        hi=1.0,
+    )
 
 
 @dataclass
 class FaceSettings:
     backend: str = opt("warp", "lip-sync renderer", choices=backend_choices("face"))
-    checkpoint: str = opt("", "Wav2Lip checkpoint (.pth) or exported model (.onnx) (e.g. module/wav2lip/wav2lip_gan.pth)", path="file")
+    checkpoint: str = opt(
+        "", "Wav2Lip checkpoint (.pth) or exported model (.onnx) (e.g. module/wav2lip/wav2lip_gan.pth)", path="file"
+    )
     runtime: str = opt("auto", "Wav2Lip runtime", choices=("auto", "torch", "onnx"))
     batch_size: int = opt(32, "frames per inference batch", lo=1, hi=512)
     first_batch: int = opt(4, "wav2lip: frames in a turn's first batch (then doubling up to batch_size)", lo=1, hi=512)
     fps: int = opt(25, "video frames per second", lo=1, hi=60)
     face: str = opt("", "enrolled face (avatar folder); empty: the persona's", path="dir")
-    silence_db: float = opt(-45.0, "wav2lip: frames quieter than this (dBFS RMS) keep the original face", lo=-120.0, hi=0.0)
+    silence_db: float = opt(
+        -45.0, "wav2lip: frames quieter than this (dBFS RMS) keep the original face", lo=-120.0, hi=0.0
+    )
     colour_match: bool = opt(True, "wav2lip: match the rendered mouth's colour to the frame (L*a*b* mean/std)")
-    pads: str = opt("0 10 0 0", "enrollment: pixels added to the Wav2Lip face box: top bottom left right (more bottom for a cut-off chin)")
-    box: str = opt("", "enrollment: fixed face box 'top bottom left right' in the clip's pixels instead of detection; empty: detect")
+    pads: str = opt(
+        "0 10 0 0",
+        "enrollment: pixels added to the Wav2Lip face box: top bottom left right (more bottom for a cut-off chin)",
+    )
+    box: str = opt(
+        "",
+        "enrollment: fixed face box 'top bottom left right' in the clip's pixels instead of detection; empty: detect",
+    )
     nosmooth: bool = opt(False, "enrollment: do not smooth the face box over time (Wav2Lip's --nosmooth)")
-    enroll_max_side: int = opt(720, "enrollment: keep frames with the longer side at most this many pixels", lo=96, hi=4096)
-    blend_frames: int = opt(3, "wav2lip: frames over which pauses cross-fade between generated and original", lo=0, hi=25)
+    enroll_max_side: int = opt(
+        720, "enrollment: keep frames with the longer side at most this many pixels", lo=96, hi=4096
+    )
+    blend_frames: int = opt(
+        3, "wav2lip: frames over which pauses cross-fade between generated and original", lo=0, hi=25
+    )
 
 
 @dataclass
 class AsrSettings:
-    backend: str = opt("pocketsphinx", "speech recogniser for voice input", choices=("pocketsphinx", "whisper", "sherpa-onnx"))
-    model_dir: str = opt("", "recogniser model folder (whisper: e.g. module/whisper-small; sherpa-onnx: a SenseVoice or Paraformer folder; pocketsphinx: empty = the model in its wheel)", path="dir")
-    language: str = opt("auto", "language spoken to the persona (whisper, sherpa-onnx SenseVoice)", choices=("auto", "en", "zh"))
+    backend: str = opt(
+        "pocketsphinx", "speech recogniser for voice input", choices=("pocketsphinx", "whisper", "sherpa-onnx")
+    )
+    model_dir: str = opt(
+        "",
+        "recogniser model folder (whisper: e.g. module/whisper-small; sherpa-onnx: a SenseVoice or Paraformer folder; pocketsphinx: empty = the model in its wheel)",
+        path="dir",
+    )
+    language: str = opt(
+        "auto", "language spoken to the persona (whisper, sherpa-onnx SenseVoice)", choices=("auto", "en", "zh")
+    )
     end_pause_s: float = opt(0.6, "silence that ends an utterance (seconds)", lo=0.1, hi=5.0)
     headphones: bool = opt(False, "the avatar's voice cannot reach the microphone: any speech barges in, no echo check")
 
 
 @dataclass
 class OutputSettings:
-    keep_turns: int = opt(0, "turn videos kept in output_dir, oldest removed first (0: keep all); only the "
-                             "engine's own turn-*.mp4 there, never --out files or copies", lo=0, hi=1_000_000)
+    keep_turns: int = opt(
+        0,
+        "turn videos kept in output_dir, oldest removed first (0: keep all); only the "
+        "engine's own turn-*.mp4 there, never --out files or copies",
+        lo=0,
+        hi=1_000_000,
+    )
 
 
 @dataclass
 class Settings:
-    persona: str = opt(str(DEFAULT_PERSONA.relative_to(REPO_ROOT)), "persona folder (persona.json, chat log, portrait)", path="dir")
+    persona: str = opt(
+        str(DEFAULT_PERSONA.relative_to(REPO_ROOT)), "persona folder (persona.json, chat log, portrait)", path="dir"
+    )
     device: str = opt("auto", "compute device", choices=("auto", "cpu", "cuda"))
     threads: int = opt(0, "CPU threads for models (0: all cores)", lo=0, hi=256)
     language: str = opt("auto", "reply language for the voice", choices=("auto", "zh", "en"))
@@ -142,6 +201,7 @@ class Settings:
             return self.device
         try:
             import torch
+
             return "cuda" if torch.cuda.is_available() else "cpu"
         except ImportError:
             return "cpu"
@@ -165,8 +225,10 @@ class Settings:
         _check(self, "", errors)
         env = self.dialogue.api_key_env
         if env and not (env.replace("_", "a").isascii() and env.replace("_", "a").isalnum() and not env[0].isdigit()):
-            errors.append("dialogue.api_key_env: must be the name of an environment variable holding the key "
-                          "(e.g. OPENAI_API_KEY), never the key itself")
+            errors.append(
+                "dialogue.api_key_env: must be the name of an environment variable holding the key "
+                "(e.g. OPENAI_API_KEY), never the key itself"
+            )
         return errors
 
     def replace(self, dotted: str, value: Any) -> "Settings":
@@ -179,7 +241,11 @@ class Settings:
                 raise SettingsError([f"{dotted}: no such setting"])
             node = node[p]
         if last not in node or isinstance(node[last], dict):
-            raise SettingsError([f"{dotted}: no such setting (known: {', '.join(sorted(k for k in node if not isinstance(node[k], dict)))})"])
+            raise SettingsError(
+                [
+                    f"{dotted}: no such setting (known: {', '.join(sorted(k for k in node if not isinstance(node[k], dict)))})"
+                ]
+            )
         node[last] = _coerce_text(value, node[last]) if isinstance(value, str) else value
         return Settings.from_dict(data)
 
@@ -275,16 +341,25 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise SettingsError([f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-                             "fix or delete the file to go back to the defaults"]) from None
+        raise SettingsError(
+            [
+                f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+                "fix or delete the file to go back to the defaults"
+            ]
+        ) from None
     except UnicodeDecodeError as exc:
-        raise SettingsError([f"{p}: not a text file (byte {exc.start} is not UTF-8); "
-                             "fix or delete the file to go back to the defaults"]) from None
+        raise SettingsError(
+            [f"{p}: not a text file (byte {exc.start} is not UTF-8); fix or delete the file to go back to the defaults"]
+        ) from None
     except OSError as exc:
         raise SettingsError([f"{p}: cannot be read ({exc.strerror or exc})"]) from None
     if not isinstance(data, dict):
-        raise SettingsError([f"{p}: must be a JSON object {{...}}, got {type(data).__name__}; "
-                             "fix or delete the file to go back to the defaults"])
+        raise SettingsError(
+            [
+                f"{p}: must be a JSON object {{...}}, got {type(data).__name__}; "
+                "fix or delete the file to go back to the defaults"
+            ]
+        )
     return Settings.from_dict(data)
 
 

@@ -1,4 +1,5 @@
 """Sinks: the last stage of a turn.  ``FileSink`` writes one MP4 per turn."""
+
 from __future__ import annotations
 
 import re
@@ -84,7 +85,7 @@ class FileSink(Stage):
             ours.append((st.st_mtime, p.name, p))
         ours.sort()
         removed = []
-        for _, _, p in ours[:max(0, len(ours) - keep)]:
+        for _, _, p in ours[: max(0, len(ours) - keep)]:
             try:
                 p.unlink()
                 removed.append(p)

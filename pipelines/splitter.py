@@ -10,6 +10,7 @@ Rules (Chinese, English and mixed text):
 - text with no punctuation is cut at ``max_chars`` (at a space where there is one);
 - the rest is flushed when the turn ends.
 """
+
 from __future__ import annotations
 
 import re

@@ -5,6 +5,7 @@ so it never needs locks of its own.  ``process`` is a generator: the worker
 checks between yielded outputs whether the turn was interrupted and closes the
 generator if so, which is how a long reply stops at once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from .messages import Message
 @dataclass
 class TurnContext:
     """What a stage may know about the turn it is working on."""
+
     turn_id: int
     is_cancelled: Callable[[], bool] = lambda: False
     info: dict[str, Any] = field(default_factory=dict)

@@ -1,4 +1,5 @@
 """What the engine records about one turn: text, outcome, timings, outputs."""
+
 from __future__ import annotations
 
 import time
@@ -6,12 +7,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-
 @dataclass
 class StageFigures:
-    first_output_s: float | None = None   # from submit to the stage's first output
-    busy_s: float = 0.0                   # time spent inside the stage
-    rtf: float | None = None              # busy_s / seconds of reply audio
+    first_output_s: float | None = None  # from submit to the stage's first output
+    busy_s: float = 0.0  # time spent inside the stage
+    rtf: float | None = None  # busy_s / seconds of reply audio
     outputs: int = 0
 
 
@@ -22,16 +22,16 @@ class TurnRecord:
     started_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))
     reply: str = ""
     mode: str = ""
-    model: str | None = None             # the model that wrote the reply, where the dialogue stage names it
-    status: str = "running"              # running | ok | interrupted | error
+    model: str | None = None  # the model that wrote the reply, where the dialogue stage names it
+    status: str = "running"  # running | ok | interrupted | error
     error: str | None = None
     wall_s: float | None = None
     first_text_s: float | None = None
     first_audio_s: float | None = None
     first_frame_s: float | None = None
     audio_s: float = 0.0
-    rtf: float | None = None             # wall_s / audio_s: the whole turn against real time
-    render_rtf: float | None = None      # busy time of voice + face per second of audio
+    rtf: float | None = None  # wall_s / audio_s: the whole turn against real time
+    render_rtf: float | None = None  # busy time of voice + face per second of audio
     peak_rss_mb: float | None = None
     video_path: str | None = None
     stages: dict[str, StageFigures] = field(default_factory=dict)

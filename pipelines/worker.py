@@ -5,6 +5,7 @@ turn, times the stage, and turns any exception into a ``StageError`` that
 travels to the engine's single error handler; the worker itself keeps running,
 so the next turn works.
 """
+
 from __future__ import annotations
 
 import errno
@@ -53,8 +54,7 @@ class TurnGate:
 def drop_turn(q: queue.Queue, turn_id: int) -> int:
     """Remove every queued message of ``turn_id`` from ``q``; returns how many."""
     with q.mutex:
-        kept = deque(m for m in q.queue
-                     if isinstance(m, ControlMessage) or getattr(m, "turn_id", None) != turn_id)
+        kept = deque(m for m in q.queue if isinstance(m, ControlMessage) or getattr(m, "turn_id", None) != turn_id)
         dropped = len(q.queue) - len(kept)
         q.queue = kept
     return dropped
@@ -63,6 +63,7 @@ def drop_turn(q: queue.Queue, turn_id: int) -> int:
 @dataclass
 class StageTiming:
     """Per-turn timings of one stage (seconds; ``perf_counter`` clock)."""
+
     first_input: float | None = None
     first_output: float | None = None
     last_output: float | None = None
@@ -168,7 +169,7 @@ class StageWorker(threading.Thread):
                 self._report(-1, exc)
 
     def _handle(self, msg: object) -> None:
-        if isinstance(msg, IdleRequest):   # answered here, on the stage's own thread; not forwarded
+        if isinstance(msg, IdleRequest):  # answered here, on the stage's own thread; not forwarded
             try:
                 msg.result.set_result(self.stage.idle_frames(msg.n))
             except Exception as exc:

@@ -7,6 +7,7 @@ conftest checks the libraries with ``ldd`` first and unregisters pytest-qt when 
 missing; ``tests/app/conftest.py`` then turns each Qt test module into one skip that
 names the libraries and the apt-get command.
 """
+
 from app.qt_env import missing_qt_libraries
 
 

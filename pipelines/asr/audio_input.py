@@ -1,4 +1,5 @@
 """Read a WAV (or any file libsndfile reads) as 16 kHz mono float32, with one clear line per problem."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ class AudioInputError(ValueError):
 
 @dataclass
 class SpeechAudio:
-    samples: np.ndarray          # float32 mono at ASR_RATE
+    samples: np.ndarray  # float32 mono at ASR_RATE
     sample_rate: int = ASR_RATE
     source: str = ""
     notes: tuple[str, ...] = ()  # what was done to the input (mixed down, resampled)
@@ -53,19 +54,29 @@ def read_speech_file(path: str | Path) -> SpeechAudio:
     sf = require("soundfile", purpose="reading audio files")
     try:
         data, sr = sf.read(str(p), dtype="float32", always_2d=True)
-    except (RuntimeError, OSError, ValueError, EOFError) as exc:  # libsndfile says "Format not recognised", "unexpected end of file", ...
+    except (
+        RuntimeError,
+        OSError,
+        ValueError,
+        EOFError,
+    ) as exc:  # libsndfile says "Format not recognised", "unexpected end of file", ...
         msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise AudioInputError(f"{p}: not a readable audio file ({msg}); give a WAV file "
-                              f"(16 kHz or more, mono or stereo)") from None
+        raise AudioInputError(
+            f"{p}: not a readable audio file ({msg}); give a WAV file (16 kHz or more, mono or stereo)"
+        ) from None
     if len(data) == 0:
         raise AudioInputError(f"{p}: the file holds no audio samples (0 s); record the question again")
     if sr < MIN_RATE:
-        raise AudioInputError(f"{p}: sample rate {sr} Hz is too low: speech recognition needs 16 kHz or more "
-                              f"(telephone audio at 8 kHz lacks half the speech band); record or export at 16 kHz")
+        raise AudioInputError(
+            f"{p}: sample rate {sr} Hz is too low: speech recognition needs 16 kHz or more "
+            f"(telephone audio at 8 kHz lacks half the speech band); record or export at 16 kHz"
+        )
     samples, notes = to_mono_16k(data, sr)
     if not np.isfinite(samples).all():
         raise AudioInputError(f"{p}: the audio holds NaN or infinite samples (corrupt file)")
     if float(np.max(np.abs(samples))) < 1e-4:
-        raise AudioInputError(f"{p}: the audio is silent ({len(data) / sr:.1f} s of digital silence); "
-                              "check the microphone and record again")
+        raise AudioInputError(
+            f"{p}: the audio is silent ({len(data) / sr:.1f} s of digital silence); "
+            "check the microphone and record again"
+        )
     return SpeechAudio(samples, ASR_RATE, str(p), tuple(notes))

@@ -18,6 +18,7 @@ back through the microphone is told apart from the user by level:
 
 ``headphones`` turns the echo check off: then any speech during playback barges in.
 """
+
 from __future__ import annotations
 
 import threading
@@ -36,9 +37,18 @@ def rms(x: np.ndarray) -> float:
 
 
 class BargeInDetector:
-    def __init__(self, *, headphones: bool = False, vad: SileroVAD | None = None, threshold: float = 0.5,
-                 margin_db: float = 6.0, min_speech_s: float = 0.2, max_delay_s: float = 0.25,
-                 initial_echo_gain: float = 1.0, min_played_rms: float = 1e-3) -> None:
+    def __init__(
+        self,
+        *,
+        headphones: bool = False,
+        vad: SileroVAD | None = None,
+        threshold: float = 0.5,
+        margin_db: float = 6.0,
+        min_speech_s: float = 0.2,
+        max_delay_s: float = 0.25,
+        initial_echo_gain: float = 1.0,
+        min_played_rms: float = 1e-3,
+    ) -> None:
         self.headphones = headphones
         self.vad = vad or SileroVAD()
         self.threshold = threshold
@@ -74,7 +84,7 @@ class BargeInDetector:
             m, self._mic = self._mic[:FRAME], self._mic[FRAME:]
             r, self._ref = self._ref[:FRAME], self._ref[FRAME:]
             hit |= self._frame(m, r, playing)
-        self._ref = self._ref[-len(self._mic):] if len(self._mic) else self._ref[:0]
+        self._ref = self._ref[-len(self._mic) :] if len(self._mic) else self._ref[:0]
         return hit
 
     def _frame(self, mic: np.ndarray, played: np.ndarray, playing: bool) -> bool:
@@ -126,6 +136,7 @@ class PlayedAudio:
                 audio = msg.samples if isinstance(msg, AudioChunk) else msg.audio
                 if not engine.gate.is_cancelled(msg.turn_id):
                     self.push(msg.turn_id, audio, msg.sample_rate)
+
         engine.subscribe(listen)
         return self
 
@@ -157,7 +168,7 @@ class PlayedAudio:
                     break
                 turn = tid
                 k = min(n - filled, len(x))
-                out[filled:filled + k] = x[:k]
+                out[filled : filled + k] = x[:k]
                 filled += k
                 if k == len(x):
                     self._queue.popleft()
@@ -170,8 +181,9 @@ class PlayedAudio:
 class BargeIn:
     """Hands-free mode: microphone blocks in; interrupts the engine's turn when the user talks over it."""
 
-    def __init__(self, engine, played: PlayedAudio, *, headphones: bool | None = None,
-                 detector: BargeInDetector | None = None) -> None:
+    def __init__(
+        self, engine, played: PlayedAudio, *, headphones: bool | None = None, detector: BargeInDetector | None = None
+    ) -> None:
         self.engine = engine
         self.played = played
         hp = engine.settings.asr.headphones if headphones is None else headphones

@@ -1,4 +1,5 @@
 """``main_demo.py --audio FILE`` (one turn per file) and ``--mic`` (a turn per utterance until Ctrl+C)."""
+
 from __future__ import annotations
 
 import sys
@@ -66,8 +67,11 @@ def mic_turns(engine, args, report, device: str = "") -> bool:
     voice = load_voice(engine.settings, args, on_partial=lambda t: print(f"\r… {t}", end="", flush=True))
     if voice is None:
         return True
-    _say(f"listening on {mic.device['name']!r}; speak, pause {engine.settings.asr.end_pause_s:.1f}s to end "
-         "a turn, Ctrl+C quits", args.json)
+    _say(
+        f"listening on {mic.device['name']!r}; speak, pause {engine.settings.asr.end_pause_s:.1f}s to end "
+        "a turn, Ctrl+C quits",
+        args.json,
+    )
     try:
         with mic:
             while True:
@@ -77,8 +81,7 @@ def mic_turns(engine, args, report, device: str = "") -> bool:
                 for rec in voice.feed(block, now=time.perf_counter()):
                     if not args.json:
                         print(f"\ryou ({rec.speech['audio_s']:.1f}s)> {rec.text}", flush=True)
-                    report(engine.wait(engine.submit(rec.text, speech=rec.speech), timeout=args.timeout),
-                           args.json)
+                    report(engine.wait(engine.submit(rec.text, speech=rec.speech), timeout=args.timeout), args.json)
     except KeyboardInterrupt:
         print()
     except MicUnavailable as exc:

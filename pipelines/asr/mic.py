@@ -1,4 +1,5 @@
 """The microphone through sounddevice (PortAudio), with a clear notice when there is none."""
+
 from __future__ import annotations
 
 import queue
@@ -17,8 +18,10 @@ def _sounddevice():
     try:
         import sounddevice as sd
     except (ImportError, OSError) as exc:  # OSError: the PortAudio library itself is missing
-        raise MicUnavailable(f"no microphone: the sound library cannot load ({exc}); install PortAudio "
-                             "(sudo apt-get install libportaudio2) or use --audio FILE.wav") from None
+        raise MicUnavailable(
+            f"no microphone: the sound library cannot load ({exc}); install PortAudio "
+            "(sudo apt-get install libportaudio2) or use --audio FILE.wav"
+        ) from None
     return sd
 
 
@@ -28,16 +31,19 @@ def input_devices() -> list[dict]:
     try:
         devices = sd.query_devices()
     except (sd.PortAudioError, OSError, ValueError) as exc:
-        raise MicUnavailable(f"no microphone: the sound system reports no devices ({exc}); "
-                             "use --audio FILE.wav") from None
+        raise MicUnavailable(
+            f"no microphone: the sound system reports no devices ({exc}); use --audio FILE.wav"
+        ) from None
     return [dict(d, index=i) for i, d in enumerate(devices) if d.get("max_input_channels", 0) > 0]
 
 
 def pick_device(name: str = "") -> dict:
     devs = input_devices()
     if not devs:
-        raise MicUnavailable("no microphone: this machine has no audio input device; plug one in, "
-                             "or use --audio FILE.wav to speak to the persona from a recording")
+        raise MicUnavailable(
+            "no microphone: this machine has no audio input device; plug one in, "
+            "or use --audio FILE.wav to speak to the persona from a recording"
+        )
     if name:
         for d in devs:
             if name.lower() in d["name"].lower() or name == str(d["index"]):
@@ -64,8 +70,14 @@ class Microphone:
     def __enter__(self) -> Self:
         sd = _sounddevice()
         try:
-            self.stream = sd.InputStream(device=self.device["index"], channels=1, samplerate=ASR_RATE,
-                                         blocksize=self.block, dtype="float32", callback=self._callback)
+            self.stream = sd.InputStream(
+                device=self.device["index"],
+                channels=1,
+                samplerate=ASR_RATE,
+                blocksize=self.block,
+                dtype="float32",
+                callback=self._callback,
+            )
             self.stream.start()
         except (sd.PortAudioError, OSError, ValueError) as exc:
             raise MicUnavailable(f"could not open the microphone {self.device['name']!r}: {exc}") from None

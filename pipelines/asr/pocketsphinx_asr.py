@@ -6,6 +6,7 @@ model folder laid out like the wheel's (``<dir>/en-us/en-us``,
 ``en-us.lm.bin``, ``cmudict-en-us.dict``, or an acoustic model folder with
 ``*.lm.bin`` / ``*.dict`` next to it).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,14 +32,21 @@ class PocketsphinxRecognizer(Recognizer):
             return {}
         root = Path(self.settings.resolve(self.asr.model_dir) if self.settings else self.asr.model_dir)
         if not root.is_dir():
-            raise FileNotFoundError(f"asr.model_dir {root}: not a folder (empty it to use the model in the "
-                                    "pocketsphinx wheel)")
+            raise FileNotFoundError(
+                f"asr.model_dir {root}: not a folder (empty it to use the model in the pocketsphinx wheel)"
+            )
         hmm = root / "en-us" / "en-us" if (root / "en-us" / "en-us").is_dir() else root
         lm = sorted(root.rglob("*.lm.bin"))
         dic = sorted(root.rglob("*.dict"))
-        missing = [n for n, ok in (("acoustic model (mdef file)", (hmm / "mdef").is_file()),
-                                   ("language model (*.lm.bin)", bool(lm)), ("dictionary (*.dict)", bool(dic)))
-                   if not ok]
+        missing = [
+            n
+            for n, ok in (
+                ("acoustic model (mdef file)", (hmm / "mdef").is_file()),
+                ("language model (*.lm.bin)", bool(lm)),
+                ("dictionary (*.dict)", bool(dic)),
+            )
+            if not ok
+        ]
         if missing:
             raise FileNotFoundError(f"asr.model_dir {root}: missing " + ", ".join(missing))
         return {"hmm": str(hmm), "lm": str(lm[0]), "dict": str(dic[0])}

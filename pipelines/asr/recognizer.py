@@ -8,6 +8,7 @@ A recogniser is plain Python owned by one thread:
 * ``partial(samples, sample_rate) -> str`` (optional, ``supports_partials``):
   the text so far of an utterance still being spoken.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -43,6 +44,7 @@ class Recognizer:
 
 def at_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     from .audio_input import to_mono_16k
+
     return to_mono_16k(samples, sample_rate)[0]
 
 

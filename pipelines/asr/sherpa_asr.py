@@ -6,6 +6,7 @@ and ``tokens.txt``; the kind is read from the folder name (``sense-voice`` /
 the ONNX model's metadata (``model_type``).  ``check_sherpa_folder`` names each
 missing file on its own line.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,8 +22,12 @@ MODEL_FILES = ("model.int8.onnx", "model.onnx")
 def check_sherpa_folder(path: Path) -> list[str]:
     """One line per missing file of a SenseVoice / Paraformer folder (empty: complete)."""
     if not path.is_dir():
-        return [(f"{path}: not a folder (set asr.model_dir to a sherpa-onnx SenseVoice or Paraformer folder, "
-                 "e.g. module/sherpa-onnx-sense-voice-zh-en-ja-ko-yue-2024-07-17)")]
+        return [
+            (
+                f"{path}: not a folder (set asr.model_dir to a sherpa-onnx SenseVoice or Paraformer folder, "
+                "e.g. module/sherpa-onnx-sense-voice-zh-en-ja-ko-yue-2024-07-17)"
+            )
+        ]
     missing = []
     if not any((path / m).is_file() for m in MODEL_FILES):
         missing.append(f"{path}: missing the acoustic model ({' or '.join(MODEL_FILES)})")
@@ -41,15 +46,18 @@ def model_kind(path: Path, model: Path) -> str:
     try:
         meta = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).get_modelmeta()
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types for a bad file
-        raise ValueError(f"{model}: not a readable ONNX model ({type(exc).__name__}); "
-                         "re-download the sherpa-onnx model folder") from None
+        raise ValueError(
+            f"{model}: not a readable ONNX model ({type(exc).__name__}); re-download the sherpa-onnx model folder"
+        ) from None
     kind = meta.custom_metadata_map.get("model_type", "").lower().replace("-", "_")
     if "paraformer" in kind:
         return "paraformer"
     if "sense" in kind:
         return "sense_voice"
-    raise ValueError(f"{path}: cannot tell whether this is a SenseVoice or a Paraformer model (name the folder "
-                     "…sense-voice… or …paraformer…, as in sherpa-onnx's releases)")
+    raise ValueError(
+        f"{path}: cannot tell whether this is a SenseVoice or a Paraformer model (name the folder "
+        "…sense-voice… or …paraformer…, as in sherpa-onnx's releases)"
+    )
 
 
 class SherpaRecognizer(Recognizer):
@@ -59,7 +67,7 @@ class SherpaRecognizer(Recognizer):
         self.asr = asr_settings
         self.settings = settings
         self.recognizer = None
-        self.threads = (settings.threads if settings is not None and settings.threads else 2)
+        self.threads = settings.threads if settings is not None and settings.threads else 2
 
     @property
     def folder(self) -> Path:
@@ -77,13 +85,14 @@ class SherpaRecognizer(Recognizer):
         tokens = str(folder / "tokens.txt")
         kind = model_kind(folder, model)
         if kind == "paraformer":
-            self.recognizer = so.OfflineRecognizer.from_paraformer(paraformer=str(model), tokens=tokens,
-                                                                   num_threads=self.threads)
+            self.recognizer = so.OfflineRecognizer.from_paraformer(
+                paraformer=str(model), tokens=tokens, num_threads=self.threads
+            )
         else:
             lang = self.asr.language if self.asr.language in ("zh", "en") else "auto"
-            self.recognizer = so.OfflineRecognizer.from_sense_voice(model=str(model), tokens=tokens,
-                                                                    num_threads=self.threads, language=lang,
-                                                                    use_itn=True)
+            self.recognizer = so.OfflineRecognizer.from_sense_voice(
+                model=str(model), tokens=tokens, num_threads=self.threads, language=lang, use_itn=True
+            )
         self.backend = f"sherpa-onnx ({kind})"
 
     def transcribe(self, samples: np.ndarray, sample_rate: int) -> str:

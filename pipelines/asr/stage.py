@@ -4,6 +4,7 @@ It follows the stage contract (``load / process / end_turn / cancel_turn /
 close``) and sits ahead of dialogue: ``VoiceInput`` (``voice_input.py``) feeds
 it utterances cut by the VAD and submits what it yields to the engine.
 """
+
 from __future__ import annotations
 
 import time
@@ -20,6 +21,7 @@ from .recognizer import Recognizer, build_recognizer
 @dataclass(frozen=True, eq=False)
 class SpokenInput(Message):
     """One utterance: float32 mono samples, and whether it is still being spoken (partial)."""
+
     samples: np.ndarray
     sample_rate: int
     final: bool = True
@@ -32,6 +34,7 @@ class SpokenInput(Message):
 @dataclass(frozen=True)
 class PartialText(Message):
     """The text so far of an utterance still being spoken."""
+
     text: str
 
 
@@ -59,9 +62,13 @@ class AsrStage(Stage):
         t = time.perf_counter()
         text = self.recognizer.transcribe(msg.samples, msg.sample_rate).strip()
         took = time.perf_counter() - t
-        self.last_figures = {"audio_s": round(msg.duration, 3), "text": text, "backend": self.backend,
-                             "recognize_s": round(took, 4),
-                             "rtf": round(took / msg.duration, 4) if msg.duration else None}
+        self.last_figures = {
+            "audio_s": round(msg.duration, 3),
+            "text": text,
+            "backend": self.backend,
+            "recognize_s": round(took, 4),
+            "rtf": round(took / msg.duration, 4) if msg.duration else None,
+        }
         if text and not ctx.cancelled:
             yield UserTurn(msg.turn_id, self.next_seq(msg.turn_id), text)
 

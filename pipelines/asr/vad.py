@@ -10,6 +10,7 @@ Silero's own ``get_speech_timestamps``).  Utterances shorter than
 the onset is kept so the first phoneme is not cut, and ``tail_s`` of the end
 pause (the rest of it is silence the recogniser need not decode).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -21,17 +22,20 @@ import numpy as np
 from ..optional import require
 
 RATE = 16000
-FRAME = 512          # samples per VAD frame at 16 kHz (32 ms), fixed by the model
-CONTEXT = 64         # samples of the previous frame the model sees in front of each frame
+FRAME = 512  # samples per VAD frame at 16 kHz (32 ms), fixed by the model
+CONTEXT = 64  # samples of the previous frame the model sees in front of each frame
 
 
 def silero_model_path() -> Path:
     require("silero_vad", "silero-vad", "voice activity detection")
     from importlib.resources import files
+
     path = Path(str(files("silero_vad.data").joinpath("silero_vad.onnx")))
     if not path.is_file():
-        raise FileNotFoundError(f"Silero VAD model missing at {path}: reinstall silero-vad "
-                                "(.venv/bin/pip install --no-deps --force-reinstall silero-vad==6.2.3)")
+        raise FileNotFoundError(
+            f"Silero VAD model missing at {path}: reinstall silero-vad "
+            "(.venv/bin/pip install --no-deps --force-reinstall silero-vad==6.2.3)"
+        )
     return path
 
 
@@ -43,8 +47,9 @@ class SileroVAD:
         opts = ort.SessionOptions()
         opts.inter_op_num_threads = 1
         opts.intra_op_num_threads = 1
-        self.session = ort.InferenceSession(str(model_path or silero_model_path()), sess_options=opts,
-                                            providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            str(model_path or silero_model_path()), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
         self.reset()
 
     def reset(self) -> None:
@@ -54,24 +59,26 @@ class SileroVAD:
     def frame_probability(self, frame: np.ndarray) -> float:
         x = np.asarray(frame, dtype=np.float32).reshape(1, FRAME)
         inp = np.concatenate([self._context, x], axis=1)
-        out, self._state = self.session.run(None, {"input": inp, "state": self._state,
-                                                    "sr": np.array(RATE, dtype=np.int64)})
+        out, self._state = self.session.run(
+            None, {"input": inp, "state": self._state, "sr": np.array(RATE, dtype=np.int64)}
+        )
         self._context = inp[:, -CONTEXT:]
         return float(out.reshape(-1)[0])
 
     def probabilities(self, samples: np.ndarray) -> np.ndarray:
         """One probability per whole frame of ``samples`` (state carried on)."""
         n = len(samples) // FRAME
-        return np.array([self.frame_probability(samples[i * FRAME:(i + 1) * FRAME]) for i in range(n)],
-                        dtype=np.float32)
+        return np.array(
+            [self.frame_probability(samples[i * FRAME : (i + 1) * FRAME]) for i in range(n)], dtype=np.float32
+        )
 
 
 @dataclass
 class Utterance:
-    samples: np.ndarray   # float32 mono 16 kHz, pre-roll included
-    start_s: float        # stream time of the speech onset
-    end_s: float          # stream time of the last speech frame (end of speech)
-    cut_s: float = 0.0    # stream time when the cutter decided the utterance ended
+    samples: np.ndarray  # float32 mono 16 kHz, pre-roll included
+    start_s: float  # stream time of the speech onset
+    end_s: float  # stream time of the last speech frame (end of speech)
+    cut_s: float = 0.0  # stream time when the cutter decided the utterance ended
 
     @property
     def duration(self) -> float:
@@ -81,9 +88,17 @@ class Utterance:
 class UtteranceCutter:
     """Feed 16 kHz mono blocks of any size; get whole utterances back."""
 
-    def __init__(self, vad: SileroVAD | None = None, *, end_pause_s: float = 0.6, threshold: float = 0.5,
-                 min_speech_s: float = 0.25, pre_roll_s: float = 0.2, tail_s: float = 0.25,
-                 max_utterance_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        vad: SileroVAD | None = None,
+        *,
+        end_pause_s: float = 0.6,
+        threshold: float = 0.5,
+        min_speech_s: float = 0.25,
+        pre_roll_s: float = 0.2,
+        tail_s: float = 0.25,
+        max_utterance_s: float = 30.0,
+    ) -> None:
         self.vad = vad or SileroVAD()
         self.end_pause_frames = max(1, round(end_pause_s * RATE / FRAME))
         self.threshold = threshold
@@ -98,7 +113,7 @@ class UtteranceCutter:
         self.vad.reset()
         self._pending = np.zeros(0, dtype=np.float32)
         self._frames_seen = 0
-        self._history: list[np.ndarray] = []   # recent silent frames (pre-roll)
+        self._history: list[np.ndarray] = []  # recent silent frames (pre-roll)
         self._speech: list[np.ndarray] | None = None
         self._speech_frames = 0
         self._silence_run = 0
@@ -116,9 +131,9 @@ class UtteranceCutter:
     def feed(self, block: np.ndarray) -> Iterator[Utterance]:
         self._pending = np.concatenate([self._pending, np.asarray(block, dtype=np.float32).reshape(-1)])
         n = len(self._pending) // FRAME
-        frames, self._pending = self._pending[:n * FRAME], self._pending[n * FRAME:]
+        frames, self._pending = self._pending[: n * FRAME], self._pending[n * FRAME :]
         for i in range(n):
-            out = self._step(frames[i * FRAME:(i + 1) * FRAME])
+            out = self._step(frames[i * FRAME : (i + 1) * FRAME])
             if out is not None:
                 yield out
 
@@ -135,12 +150,12 @@ class UtteranceCutter:
         self._frames_seen += 1
         if self._speech is None:
             if p >= self.threshold:
-                self._speech = self._history[-self.pre_roll_frames:] if self.pre_roll_frames else []
+                self._speech = self._history[-self.pre_roll_frames :] if self.pre_roll_frames else []
                 self._speech = list(self._speech) + [frame]
                 self._onset, self._speech_frames, self._silence_run = idx, 1, 0
             else:
                 self._history.append(frame)
-                del self._history[:-max(1, self.pre_roll_frames)]
+                del self._history[: -max(1, self.pre_roll_frames)]
             return None
         self._speech.append(frame)
         if p >= self.off_threshold:
@@ -160,8 +175,7 @@ class UtteranceCutter:
         keep = len(speech) - max(0, trail - self.tail_frames)  # the end pause is not speech: keep a short tail
         audio = np.concatenate(speech[:keep])
         end_frame = self._frames_seen - trail
-        return Utterance(audio, self._onset * FRAME / RATE, end_frame * FRAME / RATE,
-                         self._frames_seen * FRAME / RATE)
+        return Utterance(audio, self._onset * FRAME / RATE, end_frame * FRAME / RATE, self._frames_seen * FRAME / RATE)
 
 
 def speech_segments(samples: np.ndarray, **kw) -> list[Utterance]:

@@ -5,6 +5,7 @@
 recognised (a front-end submits each as a turn).  The turn record keeps the
 audio's duration and the recognised text (``TurnRecord.speech``).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -29,13 +30,19 @@ from .vad import UtteranceCutter, speech_segments
 @dataclass
 class Recognized:
     text: str
-    speech: dict        # what goes into TurnRecord.speech
+    speech: dict  # what goes into TurnRecord.speech
     end_of_speech: float | None = None  # perf_counter time of end of speech (live input)
 
 
 class VoiceInput:
-    def __init__(self, settings, stage: AsrStage | None = None, *,
-                 on_partial: Callable[[str], None] | None = None, partial_every_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        settings,
+        stage: AsrStage | None = None,
+        *,
+        on_partial: Callable[[str], None] | None = None,
+        partial_every_s: float = 0.5,
+    ) -> None:
         self.settings = settings
         self.stage = stage or AsrStage(settings)
         self.cutter: UtteranceCutter | None = None
@@ -66,8 +73,10 @@ class VoiceInput:
         audio: SpeechAudio = read_speech_file(path)
         segs = speech_segments(audio.samples, end_pause_s=self.settings.asr.end_pause_s)
         if not segs:
-            raise AudioInputError(f"{path}: no speech found in {audio.duration:.1f} s of audio "
-                                  "(silence or noise only); speak closer to the microphone and record again")
+            raise AudioInputError(
+                f"{path}: no speech found in {audio.duration:.1f} s of audio "
+                "(silence or noise only); speak closer to the microphone and record again"
+            )
         start = max(0, int((segs[0].start_s - 0.2) * ASR_RATE))
         end = min(len(audio.samples), int((segs[-1].end_s + 0.3) * ASR_RATE))
         rec = self._recognize(audio.samples[start:end], str(path))
@@ -75,8 +84,10 @@ class VoiceInput:
         if audio.notes:
             rec.speech["notes"] = list(audio.notes)
         if not rec.text:
-            raise AudioInputError(f"{path}: speech found but no words recognised by {self.stage.backend} "
-                                  f"(language {self.settings.asr.language}); speak clearly or try another asr.backend")
+            raise AudioInputError(
+                f"{path}: speech found but no words recognised by {self.stage.backend} "
+                f"(language {self.settings.asr.language}); speak clearly or try another asr.backend"
+            )
         return rec
 
     # -- live stream ------------------------------------------------------------

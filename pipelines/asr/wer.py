@@ -1,4 +1,5 @@
 """Word error rate (Levenshtein distance over words, lower-cased, punctuation removed)."""
+
 from __future__ import annotations
 
 import re

@@ -6,6 +6,7 @@ while the user speaks: the audio so far is decoded again every half second
 (``VoiceInput``), greedy and short, so it stays cheap on CPU for small models.
 Nothing is downloaded (``local_files_only``) and no remote code runs.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -49,8 +50,10 @@ class WhisperRecognizer(Recognizer):
     @property
     def folder(self) -> Path:
         if not self.asr.model_dir:
-            raise FileNotFoundError("asr.backend whisper needs asr.model_dir: a local transformers Whisper "
-                                    "folder (e.g. module/whisper-small)")
+            raise FileNotFoundError(
+                "asr.backend whisper needs asr.model_dir: a local transformers Whisper "
+                "folder (e.g. module/whisper-small)"
+            )
         return Path(self.settings.resolve(self.asr.model_dir)) if self.settings else Path(self.asr.model_dir)
 
     def load(self) -> None:
@@ -71,6 +74,7 @@ class WhisperRecognizer(Recognizer):
 
     def _decode(self, samples: np.ndarray, sample_rate: int, max_new_tokens: int) -> str:
         import torch
+
         if self.model is None:
             self.load()
         x = at_16k(samples, sample_rate)

@@ -12,6 +12,7 @@ Reported per backend (medians over the questions):
   the text to the avatar's first audio (configured dialogue/voice backends);
 * WER against the spoken text.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,6 +35,7 @@ QUESTIONS = ["Where do you live?", "How are you today?", "What can you do?"]
 
 def speech(text: str) -> np.ndarray:
     from ..voice.espeak_tts import EspeakLibrary
+
     lib = EspeakLibrary.get()
     pcm = lib.synthesize(text, "en-us", 140, 50).astype(np.float32) / 32768.0
     return to_mono_16k(pcm, lib.sample_rate)[0]
@@ -46,14 +48,16 @@ def bench_backend(settings, engine=None) -> dict:
     load_s = time.perf_counter() - t
     from ..asr.stage import SpokenInput
     from ..stage import TurnContext
+
     rows = []
     for i, q in enumerate(QUESTIONS):
-        audio = np.concatenate([np.zeros(8000, np.float32), speech(q),
-                                np.zeros(int((settings.asr.end_pause_s + 0.5) * 16000), np.float32)])
+        audio = np.concatenate(
+            [np.zeros(8000, np.float32), speech(q), np.zeros(int((settings.asr.end_pause_s + 0.5) * 16000), np.float32)]
+        )
         cutter = UtteranceCutter(end_pause_s=settings.asr.end_pause_s)
         utt, closed_at = None, None
         for k in range(0, len(audio), FRAME):
-            got = list(cutter.feed(audio[k:k + FRAME]))
+            got = list(cutter.feed(audio[k : k + FRAME]))
             if got:
                 utt, closed_at = got[0], time.perf_counter()
                 break
@@ -64,9 +68,14 @@ def bench_backend(settings, engine=None) -> dict:
         outs = list(stage.process(SpokenInput(i + 1, 0, utt.samples, 16000), TurnContext(i + 1)))
         text = " ".join(getattr(m, "text", "") for m in outs).strip()
         done = time.perf_counter()
-        row = {"question": q, "text": text, "wer": wer(q, text), "audio_s": utt.duration,
-               "rtf": (done - t) / utt.duration,
-               "eos_to_text_s": (utt.cut_s - utt.end_s) + (done - closed_at)}
+        row = {
+            "question": q,
+            "text": text,
+            "wer": wer(q, text),
+            "audio_s": utt.duration,
+            "rtf": (done - t) / utt.duration,
+            "eos_to_text_s": (utt.cut_s - utt.end_s) + (done - closed_at),
+        }
         if engine is not None and text:
             rec = engine.wait(engine.submit(text), timeout=600)
             if rec.first_audio_s is not None:
@@ -78,13 +87,21 @@ def bench_backend(settings, engine=None) -> dict:
         vals = [r[key] for r in rows if r.get(key) is not None]
         return statistics.median(vals) if vals else None
 
-    return {"backend": stage.backend, "load_s": load_s, "rtf": med("rtf"), "eos_to_text_s": med("eos_to_text_s"),
-            "eos_to_first_audio_s": med("eos_to_first_audio_s"), "wer": med("wer"), "per_question": rows}
+    return {
+        "backend": stage.backend,
+        "load_s": load_s,
+        "rtf": med("rtf"),
+        "eos_to_text_s": med("eos_to_text_s"),
+        "eos_to_first_audio_s": med("eos_to_first_audio_s"),
+        "wer": med("wer"),
+        "per_question": rows,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pipelines bench asr", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m pipelines bench asr", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--whisper-dir", help="also bench a transformers Whisper folder")
     p.add_argument("--sherpa-dir", help="also bench a sherpa-onnx SenseVoice / Paraformer folder")
     p.add_argument("--no-engine", action="store_true", help="skip end of speech -> first audio (no engine)")
@@ -94,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     import copy
 
     from ..engine import Engine
+
     settings = settings_from_args(args)
     settings.output_dir = tempfile.mkdtemp(prefix="bench-asr-")
     runs = [("pocketsphinx", "")]
@@ -124,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         if "error" in r:
             print(f"{r['backend']:<26}error: {r['error']}")
             continue
-        print(f"{r['backend']:<26}{f(r['load_s']):>8}{f(r['rtf'], ''):>8}{f(r['eos_to_text_s']):>11}"
-              f"{f(r['eos_to_first_audio_s']):>12}{f(r['wer'], ''):>6}")
+        print(
+            f"{r['backend']:<26}{f(r['load_s']):>8}{f(r['rtf'], ''):>8}{f(r['eos_to_text_s']):>11}"
+            f"{f(r['eos_to_first_audio_s']):>12}{f(r['wer'], ''):>6}"
+        )
     return 0

@@ -14,6 +14,7 @@ OpenAI-compatible server through the real ``openai`` stage and the whole turn
 (the configured voice and face): time to first token, tokens/s after it, and
 time to first audio, so a server can be compared with the in-process model.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,17 +80,29 @@ def bench_variant(settings, persona, variant: str, prompts: list[str], turns: in
             text = "".join(c.text for c in stage.process(UserTurn(i + 1, 0, prompts[i % len(prompts)]), ctx))
             wall = time.perf_counter() - t
             st = stage.last_stats
-            rows.append({"prompt_tokens": st.prompt_tokens, "new_tokens": st.new_tokens,
-                         "first_token_s": st.time_to_first_token, "tokens_per_s": st.tokens_per_second,
-                         "wall_s": wall, "chars": len(text)})
+            rows.append(
+                {
+                    "prompt_tokens": st.prompt_tokens,
+                    "new_tokens": st.new_tokens,
+                    "first_token_s": st.time_to_first_token,
+                    "tokens_per_s": st.tokens_per_second,
+                    "wall_s": wall,
+                    "chars": len(text),
+                }
+            )
         result = {
-            "variant": variant, "model": stage.loaded.describe(), "load_s": load_s, "turns": turns,
+            "variant": variant,
+            "model": stage.loaded.describe(),
+            "load_s": load_s,
+            "turns": turns,
             "first_token_s": _median(r["first_token_s"] for r in rows),
             "tokens_per_s": _median(r["tokens_per_s"] for r in rows),
             "new_tokens": _median(r["new_tokens"] for r in rows),
             "prompt_tokens": _median(r["prompt_tokens"] for r in rows),
             "wall_s": _median(r["wall_s"] for r in rows),
-            "rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb(), "per_turn": rows,
+            "rss_mb": rss_mb(),
+            "peak_rss_mb": peak_rss_mb(),
+            "per_turn": rows,
         }
     finally:
         stage.close()
@@ -100,14 +113,28 @@ def bench_finetune(base: Path, data: Path, steps: int, pre_seq_len: int, threads
     from ..dialogue.finetune import FinetuneConfig, finetune
 
     with tempfile.TemporaryDirectory(prefix="bench-finetune-") as tmp:
-        cfg = FinetuneConfig(data=str(data), base=str(base), out=str(Path(tmp) / "out"), pre_seq_len=pre_seq_len,
-                             steps=steps, batch_size=4, save_steps=max(steps, 1), threads=threads)
+        cfg = FinetuneConfig(
+            data=str(data),
+            base=str(base),
+            out=str(Path(tmp) / "out"),
+            pre_seq_len=pre_seq_len,
+            steps=steps,
+            batch_size=4,
+            save_steps=max(steps, 1),
+            threads=threads,
+        )
         t = time.perf_counter()
         result = finetune(cfg, on_log=lambda text: None)
         wall = time.perf_counter() - t
-    return {"steps": result.steps_done, "steps_per_s": result.steps_per_s, "batch_size": cfg.batch_size,
-            "pre_seq_len": pre_seq_len, "wall_s_with_load": wall, "last_loss": result.last_loss,
-            "peak_rss_mb": peak_rss_mb()}
+    return {
+        "steps": result.steps_done,
+        "steps_per_s": result.steps_per_s,
+        "batch_size": cfg.batch_size,
+        "pre_seq_len": pre_seq_len,
+        "wall_s_with_load": wall,
+        "last_loss": result.last_loss,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def bench_server(settings, persona, prompts: list[str], turns: int) -> dict:
@@ -133,26 +160,43 @@ def bench_server(settings, persona, prompts: list[str], turns: int) -> dict:
             st = stage.last_stats
             if i == 0:
                 continue  # warm-up (the server may load the model on its first request)
-            rows.append({"first_token_s": st.time_to_first_token, "tokens_per_s": st.tokens_per_second,
-                         "tokens": st.tokens, "first_audio_s": rec.first_audio_s, "wall_s": rec.wall_s,
-                         "chars": len(rec.reply), "model": st.model})
+            rows.append(
+                {
+                    "first_token_s": st.time_to_first_token,
+                    "tokens_per_s": st.tokens_per_second,
+                    "tokens": st.tokens,
+                    "first_audio_s": rec.first_audio_s,
+                    "wall_s": rec.wall_s,
+                    "chars": len(rec.reply),
+                    "model": st.model,
+                }
+            )
     finally:
         engine.close()
         shutil.rmtree(out, ignore_errors=True)
-    return {"backend": "openai", "endpoint": ds.endpoint, "models_listed": models,
-            "model": rows[-1]["model"] if rows else ds.model, "turns": turns, "max_new_tokens": ds.max_new_tokens,
-            "first_token_s": _median(r["first_token_s"] for r in rows),
-            "tokens_per_s": _median(r["tokens_per_s"] for r in rows),
-            "tokens": _median(r["tokens"] for r in rows),
-            "first_audio_s": _median(r["first_audio_s"] for r in rows),
-            "wall_s": _median(r["wall_s"] for r in rows), "per_turn": rows}
+    return {
+        "backend": "openai",
+        "endpoint": ds.endpoint,
+        "models_listed": models,
+        "model": rows[-1]["model"] if rows else ds.model,
+        "turns": turns,
+        "max_new_tokens": ds.max_new_tokens,
+        "first_token_s": _median(r["first_token_s"] for r in rows),
+        "tokens_per_s": _median(r["tokens_per_s"] for r in rows),
+        "tokens": _median(r["tokens"] for r in rows),
+        "first_audio_s": _median(r["first_audio_s"] for r in rows),
+        "wall_s": _median(r["wall_s"] for r in rows),
+        "per_turn": rows,
+    }
 
 
 def print_server_table(r: dict) -> None:
     print(f"dialogue bench: {r['model']} at {r['endpoint']} ({r['turns']} turns, max_new_tokens {r['max_new_tokens']})")
-    print(f"first token {_fmt(r['first_token_s'], 4)} s, {_fmt(r['tokens_per_s'], 1)} tokens/s, "
-          f"{_fmt(r['tokens'])} tokens per reply, first audio {_fmt(r['first_audio_s'], 3)} s, "
-          f"turn {_fmt(r['wall_s'], 3)} s")
+    print(
+        f"first token {_fmt(r['first_token_s'], 4)} s, {_fmt(r['tokens_per_s'], 1)} tokens/s, "
+        f"{_fmt(r['tokens'])} tokens per reply, first audio {_fmt(r['first_audio_s'], 3)} s, "
+        f"turn {_fmt(r['wall_s'], 3)} s"
+    )
 
 
 def _fmt(v, digits=3):
@@ -164,25 +208,34 @@ def _fmt(v, digits=3):
 
 
 def print_table(report: dict) -> None:
-    print(f"dialogue bench: {report['model_dir']} ({report['turns']} turns, max_new_tokens "
-          f"{report['max_new_tokens']}, threads {report['threads'] or 'default'})")
+    print(
+        f"dialogue bench: {report['model_dir']} ({report['turns']} turns, max_new_tokens "
+        f"{report['max_new_tokens']}, threads {report['threads'] or 'default'})"
+    )
     head = f"{'variant':<8}{'load s':>9}{'1st tok s':>11}{'tok/s':>9}{'tokens':>8}{'reply s':>9}{'RSS MB':>9}{'peak MB':>9}"
     print(head)
     print("-" * len(head))
     base = None
     for r in report["variants"]:
-        print(f"{r['variant']:<8}{_fmt(r['load_s'], 2):>9}{_fmt(r['first_token_s'], 4):>11}"
-              f"{_fmt(r['tokens_per_s'], 1):>9}{_fmt(r['new_tokens']):>8}{_fmt(r['wall_s'], 3):>9}"
-              f"{_fmt(r['rss_mb'], 0):>9}{_fmt(r['peak_rss_mb'], 0):>9}")
+        print(
+            f"{r['variant']:<8}{_fmt(r['load_s'], 2):>9}{_fmt(r['first_token_s'], 4):>11}"
+            f"{_fmt(r['tokens_per_s'], 1):>9}{_fmt(r['new_tokens']):>8}{_fmt(r['wall_s'], 3):>9}"
+            f"{_fmt(r['rss_mb'], 0):>9}{_fmt(r['peak_rss_mb'], 0):>9}"
+        )
         base = base or r
     if len(report["variants"]) > 1 and base.get("tokens_per_s"):
-        ratios = ", ".join(f"{r['variant']} {r['tokens_per_s'] / base['tokens_per_s']:.2f}x"
-                           for r in report["variants"][1:] if r.get("tokens_per_s"))
+        ratios = ", ".join(
+            f"{r['variant']} {r['tokens_per_s'] / base['tokens_per_s']:.2f}x"
+            for r in report["variants"][1:]
+            if r.get("tokens_per_s")
+        )
         print(f"tokens/s relative to {base['variant']}: {ratios}")
     ft = report.get("finetune")
     if ft:
-        print(f"fine-tuning: {ft['steps']} steps at {ft['steps_per_s']:.2f} steps/s "
-              f"(batch {ft['batch_size']}, pre_seq_len {ft['pre_seq_len']}), peak RSS {ft['peak_rss_mb']:.0f} MB")
+        print(
+            f"fine-tuning: {ft['steps']} steps at {ft['steps_per_s']:.2f} steps/s "
+            f"(batch {ft['batch_size']}, pre_seq_len {ft['pre_seq_len']}), peak RSS {ft['peak_rss_mb']:.0f} MB"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,12 +247,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--finetune-steps", type=int, default=0, help="also P-tune N steps and report steps/s")
     parser.add_argument("--pre-seq-len", type=int, default=16, help="prefix length for --finetune-steps")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--backend", choices=("chatglm", "openai"), default="chatglm",
-                        help="openai: measure an OpenAI-compatible server (with --endpoint, --model)")
+    parser.add_argument(
+        "--backend",
+        choices=("chatglm", "openai"),
+        default="chatglm",
+        help="openai: measure an OpenAI-compatible server (with --endpoint, --model)",
+    )
     parser.add_argument("--endpoint", help="openai: server base URL, e.g. http://127.0.0.1:8000/v1")
-    parser.add_argument("--model", help="openai: model name on the server (default: dialogue.model, else the first listed)")
-    parser.add_argument("--shapes", choices=["6b"], help="time ChatGLM-6B's real layer shapes (1-2 layers, "
-                        "scaled to 28) instead of a model folder; see pipelines/bench/glm_shapes.py")
+    parser.add_argument(
+        "--model", help="openai: model name on the server (default: dialogue.model, else the first listed)"
+    )
+    parser.add_argument(
+        "--shapes",
+        choices=["6b"],
+        help="time ChatGLM-6B's real layer shapes (1-2 layers, "
+        "scaled to 28) instead of a model folder; see pipelines/bench/glm_shapes.py",
+    )
     parser.add_argument("--history", type=int, default=300, help="prompt tokens for --shapes")
     add_settings_arguments(parser)
     args = parser.parse_args(argv)
@@ -226,9 +289,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             for r in rows:
                 tps = r["tokens_per_s_28_layers"]
-                print(f"{r['variant']:5s} 28-layer scaled: {_fmt(tps)} tokens/s, first token "
-                      f"after {r['history_tokens']} tokens {r['ttft_s']['28_layers_scaled']:.2f} s, weights "
-                      f"{r['weights_gb_28_layers']:.1f} GB; peak RSS here {r['peak_rss_mb_here']:.0f} MB")
+                print(
+                    f"{r['variant']:5s} 28-layer scaled: {_fmt(tps)} tokens/s, first token "
+                    f"after {r['history_tokens']} tokens {r['ttft_s']['28_layers_scaled']:.2f} s, weights "
+                    f"{r['weights_gb_28_layers']:.1f} GB; peak RSS here {r['peak_rss_mb_here']:.0f} MB"
+                )
         return 0
 
     from ..persona import Persona
@@ -271,14 +336,25 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings.replace("dialogue.model_dir", str(model_dir)).replace("dialogue.ptuning_dir", "")
     prompts = ["你好，介绍一下你自己", "What can you do?", "今天天气怎么样？", "Tell me a joke"]
     try:
-        report = {"model_dir": settings.dialogue.model_dir, "turns": args.turns, "max_new_tokens": args.tokens,
-                  "threads": settings.threads, "device": settings.resolved_device(), "variants": []}
+        report = {
+            "model_dir": settings.dialogue.model_dir,
+            "turns": args.turns,
+            "max_new_tokens": args.tokens,
+            "threads": settings.threads,
+            "device": settings.resolved_device(),
+            "variants": [],
+        }
         for v in variants:
             report["variants"].append(bench_variant(settings, persona, v, prompts, args.turns))
         if args.finetune_steps > 0:
             data = persona.chat_log
-            report["finetune"] = bench_finetune(settings.resolve(settings.dialogue.model_dir), data,
-                                                args.finetune_steps, args.pre_seq_len, settings.threads)
+            report["finetune"] = bench_finetune(
+                settings.resolve(settings.dialogue.model_dir),
+                data,
+                args.finetune_steps,
+                args.pre_seq_len,
+                settings.threads,
+            )
     finally:
         if tmp is not None:
             tmp.cleanup()

@@ -6,13 +6,19 @@ int8 Linear layers with fp32 activations).  For 1 and 2 layers it times the pref
 layer's cost is the difference, so a 28-layer figure is ``t(1) + 27 * (t(2) - t(1))``.
 Memory: the process peak RSS here, and the weight bytes a 28-layer model would hold.
 """
+
 from __future__ import annotations
 
 import gc
 import time
 
-SHAPES_6B = {"vocab_size": 130528, "hidden_size": 4096, "num_attention_heads": 32, "inner_hidden_size": 16384,
-             "full_layers": 28}
+SHAPES_6B = {
+    "vocab_size": 130528,
+    "hidden_size": 4096,
+    "num_attention_heads": 32,
+    "inner_hidden_size": 16384,
+    "full_layers": 28,
+}
 
 
 def _build(layers: int, variant: str):
@@ -22,8 +28,13 @@ def _build(layers: int, variant: str):
     from ..dialogue.glm.folder import _quantize_if_complete
 
     s = SHAPES_6B
-    cfg = GLM6BConfig(vocab_size=s["vocab_size"], hidden_size=s["hidden_size"], num_layers=layers,
-                      num_attention_heads=s["num_attention_heads"], inner_hidden_size=s["inner_hidden_size"])
+    cfg = GLM6BConfig(
+        vocab_size=s["vocab_size"],
+        hidden_size=s["hidden_size"],
+        num_layers=layers,
+        num_attention_heads=s["num_attention_heads"],
+        inner_hidden_size=s["inner_hidden_size"],
+    )
     with torch.device("meta"):
         model = ChatGLM6B(cfg)
     dtype = torch.bfloat16 if variant == "bf16" else torch.float32
@@ -58,7 +69,7 @@ def _time(model, history: int, tokens: int):
     ids = torch.cat([ids, torch.tensor([[130001, 130004]])], dim=1)
     model._seq_cache = [ids[0].tolist()]
     with torch.inference_mode():
-        warm = ids[:, -34:]                       # warm-up: first-call allocations and kernel selection
+        warm = ids[:, -34:]  # warm-up: first-call allocations and kernel selection
         model._seq_cache = [warm[0].tolist()]
         _, wpast, _ = model(warm, last_only=True)
         model._seq_cache = [warm[0].tolist() + [130004]]
@@ -95,9 +106,13 @@ def bench_shapes(variant: str, history: int = 300, tokens: int = 8) -> dict:
     per_layer_bytes = bytes_by[2]["layers"] - bytes_by[1]["layers"]
     ttft_full = times[1][0] + (full - 1) * layer_ttft
     tok_full = times[1][1] + (full - 1) * layer_tok
-    return {"variant": variant, "history_tokens": history, "decode_tokens": tokens,
-            "ttft_s": {"1_layer": times[1][0], "2_layers": times[2][0], "28_layers_scaled": ttft_full},
-            "decode_s_per_token": {"1_layer": times[1][1], "2_layers": times[2][1], "28_layers_scaled": tok_full},
-            "tokens_per_s_28_layers": 1.0 / tok_full if tok_full > 0 else None,
-            "weights_gb_28_layers": (bytes_by[1]["other"] + full * per_layer_bytes) / 1e9,
-            "peak_rss_mb_here": peak_rss_mb()}
+    return {
+        "variant": variant,
+        "history_tokens": history,
+        "decode_tokens": tokens,
+        "ttft_s": {"1_layer": times[1][0], "2_layers": times[2][0], "28_layers_scaled": ttft_full},
+        "decode_s_per_token": {"1_layer": times[1][1], "2_layers": times[2][1], "28_layers_scaled": tok_full},
+        "tokens_per_s_28_layers": 1.0 / tok_full if tok_full > 0 else None,
+        "weights_gb_28_layers": (bytes_by[1]["other"] + full * per_layer_bytes) / 1e9,
+        "peak_rss_mb_here": peak_rss_mb(),
+    }

@@ -6,6 +6,7 @@ time to first output (first audio for the voice, first frame for the face),
 busy time, real-time factor, and the process's peak RSS.  Model loading is
 timed separately and not counted in the turns.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,14 @@ import time
 from ..cli_settings import add_settings_arguments, settings_from_args
 from ..engine import STAGE_ORDER, Engine, peak_rss_mb
 
-PROMPTS = ["你好，介绍一下你自己", "What can you do?", "今天天气怎么样？", "Tell me a joke.",
-           "你喜欢什么？", "Thank you, goodbye!"]
+PROMPTS = [
+    "你好，介绍一下你自己",
+    "What can you do?",
+    "今天天气怎么样？",
+    "Tell me a joke.",
+    "你喜欢什么？",
+    "Thank you, goodbye!",
+]
 
 
 def run(settings, turns: int) -> dict:
@@ -44,21 +51,36 @@ def run(settings, turns: int) -> dict:
     stages = {}
     for name in STAGE_ORDER:
         figs = [r.stages[name] for r in records]
-        stages[name] = {"backend": engine.describe().get(name, ""),
-                        "first_output_s": med(f.first_output_s for f in figs),
-                        "busy_s": med(f.busy_s for f in figs),
-                        "rtf": med(f.rtf for f in figs)}
+        stages[name] = {
+            "backend": engine.describe().get(name, ""),
+            "first_output_s": med(f.first_output_s for f in figs),
+            "busy_s": med(f.busy_s for f in figs),
+            "rtf": med(f.rtf for f in figs),
+        }
     return {
-        "turns": turns, "load_s": load_s, "peak_rss_mb": peak_rss_mb(),
-        "turn": {"first_audio_s": med(r.first_audio_s for r in records),
-                 "first_frame_s": med(r.first_frame_s for r in records),
-                 "wall_s": med(r.wall_s for r in records),
-                 "audio_s": med(r.audio_s for r in records),
-                 "rtf": med(r.rtf for r in records),
-                 "render_rtf": med(r.render_rtf for r in records)},
+        "turns": turns,
+        "load_s": load_s,
+        "peak_rss_mb": peak_rss_mb(),
+        "turn": {
+            "first_audio_s": med(r.first_audio_s for r in records),
+            "first_frame_s": med(r.first_frame_s for r in records),
+            "wall_s": med(r.wall_s for r in records),
+            "audio_s": med(r.audio_s for r in records),
+            "rtf": med(r.rtf for r in records),
+            "render_rtf": med(r.render_rtf for r in records),
+        },
         "stages": stages,
-        "per_turn": [{"user": r.user_text, "first_audio_s": r.first_audio_s, "first_frame_s": r.first_frame_s,
-                      "wall_s": r.wall_s, "audio_s": r.audio_s, "rtf": r.rtf} for r in records],
+        "per_turn": [
+            {
+                "user": r.user_text,
+                "first_audio_s": r.first_audio_s,
+                "first_frame_s": r.first_frame_s,
+                "wall_s": r.wall_s,
+                "audio_s": r.audio_s,
+                "rtf": r.rtf,
+            }
+            for r in records
+        ],
     }
 
 
@@ -77,13 +99,15 @@ def random_wav2lip_int8(settings, workdir: str, log=print) -> str:
         speech_samples,
         speech_windows,
     )
+
     from ..persona import Persona
     from ..testing.wav2lip_random import random_wav2lip
 
     persona = Persona.load(settings.persona_dir)
     avatar = load_avatar(persona, settings)
-    mels, faces = paired_inputs(np.asarray(avatar.crops), speech_windows(speech_samples(persona, SENTENCES[0::2])),
-                                64, seed=0)
+    mels, faces = paired_inputs(
+        np.asarray(avatar.crops), speech_windows(speech_samples(persona, SENTENCES[0::2])), 64, seed=0
+    )
     t0 = time.perf_counter()
     fp32 = ex.export_fp32(random_wav2lip(0, mels[:32], faces[:32]), Path(workdir) / "w2l.fp32.onnx")
     path = ex.quantize_int8(fp32, Path(workdir) / "w2l.int8.onnx", mels, faces)
@@ -101,20 +125,29 @@ def print_table(res: dict) -> None:
     for name, s in res["stages"].items():
         print(f"{name:<10}{s['backend']:<14}{fmt(s['first_output_s']):>11}{fmt(s['busy_s']):>10}{fmt(s['rtf'], ''):>8}")
     t = res["turn"]
-    print(f"turn: first audio {fmt(t['first_audio_s'])}, first frame {fmt(t['first_frame_s'])}, "
-          f"wall {fmt(t['wall_s'])} for {fmt(t['audio_s'])} of speech, "
-          f"turn RTF {fmt(t['rtf'], '')}, render RTF (tts+vc+face busy / audio) {fmt(t['render_rtf'], '')}")
+    print(
+        f"turn: first audio {fmt(t['first_audio_s'])}, first frame {fmt(t['first_frame_s'])}, "
+        f"wall {fmt(t['wall_s'])} for {fmt(t['audio_s'])} of speech, "
+        f"turn RTF {fmt(t['rtf'], '')}, render RTF (tts+vc+face busy / audio) {fmt(t['render_rtf'], '')}"
+    )
     print("targets: first audio and first frame <= 0.8 s, render RTF <= 0.5, peak RSS <= 1500 MB")
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pipelines bench latency", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m pipelines bench latency",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--turns", type=int, default=3)
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
-    p.add_argument("--face", choices=("warp", "wav2lip"), default=None,
-                   help="face backend; 'wav2lip' without --face.checkpoint times a random-weight int8 ONNX "
-                        "export of the official architecture")
+    p.add_argument(
+        "--face",
+        choices=("warp", "wav2lip"),
+        default=None,
+        help="face backend; 'wav2lip' without --face.checkpoint times a random-weight int8 ONNX "
+        "export of the official architecture",
+    )
     add_settings_arguments(p)
     args = p.parse_args(argv)
     settings = settings_from_args(args)

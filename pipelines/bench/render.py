@@ -21,6 +21,7 @@ weights cannot be downloaded here); speed does not depend on the values.  The
 machine's load average is printed: on shared cores the figures are lower
 bounds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,9 +56,9 @@ def _speech(persona, count: int):
 
 def _models(args, workdir: Path, avatar, persona, log) -> dict[str, Path]:
     """Paths of the .pth and the ONNX exports to time (made in ``workdir``)."""
+    from pipelines.face.wav2lip.checkpoint import load_wav2lip, save_checkpoint
     from pipelines.face.wav2lip.export import onnx_export as ex
     from pipelines.face.wav2lip.export.calibration import SENTENCES, paired_inputs, speech_samples, speech_windows
-    from pipelines.face.wav2lip.checkpoint import load_wav2lip, save_checkpoint
     from pipelines.testing.wav2lip_random import random_wav2lip
 
     calib_w = speech_windows(speech_samples(persona, SENTENCES[0::2]))
@@ -97,6 +98,7 @@ def _int8_psnr(paths, avatar, persona) -> dict | None:
 def _run(runtime: str, path: Path, batch: int, avatar, persona, speech, threads: int) -> dict:
     from pipelines.face.wav2lip.inference import Wav2LipInference
     from pipelines.face.wav2lip.renderer import Wav2LipRenderer
+
     from ..messages import AudioChunk
     from ..settings import Settings
     from ..stage import TurnContext
@@ -106,7 +108,7 @@ def _run(runtime: str, path: Path, batch: int, avatar, persona, speech, threads:
     r = Wav2LipRenderer(settings, persona, avatar=avatar, inference=inf)
     r.load()
     warm, sr = speech[0]
-    list(r.process(AudioChunk(0, 0, warm[int(0.3 * sr):int(0.3 * sr) + sr], sr), TurnContext(0)))
+    list(r.process(AudioChunk(0, 0, warm[int(0.3 * sr) : int(0.3 * sr) + sr], sr), TurnContext(0)))
     r.reset_stats()
     frames = 0
     t0, c0 = time.perf_counter(), time.process_time()
@@ -118,12 +120,21 @@ def _run(runtime: str, path: Path, batch: int, avatar, persona, speech, threads:
     talk = max(1, st.frames - st.silent_frames)
     backend = inf.describe()
     r.close()
-    return {"runtime": runtime, "backend": backend, "batch": batch, "frames": frames, "audio_s": round(frames / 25.0, 2),
-            "silent_share": round(st.silent_frames / max(1, st.frames), 3),
-            "render_fps": round(frames / wall, 2), "infer_fps": round(talk / max(st.infer_s, 1e-9), 2),
-            "mel_ms": round(1000 * st.mel_s / max(1, frames), 2),
-            "infer_ms": round(1000 * st.infer_s / talk, 2), "paste_ms": round(1000 * st.paste_s / talk, 2),
-            "cpu_s_per_frame": round(cpu / max(1, frames), 4), "wall_s": round(wall, 2)}
+    return {
+        "runtime": runtime,
+        "backend": backend,
+        "batch": batch,
+        "frames": frames,
+        "audio_s": round(frames / 25.0, 2),
+        "silent_share": round(st.silent_frames / max(1, st.frames), 3),
+        "render_fps": round(frames / wall, 2),
+        "infer_fps": round(talk / max(st.infer_s, 1e-9), 2),
+        "mel_ms": round(1000 * st.mel_s / max(1, frames), 2),
+        "infer_ms": round(1000 * st.infer_s / talk, 2),
+        "paste_ms": round(1000 * st.paste_s / talk, 2),
+        "cpu_s_per_frame": round(cpu / max(1, frames), 4),
+        "wall_s": round(wall, 2),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
     load_before = os.getloadavg()
     persona = Persona.load(DEFAULT_PERSONA)
-    res: dict = {"cpu_cores": os.cpu_count(), "threads": args.threads, "load_avg_before": [round(x, 2) for x in load_before]}
+    res: dict = {
+        "cpu_cores": os.cpu_count(),
+        "threads": args.threads,
+        "load_avg_before": [round(x, 2) for x in load_before],
+    }
     with tempfile.TemporaryDirectory(prefix="bench_render_") as tmp:
         work = Path(tmp)
         t0 = time.perf_counter()
@@ -160,21 +175,29 @@ def main(argv: list[str] | None = None) -> int:
         log(f"avatar: {len(avatar.frames)} frames {w}x{h} enrolled in {time.perf_counter() - t0:.1f} s")
         speech = _speech(persona, args.sentences)
         paths = _models(args, work, avatar, persona, log)
-        res.update({"weights": paths["weights"], "frame_size": [int(w), int(h)],
-                    "speech_s": round(sum(len(s) / sr for s, sr in speech), 2), "runs": []})
+        res.update(
+            {
+                "weights": paths["weights"],
+                "frame_size": [int(w), int(h)],
+                "speech_s": round(sum(len(s) / sr for s, sr in speech), 2),
+                "runs": [],
+            }
+        )
         best: dict[tuple[str, int], dict] = {}
-        for rep in range(args.repeat):   # round-robin, so load changes hit every configuration alike
+        for rep in range(args.repeat):  # round-robin, so load changes hit every configuration alike
             for batch in args.batch:
                 for rt in args.runtimes:
                     row = _run(rt, paths[rt], batch, avatar, persona, speech, args.threads)
-                    log(f"  [{rep + 1}/{args.repeat}] {rt:<10} batch {batch:>3}: render {row['render_fps']:6.2f} fps, "
-                        f"inference {row['infer_fps']:6.2f} fps, {row['cpu_s_per_frame']:.3f} CPU s/frame")
+                    log(
+                        f"  [{rep + 1}/{args.repeat}] {rt:<10} batch {batch:>3}: render {row['render_fps']:6.2f} fps, "
+                        f"inference {row['infer_fps']:6.2f} fps, {row['cpu_s_per_frame']:.3f} CPU s/frame"
+                    )
                     key = (rt, batch)
                     if key not in best or row["render_fps"] > best[key]["render_fps"]:
                         best[key] = row
         res["runs"] = [best[(rt, b)] for b in args.batch for rt in args.runtimes]
         cores = min(args.threads, os.cpu_count() or 1)
-        for row in res["runs"]:   # what the CPU time per frame allows on idle cores
+        for row in res["runs"]:  # what the CPU time per frame allows on idle cores
             row["cpu_fps_estimate"] = round(cores / max(row["cpu_s_per_frame"], 1e-9), 1)
         res["repeat"] = args.repeat
         res["int8_vs_fp32"] = _int8_psnr(paths, avatar, persona)
@@ -186,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.enroll_seconds > 0:
         try:
             from pipelines.bench.warp import measure_enroll
+
             res["enroll"] = measure_enroll(args.enroll_seconds, size=(1280, 720), fps=30.0)
         except ImportError as exc:
             res["enroll"] = {"error": f"enrollment not available: {exc}"}
@@ -199,30 +223,42 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print_table(res: dict) -> None:
     w, h = res["frame_size"]
-    print(f"\nWav2Lip render step, {w}x{h} enrolled face, {res['speech_s']} s of espeak speech, "
-          f"{res['threads']} threads on {res['cpu_cores']} cores; weights: {res['weights']}")
-    print(f"load average before {res['load_avg_before']} after {res['load_avg_after']} "
-          f"(cores shared with other work: figures are lower bounds)")
-    head = (f"{'runtime':<11}{'batch':>6}{'frames':>7}{'silent':>7}{'render fps':>11}{'infer fps':>10}"
-            f"{'mel ms':>8}{'infer ms':>9}{'paste ms':>9}{'cpu s/f':>8}{'cpu fps':>8}{'x render':>9}{'x infer':>8}")
+    print(
+        f"\nWav2Lip render step, {w}x{h} enrolled face, {res['speech_s']} s of espeak speech, "
+        f"{res['threads']} threads on {res['cpu_cores']} cores; weights: {res['weights']}"
+    )
+    print(
+        f"load average before {res['load_avg_before']} after {res['load_avg_after']} "
+        f"(cores shared with other work: figures are lower bounds)"
+    )
+    head = (
+        f"{'runtime':<11}{'batch':>6}{'frames':>7}{'silent':>7}{'render fps':>11}{'infer fps':>10}"
+        f"{'mel ms':>8}{'infer ms':>9}{'paste ms':>9}{'cpu s/f':>8}{'cpu fps':>8}{'x render':>9}{'x infer':>8}"
+    )
     print(head)
     print("-" * len(head))
     for r in res["runs"]:
-        print(f"{r['runtime']:<11}{r['batch']:>6}{r['frames']:>7}{r['silent_share']:>7.0%}{r['render_fps']:>11.2f}"
-              f"{r['infer_fps']:>10.2f}{r['mel_ms']:>8.2f}{r['infer_ms']:>9.1f}{r['paste_ms']:>9.2f}"
-              f"{r['cpu_s_per_frame']:>8.3f}{r['cpu_fps_estimate']:>8.1f}{r.get('render_ratio', float('nan')):>9.2f}"
-              f"{r.get('infer_ratio', float('nan')):>8.2f}")
-    print(f"best of {res['repeat']} round-robin rounds. render fps: all frames / wall s of the whole step; "
-          "infer fps: rendered frames / generator s;\nms columns per frame (mel per output frame, infer/paste per "
-          f"rendered frame); cpu fps: {res['threads']} threads / CPU s per frame (the step on idle cores); "
-          "x: ratio to torch-fp32 at that batch")
+        print(
+            f"{r['runtime']:<11}{r['batch']:>6}{r['frames']:>7}{r['silent_share']:>7.0%}{r['render_fps']:>11.2f}"
+            f"{r['infer_fps']:>10.2f}{r['mel_ms']:>8.2f}{r['infer_ms']:>9.1f}{r['paste_ms']:>9.2f}"
+            f"{r['cpu_s_per_frame']:>8.3f}{r['cpu_fps_estimate']:>8.1f}{r.get('render_ratio', float('nan')):>9.2f}"
+            f"{r.get('infer_ratio', float('nan')):>8.2f}"
+        )
+    print(
+        f"best of {res['repeat']} round-robin rounds. render fps: all frames / wall s of the whole step; "
+        "infer fps: rendered frames / generator s;\nms columns per frame (mel per output frame, infer/paste per "
+        f"rendered frame); cpu fps: {res['threads']} threads / CPU s per frame (the step on idle cores); "
+        "x: ratio to torch-fp32 at that batch"
+    )
     backends = dict.fromkeys(f"{r['runtime']} = {r['backend']}" for r in res["runs"] if r.get("backend"))
-    if backends:   # e.g. onnx-int8 = onnx-int8-nhwc@cpu: the 8-bit graph kept in NHWC
+    if backends:  # e.g. onnx-int8 = onnx-int8-nhwc@cpu: the 8-bit graph kept in NHWC
         print("ran as: " + ", ".join(backends))
     if res.get("int8_vs_fp32"):
         q = res["int8_vs_fp32"]
-        print(f"int8 vs fp32 generated faces on held-out real inputs: PSNR {q['psnr_db']} dB, "
-              f"mean abs {q['mean_abs']}, max abs {q['max_abs']}")
+        print(
+            f"int8 vs fp32 generated faces on held-out real inputs: PSNR {q['psnr_db']} dB, "
+            f"mean abs {q['mean_abs']}, max abs {q['max_abs']}"
+        )
     e = res.get("enroll")
     if e and "error" not in e:
         print(f"enrollment of a {e['clip']} clip: {e['enroll_s']:.2f} s ({e['frames']} frames)")

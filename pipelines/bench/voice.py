@@ -13,6 +13,7 @@ weights) and each F0 method, converts the same espeak sentences and reports:
 ``--model DIR --contentvec PATH`` times a real voice instead.  torch runs with
 ``--threads`` threads (default 2).  ``--json`` prints one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-SENTENCES = ["你好，我是小林，很高兴认识你。", "今天我们聊一聊这个项目的进展。",
-             "Hello, nice to meet you, let us talk about the project."]
+SENTENCES = [
+    "你好，我是小林，很高兴认识你。",
+    "今天我们聊一聊这个项目的进展。",
+    "Hello, nice to meet you, let us talk about the project.",
+]
 TARGET_RTF_TINY_DIO = 0.5
 
 
@@ -78,11 +82,18 @@ def build_random_voice(size: str, folder: Path) -> tuple[Path, Path]:
 
     torch.manual_seed(0)
     if size == "tiny":
-        hub = HubertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                           conv_dim=(16,) * 7, classifier_proj_size=16, num_conv_pos_embeddings=16,
-                           num_conv_pos_embedding_groups=4)
+        hub = HubertConfig(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            conv_dim=(16,) * 7,
+            classifier_proj_size=16,
+            num_conv_pos_embeddings=16,
+            num_conv_pos_embedding_groups=4,
+        )
     else:
-        hub = HubertConfig(classifier_proj_size=256)   # HuBERT-base = ContentVec's size
+        hub = HubertConfig(classifier_proj_size=256)  # HuBERT-base = ContentVec's size
     cv = folder / f"contentvec-{size}"
     _model_class()(hub).save_pretrained(str(cv))
     config = make_config(size, hub.hidden_size, False, "bench", layout="4.1")
@@ -90,10 +101,10 @@ def build_random_voice(size: str, folder: Path) -> tuple[Path, Path]:
     model.mkdir()
     write_json(model / "config.json", config)
     d = config["data"]
-    net = SynthesizerTrn(d["filter_length"] // 2 + 1, config["train"]["segment_size"] // d["hop_length"],
-                         **fork_generator_kwargs(config))
-    torch.save({"model": net.state_dict(), "iteration": 0, "optimizer": None, "learning_rate": 1e-4},
-               model / "G_0.pth")
+    net = SynthesizerTrn(
+        d["filter_length"] // 2 + 1, config["train"]["segment_size"] // d["hop_length"], **fork_generator_kwargs(config)
+    )
+    torch.save({"model": net.state_dict(), "iteration": 0, "optimizer": None, "learning_rate": 1e-4}, model / "G_0.pth")
     return model, cv
 
 
@@ -104,7 +115,7 @@ def time_voice(model: Path, contentvec: Path, methods: list[str], audio) -> dict
     voice = SovitsVoice(model, contentvec)
     warm_sr = 16000
     tone = (0.3 * np.sin(2 * np.pi * 160 * np.arange(int(0.4 * warm_sr)) / warm_sr)).astype(np.float32)
-    voice.convert(tone, warm_sr)                    # the stage's warm-up in load()
+    voice.convert(tone, warm_sr)  # the stage's warm-up in load()
     load_s = time.perf_counter() - t
     seconds = sum(len(y) / sr for y, sr, _ in audio)
     rows = {}
@@ -115,14 +126,26 @@ def time_voice(model: Path, contentvec: Path, methods: list[str], audio) -> dict
             t = time.perf_counter()
             voice.convert(y, sr, f0_method=method)
             times.append(time.perf_counter() - t)
-        rows[method] = {"rtf": sum(times) / seconds, "first_s": times[0], "first_audio_s": len(audio[0][0]) / audio[0][1]}
-    return {"sample_rate": voice.sample_rate, "load_s": load_s, "audio_s": seconds, "methods": rows,
-            "checkpoint": str(voice.files.checkpoint)}
+        rows[method] = {
+            "rtf": sum(times) / seconds,
+            "first_s": times[0],
+            "first_audio_s": len(audio[0][0]) / audio[0][1],
+        }
+    return {
+        "sample_rate": voice.sample_rate,
+        "load_s": load_s,
+        "audio_s": seconds,
+        "methods": rows,
+        "checkpoint": str(voice.files.checkpoint),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m pipelines bench voice", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m pipelines bench voice",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--sizes", default="tiny,full", help="random-weight models to time: tiny, full (comma list)")
     ap.add_argument("--methods", default="dio,harvest,crepe-tiny,parselmouth", help="F0 methods (comma list; fcpe too)")
     ap.add_argument("--model", default="", help="time this so-vits model folder instead (needs --contentvec)")
@@ -132,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import torch
+
     torch.set_num_threads(max(1, args.threads))
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     audio = sentences_audio()
@@ -151,17 +175,26 @@ def main(argv: list[str] | None = None) -> int:
                 folder.mkdir()
                 model, cv = build_random_voice(size, folder)
                 results[size] = time_voice(model, cv, methods, audio)
-    report = {"threads": torch.get_num_threads(), "sentences": len(audio),
-              "audio_s": sum(len(y) / sr for y, sr, _ in audio), "models": results}
+    report = {
+        "threads": torch.get_num_threads(),
+        "sentences": len(audio),
+        "audio_s": sum(len(y) / sr for y, sr, _ in audio),
+        "models": results,
+    }
     tiny = results.get("tiny", {}).get("methods", {}).get("dio")
     if tiny:
-        report["target"] = {"tiny_dio_rtf_max": TARGET_RTF_TINY_DIO, "tiny_dio_rtf": tiny["rtf"],
-                            "met": tiny["rtf"] <= TARGET_RTF_TINY_DIO}
+        report["target"] = {
+            "tiny_dio_rtf_max": TARGET_RTF_TINY_DIO,
+            "tiny_dio_rtf": tiny["rtf"],
+            "met": tiny["rtf"] <= TARGET_RTF_TINY_DIO,
+        }
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print(f"so-vits conversion, {report['sentences']} sentences, {report['audio_s']:.1f} s of speech, "
-          f"{report['threads']} torch threads")
+    print(
+        f"so-vits conversion, {report['sentences']} sentences, {report['audio_s']:.1f} s of speech, "
+        f"{report['threads']} torch threads"
+    )
     print(f"{'model':<8}{'rate':>7}{'load s':>9}  {'f0 method':<13}{'RTF':>7}{'first sentence s':>18}")
     for name, r in results.items():
         for i, (method, row) in enumerate(r["methods"].items()):
@@ -169,8 +202,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{head}  {method:<13}{row['rtf']:>7.3f}{row['first_s']:>10.2f} (of {row['first_audio_s']:.1f} s)")
     if "target" in report:
         t = report["target"]
-        print(f"target: tiny model with dio RTF <= {t['tiny_dio_rtf_max']}: {t['tiny_dio_rtf']:.3f} "
-              f"({'met' if t['met'] else 'NOT met'})")
+        print(
+            f"target: tiny model with dio RTF <= {t['tiny_dio_rtf_max']}: {t['tiny_dio_rtf']:.3f} "
+            f"({'met' if t['met'] else 'NOT met'})"
+        )
     return 0
 
 

@@ -9,6 +9,7 @@
   head motion (written first, not timed), split into the whole call and the
   part before saving.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,12 +35,14 @@ def _speech_like(seconds: float, sr: int = 22050) -> np.ndarray:
 
 def measure_warp(seconds: float = 10.0, threads: int = 1) -> dict:
     import cv2
+
+    from pipelines.face.avatar.enroll import build_avatar
+    from pipelines.face.warp.renderer import WarpRenderer
     from pipelines.messages import AudioChunk
     from pipelines.persona import Persona
     from pipelines.settings import DEFAULT_PERSONA, Settings
     from pipelines.stage import TurnContext
-    from pipelines.face.avatar.enroll import build_avatar
-    from pipelines.face.warp.renderer import WarpRenderer
+
     cv2.setNumThreads(threads)
     persona = Persona.load(DEFAULT_PERSONA)
     t0 = time.perf_counter()
@@ -65,24 +68,40 @@ def measure_warp(seconds: float = 10.0, threads: int = 1) -> dict:
         r.render_frame(i, 0.8)
     open_ms = (time.perf_counter() - t0) * 10
     h, w = avatar.frames.shape[1:3]
-    return {"frame_size": [w, h], "frames": n, "audio_s": round(n / 25, 2), "seconds": round(dt, 3),
-            "fps": round(n / dt, 1), "realtime_factor": round(dt / (n / 25), 4),
-            "speaking_share": round(float((opens > 0).mean()), 3), "idle_frame_ms": round(idle_ms, 2),
-            "open_frame_ms": round(open_ms, 2), "opencv_threads": threads, "load_s": round(load_s, 2)}
+    return {
+        "frame_size": [w, h],
+        "frames": n,
+        "audio_s": round(n / 25, 2),
+        "seconds": round(dt, 3),
+        "fps": round(n / dt, 1),
+        "realtime_factor": round(dt / (n / 25), 4),
+        "speaking_share": round(float((opens > 0).mean()), 3),
+        "idle_frame_ms": round(idle_ms, 2),
+        "open_frame_ms": round(open_ms, 2),
+        "opencv_threads": threads,
+        "load_s": round(load_s, 2),
+    }
 
 
-def measure_enroll(seconds: float = 10.0, size: tuple[int, int] = (1280, 720), fps: float = 30.0,
-                   folder: str | Path | None = None) -> dict:
+def measure_enroll(
+    seconds: float = 10.0, size: tuple[int, int] = (1280, 720), fps: float = 30.0, folder: str | Path | None = None
+) -> dict:
     from pipelines.face.avatar.enroll import enroll
     from pipelines.testing.portrait_clip import make_head_motion_clip
+
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         clip, _ = make_head_motion_clip(Path(tmp) / "clip.mp4", seconds=seconds, fps=fps, size=size)
         t0 = time.perf_counter()
         report = enroll(Path(tmp) / "bench_persona", [clip])
         total = time.perf_counter() - t0
-    return {"clip": f"{seconds:g} s {size[0]}x{size[1]} @ {fps:g} fps", "frames": report["frames"],
-            "frame_size": report["frame_size"], "enroll_s": round(total, 2),
-            "build_s": report["seconds"], "save_s": round(total - report["seconds"], 2)}
+    return {
+        "clip": f"{seconds:g} s {size[0]}x{size[1]} @ {fps:g} fps",
+        "frames": report["frames"],
+        "frame_size": report["frame_size"],
+        "enroll_s": round(total, 2),
+        "build_s": report["seconds"],
+        "save_s": round(total - report["seconds"], 2),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,14 +118,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     w = res["warp"]
     print(f"warp renderer, {w['frame_size'][0]}x{w['frame_size'][1]}, {w['opencv_threads']} OpenCV thread:")
-    print(f"  {w['frames']} frames ({w['audio_s']} s of audio, {w['speaking_share']:.0%} speaking) in "
-          f"{w['seconds']:.2f} s = {w['fps']:.0f} fps ({w['fps'] / 25:.1f}x real time at 25 fps)")
+    print(
+        f"  {w['frames']} frames ({w['audio_s']} s of audio, {w['speaking_share']:.0%} speaking) in "
+        f"{w['seconds']:.2f} s = {w['fps']:.0f} fps ({w['fps'] / 25:.1f}x real time at 25 fps)"
+    )
     print(f"  idle frame {w['idle_frame_ms']:.2f} ms, speaking frame {w['open_frame_ms']:.2f} ms")
     if "enroll" in res:
         e = res["enroll"]
-        print(f"enrollment of a {e['clip']} clip: {e['enroll_s']:.2f} s "
-              f"(read + detect + crops {e['build_s']:.2f} s, save {e['save_s']:.2f} s), "
-              f"{e['frames']} frames at {e['frame_size'][0]}x{e['frame_size'][1]}")
+        print(
+            f"enrollment of a {e['clip']} clip: {e['enroll_s']:.2f} s "
+            f"(read + detect + crops {e['build_s']:.2f} s, save {e['save_s']:.2f} s), "
+            f"{e['frames']} frames at {e['frame_size'][0]}x{e['frame_size'][1]}"
+        )
     return 0
 
 

@@ -13,6 +13,7 @@ history.  Bad records never stop the whole file: each is skipped and reported
 with its line number and what is wrong, so retrieval, fine-tuning and the GUI's
 fine-tuning page can show one summary before anything starts.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,7 @@ class ChatDataReport:
     with_history: int = 0
 
     def summary(self, max_problems: int = 20) -> str:
-        head = (f"{self.source}: {self.kept} example(s) kept ({self.with_history} with history), "
-                f"{self.skipped} skipped")
+        head = f"{self.source}: {self.kept} example(s) kept ({self.with_history} with history), {self.skipped} skipped"
         lines = [head]
         for p in self.problems[:max_problems]:
             lines.append(f"  {p}")
@@ -61,9 +61,13 @@ class ChatDataReport:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "kept": self.kept, "skipped": self.skipped,
-                "with_history": self.with_history,
-                "problems": [{"line": p.line, "problem": p.problem} for p in self.problems]}
+        return {
+            "source": self.source,
+            "kept": self.kept,
+            "skipped": self.skipped,
+            "with_history": self.with_history,
+            "problems": [{"line": p.line, "problem": p.problem} for p in self.problems],
+        }
 
 
 @dataclass(frozen=True)
@@ -97,9 +101,12 @@ def _records(text: str, report: ChatDataReport) -> list[tuple[int, Any]]:
             try:
                 value, end = dec.raw_decode(text, i)
             except json.JSONDecodeError as exc:
-                report.problems.append(LineProblem(
-                    exc.lineno, f"invalid JSON in the array ({exc.msg}, column {exc.colno}); "
-                                f"the rest of the file was not read"))
+                report.problems.append(
+                    LineProblem(
+                        exc.lineno,
+                        f"invalid JSON in the array ({exc.msg}, column {exc.colno}); the rest of the file was not read",
+                    )
+                )
                 report.skipped += 1
                 break
             out.append((_line_of(text, i), value))
@@ -109,8 +116,11 @@ def _records(text: str, report: ChatDataReport) -> list[tuple[int, Any]]:
             if i < n and text[i] == ",":
                 i += 1
             elif i < n and text[i] != "]":
-                report.problems.append(LineProblem(_line_of(text, i), "expected ',' or ']' between records; "
-                                                                     "the rest of the file was not read"))
+                report.problems.append(
+                    LineProblem(
+                        _line_of(text, i), "expected ',' or ']' between records; the rest of the file was not read"
+                    )
+                )
                 break
         return out
     for no, raw in enumerate(text.splitlines(), start=1):
@@ -145,15 +155,18 @@ def _history(rec: dict, key: str) -> tuple[tuple[tuple[str, str], ...] | None, s
         return None, f"'{key}' must be a list of [question, answer] pairs, got {type(value).__name__}"
     pairs = []
     for i, pair in enumerate(value):
-        if (not isinstance(pair, (list, tuple)) or len(pair) != 2
-                or not all(isinstance(x, str) for x in pair)):
-            return None, f"'{key}'[{i}] must be a [question, answer] pair of strings, got {json.dumps(pair, ensure_ascii=False)[:60]}"
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2 or not all(isinstance(x, str) for x in pair):
+            return (
+                None,
+                f"'{key}'[{i}] must be a [question, answer] pair of strings, got {json.dumps(pair, ensure_ascii=False)[:60]}",
+            )
         pairs.append((pair[0].strip(), pair[1].strip()))
     return tuple(pairs), None
 
 
-def parse_chat_text(text: str, columns: Columns = Columns(), source: str = "<text>"
-                    ) -> tuple[list[ChatExample], ChatDataReport]:
+def parse_chat_text(
+    text: str, columns: Columns = Columns(), source: str = "<text>"
+) -> tuple[list[ChatExample], ChatDataReport]:
     """Examples and a report from the text of a chat log."""
     report = ChatDataReport(source=source)
     examples: list[ChatExample] = []
@@ -178,9 +191,13 @@ def parse_chat_text(text: str, columns: Columns = Columns(), source: str = "<tex
     return examples, report
 
 
-def load_chat_log(path: str | Path, prompt_column: str = "prompt", response_column: str = "response",
-                  history_column: str = "history", require_examples: bool = True
-                  ) -> tuple[list[ChatExample], ChatDataReport]:
+def load_chat_log(
+    path: str | Path,
+    prompt_column: str = "prompt",
+    response_column: str = "response",
+    history_column: str = "history",
+    require_examples: bool = True,
+) -> tuple[list[ChatExample], ChatDataReport]:
     """Examples and a report from a chat-log file.
 
     Raises ``ChatDataError`` when the file is missing or unreadable, or (with
@@ -188,15 +205,18 @@ def load_chat_log(path: str | Path, prompt_column: str = "prompt", response_colu
     """
     p = Path(path)
     if not p.is_file():
-        raise ChatDataError(f"{p}: chat log not found. Give a JSON-lines file with "
-                            f"'{prompt_column}' and '{response_column}' fields.")
+        raise ChatDataError(
+            f"{p}: chat log not found. Give a JSON-lines file with '{prompt_column}' and '{response_column}' fields."
+        )
     try:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ChatDataError(f"{p}: not UTF-8 text (byte {exc.start}); save the chat log as UTF-8.") from exc
     examples, report = parse_chat_text(text, Columns(prompt_column, response_column, history_column), str(p))
     if require_examples and not examples:
-        raise ChatDataError(f"no usable examples in the chat log.\n{report.summary()}\n"
-                            f"Each record needs '{prompt_column}' and '{response_column}' strings "
-                            f"(column names can be changed, like THUDM's --prompt_column/--response_column).")
+        raise ChatDataError(
+            f"no usable examples in the chat log.\n{report.summary()}\n"
+            f"Each record needs '{prompt_column}' and '{response_column}' strings "
+            f"(column names can be changed, like THUDM's --prompt_column/--response_column)."
+        )
     return examples, report

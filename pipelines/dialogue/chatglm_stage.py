@@ -9,6 +9,7 @@ History is kept within ``dialogue.history_tokens`` (``history.py``).  Tokens
 stream out as ``TextChunk(mode="llm")`` while generation continues
 (``streaming.py``); an interrupted turn stops generating at once.
 """
+
 from __future__ import annotations
 
 import gc
@@ -46,11 +47,18 @@ class ChatGLMDialogue(Stage):
 
         ds = self.settings.dialogue
         if not ds.model_dir:
-            raise ModelLoadError("dialogue.model_dir is empty: the chatglm backend needs a local model folder "
-                                 "(e.g. module/chatglm-6b or a GLM-4 folder); or use dialogue.backend=retrieval")
+            raise ModelLoadError(
+                "dialogue.model_dir is empty: the chatglm backend needs a local model folder "
+                "(e.g. module/chatglm-6b or a GLM-4 folder); or use dialogue.backend=retrieval"
+            )
         ptuning = self.settings.resolve(ds.ptuning_dir) if ds.ptuning_dir else None
-        self.loaded = load_for_chat(ds, self.settings.resolve(ds.model_dir), ptuning,
-                                    device=self.settings.resolved_device(), threads=self.settings.threads)
+        self.loaded = load_for_chat(
+            ds,
+            self.settings.resolve(ds.model_dir),
+            ptuning,
+            device=self.settings.resolved_device(),
+            threads=self.settings.threads,
+        )
         meta = self.loaded.adapter.meta if self.loaded.adapter else {}
         system = meta.get("system_prompt", self.persona.system_prompt) if meta else self.persona.system_prompt
         tok = self.loaded.tokenizer
@@ -66,7 +74,7 @@ class ChatGLMDialogue(Stage):
         for source in (getattr(gen_cfg, "eos_token_id", None), self.loaded.tokenizer.eos_token_id):
             if source is None:
                 continue
-            for i in (source if isinstance(source, (list, tuple)) else [source]):
+            for i in source if isinstance(source, (list, tuple)) else [source]:
                 if i not in ids:
                     ids.append(int(i))
         return ids
@@ -76,9 +84,9 @@ class ChatGLMDialogue(Stage):
         tok = self.loaded.tokenizer
         head: list[int] = []
         if hasattr(tok, "specials") and self.format.kind in ("chatglm", "chatglm2", "chatglm3"):
-            ids = self.format.build_ids(query, self.history.window())   # our THUDM tokenizers
+            ids = self.format.build_ids(query, self.history.window())  # our THUDM tokenizers
             if self.format.kind != "chatglm":
-                head, ids = ids[:2], ids[2:]       # [gMASK] sop stay in front when cut
+                head, ids = ids[:2], ids[2:]  # [gMASK] sop stay in front when cut
         else:
             text = self.format.build(query, self.history.window())
             add_special = self.format.kind in ("chatglm", "chatglm2")  # THUDM tokenizers add [gMASK]<sop>
@@ -112,10 +120,17 @@ class ChatGLMDialogue(Stage):
         self.last_stats = stats
         seq = 0
         reply = []
-        pieces = stream_generate(self.loaded.model, self.loaded.tokenizer, self.encode_prompt(query),
-                                 max_new_tokens=ds.max_new_tokens, temperature=ds.temperature, top_p=ds.top_p,
-                                 eos_token_ids=self.eos_token_ids(), should_stop=lambda: ctx.cancelled,
-                                 stats=stats)
+        pieces = stream_generate(
+            self.loaded.model,
+            self.loaded.tokenizer,
+            self.encode_prompt(query),
+            max_new_tokens=ds.max_new_tokens,
+            temperature=ds.temperature,
+            top_p=ds.top_p,
+            eos_token_ids=self.eos_token_ids(),
+            should_stop=lambda: ctx.cancelled,
+            stats=stats,
+        )
         try:
             for piece in pieces:
                 reply.append(piece)
@@ -123,11 +138,13 @@ class ChatGLMDialogue(Stage):
                 seq += 1
         finally:
             pieces.close()  # stops generate() if the worker closed us (interrupt)
-            ctx.info.update({
-                "dialogue_tokens": stats.new_tokens,
-                "dialogue_first_token_s": stats.time_to_first_token,
-                "dialogue_tokens_per_s": stats.tokens_per_second,
-            })
+            ctx.info.update(
+                {
+                    "dialogue_tokens": stats.new_tokens,
+                    "dialogue_first_token_s": stats.time_to_first_token,
+                    "dialogue_tokens_per_s": stats.tokens_per_second,
+                }
+            )
         if not ctx.cancelled and not stats.stopped_early:
             text = "".join(reply).strip()
             self.history.add(query, text)

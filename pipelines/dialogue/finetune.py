@@ -18,6 +18,7 @@ itself at the end, so ``dialogue.ptuning_dir`` can point straight at it.
 interrupted run would have used.  ``should_stop`` (cancel) saves a checkpoint
 and returns.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -57,8 +58,8 @@ class FinetuneConfig:
     out: str
     pre_seq_len: int = 128
     prefix_projection: bool = False
-    projection_hidden: int = 0            # MLP width with prefix_projection (0: the model's hidden size)
-    steps: int = 0                        # optimizer steps (0: from epochs)
+    projection_hidden: int = 0  # MLP width with prefix_projection (0: the model's hidden size)
+    steps: int = 0  # optimizer steps (0: from epochs)
     epochs: float = 3.0
     lr: float = 2e-2
     batch_size: int = 4
@@ -81,11 +82,11 @@ class FinetuneConfig:
     dtype: str = "fp32"
     threads: int = 0
     trust_remote_code: bool = False
-    method: str = "ptuning"               # "ptuning" (P-tuning v2 prefix) or "lora" (a peft LoRA adapter)
+    method: str = "ptuning"  # "ptuning" (P-tuning v2 prefix) or "lora" (a peft LoRA adapter)
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.05
-    lora_targets: str = ""                # comma-separated module names (empty: the attention projections)
+    lora_targets: str = ""  # comma-separated module names (empty: the attention projections)
 
     def validate(self) -> None:
         problems = []
@@ -95,8 +96,15 @@ class FinetuneConfig:
             problems.append(f"lora_r and lora_alpha must be at least 1, got {self.lora_r} and {self.lora_alpha}")
         if not 0 <= self.lora_dropout < 1:
             problems.append(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
-        for name in ("pre_seq_len", "batch_size", "grad_accum", "max_source_length", "max_target_length",
-                     "save_steps", "keep_checkpoints"):
+        for name in (
+            "pre_seq_len",
+            "batch_size",
+            "grad_accum",
+            "max_source_length",
+            "max_target_length",
+            "save_steps",
+            "keep_checkpoints",
+        ):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.steps < 0:
@@ -170,8 +178,10 @@ def _attach_lora(cfg: FinetuneConfig, device: str, dtype):
     config = read_model_config(folder)
     gen = glm_folder.generation(config, folder)
     if gen == "chatglm6b":
-        raise FinetuneError(f"{folder}: LoRA needs a transformers-native model; ChatGLM-6B (v1) has no "
-                            f"server that loads LoRA for it: use --method ptuning, or a GLM-4 / Qwen folder")
+        raise FinetuneError(
+            f"{folder}: LoRA needs a transformers-native model; ChatGLM-6B (v1) has no "
+            f"server that loads LoRA for it: use --method ptuning, or a GLM-4 / Qwen folder"
+        )
     if gen is not None:
         try:
             tokenizer = glm_folder.load_tokenizer(folder, gen, config)
@@ -180,22 +190,32 @@ def _attach_lora(cfg: FinetuneConfig, device: str, dtype):
             raise FinetuneError(f"{folder}: {exc}") from exc
         model.to(device)
     else:
-        model, tokenizer, config, remote = load_base(folder, device=device, dtype=dtype,
-                                                     trust_remote_code=cfg.trust_remote_code)
+        model, tokenizer, config, remote = load_base(
+            folder, device=device, dtype=dtype, trust_remote_code=cfg.trust_remote_code
+        )
         if remote:
-            raise FinetuneError(f"{folder}: LoRA is trained on transformers-native models only; this folder "
-                                f"needs its own code (use --method ptuning)")
+            raise FinetuneError(
+                f"{folder}: LoRA is trained on transformers-native models only; this folder "
+                f"needs its own code (use --method ptuning)"
+            )
     import torch
 
     names = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
     wanted = [t.strip() for t in cfg.lora_targets.split(",") if t.strip()] or [t for t in LORA_TARGETS if t in names]
     missing = [t for t in wanted if t not in names]
     if not wanted or missing:
-        raise FinetuneError(f"{folder}: no Linear layers named {', '.join(missing or LORA_TARGETS)} to adapt; "
-                            f"give --lora-targets from: {', '.join(sorted(names)[:12])}")
+        raise FinetuneError(
+            f"{folder}: no Linear layers named {', '.join(missing or LORA_TARGETS)} to adapt; "
+            f"give --lora-targets from: {', '.join(sorted(names)[:12])}"
+        )
     peft = require("peft", purpose="LoRA fine-tuning")
-    lcfg = peft.LoraConfig(task_type=peft.TaskType.CAUSAL_LM, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
-                           lora_dropout=cfg.lora_dropout, target_modules=wanted)
+    lcfg = peft.LoraConfig(
+        task_type=peft.TaskType.CAUSAL_LM,
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=wanted,
+    )
     with quiet_peft():
         pm = peft.get_peft_model(model, lcfg)
     return ck.PrefixAdapter(pm, "peft"), tokenizer, config, False
@@ -211,12 +231,13 @@ def _attach_prefix(cfg: FinetuneConfig, device: str, dtype):
     folder = Path(cfg.base)
     config = read_model_config(folder)
     gen = glm_folder.generation(config, folder)
-    if gen is not None:   # THUDM ChatGLM folders: our own code, never theirs
+    if gen is not None:  # THUDM ChatGLM folders: our own code, never theirs
         try:
             tokenizer = glm_folder.load_tokenizer(folder, gen, config)
             if gen == "chatglm6b":
-                model = glm_folder.load_chatglm6b(folder, config, dtype, pre_seq_len=cfg.pre_seq_len,
-                                                  prefix_projection=cfg.prefix_projection)
+                model = glm_folder.load_chatglm6b(
+                    folder, config, dtype, pre_seq_len=cfg.pre_seq_len, prefix_projection=cfg.prefix_projection
+                )
             else:
                 model = glm_folder.load_chatglm2(folder, config, dtype)
         except glm_folder.FolderError as exc:
@@ -229,13 +250,15 @@ def _attach_prefix(cfg: FinetuneConfig, device: str, dtype):
     remote = False if gen is not None else needs_remote_code(config)
     overrides = {"pre_seq_len": cfg.pre_seq_len, "prefix_projection": cfg.prefix_projection} if remote else None
     if gen is None:
-        model, tokenizer, config, remote = load_base(folder, device=device, dtype=dtype,
-                                                     trust_remote_code=cfg.trust_remote_code,
-                                                     config_overrides=overrides)
+        model, tokenizer, config, remote = load_base(
+            folder, device=device, dtype=dtype, trust_remote_code=cfg.trust_remote_code, config_overrides=overrides
+        )
     if remote:
         if getattr(getattr(model, "transformer", None), "prefix_encoder", None) is None:
-            raise FinetuneError(f"{folder}: this remote-code model has no transformer.prefix_encoder with "
-                                f"pre_seq_len set; only THUDM ChatGLM folders support P-tuning this way")
+            raise FinetuneError(
+                f"{folder}: this remote-code model has no transformer.prefix_encoder with "
+                f"pre_seq_len set; only THUDM ChatGLM folders support P-tuning this way"
+            )
         for name, p in model.named_parameters():
             p.requires_grad_("prefix_encoder" in name)
         model.transformer.prefix_encoder.float()
@@ -244,12 +267,16 @@ def _attach_prefix(cfg: FinetuneConfig, device: str, dtype):
     kwargs = {}
     if cfg.prefix_projection:
         kwargs["encoder_hidden_size"] = cfg.projection_hidden or model.config.hidden_size
-    pcfg = peft.PrefixTuningConfig(task_type=peft.TaskType.CAUSAL_LM, num_virtual_tokens=cfg.pre_seq_len,
-                                   prefix_projection=cfg.prefix_projection, **kwargs)
+    pcfg = peft.PrefixTuningConfig(
+        task_type=peft.TaskType.CAUSAL_LM,
+        num_virtual_tokens=cfg.pre_seq_len,
+        prefix_projection=cfg.prefix_projection,
+        **kwargs,
+    )
     with quiet_peft():
         pm = peft.get_peft_model(model, pcfg)
     pm.prompt_encoder["default"].float()
-    if gen is not None:   # THUDM ChatGLM2/3: positions start at 0 after the prefix, as in THUDM's code
+    if gen is not None:  # THUDM ChatGLM2/3: positions start at 0 after the prefix, as in THUDM's code
         glm_folder.positions_from_zero(pm, cfg.pre_seq_len)
     return ck.PrefixAdapter(pm, "peft", base_config=config if gen else None), tokenizer, config, remote
 
@@ -265,12 +292,17 @@ def _eos_id(model, tokenizer) -> int:
     return int(eos)
 
 
-def finetune(cfg: FinetuneConfig, on_progress: Callable[[Progress], None] | None = None,
-             on_log: Callable[[str], None] | None = None, should_stop: Any = None,
-             on_loss: Callable[[dict], None] | None = None) -> FinetuneResult:
+def finetune(
+    cfg: FinetuneConfig,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_log: Callable[[str], None] | None = None,
+    should_stop: Any = None,
+    on_loss: Callable[[dict], None] | None = None,
+) -> FinetuneResult:
     """Run (or resume) P-tuning; see the module docstring.  Callbacks run in the caller's thread."""
     cfg.validate()
     from ..output_paths import OutputPathError, check_out_folder
+
     try:
         check_out_folder(cfg.out, "--out")
     except OutputPathError as exc:
@@ -290,8 +322,10 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[Progress], None] | None
     existing = ck.list_checkpoints(out)
     resume_from = None
     if existing and not cfg.resume:
-        raise FinetuneError(f"{out} already holds a training run (checkpoint-{ck.checkpoint_step(existing[-1])}); "
-                            f"pass --resume to continue it, or choose another --out")
+        raise FinetuneError(
+            f"{out} already holds a training run (checkpoint-{ck.checkpoint_step(existing[-1])}); "
+            f"pass --resume to continue it, or choose another --out"
+        )
     if cfg.resume:
         if existing:
             resume_from = existing[-1]
@@ -314,12 +348,17 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[Progress], None] | None
     plan = BatchPlan(train_idx, cfg.batch_size, cfg.seed)
     steps_per_epoch = max(1, math.ceil(plan.per_epoch / cfg.grad_accum))
     total = cfg.steps or max(1, math.ceil(cfg.epochs * steps_per_epoch))
-    say(f"training {len(train_idx)} example(s), eval {len(eval_idx)}; {total} step(s) "
+    say(
+        f"training {len(train_idx)} example(s), eval {len(eval_idx)}; {total} step(s) "
         f"({steps_per_epoch} per epoch, batch {cfg.batch_size} x accum {cfg.grad_accum}); "
-        + (f"LoRA r={cfg.lora_r} alpha={cfg.lora_alpha}, " if cfg.method == "lora" else
-           f"prefix {cfg.pre_seq_len} tokens{' with projection' if cfg.prefix_projection else ''}, ")
+        + (
+            f"LoRA r={cfg.lora_r} alpha={cfg.lora_alpha}, "
+            if cfg.method == "lora"
+            else f"prefix {cfg.pre_seq_len} tokens{' with projection' if cfg.prefix_projection else ''}, "
+        )
         + f"{sum(p.numel() for p in adapter.named_trainable().values())} trainable parameters; "
-        f"prompt format {kind}; device {device}")
+        f"prompt format {kind}; device {device}"
+    )
 
     params = list(adapter.named_trainable().values())
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
@@ -332,10 +371,17 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[Progress], None] | None
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
 
     meta = {
-        "base": str(Path(cfg.base).resolve()), "data": str(data_path.resolve()),
-        "data_sha256_16": _fingerprint(data_path), "prompt_format": kind, "system_prompt": fmt.system_prompt,
-        "pre_seq_len": cfg.pre_seq_len, "prefix_projection": cfg.prefix_projection, "method": cfg.method,
-        "adapter": adapter.kind, "config": dataclasses.asdict(cfg), "data_report": report.to_dict(),
+        "base": str(Path(cfg.base).resolve()),
+        "data": str(data_path.resolve()),
+        "data_sha256_16": _fingerprint(data_path),
+        "prompt_format": kind,
+        "system_prompt": fmt.system_prompt,
+        "pre_seq_len": cfg.pre_seq_len,
+        "prefix_projection": cfg.prefix_projection,
+        "method": cfg.method,
+        "adapter": adapter.kind,
+        "config": dataclasses.asdict(cfg),
+        "data_report": report.to_dict(),
     }
     step = 0
     best_step, best_metric = None, None
@@ -344,8 +390,10 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[Progress], None] | None
         trainable, opt_state, tstate = ck.read_checkpoint(resume_from)
         for key in ("pre_seq_len", "prefix_projection", "method"):
             if tstate.get("meta", {}).get(key, "ptuning" if key == "method" else None) != meta[key]:
-                raise FinetuneError(f"cannot resume {resume_from}: it was trained with {key}="
-                                    f"{tstate.get('meta', {}).get(key)}, this run has {meta[key]}")
+                raise FinetuneError(
+                    f"cannot resume {resume_from}: it was trained with {key}="
+                    f"{tstate.get('meta', {}).get(key)}, this run has {meta[key]}"
+                )
         if tstate.get("meta", {}).get("data_sha256_16") != meta["data_sha256_16"]:
             say("warning: the chat log changed since the checkpoint; the batch order continues by position")
         adapter.load_trainable_state(trainable)
@@ -369,9 +417,9 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[Progress], None] | None
         total_loss, count = 0.0, 0
         with torch.no_grad():
             for i in range(0, len(eval_idx), cfg.batch_size):
-                ids, mask, labels = collate([encoded[j] for j in eval_idx[i:i + cfg.batch_size]], pad)
+                ids, mask, labels = collate([encoded[j] for j in eval_idx[i : i + cfg.batch_size]], pad)
                 out_ = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device))
-                n = len(eval_idx[i:i + cfg.batch_size])
+                n = len(eval_idx[i : i + cfg.batch_size])
                 total_loss += out_.loss.item() * n
                 count += n
         model.train()
@@ -394,10 +442,10 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[Progress], None] | None
             loss_log.append(rec)
             if on_loss:
                 on_loss(rec)
-        tstate = {"step": step_, "total_steps": total, "best_step": best_step, "best_metric": best_metric,
-                  "meta": meta}
-        path = ck.write_checkpoint(out, step_, adapter, optimizer, scheduler, tstate,
-                                   {**meta, "step": step_, "metric": metric})
+        tstate = {"step": step_, "total_steps": total, "best_step": best_step, "best_metric": best_metric, "meta": meta}
+        path = ck.write_checkpoint(
+            out, step_, adapter, optimizer, scheduler, tstate, {**meta, "step": step_, "metric": metric}
+        )
         if is_best or not (out / "best").is_dir():
             ck.keep_best(out, path)
         ck.prune(out, cfg.keep_checkpoints)
@@ -437,13 +485,29 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[Progress], None] | None
         elapsed = time.perf_counter() - started
         rate = (step - start_step) / elapsed if elapsed > 0 else 0.0
         epoch_f = step * cfg.grad_accum / plan.per_epoch
-        rec = {"step": step, "epoch": round(epoch_f, 4), "loss": step_loss, "lr": lr_now, "elapsed_s": round(elapsed, 3)}
+        rec = {
+            "step": step,
+            "epoch": round(epoch_f, 4),
+            "loss": step_loss,
+            "lr": lr_now,
+            "elapsed_s": round(elapsed, 3),
+        }
         loss_log.append(rec)
         if on_loss:
             on_loss(rec)
         if on_progress:
-            on_progress(Progress(step, total, epoch_f, step_loss, lr_now, elapsed, rate,
-                                 (total - step) / rate if rate > 0 else float("inf")))
+            on_progress(
+                Progress(
+                    step,
+                    total,
+                    epoch_f,
+                    step_loss,
+                    lr_now,
+                    elapsed,
+                    rate,
+                    (total - step) / rate if rate > 0 else float("inf"),
+                )
+            )
         if step % cfg.save_steps == 0 or step == total:
             save(step)
             last_saved = step
@@ -456,12 +520,30 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[Progress], None] | None
     best_dir = out / "best"
     published = best_dir if best_dir.is_dir() else (ck.list_checkpoints(out)[-1] if ck.list_checkpoints(out) else None)
     if published is not None:
-        final_meta = {**meta, "steps_done": step, "total_steps": total, "best_step": best_step,
-                      "best_metric": best_metric, "last_loss": last_loss, "eval_loss": last_eval,
-                      "cancelled": cancelled}
+        final_meta = {
+            **meta,
+            "steps_done": step,
+            "total_steps": total,
+            "best_step": best_step,
+            "best_metric": best_metric,
+            "last_loss": last_loss,
+            "eval_loss": last_eval,
+            "cancelled": cancelled,
+        }
         ck.publish(out, published, final_meta)
     png = out / "loss.png"
-    return FinetuneResult(out_dir=out, steps_done=step, total_steps=total, start_step=start_step,
-                          cancelled=cancelled, best_step=best_step, best_metric=best_metric, last_loss=last_loss,
-                          eval_loss=last_eval, steps_per_s=steps_per_s, report=report,
-                          loss_png=png if png.is_file() else None, checkpoints=checkpoints)
+    return FinetuneResult(
+        out_dir=out,
+        steps_done=step,
+        total_steps=total,
+        start_step=start_step,
+        cancelled=cancelled,
+        best_step=best_step,
+        best_metric=best_metric,
+        last_loss=last_loss,
+        eval_loss=last_eval,
+        steps_per_s=steps_per_s,
+        report=report,
+        loss_png=png if png.is_file() else None,
+        checkpoints=checkpoints,
+    )

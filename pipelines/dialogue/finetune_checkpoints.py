@@ -14,6 +14,7 @@ Every folder is first written under a hidden temporary name in the same
 folder and then renamed, so a kill leaves either the old or the new checkpoint,
 never half of one.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..optional import require
 from ..atomic_files import atomic_dir, atomic_path, atomic_write_text
+from ..optional import require
 from .ptuning_checkpoint import FINETUNE_META, THUDM_PREFIX
 
 TRAINER_STATE = "trainer_state.json"
@@ -50,14 +51,18 @@ class PrefixAdapter:
         params = self.named_trainable()
         missing = sorted(set(params) - set(state))
         if missing:
-            raise ValueError(f"checkpoint lacks trainable parameters {missing[:3]}: it belongs to another run "
-                             f"(different --pre-seq-len / --prefix-projection?)")
+            raise ValueError(
+                f"checkpoint lacks trainable parameters {missing[:3]}: it belongs to another run "
+                f"(different --pre-seq-len / --prefix-projection?)"
+            )
         torch = require("torch")
         with torch.no_grad():
             for name, p in params.items():
                 if tuple(state[name].shape) != tuple(p.shape):
-                    raise ValueError(f"checkpoint parameter {name} has shape {tuple(state[name].shape)}, "
-                                     f"this run needs {tuple(p.shape)} (different --pre-seq-len?)")
+                    raise ValueError(
+                        f"checkpoint parameter {name} has shape {tuple(state[name].shape)}, "
+                        f"this run needs {tuple(p.shape)} (different --pre-seq-len?)"
+                    )
                 p.copy_(state[name].to(p.device, p.dtype))
 
     def save_adapter(self, folder: Path) -> None:
@@ -67,16 +72,18 @@ class PrefixAdapter:
             (folder / "README.md").unlink(missing_ok=True)
             if self.base_config.get("model_type") == "chatglm":
                 self._save_thudm_flat(folder)
-        else:   # THUDM ptuning/main.py's output: only the prefix encoder, in pytorch_model.bin
+        else:  # THUDM ptuning/main.py's output: only the prefix encoder, in pytorch_model.bin
             torch = require("torch")
             enc = self.model.transformer.prefix_encoder
             state = {THUDM_PREFIX + k: v.detach().cpu().contiguous().clone() for k, v in enc.state_dict().items()}
             torch.save(state, folder / "pytorch_model.bin")
             pre_seq_len = int(state[THUDM_PREFIX + "embedding.weight"].shape[0])
-            config = {**self.base_config, "pre_seq_len": pre_seq_len,
-                      "prefix_projection": THUDM_PREFIX + "trans.0.weight" in state}
+            config = {
+                **self.base_config,
+                "pre_seq_len": pre_seq_len,
+                "prefix_projection": THUDM_PREFIX + "trans.0.weight" in state,
+            }
             (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
-
 
     def _save_thudm_flat(self, folder: Path) -> None:
         """For a THUDM ChatGLM2/3 base, also THUDM's layout: the prefix as computed (no projection)."""
@@ -102,8 +109,9 @@ def list_checkpoints(out: Path) -> list[Path]:
     return sorted(found, key=checkpoint_step)
 
 
-def write_checkpoint(out: Path, step: int, adapter: PrefixAdapter, optimizer, scheduler,
-                     trainer_state: dict, meta: dict) -> Path:
+def write_checkpoint(
+    out: Path, step: int, adapter: PrefixAdapter, optimizer, scheduler, trainer_state: dict, meta: dict
+) -> Path:
     torch = require("torch")
     st = require("safetensors.torch", "safetensors", "writing checkpoints")
     final = out / f"checkpoint-{step}"
@@ -136,7 +144,7 @@ def keep_best(out: Path, ckpt: Path) -> Path:
 def prune(out: Path, keep: int) -> None:
     """Remove all but the newest ``keep`` checkpoint-N folders (``best`` is separate and stays)."""
     ckpts = list_checkpoints(out)
-    for old in ckpts[:-max(1, keep)]:
+    for old in ckpts[: -max(1, keep)]:
         shutil.rmtree(old, ignore_errors=True)
 
 

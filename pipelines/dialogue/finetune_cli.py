@@ -8,6 +8,7 @@ Example::
 Then set ``dialogue.backend=chatglm``, ``dialogue.model_dir`` to the base and
 ``dialogue.ptuning_dir`` to the ``--out`` folder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,14 +20,19 @@ from .chat_data import ChatDataError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipelines finetune",
-                                description="P-tuning v2 of a ChatGLM / GLM model on JSON chat logs")
+    p = argparse.ArgumentParser(
+        prog="python -m pipelines finetune", description="P-tuning v2 of a ChatGLM / GLM model on JSON chat logs"
+    )
     p.add_argument("--data", required=True, help="chat log: JSON lines or a JSON array (prompt, response, history)")
     p.add_argument("--base", required=True, help="local base model folder (e.g. module/chatglm-6b)")
     p.add_argument("--out", required=True, help="output folder (e.g. module/ptuning/<name>)")
-    p.add_argument("--method", default="ptuning", choices=("ptuning", "lora"),
-                   help="ptuning: P-tuning v2 prefix (THUDM's, for the chatglm backend); lora: a peft LoRA "
-                        "adapter folder that vLLM / llama.cpp serve (transformers-native models)")
+    p.add_argument(
+        "--method",
+        default="ptuning",
+        choices=("ptuning", "lora"),
+        help="ptuning: P-tuning v2 prefix (THUDM's, for the chatglm backend); lora: a peft LoRA "
+        "adapter folder that vLLM / llama.cpp serve (transformers-native models)",
+    )
     p.add_argument("--lora-r", type=int, default=8, help="LoRA rank")
     p.add_argument("--lora-alpha", type=int, default=16, help="LoRA scaling numerator")
     p.add_argument("--lora-dropout", type=float, default=0.05)
@@ -37,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--steps", type=int, default=0, help="optimizer steps (overrides --epochs)")
     group.add_argument("--epochs", type=float, default=3.0, help="passes over the training data")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: 2e-2 for P-tuning as THUDM, 2e-4 for LoRA)")
+    p.add_argument(
+        "--lr", type=float, default=None, help="learning rate (default: 2e-2 for P-tuning as THUDM, 2e-4 for LoRA)"
+    )
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
     p.add_argument("--max-source-length", type=int, default=256, help="prompt tokens kept (history included)")
@@ -56,8 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--dtype", default="fp32", choices=("fp32", "bf16"))
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
-    p.add_argument("--trust-remote-code", action="store_true",
-                   help="run the base folder's own modeling code (THUDM ChatGLM folders)")
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="run the base folder's own modeling code (THUDM ChatGLM folders)",
+    )
     p.add_argument("--check-data", action="store_true", help="only report on the chat log, do not train")
     p.add_argument("--json", action="store_true", help="print the result as one JSON line")
     return p
@@ -85,8 +96,10 @@ class ProgressBar:
         self.last = now
         done = int(self.width * p.step / max(1, p.total_steps))
         bar = "#" * done + "." * (self.width - done)
-        line = (f"\r[{bar}] {p.step}/{p.total_steps} loss {p.loss:.4f} lr {p.lr:.2e} "
-                f"{p.steps_per_s:.2f} step/s elapsed {_fmt_time(p.elapsed_s)} ETA {_fmt_time(p.eta_s)}")
+        line = (
+            f"\r[{bar}] {p.step}/{p.total_steps} loss {p.loss:.4f} lr {p.lr:.2e} "
+            f"{p.steps_per_s:.2f} step/s elapsed {_fmt_time(p.elapsed_s)} ETA {_fmt_time(p.eta_s)}"
+        )
         end = "\n" if p.step == p.total_steps else ""
         if self.stream.isatty():
             self.stream.write(line + end)
@@ -112,18 +125,40 @@ def main(argv: list[str] | None = None) -> int:
     from .model_loader import ModelLoadError
 
     cfg = FinetuneConfig(
-        data=args.data, base=args.base, out=args.out, pre_seq_len=args.pre_seq_len,
-        prefix_projection=args.prefix_projection, projection_hidden=args.projection_hidden,
-        steps=args.steps or 0, epochs=args.epochs, batch_size=args.batch_size,
+        data=args.data,
+        base=args.base,
+        out=args.out,
+        pre_seq_len=args.pre_seq_len,
+        prefix_projection=args.prefix_projection,
+        projection_hidden=args.projection_hidden,
+        steps=args.steps or 0,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
         lr=args.lr if args.lr is not None else (2e-4 if args.method == "lora" else 2e-2),
-        method=args.method, lora_r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
+        method=args.method,
+        lora_r=args.lora_r,
+        lora_alpha=args.lora_alpha,
+        lora_dropout=args.lora_dropout,
         lora_targets=args.lora_targets,
-        grad_accum=args.grad_accum, max_source_length=args.max_source_length,
-        max_target_length=args.max_target_length, eval_split=args.eval_split, seed=args.seed,
-        save_steps=args.save_steps, keep_checkpoints=args.keep_checkpoints, warmup_steps=args.warmup_steps,
-        resume=args.resume, prompt_column=args.prompt_column, response_column=args.response_column,
-        history_column=args.history_column, system_prompt=args.system, prompt_format=args.prompt_format,
-        device=args.device, dtype=args.dtype, threads=args.threads, trust_remote_code=args.trust_remote_code)
+        grad_accum=args.grad_accum,
+        max_source_length=args.max_source_length,
+        max_target_length=args.max_target_length,
+        eval_split=args.eval_split,
+        seed=args.seed,
+        save_steps=args.save_steps,
+        keep_checkpoints=args.keep_checkpoints,
+        warmup_steps=args.warmup_steps,
+        resume=args.resume,
+        prompt_column=args.prompt_column,
+        response_column=args.response_column,
+        history_column=args.history_column,
+        system_prompt=args.system,
+        prompt_format=args.prompt_format,
+        device=args.device,
+        dtype=args.dtype,
+        threads=args.threads,
+        trust_remote_code=args.trust_remote_code,
+    )
     try:
         result = finetune(cfg, on_progress=ProgressBar(), on_log=lambda text: print(text, file=sys.stderr))
     except (ChatDataError, FinetuneError, ModelLoadError, ValueError) as exc:
@@ -133,16 +168,26 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted; continue with --resume (from the last checkpoint)", file=sys.stderr)
         return 130
     summary = {
-        "out": str(result.out_dir), "steps": result.steps_done, "total_steps": result.total_steps,
-        "resumed_from": result.start_step, "cancelled": result.cancelled, "best_step": result.best_step,
-        "best_metric": result.best_metric, "last_loss": result.last_loss, "eval_loss": result.eval_loss,
-        "steps_per_s": round(result.steps_per_s, 3), "kept": result.report.kept,
-        "skipped": result.report.skipped, "loss_png": str(result.loss_png) if result.loss_png else None,
+        "out": str(result.out_dir),
+        "steps": result.steps_done,
+        "total_steps": result.total_steps,
+        "resumed_from": result.start_step,
+        "cancelled": result.cancelled,
+        "best_step": result.best_step,
+        "best_metric": result.best_metric,
+        "last_loss": result.last_loss,
+        "eval_loss": result.eval_loss,
+        "steps_per_s": round(result.steps_per_s, 3),
+        "kept": result.report.kept,
+        "skipped": result.report.skipped,
+        "loss_png": str(result.loss_png) if result.loss_png else None,
     }
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"done: {result.steps_done}/{result.total_steps} steps, {result.steps_per_s:.2f} step/s, "
-              f"last loss {result.last_loss}, best step {result.best_step}; adapter in {result.out_dir} "
-              f"(set dialogue.ptuning_dir to it); loss plot {result.loss_png}")
+        print(
+            f"done: {result.steps_done}/{result.total_steps} steps, {result.steps_per_s:.2f} step/s, "
+            f"last loss {result.last_loss}, best step {result.best_step}; adapter in {result.out_dir} "
+            f"(set dialogue.ptuning_dir to it); loss plot {result.loss_png}"
+        )
     return 0

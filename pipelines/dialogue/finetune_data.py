@@ -9,6 +9,7 @@ token.  Labels are ``-100`` on the source, as in THUDM's P-tuning script.
 Batch order is a pure function of (seed, epoch), so a resumed run sees exactly
 the batches the interrupted run would have seen.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,21 +31,27 @@ class Encoded:
     line: int
 
 
-def encode_examples(examples: Sequence[ChatExample], tokenizer: Any, fmt: PromptFormat, eos_id: int,
-                    max_source_length: int, max_target_length: int) -> list[Encoded]:
+def encode_examples(
+    examples: Sequence[ChatExample],
+    tokenizer: Any,
+    fmt: PromptFormat,
+    eos_id: int,
+    max_source_length: int,
+    max_target_length: int,
+) -> list[Encoded]:
     add_special = fmt.kind in ("chatglm", "chatglm2")
     out = []
     by_ids = hasattr(tokenizer, "specials") and fmt.kind in ("chatglm", "chatglm2", "chatglm3")
     for ex in examples:
         head: list[int] = []
-        if by_ids:   # our THUDM tokenizers: special tokens as ids, [gMASK] sop kept in front when cut
+        if by_ids:  # our THUDM tokenizers: special tokens as ids, [gMASK] sop kept in front when cut
             src = fmt.build_ids(ex.prompt, ex.history)
             if fmt.kind != "chatglm":
                 head, src = src[:2], src[2:]
         else:
             src = tokenizer(fmt.build(ex.prompt, ex.history), add_special_tokens=add_special).input_ids
         if len(src) > max_source_length - len(head):
-            src = src[-(max_source_length - len(head)):]
+            src = src[-(max_source_length - len(head)) :]
         src = head + src
         tgt = tokenizer(ex.response, add_special_tokens=False).input_ids[:max_target_length] + [eos_id]
         out.append(Encoded(src + tgt, [IGNORE] * len(src) + tgt, ex.line))
@@ -78,7 +85,7 @@ class BatchPlan:
             rng = np.random.default_rng(self.seed + 1000 + epoch)
             self._order = [self.train_idx[i] for i in rng.permutation(len(self.train_idx))]
             self._epoch = epoch
-        return self._order[pos * self.batch_size:(pos + 1) * self.batch_size], epoch
+        return self._order[pos * self.batch_size : (pos + 1) * self.batch_size], epoch
 
 
 def collate(items: Sequence[Encoded], pad_id: int):

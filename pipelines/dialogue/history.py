@@ -1,4 +1,5 @@
 """Conversation history kept within a token budget (oldest rounds dropped first)."""
+
 from __future__ import annotations
 
 from typing import Callable

@@ -1,4 +1,5 @@
 """Training loss log (JSON lines, one record per line, flushed as written) and its plot (PNG)."""
+
 from __future__ import annotations
 
 import json

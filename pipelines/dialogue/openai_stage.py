@@ -15,6 +15,7 @@ Every failure ends the turn with one line naming the endpoint and what to
 check (``ServerError``); the client is kept, so the next turn works as soon as
 the server is back.  ``list_models`` is the Qt-free check the settings panel calls.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -55,7 +56,9 @@ class ServerError(RuntimeError):
 
 def approx_tokens(text: str) -> int:
     """Tokens of ``text`` without a tokenizer: one per CJK character, one per ~4 other characters."""
-    cjk = sum(1 for ch in text if "\u2e80" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af" or "\uff00" <= ch <= "\uffef")
+    cjk = sum(
+        1 for ch in text if "\u2e80" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af" or "\uff00" <= ch <= "\uffef"
+    )
     other = len(text) - cjk
     return cjk + (other + 3) // 4
 
@@ -65,8 +68,9 @@ def check_endpoint(endpoint: str) -> str:
     url = (endpoint or "").strip().rstrip("/")
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ServerError(f"dialogue.endpoint {endpoint!r} is not an http(s) URL: use a base URL such as "
-                          f"http://127.0.0.1:8000/v1")
+        raise ServerError(
+            f"dialogue.endpoint {endpoint!r} is not an http(s) URL: use a base URL such as http://127.0.0.1:8000/v1"
+        )
     return url
 
 
@@ -94,8 +98,16 @@ def _detail(exc: Exception) -> str:
     return text[:200] + ("…" if len(text) > 200 else "")
 
 
-def explain(exc: BaseException, endpoint: str, *, model: str = "", key_env: str = "",
-            read_s: float | None = None, received: int | None = None, offered: list[str] | None = None) -> ServerError:
+def explain(
+    exc: BaseException,
+    endpoint: str,
+    *,
+    model: str = "",
+    key_env: str = "",
+    read_s: float | None = None,
+    received: int | None = None,
+    offered: list[str] | None = None,
+) -> ServerError:
     """A ServerError with one line a user understands, for any failure of a request to ``endpoint``.
 
     ``received``: characters of the reply already streamed when the failure came mid-stream (None: before).
@@ -108,33 +120,49 @@ def explain(exc: BaseException, endpoint: str, *, model: str = "", key_env: str 
     mid = f" after {received} characters of the reply" if received is not None else ""
     if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException)):
         wait = f" within {read_s:g} s" if read_s else ""
-        return ServerError(f"the dialogue server at {endpoint} did not answer{wait}{mid}: check that it is up "
-                           f"and not overloaded, or raise dialogue.read_timeout_s")
+        return ServerError(
+            f"the dialogue server at {endpoint} did not answer{wait}{mid}: check that it is up "
+            f"and not overloaded, or raise dialogue.read_timeout_s"
+        )
     if received is None and isinstance(exc, (openai.APIConnectionError, httpx.ConnectError)):
         cause = exc.__cause__ or exc
-        why = "connection refused" if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower() \
+        why = (
+            "connection refused"
+            if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower()
             else _detail(cause)
-        return ServerError(f"cannot reach the dialogue server at {endpoint} ({why}): is it running? "
-                           f"check dialogue.endpoint")
+        )
+        return ServerError(
+            f"cannot reach the dialogue server at {endpoint} ({why}): is it running? check dialogue.endpoint"
+        )
     if isinstance(exc, openai.APIStatusError):
         code = exc.status_code
         if code in (401, 403):
-            key = (f"the environment variable {key_env} is not set" if key_env and not os.environ.get(key_env)
-                   else f"check the key in the environment variable {key_env or '(dialogue.api_key_env is empty)'}")
-            return ServerError(f"the dialogue server at {endpoint} refused the API key (HTTP {code}): {key} "
-                               f"(dialogue.api_key_env)")
+            key = (
+                f"the environment variable {key_env} is not set"
+                if key_env and not os.environ.get(key_env)
+                else f"check the key in the environment variable {key_env or '(dialogue.api_key_env is empty)'}"
+            )
+            return ServerError(
+                f"the dialogue server at {endpoint} refused the API key (HTTP {code}): {key} (dialogue.api_key_env)"
+            )
         detail = _detail(exc)
         if code == 404 or (code == 400 and model and model in detail):
             if offered is None:
-                return ServerError(f"{endpoint} has no OpenAI-compatible API (HTTP {code} for /chat/completions "
-                                   f"and /models): check dialogue.endpoint (it usually ends in /v1)")
+                return ServerError(
+                    f"{endpoint} has no OpenAI-compatible API (HTTP {code} for /chat/completions "
+                    f"and /models): check dialogue.endpoint (it usually ends in /v1)"
+                )
             names = ", ".join(offered[:8]) + (", …" if len(offered) > 8 else "") if offered else "none listed"
-            return ServerError(f"the dialogue server at {endpoint} has no model {model!r} (HTTP {code}): "
-                               f"check dialogue.model (it offers: {names})")
+            return ServerError(
+                f"the dialogue server at {endpoint} has no model {model!r} (HTTP {code}): "
+                f"check dialogue.model (it offers: {names})"
+            )
         return ServerError(f"the dialogue server at {endpoint} answered HTTP {code} ({detail}): check the server's log")
     if isinstance(exc, (openai.APIError, httpx.HTTPError, OSError)):
-        return ServerError(f"the reply stream from {endpoint} broke off{mid} ({_detail(exc) or type(exc).__name__}): "
-                           f"check the server's log; the next turn retries")
+        return ServerError(
+            f"the reply stream from {endpoint} broke off{mid} ({_detail(exc) or type(exc).__name__}): "
+            f"check the server's log; the next turn retries"
+        )
     return ServerError(f"the dialogue server at {endpoint} failed ({type(exc).__name__}: {_detail(exc)})")
 
 
@@ -156,6 +184,7 @@ def list_models(endpoint: str, api_key: str | None = None, timeout_s: float = 5.
 @dataclass
 class ServerStats:
     """Figures of one streamed reply (what ``bench dialogue --backend openai`` reports)."""
+
     started: float = 0.0
     first_token_at: float | None = None
     finished_at: float | None = None
@@ -218,9 +247,11 @@ class _StreamReader:
         content_type = stream.response.headers.get("content-type", "")
         if not content_type.startswith("text/event-stream"):
             stream.close()
-            raise ServerError(f"the dialogue server at {self.endpoint} does not stream (it answered "
-                              f"{content_type.split(';')[0] or 'no content type'}, not text/event-stream): "
-                              f"check that it supports stream=true on /chat/completions")
+            raise ServerError(
+                f"the dialogue server at {self.endpoint} does not stream (it answered "
+                f"{content_type.split(';')[0] or 'no content type'}, not text/event-stream): "
+                f"check that it supports stream=true on /chat/completions"
+            )
         return stream
 
     def _run(self) -> None:
@@ -278,8 +309,7 @@ class OpenAIDialogue(Stage):
         """Check the settings and build the client; the server itself is asked on each turn (it may start later)."""
         ds = self.settings.dialogue
         self.endpoint = check_endpoint(ds.endpoint)
-        self.client = _client(self.endpoint, api_key_from_env(ds.api_key_env), ds.connect_timeout_s,
-                              ds.read_timeout_s)
+        self.client = _client(self.endpoint, api_key_from_env(ds.api_key_env), ds.connect_timeout_s, ds.read_timeout_s)
         self.backend = f"openai ({ds.model or 'first model'} at {self.endpoint})"
 
     def _model(self) -> str:
@@ -291,8 +321,9 @@ class OpenAIDialogue(Stage):
         except Exception as exc:  # noqa: BLE001 - any failure becomes one line for the user
             raise explain(exc, self.endpoint, key_env=ds.api_key_env, read_s=ds.read_timeout_s) from None
         if not models:
-            raise ServerError(f"the dialogue server at {self.endpoint} lists no models: set dialogue.model "
-                              f"to the name it serves")
+            raise ServerError(
+                f"the dialogue server at {self.endpoint} lists no models: set dialogue.model to the name it serves"
+            )
         return models[0]
 
     def _offered(self, exc: Exception) -> list[str] | None:
@@ -321,8 +352,7 @@ class OpenAIDialogue(Stage):
         query = msg.text.strip()
         ctx.info.update({"dialogue_mode": "server", "dialogue_endpoint": self.endpoint})
         if not query:
-            yield TextChunk(msg.turn_id, 0, text=EMPTY_ZH if self.persona.language == "zh" else EMPTY_EN,
-                            mode="server")
+            yield TextChunk(msg.turn_id, 0, text=EMPTY_ZH if self.persona.language == "zh" else EMPTY_EN, mode="server")
             return
         model = self._model()
         stats = ServerStats(model=model)
@@ -332,8 +362,12 @@ class OpenAIDialogue(Stage):
         if ds.temperature > 0:
             kwargs["top_p"] = ds.top_p
         stats.started = time.perf_counter()
-        reader = _StreamReader(lambda: self.client.chat.completions.create(
-            model=model, messages=self.messages(query), stream=True, **kwargs), self.endpoint).start()
+        reader = _StreamReader(
+            lambda: self.client.chat.completions.create(
+                model=model, messages=self.messages(query), stream=True, **kwargs
+            ),
+            self.endpoint,
+        ).start()
         reply: list[str] = []
         received = 0
         finished = False
@@ -345,20 +379,34 @@ class OpenAIDialogue(Stage):
                 except queue.Empty:
                     # bounded: the client's own read timeout fires first; this is the backstop
                     if time.perf_counter() - silent_since > ds.read_timeout_s + ds.connect_timeout_s + 5:
-                        raise ServerError(f"the dialogue server at {self.endpoint} did not answer within "
-                                          f"{ds.read_timeout_s:g} s: check that it is up, or raise "
-                                          f"dialogue.read_timeout_s") from None
+                        raise ServerError(
+                            f"the dialogue server at {self.endpoint} did not answer within "
+                            f"{ds.read_timeout_s:g} s: check that it is up, or raise "
+                            f"dialogue.read_timeout_s"
+                        ) from None
                     continue
                 silent_since = time.perf_counter()
                 if item is _END:
                     finished = True
                     break
                 if isinstance(item, _OpenFailed):
-                    raise explain(item.exc, self.endpoint, model=model, key_env=ds.api_key_env,
-                                  read_s=ds.read_timeout_s, offered=self._offered(item.exc)) from None
+                    raise explain(
+                        item.exc,
+                        self.endpoint,
+                        model=model,
+                        key_env=ds.api_key_env,
+                        read_s=ds.read_timeout_s,
+                        offered=self._offered(item.exc),
+                    ) from None
                 if isinstance(item, BaseException):
-                    raise explain(item, self.endpoint, model=model, key_env=ds.api_key_env,
-                                  read_s=ds.read_timeout_s, received=received) from None
+                    raise explain(
+                        item,
+                        self.endpoint,
+                        model=model,
+                        key_env=ds.api_key_env,
+                        read_s=ds.read_timeout_s,
+                        received=received,
+                    ) from None
                 if getattr(item, "model", None):
                     stats.model = item.model
                 usage = getattr(item, "usage", None)
@@ -380,12 +428,14 @@ class OpenAIDialogue(Stage):
             stats.finished_at = time.perf_counter()
             if not finished:
                 reader.abort()  # interrupted (cancel flag or generator closed) or failed: stop the server's work
-            ctx.info.update({
-                "dialogue_model": stats.model,
-                "dialogue_tokens": stats.tokens,
-                "dialogue_first_token_s": stats.time_to_first_token,
-                "dialogue_tokens_per_s": stats.tokens_per_second,
-            })
+            ctx.info.update(
+                {
+                    "dialogue_model": stats.model,
+                    "dialogue_tokens": stats.tokens,
+                    "dialogue_first_token_s": stats.time_to_first_token,
+                    "dialogue_tokens_per_s": stats.tokens_per_second,
+                }
+            )
         if finished and not ctx.cancelled:
             text = "".join(reply).strip()
             self.history.add(query, text)

@@ -15,6 +15,7 @@ Formats:
 
 The round formats have no system prompt (THUDM's P-tuning data never had one).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -16,6 +16,7 @@ for the original remote-code ChatGLM folders.
 config ask for a different one the load stops with a clear error (DL-B
 loaded 64 against a 128 training run).
 """
+
 from __future__ import annotations
 
 import json
@@ -50,6 +51,7 @@ class PtuningError(ValueError):
 @dataclass
 class PrefixCheckpoint:
     """A THUDM-layout prefix encoder: its tensors (keys without the prefix) and shape facts."""
+
     path: Path
     state: dict[str, Any]
     pre_seq_len: int
@@ -75,8 +77,8 @@ class PrefixCheckpoint:
 
 @dataclass
 class AdapterSource:
-    kind: str              # "thudm" (prefix-encoder state dict) or "peft" (adapter folder)
-    path: Path             # weights file (thudm) or adapter folder (peft)
+    kind: str  # "thudm" (prefix-encoder state dict) or "peft" (adapter folder)
+    path: Path  # weights file (thudm) or adapter folder (peft)
     meta: dict = field(default_factory=dict)  # finetune.json written by our fine-tuning, if any
 
 
@@ -101,8 +103,10 @@ def locate(path: str | Path) -> AdapterSource:
     if p.is_file():
         return AdapterSource("thudm", p, read_meta(p.parent))
     if not p.is_dir():
-        raise PtuningError(f"P-tuning path {p} does not exist; set dialogue.ptuning_dir to a checkpoint "
-                           f"folder (e.g. module/ptuning/<name>) or leave it empty for none")
+        raise PtuningError(
+            f"P-tuning path {p} does not exist; set dialogue.ptuning_dir to a checkpoint "
+            f"folder (e.g. module/ptuning/<name>) or leave it empty for none"
+        )
     meta = read_meta(p)
     if (p / ADAPTER_CONFIG).is_file():
         return AdapterSource("peft", p, meta)
@@ -119,9 +123,11 @@ def locate(path: str | Path) -> AdapterSource:
         src = locate(checkpoints[-1])
         src.meta = src.meta or meta
         return src
-    raise PtuningError(f"{p} holds no P-tuning: expected {ADAPTER_CONFIG} (peft adapter), "
-                       f"{' or '.join(WEIGHT_FILES[:2])} with {THUDM_PREFIX}* keys (THUDM P-tuning v2), "
-                       f"or checkpoint-N folders")
+    raise PtuningError(
+        f"{p} holds no P-tuning: expected {ADAPTER_CONFIG} (peft adapter), "
+        f"{' or '.join(WEIGHT_FILES[:2])} with {THUDM_PREFIX}* keys (THUDM P-tuning v2), "
+        f"or checkpoint-N folders"
+    )
 
 
 def load_state_file(path: Path) -> dict[str, Any]:
@@ -131,14 +137,18 @@ def load_state_file(path: Path) -> dict[str, Any]:
         try:
             return st.load_file(str(path))
         except Exception as exc:  # SafetensorError: a truncated or foreign file
-            raise PtuningError(f"{path}: not a readable safetensors file ({str(exc).splitlines()[0][:160]}); it is "
-                               "probably cut short (an interrupted copy or save): copy it again or use an earlier "
-                               "checkpoint-N") from None
+            raise PtuningError(
+                f"{path}: not a readable safetensors file ({str(exc).splitlines()[0][:160]}); it is "
+                "probably cut short (an interrupted copy or save): copy it again or use an earlier "
+                "checkpoint-N"
+            ) from None
     torch = require("torch", purpose="reading checkpoints")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise PtuningError(f"{path}: cannot read as a weights-only PyTorch checkpoint ({load_error_line(exc)})") from exc
+        raise PtuningError(
+            f"{path}: cannot read as a weights-only PyTorch checkpoint ({load_error_line(exc)})"
+        ) from exc
     if not isinstance(state, dict):
         raise PtuningError(f"{path}: expected a state dict, got {type(state).__name__}")
     return state
@@ -150,11 +160,12 @@ def read_thudm(path: Path) -> PrefixCheckpoint:
     for key, value in raw.items():
         for head in (THUDM_PREFIX, "base_model.model." + THUDM_PREFIX, "module." + THUDM_PREFIX):
             if key.startswith(head):
-                state[key[len(head):]] = value
+                state[key[len(head) :]] = value
     if "embedding.weight" not in state:
         shown = ", ".join(list(raw)[:5]) or "none"
-        raise PtuningError(f"{path}: not a P-tuning v2 checkpoint: no '{THUDM_PREFIX}embedding.weight' "
-                           f"(keys found: {shown})")
+        raise PtuningError(
+            f"{path}: not a P-tuning v2 checkpoint: no '{THUDM_PREFIX}embedding.weight' (keys found: {shown})"
+        )
     projection = "trans.0.weight" in state
     if projection and not all(f"trans.{i}.{w}" in state for i in (0, 2) for w in ("weight", "bias")):
         raise PtuningError(f"{path}: prefix projection keys are incomplete (need trans.0/trans.2 weight and bias)")
@@ -167,12 +178,13 @@ def check_pre_seq_len(ckpt: PrefixCheckpoint, expected: int | None, where: str) 
             f"P-tuning checkpoint {ckpt.path} was trained with pre_seq_len={ckpt.pre_seq_len} "
             f"(prefix_encoder.embedding.weight has {ckpt.pre_seq_len} rows), but {where} asks for "
             f"pre_seq_len={expected}. Set dialogue.pre_seq_len to {ckpt.pre_seq_len} or to 0 to take it from "
-            f"the checkpoint (a mismatch like DL-B's 64 against a 128 training run cannot load).")
+            f"the checkpoint (a mismatch like DL-B's 64 against a 128 training run cannot load)."
+        )
 
 
 def kv_width(config: Any) -> tuple[int, int, int]:
     """(layers, kv heads, head dim) of a model config (transformers-native or THUDM ChatGLM)."""
-    get = (config.get if isinstance(config, dict) else lambda k, d=None: getattr(config, k, d))
+    get = config.get if isinstance(config, dict) else lambda k, d=None: getattr(config, k, d)
     layers = get("num_hidden_layers") or get("num_layers")
     heads = get("num_attention_heads")
     hidden = get("hidden_size")
@@ -192,10 +204,17 @@ def apply_prefix_to_peft(model, ckpt: PrefixCheckpoint):
         raise PtuningError(
             f"P-tuning checkpoint {ckpt.path} does not fit this model: its prefix has {ckpt.width} numbers per "
             f"virtual token, the model needs {layers} layers x 2 x {kv_heads} kv heads x {head_dim} = {want}. "
-            f"It was trained for a different base model; point dialogue.model_dir at that model.")
-    cfg = peft.PrefixTuningConfig(task_type=peft.TaskType.CAUSAL_LM, num_virtual_tokens=ckpt.pre_seq_len,
-                                  num_layers=layers, token_dim=kv_heads * head_dim,
-                                  num_attention_heads=kv_heads, prefix_projection=False, inference_mode=True)
+            f"It was trained for a different base model; point dialogue.model_dir at that model."
+        )
+    cfg = peft.PrefixTuningConfig(
+        task_type=peft.TaskType.CAUSAL_LM,
+        num_virtual_tokens=ckpt.pre_seq_len,
+        num_layers=layers,
+        token_dim=kv_heads * head_dim,
+        num_attention_heads=kv_heads,
+        prefix_projection=False,
+        inference_mode=True,
+    )
     with quiet_peft():
         pm = peft.get_peft_model(model, cfg)
     encoder = pm.prompt_encoder["default"]
@@ -209,12 +228,16 @@ def apply_prefix_to_thudm(model, ckpt: PrefixCheckpoint) -> None:
     """Load ``ckpt`` into a remote-code ChatGLM model built with ``pre_seq_len`` (THUDM's way)."""
     encoder = getattr(getattr(model, "transformer", None), "prefix_encoder", None)
     if encoder is None:
-        raise PtuningError("this ChatGLM model has no transformer.prefix_encoder: it must be built with "
-                           "pre_seq_len in its config (the loader does this for THUDM folders)")
+        raise PtuningError(
+            "this ChatGLM model has no transformer.prefix_encoder: it must be built with "
+            "pre_seq_len in its config (the loader does this for THUDM folders)"
+        )
     missing, unexpected = encoder.load_state_dict(ckpt.state, strict=False)
     if missing or unexpected:
-        raise PtuningError(f"{ckpt.path}: prefix encoder keys do not match the model "
-                           f"(missing: {missing}, unexpected: {unexpected}); was prefix_projection different?")
+        raise PtuningError(
+            f"{ckpt.path}: prefix encoder keys do not match the model "
+            f"(missing: {missing}, unexpected: {unexpected}); was prefix_projection different?"
+        )
     encoder.float()
 
 
@@ -224,8 +247,9 @@ def load_peft_adapter(model, folder: Path):
         with quiet_peft():
             return peft.PeftModel.from_pretrained(model, str(folder), is_trainable=False)
     except Exception as exc:
-        raise PtuningError(f"{folder}: cannot load the peft adapter onto this model: "
-                           f"{weights_problem(exc, 'the adapter folder')}") from exc
+        raise PtuningError(
+            f"{folder}: cannot load the peft adapter onto this model: {weights_problem(exc, 'the adapter folder')}"
+        ) from exc
 
 
 def apply_prefix_to_glm6b(model, ckpt: PrefixCheckpoint) -> None:
@@ -236,5 +260,6 @@ def apply_prefix_to_glm6b(model, ckpt: PrefixCheckpoint) -> None:
         raise PtuningError(
             f"P-tuning checkpoint {ckpt.path} does not fit this model: its prefix has {ckpt.width} numbers per "
             f"virtual token, this ChatGLM-6B needs {cfg.num_layers} layers x 2 x {cfg.hidden_size} = {want}. "
-            f"It was trained for a model with another layer count or width; point dialogue.model_dir at that model.")
+            f"It was trained for a model with another layer count or width; point dialogue.model_dir at that model."
+        )
     apply_prefix_to_thudm(model, ckpt)

@@ -7,6 +7,7 @@ against every ``prompt`` of the chat log with a character n-gram TF-IDF index
 far matches the example's own ``history``.  The reply is streamed in pieces of
 1–4 characters, like an LLM, as ``TextChunk(mode="retrieval")``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,7 +44,7 @@ def stream_pieces(text: str, rng: random.Random) -> Iterator[str]:
     i = 0
     while i < len(text):
         n = rng.randint(1, 4)
-        yield text[i:i + n]
+        yield text[i : i + n]
         i += n
 
 
@@ -66,7 +67,8 @@ class RetrievalDialogue(Stage):
         if self.persona.chat_log is None:
             raise ChatDataError(
                 f"persona '{self.persona.name}' ({self.persona.root}) has no chat log: add a chat.jsonl "
-                f"(JSON lines with 'prompt', 'response', 'history') or choose the 'chatglm' dialogue backend")
+                f"(JSON lines with 'prompt', 'response', 'history') or choose the 'chatglm' dialogue backend"
+            )
         self.examples, self.report = load_chat_log(self.persona.chat_log)
         if self.report.problems:
             log.warning("chat log has problems; bad records skipped:\n%s", self.report.summary())
@@ -110,12 +112,14 @@ class RetrievalDialogue(Stage):
         if not isinstance(msg, UserTurn):
             return
         reply, example, score = self.reply_for(msg.text)
-        ctx.info.update({
-            "dialogue_mode": "retrieval",
-            "dialogue_score": round(score, 4),
-            "dialogue_match": example.prompt if example else None,
-            "dialogue_fallback": example is None,
-        })
+        ctx.info.update(
+            {
+                "dialogue_mode": "retrieval",
+                "dialogue_score": round(score, 4),
+                "dialogue_match": example.prompt if example else None,
+                "dialogue_fallback": example is None,
+            }
+        )
         delay = max(0, self.settings.dialogue.stream_delay_ms) / 1000.0
         rng = random.Random(msg.turn_id)
         seq = 0

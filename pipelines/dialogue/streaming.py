@@ -8,6 +8,7 @@ it is complete).  A ``StoppingCriteria`` checks the caller's cancel flag before
 every token, and closing the generator (an interrupted turn) sets that flag
 too, so generation stops within one token.
 """
+
 from __future__ import annotations
 
 import queue
@@ -29,8 +30,8 @@ class GenerationStats:
     first_token_at: float | None = None
     finished_at: float | None = None
     stopped_early: bool = False
-    tokens_at: list[float] = field(default_factory=list)     # when the consumer received each token
-    produced_at: list[float] = field(default_factory=list)   # when generate() produced each token
+    tokens_at: list[float] = field(default_factory=list)  # when the consumer received each token
+    produced_at: list[float] = field(default_factory=list)  # when generate() produced each token
 
     @property
     def time_to_first_token(self) -> float | None:
@@ -64,20 +65,29 @@ class IncrementalDecoder:
         text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
         if text.endswith("\ufffd"):
             text = text.rstrip("\ufffd")  # an unfinished UTF-8 character: wait for its other bytes
-        piece = text[self.sent:] if len(text) > self.sent else ""
+        piece = text[self.sent :] if len(text) > self.sent else ""
         self.sent = max(self.sent, len(text))
         return piece
 
     def flush(self) -> str:
         text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-        piece = text[self.sent:] if len(text) > self.sent else ""
+        piece = text[self.sent :] if len(text) > self.sent else ""
         self.sent = len(text)
         return piece
 
 
-def stream_generate(model: Any, tokenizer: Any, input_ids, *, max_new_tokens: int, temperature: float = 0.0,
-                    top_p: float = 1.0, eos_token_ids: Sequence[int] = (), should_stop: Callable[[], bool] = lambda: False,
-                    stats: GenerationStats | None = None) -> Iterator[str]:
+def stream_generate(
+    model: Any,
+    tokenizer: Any,
+    input_ids,
+    *,
+    max_new_tokens: int,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    eos_token_ids: Sequence[int] = (),
+    should_stop: Callable[[], bool] = lambda: False,
+    stats: GenerationStats | None = None,
+) -> Iterator[str]:
     """Yield the reply's text in pieces while ``model.generate`` is still running."""
     torch = require("torch", purpose="the chatglm dialogue backend")
     tf = require("transformers", purpose="the chatglm dialogue backend")
@@ -109,8 +119,11 @@ def stream_generate(model: Any, tokenizer: Any, input_ids, *, max_new_tokens: in
     device = next(model.parameters()).device
     input_ids = input_ids.to(device)
     gen_kwargs = dict(
-        input_ids=input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=max_new_tokens,
-        streamer=TokenQueue(), stopping_criteria=tf.StoppingCriteriaList([StopOnFlag()]),
+        input_ids=input_ids,
+        attention_mask=torch.ones_like(input_ids),
+        max_new_tokens=max_new_tokens,
+        streamer=TokenQueue(),
+        stopping_criteria=tf.StoppingCriteriaList([StopOnFlag()]),
         pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (list(eos_token_ids) or [0])[0],
     )
     if eos_token_ids:

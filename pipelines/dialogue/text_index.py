@@ -11,6 +11,7 @@ query's cosine with a document is in [0, 1].  Query features the index has
 never seen count in the query's norm with the highest IDF, which keeps scores
 honest for messages that are mostly about something else.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,14 +42,14 @@ def features(text: str) -> Counter:
     for run in _RUN.findall(normalise(text)):
         if _HAS_CJK.match(run):
             out.update("c:" + ch for ch in run)
-            out.update("b:" + run[i:i + 2] for i in range(len(run) - 1))
+            out.update("b:" + run[i : i + 2] for i in range(len(run) - 1))
         else:
             word = run.replace("'", "")
             if not word:
                 continue
             out["w:" + word] += 1
             padded = f"#{word}#"
-            out.update("t:" + padded[i:i + 3] for i in range(len(padded) - 2))
+            out.update("t:" + padded[i : i + 3] for i in range(len(padded) - 2))
     return out
 
 

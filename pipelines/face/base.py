@@ -1,4 +1,5 @@
 """What every face backend adds to the stage contract: its idle loop."""
+
 from __future__ import annotations
 
 import numpy as np

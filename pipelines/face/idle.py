@@ -8,6 +8,7 @@ portrait gets a slow "breathing" motion (a gentle scale and sway) so it does not
 look frozen.  Rendered on the face stage's own worker thread (``Engine.idle_frames``
 sends it an ``IdleRequest``), like every other frame of that stage.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 def breathing_frames(image: np.ndarray, n: int = 75, amplitude: float = 0.008) -> np.ndarray:
     """``n`` frames of a still image moving gently (one slow breath per loop)."""
     import cv2
+
     h, w = image.shape[:2]
     out = np.empty((n, h, w, 3), np.uint8)
     for i in range(n):
@@ -37,6 +39,7 @@ def breathing_frames(image: np.ndarray, n: int = 75, amplitude: float = 0.008) -
 
 def read_rgb(path: Path, max_side: int = 720) -> np.ndarray:
     import cv2
+
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise ValueError(f"{path}: not a readable image")
@@ -70,6 +73,7 @@ def idle_frames(persona, settings, n: int = 75, face=None) -> tuple[np.ndarray |
             log.warning("the face renderer could not draw idle frames (%s); using the avatar", exc)
     try:
         from pipelines.face.avatar.loading import load_avatar
+
         avatar = load_avatar(persona, settings)
         frames = np.asarray(avatar.frames)
         if len(frames) > 1:

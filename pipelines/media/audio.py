@@ -3,6 +3,7 @@
 Audio between stages is mono float32 in [-1, 1].  2-D input is (frames, channels) when it
 has at most 8 columns, else (channels, frames); integer PCM is scaled by 1/2^(bits-1).
 """
+
 from __future__ import annotations
 
 from math import gcd
@@ -37,6 +38,7 @@ def resample(samples: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     if sr_in == sr_out or len(x) == 0:
         return x.copy()
     from scipy.signal import resample_poly
+
     g = gcd(sr_in, sr_out)
     y = resample_poly(x, sr_out // g, sr_in // g).astype(np.float32)
     n = int(round(len(x) * sr_out / sr_in))

@@ -5,6 +5,7 @@ a long reply never sits in memory, and ``close`` finalises the file.  The file
 is written under a temporary name and renamed when complete: a crash never
 leaves a half-written ``.mp4`` behind under the final name.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,9 @@ from ..optional import require
 
 
 class Mp4Writer:
-    def __init__(self, path: str | os.PathLike, fps: float, sample_rate: int, crf: int = 23,
-                 preset: str = "ultrafast") -> None:
+    def __init__(
+        self, path: str | os.PathLike, fps: float, sample_rate: int, crf: int = 23, preset: str = "ultrafast"
+    ) -> None:
         self.av = require("av", "av", "writing MP4 files")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)

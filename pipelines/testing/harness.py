@@ -5,6 +5,7 @@ messages go through the same inbox, cancel gate, error path and output numbering
 the engine, so a test sees what the next stage would see.  Each turn that is fed is
 closed with a ``TurnEnd`` (so the stage flushes), unless ``end_turns`` is False.
 """
+
 from __future__ import annotations
 
 import queue
@@ -23,9 +24,16 @@ class StageFailed(RuntimeError):
         super().__init__("; ".join(str(e) for e in errors) + "\n" + errors[0].traceback)
 
 
-def run_stage(stage: Stage, messages: Iterable[Message], *, end_turns: bool = True,
-              keep_turn_ends: bool = False, cancelled: Iterable[int] = (), load: bool = False,
-              timeout: float = 600.0) -> list[Message]:
+def run_stage(
+    stage: Stage,
+    messages: Iterable[Message],
+    *,
+    end_turns: bool = True,
+    keep_turn_ends: bool = False,
+    cancelled: Iterable[int] = (),
+    load: bool = False,
+    timeout: float = 600.0,
+) -> list[Message]:
     """Feed ``messages`` to ``stage`` in its own worker thread and return what it emits.
 
     ``cancelled``: turn ids cancelled before anything is fed (their messages must be dropped).

@@ -5,6 +5,7 @@
 them as an H.264 MP4 of any size, fps and rotation tag.  The true pose of every
 frame is returned too, so a test can check enrolled boxes against it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,6 +17,7 @@ from pipelines.assets.portrait import DEFAULT_OUT
 
 def load_portrait(path: str | Path = DEFAULT_OUT) -> np.ndarray:
     import cv2
+
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise FileNotFoundError(f"{path}: portrait not found (run python -m pipelines.assets.portrait)")
@@ -31,10 +33,17 @@ def head_pose(t: float, amount: float = 1.0) -> tuple[float, float, float, float
     return float(dx), float(dy), float(deg), float(scale)
 
 
-def head_motion_frames(seconds: float = 10.0, fps: float = 30.0, size: tuple[int, int] = (1280, 720),
-                       amount: float = 1.0, portrait: np.ndarray | None = None, face_height: float = 0.8):
+def head_motion_frames(
+    seconds: float = 10.0,
+    fps: float = 30.0,
+    size: tuple[int, int] = (1280, 720),
+    amount: float = 1.0,
+    portrait: np.ndarray | None = None,
+    face_height: float = 0.8,
+):
     """Yield (frame RGB (h, w, 3) uint8, 2x3 affine from portrait to frame) for each frame."""
     import cv2
+
     img = load_portrait() if portrait is None else portrait
     w, h = size
     ph, pw = img.shape[:2]
@@ -48,22 +57,28 @@ def head_motion_frames(seconds: float = 10.0, fps: float = 30.0, size: tuple[int
         yield frame, m
 
 
-def make_head_motion_clip(path: str | Path, seconds: float = 10.0, fps: float = 30.0,
-                          size: tuple[int, int] = (1280, 720), amount: float = 1.0,
-                          rotation: int = 0) -> tuple[Path, np.ndarray]:
+def make_head_motion_clip(
+    path: str | Path,
+    seconds: float = 10.0,
+    fps: float = 30.0,
+    size: tuple[int, int] = (1280, 720),
+    amount: float = 1.0,
+    rotation: int = 0,
+) -> tuple[Path, np.ndarray]:
     """Write the clip; returns its path and the (N, 2, 3) affine of each frame (before ``rotation``).
 
     ``rotation`` (clockwise degrees, like a phone's tag): the stored pixels are rotated the
     other way, so a player that honours the tag shows the upright head.
     """
     from pipelines.face.avatar.video_io import write_clip
+
     mats = []
 
     def frames():
         for frame, m in head_motion_frames(seconds, fps, size, amount):
             mats.append(m)
             k = (rotation // 90) % 4
-            yield np.ascontiguousarray(np.rot90(frame, k)) if k else frame   # counter-clockwise store
+            yield np.ascontiguousarray(np.rot90(frame, k)) if k else frame  # counter-clockwise store
 
     p = write_clip(path, frames(), fps=fps, rotation=rotation)
     return p, np.stack(mats)

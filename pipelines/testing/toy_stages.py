@@ -1,6 +1,7 @@
 """Small deterministic stages for testing the engine's mechanics (ordering,
 interrupts, errors) independently of model speed.  The real backends are
 tested in their own folders and end to end in ``test_headless_turn.py``."""
+
 from __future__ import annotations
 
 import threading
@@ -14,6 +15,7 @@ from pipelines.stage import Stage
 
 class ScriptedDialogue(Stage):
     """Streams a fixed reply a few characters at a time, recording when it finished."""
+
     name = "dialogue"
     backend = "scripted"
 
@@ -31,7 +33,7 @@ class ScriptedDialogue(Stage):
         try:
             for i in range(0, len(self.reply), self.piece):
                 time.sleep(self.delay)
-                yield TextChunk(msg.turn_id, seq, self.reply[i:i + self.piece], mode="scripted")
+                yield TextChunk(msg.turn_id, seq, self.reply[i : i + self.piece], mode="scripted")
                 seq += 1
             self.finished_at[msg.turn_id] = time.perf_counter()
         finally:
@@ -43,6 +45,7 @@ class ScriptedDialogue(Stage):
 
 class ToneTTS(Stage):
     """A tone per sentence, 0.1 s per character (fails on a chosen word)."""
+
     name = "tts"
     backend = "tone"
 
@@ -55,8 +58,9 @@ class ToneTTS(Stage):
                 raise RuntimeError(f"cannot say {self.fail_on!r}")
             n = int(0.1 * len(msg.text) * self.sr)
             t = np.arange(n) / self.sr
-            yield AudioChunk(msg.turn_id, msg.seq, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32),
-                             self.sr, msg.text)
+            yield AudioChunk(
+                msg.turn_id, msg.seq, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), self.sr, msg.text
+            )
 
 
 class PassAudio(Stage):
@@ -73,6 +77,7 @@ class FlatFace(Stage):
     ``size`` sets the frame size (the UI benchmark uses the real 512 px so painting costs what it
     does with real frames); ``vary`` changes the shade every frame so each one is repainted.
     """
+
     name = "face"
     backend = "flat"
 
@@ -93,6 +98,7 @@ class FlatFace(Stage):
 
 class CollectSink(Stage):
     """Keeps every chunk that reaches the end of the pipeline, with its arrival time."""
+
     name = "sink"
     backend = "collect"
 

@@ -9,13 +9,15 @@ every BatchNorm's running statistics are measured on real inputs (face crops
 and speech mels), as after training: each layer's output is normalised, and
 the generated faces depend visibly on the inputs.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 
-def random_wav2lip(seed: int = 0, mels: np.ndarray | None = None, faces: np.ndarray | None = None,
-                   residual_gain: float = 0.25):
+def random_wav2lip(
+    seed: int = 0, mels: np.ndarray | None = None, faces: np.ndarray | None = None, residual_gain: float = 0.25
+):
     """A ``Wav2Lip`` in eval mode with He-initialised weights.
 
     With ``mels (B,1,80,16)`` and ``faces (B,6,96,96)`` (B >= 2) the BatchNorm

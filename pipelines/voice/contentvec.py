@@ -14,6 +14,7 @@ Two layouts are accepted (``voice.contentvec_dir`` in the settings):
 Nothing is ever fetched from a hub; ``sovits_compat`` routes
 ``so_vits_svc_fork.utils.get_hubert_model`` (which hard-codes a hub id) here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,10 @@ class ContentVecError(RuntimeError):
     """The ContentVec encoder is missing, unreadable or not a HuBERT/ContentVec model."""
 
 
-_HINT = ("Set voice.contentvec_dir to a local 'content-vec-best' folder (config.json + model weights) "
-         "or to DL-B's hubert/checkpoint_best_legacy_500.pt; nothing is downloaded.")
+_HINT = (
+    "Set voice.contentvec_dir to a local 'content-vec-best' folder (config.json + model weights) "
+    "or to DL-B's hubert/checkpoint_best_legacy_500.pt; nothing is downloaded."
+)
 
 
 def resolve_contentvec(path: str | os.PathLike | None) -> tuple[str, Path]:
@@ -54,8 +57,9 @@ def resolve_contentvec(path: str | os.PathLike | None) -> tuple[str, Path]:
         raise ContentVecError(f"{p}: not a ContentVec checkpoint (expected a fairseq .pt file or a folder). {_HINT}")
     if (p / "config.json").is_file():
         if not any((p / w).is_file() for w in HF_WEIGHT_FILES):
-            raise ContentVecError(f"{p}: config.json found but no model weights "
-                                  f"({' or '.join(HF_WEIGHT_FILES)}). {_HINT}")
+            raise ContentVecError(
+                f"{p}: config.json found but no model weights ({' or '.join(HF_WEIGHT_FILES)}). {_HINT}"
+            )
         return "hf", p
     for name in FAIRSEQ_NAMES:
         if (p / name).is_file():
@@ -63,8 +67,10 @@ def resolve_contentvec(path: str | os.PathLike | None) -> tuple[str, Path]:
     pts = sorted(p.glob("*.pt"))
     if len(pts) == 1:
         return "fairseq", pts[0]
-    raise ContentVecError(f"{p}: neither a Hugging Face HuBERT folder (config.json) nor a folder with "
-                          f"checkpoint_best_legacy_500.pt. {_HINT}")
+    raise ContentVecError(
+        f"{p}: neither a Hugging Face HuBERT folder (config.json) nor a folder with "
+        f"checkpoint_best_legacy_500.pt. {_HINT}"
+    )
 
 
 def _model_class():
@@ -90,6 +96,7 @@ def load_contentvec(path: str | os.PathLike | None, device: Any = "cpu", final_p
     kind, p = resolve_contentvec(path)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from ..optional import require
+
     require("transformers", purpose="the ContentVec encoder of so-vits-svc")
     model = _load_hf(p, final_proj) if kind == "hf" else _load_fairseq(p, final_proj)
     model.eval()
@@ -106,29 +113,34 @@ def _load_hf(folder: Path, final_proj: bool):
     cls = _model_class()
     bars = hf_logging.is_progress_bar_enabled()
     level = hf_logging.get_verbosity()
-    hf_logging.disable_progress_bar()   # no "Loading weights" bar nor notices on every start
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar nor notices on every start
     hf_logging.set_verbosity_error()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model, info = cls.from_pretrained(str(folder), local_files_only=True, output_loading_info=True)
     except Exception as exc:  # corrupt weights, wrong architecture, unreadable config
-        raise ContentVecError(f"{folder}: could not load the ContentVec/HuBERT model ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0] if str(exc) else ''}). Is this a content-vec-best folder? "
-                              f"{_HINT}") from exc
+        raise ContentVecError(
+            f"{folder}: could not load the ContentVec/HuBERT model ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}). Is this a content-vec-best folder? "
+            f"{_HINT}"
+        ) from exc
     finally:
         hf_logging.set_verbosity(level)
         if bars:
             hf_logging.enable_progress_bar()
     missing = [k for k in info.get("missing_keys", []) if not k.startswith("masked_spec_embed")]
     if final_proj and any(k.startswith("final_proj") for k in missing):
-        raise ContentVecError(f"{folder}: this HuBERT has no 'final_proj' layer, which so-vits 4.0 legacy models "
-                              "(ssl_dim 256) need; use lengyue233's content-vec-best or DL-B's "
-                              "checkpoint_best_legacy_500.pt")
+        raise ContentVecError(
+            f"{folder}: this HuBERT has no 'final_proj' layer, which so-vits 4.0 legacy models "
+            "(ssl_dim 256) need; use lengyue233's content-vec-best or DL-B's "
+            "checkpoint_best_legacy_500.pt"
+        )
     other = [k for k in missing if not k.startswith("final_proj")]
     if other:
-        raise ContentVecError(f"{folder}: weights missing from the checkpoint: {', '.join(other[:5])}"
-                              f"{' …' if len(other) > 5 else ''}")
+        raise ContentVecError(
+            f"{folder}: weights missing from the checkpoint: {', '.join(other[:5])}{' …' if len(other) > 5 else ''}"
+        )
     return model
 
 
@@ -205,7 +217,8 @@ def _restricted_pickle_module():
             raise UnsafeCheckpointError(
                 f"refusing to load: the file asks to run {module}.{name}, which a ContentVec checkpoint "
                 "never holds (it may be malicious); use the original checkpoint_best_legacy_500.pt "
-                "or a content-vec-best folder")
+                "or a content-vec-best folder"
+            )
 
     class Module:
         pass
@@ -269,8 +282,9 @@ def _read_checkpoint(path: Path) -> dict:
     try:
         names = _pickle_globals(path)
     except Exception as exc:
-        raise ContentVecError(f"{path}: not a readable checkpoint ({type(exc).__name__}: "
-                              f"{(str(exc).splitlines() or [''])[0]}). {_HINT}") from None
+        raise ContentVecError(
+            f"{path}: not a readable checkpoint ({type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}). {_HINT}"
+        ) from None
     resolver = _restricted_pickle_module().Unpickler(io.BytesIO(b""))
     safe = []
     for module, name in sorted(names):
@@ -279,6 +293,7 @@ def _read_checkpoint(path: Path) -> dict:
         except UnsafeCheckpointError as exc:
             raise UnsafeCheckpointError(f"{path}: {exc}") from None
     import numpy as np
+
     safe += [t for t in vars(np.dtypes).values() if isinstance(t, type) and issubclass(t, np.dtype)]
     try:
         with torch.serialization.safe_globals(safe):
@@ -306,10 +321,12 @@ def fairseq_to_hf_key(key: str) -> str | None:
     m = re.fullmatch(r"encoder\.layers\.(\d+)\.(.+)", key)
     if m:
         i, rest = m.groups()
-        rest = (rest.replace("self_attn_layer_norm", "layer_norm")
-                .replace("self_attn.", "attention.")
-                .replace("fc1", "feed_forward.intermediate_dense")
-                .replace("fc2", "feed_forward.output_dense"))
+        rest = (
+            rest.replace("self_attn_layer_norm", "layer_norm")
+            .replace("self_attn.", "attention.")
+            .replace("fc1", "feed_forward.intermediate_dense")
+            .replace("fc2", "feed_forward.output_dense")
+        )
         return f"encoder.layers.{i}.{rest}"
     simple = {
         "layer_norm.weight": "feature_projection.layer_norm.weight",
@@ -335,14 +352,17 @@ def _load_fairseq(path: Path, final_proj: bool):
     ckpt = _read_checkpoint(path)
     state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or "post_extract_proj.weight" not in state:
-        raise ContentVecError(f"{path}: not a fairseq HuBERT/ContentVec checkpoint (no 'post_extract_proj' "
-                              f"weights). {_HINT}")
+        raise ContentVecError(
+            f"{path}: not a fairseq HuBERT/ContentVec checkpoint (no 'post_extract_proj' weights). {_HINT}"
+        )
     if final_proj and "final_proj.weight" not in state:
-        raise ContentVecError(f"{path}: the checkpoint has no 'final_proj' layer, which so-vits 4.0 legacy "
-                              "models need")
+        raise ContentVecError(f"{path}: the checkpoint has no 'final_proj' layer, which so-vits 4.0 legacy models need")
     try:
-        n_conv = 1 + max(int(m.group(1)) for k in state
-                         if (m := re.fullmatch(r"feature_extractor\.conv_layers\.(\d+)\.0\.weight", k)))
+        n_conv = 1 + max(
+            int(m.group(1))
+            for k in state
+            if (m := re.fullmatch(r"feature_extractor\.conv_layers\.(\d+)\.0\.weight", k))
+        )
         conv_w = [state[f"feature_extractor.conv_layers.{i}.0.weight"] for i in range(n_conv)]
         n_layers = 1 + max(int(m.group(1)) for k in state if (m := re.match(r"encoder\.layers\.(\d+)\.", k)))
         hidden = state["post_extract_proj.weight"].shape[0]
@@ -382,14 +402,21 @@ def _load_fairseq(path: Path, final_proj: bool):
             name = name.replace("conv.weight_v", "conv.parametrizations.weight.original1")
         if name in target:
             if tuple(target[name].shape) != tuple(value.shape):
-                raise ContentVecError(f"{path}: weight {key} has shape {tuple(value.shape)}, expected "
-                                      f"{tuple(target[name].shape)}")
+                raise ContentVecError(
+                    f"{path}: weight {key} has shape {tuple(value.shape)}, expected {tuple(target[name].shape)}"
+                )
             mapped[name] = value.float()
-    missing = [k for k in target if k not in mapped and not k.startswith("masked_spec_embed")
-               and not (k.startswith("final_proj") and not final_proj)]
+    missing = [
+        k
+        for k in target
+        if k not in mapped
+        and not k.startswith("masked_spec_embed")
+        and not (k.startswith("final_proj") and not final_proj)
+    ]
     if missing:
-        raise ContentVecError(f"{path}: weights missing from the checkpoint: {', '.join(missing[:5])}"
-                              f"{' …' if len(missing) > 5 else ''}")
+        raise ContentVecError(
+            f"{path}: weights missing from the checkpoint: {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}"
+        )
     model.load_state_dict(mapped, strict=False)
     return model
 

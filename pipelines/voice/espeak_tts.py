@@ -11,6 +11,7 @@ Voice by text: Mandarin (``cmn``) when the sentence has a Chinese character,
 English otherwise; ``settings.language`` forces one, ``settings.voice.tts_voice``
 forces a voice name (any espeak voice, with a variant like ``cmn+f3``).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -44,13 +45,20 @@ ESPEAK_INITIALIZE_PHONEME_EVENTS = 0x0001  # espeakEVENT_PHONEME events during s
 
 class _Event(ctypes.Structure):
     """espeak_EVENT (the union ``id`` as 8 bytes)."""
-    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint), ("text_position", ctypes.c_int),
-                ("length", ctypes.c_int), ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
-                ("user_data", ctypes.c_void_p), ("id", ctypes.c_char * 8)]
+
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", ctypes.c_char * 8),
+    ]
 
 
-_SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
-                                   ctypes.POINTER(_Event))
+_SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
 
 
 class EspeakError(RuntimeError):
@@ -77,8 +85,10 @@ class EspeakLibrary:
         loader = require("espeakng_loader", "espeakng-loader", "the espeak base voice")
         lib_path, self.data_path = loader.get_library_path(), loader.get_data_path()
         if not Path(lib_path).is_file():
-            raise EspeakError(f"libespeak-ng not found at {lib_path}: reinstall the 'espeakng-loader' wheel "
-                              "(.venv/bin/pip install --force-reinstall espeakng-loader)")
+            raise EspeakError(
+                f"libespeak-ng not found at {lib_path}: reinstall the 'espeakng-loader' wheel "
+                "(.venv/bin/pip install --force-reinstall espeakng-loader)"
+            )
         # RTLD_GLOBAL: a later dlopen("libespeak-ng.so.1") by soname (pyttsx3's driver) finds this copy
         lib = ctypes.CDLL(lib_path, mode=ctypes.RTLD_GLOBAL)
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
@@ -89,8 +99,16 @@ class EspeakLibrary:
         lib.espeak_SetVoiceByName.restype = ctypes.c_int
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         lib.espeak_SetParameter.restype = ctypes.c_int
-        lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-                                     ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+        ]
         lib.espeak_Synth.restype = ctypes.c_int
         lib.espeak_Synchronize.argtypes = []
         lib.espeak_Synchronize.restype = ctypes.c_int
@@ -115,11 +133,16 @@ class EspeakLibrary:
         inside ``espeak_Synth`` and no event of one caller reaches the next.
         """
         with self.lock:
-            rate = self.lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, self.data_path.encode(),
-                                              ESPEAK_INITIALIZE_DONT_EXIT | ESPEAK_INITIALIZE_PHONEME_EVENTS)
+            rate = self.lib.espeak_Initialize(
+                AUDIO_OUTPUT_SYNCHRONOUS,
+                0,
+                self.data_path.encode(),
+                ESPEAK_INITIALIZE_DONT_EXIT | ESPEAK_INITIALIZE_PHONEME_EVENTS,
+            )
         if rate <= 0:
-            raise EspeakError(f"espeak-ng failed to initialise with data at {self.data_path} "
-                              "(reinstall the 'espeakng-loader' wheel)")
+            raise EspeakError(
+                f"espeak-ng failed to initialise with data at {self.data_path} (reinstall the 'espeakng-loader' wheel)"
+            )
         return int(rate)
 
     def _on_audio(self, wav, n, events) -> int:
@@ -148,12 +171,15 @@ class EspeakLibrary:
         if not ok:
             known = self.voices()
             hint = ", ".join(v for v in known if v in ("cmn", "en-us", "en", "yue", "ja")) or ", ".join(known[:10])
-            raise EspeakError(f"espeak voice {voice!r} not found ({len(known)} voices, e.g. {hint}; "
-                              f"a variant is added as 'cmn+f3'). Fix settings voice.tts_voice or the "
-                              f"persona's voice.espeak_voice_zh / espeak_voice_en.")
+            raise EspeakError(
+                f"espeak voice {voice!r} not found ({len(known)} voices, e.g. {hint}; "
+                f"a variant is added as 'cmn+f3'). Fix settings voice.tts_voice or the "
+                f"persona's voice.espeak_voice_zh / espeak_voice_en."
+            )
 
-    def synthesize(self, text: str, voice: str, rate_wpm: int, pitch: int,
-                   cancelled: Callable[[], bool] = lambda: False) -> np.ndarray:
+    def synthesize(
+        self, text: str, voice: str, rate_wpm: int, pitch: int, cancelled: Callable[[], bool] = lambda: False
+    ) -> np.ndarray:
         """int16 samples at ``sample_rate`` for ``text`` (empty if nothing is speakable or cancelled)."""
         data = text.encode("utf-8") + b"\0"
         with self.lock:
@@ -167,8 +193,9 @@ class EspeakLibrary:
             self._chunks, self._cancelled, self._phonemes = [], cancelled, []
             self._finished.clear()
             try:
-                err = lib.espeak_Synth(data, len(data), 0, POS_CHARACTER, 0,
-                                       ESPEAK_CHARS_UTF8 | ESPEAK_ENDPAUSE, None, None)
+                err = lib.espeak_Synth(
+                    data, len(data), 0, POS_CHARACTER, 0, ESPEAK_CHARS_UTF8 | ESPEAK_ENDPAUSE, None, None
+                )
                 lib.espeak_Synchronize()
                 if self.asynchronous and err == EE_OK:
                     # wait for our end-of-message event, so it cannot reach the next caller's callback
@@ -242,5 +269,11 @@ class EspeakTTS(Stage):
         audio = self.synthesize(msg.text, lambda: ctx.cancelled)
         if len(audio) == 0 or ctx.cancelled:
             return  # nothing speakable (punctuation only), or interrupted (partial audio dropped)
-        yield AudioChunk(msg.turn_id, self.next_seq(msg.turn_id), samples=audio,
-                         sample_rate=self.sample_rate, text=msg.text, phonemes=self.last_phonemes)
+        yield AudioChunk(
+            msg.turn_id,
+            self.next_seq(msg.turn_id),
+            samples=audio,
+            sample_rate=self.sample_rate,
+            text=msg.text,
+            phonemes=self.last_phonemes,
+        )

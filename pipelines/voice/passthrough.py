@@ -1,11 +1,13 @@
 """Voice conversion backend ``none``: the base voice goes to the face stage unchanged."""
+
 from __future__ import annotations
 
 from typing import Iterator
 
+from pipelines.media.audio import as_mono_float32
+
 from ..messages import AudioChunk, Message
 from ..stage import Stage, TurnContext
-from pipelines.media.audio import as_mono_float32
 
 
 class NoConversion(Stage):
@@ -20,6 +22,11 @@ class NoConversion(Stage):
     def process(self, msg: Message, ctx: TurnContext) -> Iterator[Message]:
         if not isinstance(msg, AudioChunk):
             raise TypeError(f"vc expects AudioChunk messages, got {type(msg).__name__}")
-        yield AudioChunk(msg.turn_id, self.next_seq(msg.turn_id), samples=as_mono_float32(msg.samples),
-                         sample_rate=msg.sample_rate, text=msg.text,
-                         phonemes=msg.phonemes)  # conversion keeps the timing
+        yield AudioChunk(
+            msg.turn_id,
+            self.next_seq(msg.turn_id),
+            samples=as_mono_float32(msg.samples),
+            sample_rate=msg.sample_rate,
+            text=msg.text,
+            phonemes=msg.phonemes,
+        )  # conversion keeps the timing

@@ -1,4 +1,5 @@
 """F0 statistics of a voice (persona profiles, tests)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +8,7 @@ import numpy as np
 def median_f0(samples: np.ndarray, sample_rate: int, method: str = "dio") -> float:
     """Median F0 in Hz over voiced frames (pyworld dio+stonemask or harvest); 0.0 if none is voiced."""
     import pyworld
+
     x = np.ascontiguousarray(samples, dtype=np.float64)
     if method == "harvest":
         f0, _ = pyworld.harvest(x, sample_rate)

@@ -14,6 +14,7 @@ event before it lets the next caller in.
 Rendering goes through ``save_to_file`` into a temporary WAV (pyttsx3 has no
 in-memory API), which is read back and deleted.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,10 +26,11 @@ from typing import Iterator
 
 import numpy as np
 
+from pipelines.media.audio import as_mono_float32
+
 from ..messages import AudioChunk, Message, Sentence
 from ..optional import require
 from ..stage import Stage, TurnContext
-from pipelines.media.audio import as_mono_float32
 from .espeak_tts import EspeakLibrary
 from .text_normalize import has_cjk, normalize
 
@@ -83,6 +85,7 @@ class Pyttsx3TTS(Stage):
             # late one of its sentences would end pyttsx3's next sentence early (measured: empty WAVs)
             self._espeak.asynchronous = True
             import pyttsx3.drivers.espeak as espeak_driver
+
             espeak_driver.print = lambda *a, **k: None  # it prints "Audio saved to ..." on stdout
             for lang in ("zh", "en"):
                 self._espeak.check_voice(self.voice_for(lang))
@@ -103,13 +106,15 @@ class Pyttsx3TTS(Stage):
             samples, sr = self._render(spoken, lang)
             if len(samples):
                 return samples, sr
-        raise Pyttsx3Unavailable(f"pyttsx3 wrote no audio for {text[:40]!r} in {self.ATTEMPTS} attempts: "
-                                 "set voice.tts_backend to 'espeak'")
+        raise Pyttsx3Unavailable(
+            f"pyttsx3 wrote no audio for {text[:40]!r} in {self.ATTEMPTS} attempts: set voice.tts_backend to 'espeak'"
+        )
 
     ATTEMPTS = 4
 
     def _render(self, spoken: str, lang: str) -> tuple[np.ndarray, int]:
         import soundfile as sf
+
         fd, tmp = tempfile.mkstemp(prefix="pyttsx3-", suffix=".wav")
         os.close(fd)
         try:
@@ -117,6 +122,7 @@ class Pyttsx3TTS(Stage):
                 e = self.engine
                 if self._espeak is not None:
                     from pyttsx3.drivers import _espeak
+
                     _espeak.SetSynthCallback(e.proxy._driver._onSynth)  # EspeakTTS may have taken it
                 voice = self.voice_for(lang)
                 if voice:

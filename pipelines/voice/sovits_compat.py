@@ -23,6 +23,7 @@ before touching any ``so_vits_svc_fork`` module):
 5. pyworld needs ``setuptools<81`` to build from source: the install uses
    ``pyworld-prebuilt`` (wheels that ship the same ``pyworld`` module).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -72,6 +73,7 @@ def ensure_torchaudio() -> str:
                     raise ImportError(f"{TORCHAUDIO_MODE_ENV}=real but torchaudio does not load: {exc}") from exc
         from . import torchaudio_shim
         from .torchaudio_shim import functional, transforms
+
         sys.modules["torchaudio"] = torchaudio_shim
         sys.modules["torchaudio.functional"] = functional
         sys.modules["torchaudio.transforms"] = transforms
@@ -97,8 +99,10 @@ def get_hubert_model(device: Any = "cpu", final_proj: bool = True):
 
     path = _SOURCE["path"]
     if path is None:
-        raise ContentVecError("so-vits asked for the ContentVec encoder but no local folder is configured; "
-                              "set voice.contentvec_dir (nothing is downloaded from a hub)")
+        raise ContentVecError(
+            "so-vits asked for the ContentVec encoder but no local folder is configured; "
+            "set voice.contentvec_dir (nothing is downloaded from a hub)"
+        )
     return load_contentvec(path, device=device, final_proj=final_proj)
 
 
@@ -120,6 +124,7 @@ def _figure_to_rgb(fig) -> Any:
 
 def plot_spectrogram_to_numpy(spectrogram) -> Any:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -136,6 +141,7 @@ def plot_spectrogram_to_numpy(spectrogram) -> Any:
 
 def plot_data_to_numpy(x, y) -> Any:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -158,8 +164,11 @@ def import_fork():
         root = logging.getLogger()
         handlers, level = list(root.handlers), root.level
         capturing = getattr(logging, "_warnings_showwarning", None) is not None
-        require("so_vits_svc_fork", "so-vits-svc-fork", "the sovits voice backend "
-                "(installed with --no-deps from requirements-nodeps.txt)")
+        require(
+            "so_vits_svc_fork",
+            "so-vits-svc-fork",
+            "the sovits voice backend (installed with --no-deps from requirements-nodeps.txt)",
+        )
         # importing the fork configures the root logger (rich handler, INFO) and captures warnings:
         # undo that, and keep its per-call timing messages out of our output
         for h in list(root.handlers):
@@ -188,6 +197,7 @@ def _torchaudio_loads_in_subprocess() -> tuple[bool, str]:
 
 def _installed(dist: str) -> str | None:
     from importlib import metadata
+
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
@@ -197,10 +207,16 @@ def _installed(dist: str) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """``python -m pipelines.voice.sovits_compat [--fix]``: check (and repair) the so-vits install."""
     import argparse
-    ap = argparse.ArgumentParser(prog="python -m pipelines.voice.sovits_compat",
-                                 description="check that so-vits-svc-fork imports next to the installed torch")
-    ap.add_argument("--fix", action="store_true",
-                    help="uninstall a torchaudio wheel that cannot load next to this torch (it breaks transformers)")
+
+    ap = argparse.ArgumentParser(
+        prog="python -m pipelines.voice.sovits_compat",
+        description="check that so-vits-svc-fork imports next to the installed torch",
+    )
+    ap.add_argument(
+        "--fix",
+        action="store_true",
+        help="uninstall a torchaudio wheel that cannot load next to this torch (it breaks transformers)",
+    )
     args = ap.parse_args(argv)
     ta_version = _installed("torchaudio")
     if ta_version:
@@ -208,20 +224,33 @@ def main(argv: list[str] | None = None) -> int:
         if ok:
             print(f"torchaudio {ta_version}: loads, the real package is used")
         elif args.fix:
-            print(f"torchaudio {ta_version} cannot load next to this torch ({detail}); uninstalling it "
-                  "(the pure-torch stand-in pipelines/voice/torchaudio_shim is used instead)")
+            print(
+                f"torchaudio {ta_version} cannot load next to this torch ({detail}); uninstalling it "
+                "(the pure-torch stand-in pipelines/voice/torchaudio_shim is used instead)"
+            )
             subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", "torchaudio"], check=True)
         else:
-            print(f"torchaudio {ta_version} cannot load next to this torch ({detail}); it also breaks "
-                  "transformers. Run with --fix to uninstall it.", file=sys.stderr)
+            print(
+                f"torchaudio {ta_version} cannot load next to this torch ({detail}); it also breaks "
+                "transformers. Run with --fix to uninstall it.",
+                file=sys.stderr,
+            )
             return 1
     else:
         print("torchaudio not installed: the pure-torch stand-in is used")
     problems = []
-    for module, dist in (("so_vits_svc_fork", "so-vits-svc-fork"), ("torchcrepe", "torchcrepe"),
-                         ("pyworld", "pyworld-prebuilt"), ("parselmouth", "praat-parselmouth"),
-                         ("sklearn", "scikit-learn"), ("cm_time", "cm-time"), ("attrs", "attrs"),
-                         ("requests", "requests"), ("joblib", "joblib"), ("resampy", "resampy")):
+    for module, dist in (
+        ("so_vits_svc_fork", "so-vits-svc-fork"),
+        ("torchcrepe", "torchcrepe"),
+        ("pyworld", "pyworld-prebuilt"),
+        ("parselmouth", "praat-parselmouth"),
+        ("sklearn", "scikit-learn"),
+        ("cm_time", "cm-time"),
+        ("attrs", "attrs"),
+        ("requests", "requests"),
+        ("joblib", "joblib"),
+        ("resampy", "resampy"),
+    ):
         try:
             if module in ("so_vits_svc_fork", "torchcrepe"):
                 ensure_torchaudio()
@@ -231,16 +260,19 @@ def main(argv: list[str] | None = None) -> int:
     if not problems:
         try:
             import_fork()
-            for m in ("so_vits_svc_fork.inference.core", "so_vits_svc_fork.modules.mel_processing",
-                      "so_vits_svc_fork.modules.descriminators", "so_vits_svc_fork.modules.losses"):
+            for m in (
+                "so_vits_svc_fork.inference.core",
+                "so_vits_svc_fork.modules.mel_processing",
+                "so_vits_svc_fork.modules.descriminators",
+                "so_vits_svc_fork.modules.losses",
+            ):
                 importlib.import_module(m)
         except Exception as exc:
             problems.append(f"so_vits_svc_fork modules: {type(exc).__name__}: {exc}")
     if problems:
         print("so-vits backend NOT usable:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
-    print(f"so-vits backend ready (so-vits-svc-fork {_installed('so-vits-svc-fork')}, "
-          f"torchaudio: {torchaudio_kind()})")
+    print(f"so-vits backend ready (so-vits-svc-fork {_installed('so-vits-svc-fork')}, torchaudio: {torchaudio_kind()})")
     return 0
 
 

@@ -14,6 +14,7 @@ that says which file is wrong and what to do: other model families by name
 (4.0-v2, 3.0, RVC, discriminators, diffusion models), unsupported options by
 name, and any checkpoint weight the model would not use (nothing is dropped).
 """
+
 from __future__ import annotations
 
 import json
@@ -33,9 +34,23 @@ RELEASE_PATTERN = re.compile(r"G_(\d+)_release(?:_half)?\.pth$")
 REQUIRED_CONFIG = {
     "data": ("sampling_rate", "hop_length", "filter_length"),
     "train": ("segment_size",),
-    "model": ("inter_channels", "hidden_channels", "filter_channels", "n_heads", "n_layers", "kernel_size",
-              "resblock", "resblock_kernel_sizes", "resblock_dilation_sizes", "upsample_rates",
-              "upsample_initial_channel", "upsample_kernel_sizes", "gin_channels", "ssl_dim", "n_speakers"),
+    "model": (
+        "inter_channels",
+        "hidden_channels",
+        "filter_channels",
+        "n_heads",
+        "n_layers",
+        "kernel_size",
+        "resblock",
+        "resblock_kernel_sizes",
+        "resblock_dilation_sizes",
+        "upsample_rates",
+        "upsample_initial_channel",
+        "upsample_kernel_sizes",
+        "gin_channels",
+        "ssl_dim",
+        "n_speakers",
+    ),
 }
 
 
@@ -70,35 +85,49 @@ def list_checkpoints(folder: Path) -> list[Path]:
 def find_model(folder: str | Path, checkpoint: str = "", cluster: str = "") -> SovitsFiles:
     """The files of a model folder (see module doc); raises ``SovitsModelError``."""
     if not str(folder).strip():
-        raise SovitsModelError("voice.sovits_dir is empty: set it to a so-vits model folder holding "
-                               "G_*.pth + config.json (e.g. module/So-VITS/44k), or train one with "
-                               "'python -m pipelines voice-train --clips DIR --out module/So-VITS/<name>'")
+        raise SovitsModelError(
+            "voice.sovits_dir is empty: set it to a so-vits model folder holding "
+            "G_*.pth + config.json (e.g. module/So-VITS/44k), or train one with "
+            "'python -m pipelines voice-train --clips DIR --out module/So-VITS/<name>'"
+        )
     root = Path(folder).expanduser()
     if not root.is_dir():
-        raise SovitsModelError(f"so-vits model folder not found: {root} (voice.sovits_dir). Put G_*.pth + "
-                               "config.json there, or train a voice with 'python -m pipelines voice-train'")
+        raise SovitsModelError(
+            f"so-vits model folder not found: {root} (voice.sovits_dir). Put G_*.pth + "
+            "config.json there, or train a voice with 'python -m pipelines voice-train'"
+        )
     candidates = [root] + [root / sub for sub in ("44k", "logs/44k") if (root / sub).is_dir()]
-    chosen = next((c for c in candidates if list_checkpoints(c) or (checkpoint and (c / checkpoint).is_file())),
-                  root)
+    chosen = next((c for c in candidates if list_checkpoints(c) or (checkpoint and (c / checkpoint).is_file())), root)
     if checkpoint:
         ckpt = Path(checkpoint).expanduser()
         ckpt = ckpt if ckpt.is_absolute() else chosen / ckpt
         if not ckpt.is_file():
             have = ", ".join(p.name for p in list_checkpoints(chosen)) or "none"
-            raise SovitsModelError(f"checkpoint {ckpt} not found (voice.sovits_checkpoint); "
-                                   f"G_*.pth in {chosen}: {have}")
+            raise SovitsModelError(
+                f"checkpoint {ckpt} not found (voice.sovits_checkpoint); G_*.pth in {chosen}: {have}"
+            )
     else:
         ckpts = list_checkpoints(chosen)
         if not ckpts:
-            raise SovitsModelError(f"no generator checkpoint G_*.pth in {chosen}. A so-vits model folder holds "
-                                   "G_<step>.pth + config.json (DL-B: module/So-VITS/44k); train one with "
-                                   "'python -m pipelines voice-train'")
+            raise SovitsModelError(
+                f"no generator checkpoint G_*.pth in {chosen}. A so-vits model folder holds "
+                "G_<step>.pth + config.json (DL-B: module/So-VITS/44k); train one with "
+                "'python -m pipelines voice-train'"
+            )
         ckpt = ckpts[-1]
-    config = next((c for c in (ckpt.parent / "config.json", root / "config.json", root / "configs" / "config.json")
-                   if c.is_file()), None)
+    config = next(
+        (
+            c
+            for c in (ckpt.parent / "config.json", root / "config.json", root / "configs" / "config.json")
+            if c.is_file()
+        ),
+        None,
+    )
     if config is None:
-        raise SovitsModelError(f"no config.json next to {ckpt.name} in {ckpt.parent}: copy the config.json the "
-                               "model was trained with into that folder")
+        raise SovitsModelError(
+            f"no config.json next to {ckpt.name} in {ckpt.parent}: copy the config.json the "
+            "model was trained with into that folder"
+        )
     cluster_path = None
     if cluster:
         cluster_path = Path(cluster).expanduser()
@@ -117,21 +146,30 @@ def read_config(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise SovitsModelError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-                               "restore the config.json the model was trained with") from exc
+        raise SovitsModelError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            "restore the config.json the model was trained with"
+        ) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise SovitsModelError(f"{path}: cannot read the config ({exc})") from exc
     if not isinstance(data, dict):
         raise SovitsModelError(f"{path}: expected a JSON object with train/data/model/spk sections")
-    missing = [f"{sec}.{key}" for sec, keys in REQUIRED_CONFIG.items() for key in keys
-               if not isinstance(data.get(sec), dict) or key not in data[sec]]
+    missing = [
+        f"{sec}.{key}"
+        for sec, keys in REQUIRED_CONFIG.items()
+        for key in keys
+        if not isinstance(data.get(sec), dict) or key not in data[sec]
+    ]
     model = data.get("model") if isinstance(data.get("model"), dict) else {}
     if "n_harmonic" in model or "n_bands" in model:
-        raise SovitsModelError(f"{path}: a so-vits-svc 4.0-v2 (VISinger2) config, which this backend does not "
-                               "support; use a 4.0 or 4.1 model")
+        raise SovitsModelError(
+            f"{path}: a so-vits-svc 4.0-v2 (VISinger2) config, which this backend does not "
+            "support; use a 4.0 or 4.1 model"
+        )
     if missing:
-        raise SovitsModelError(f"{path}: not a so-vits-svc config, missing {', '.join(missing[:6])}"
-                               f"{' …' if len(missing) > 6 else ''}")
+        raise SovitsModelError(
+            f"{path}: not a so-vits-svc config, missing {', '.join(missing[:6])}{' …' if len(missing) > 6 else ''}"
+        )
     spk = data.get("spk")
     if not isinstance(spk, dict) or not spk:
         raise SovitsModelError(f"{path}: the config names no speaker ('spk': {{\"name\": 0}} expected)")
@@ -145,27 +183,32 @@ def load_generator_state(path: Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise SovitsModelError(f"{path}: not a readable checkpoint ({load_error_line(exc)}). "
-                               "The file may be truncated (an interrupted copy or download): copy it again "
-                               "or pick another with voice.sovits_checkpoint") from exc
+        raise SovitsModelError(
+            f"{path}: not a readable checkpoint ({load_error_line(exc)}). "
+            "The file may be truncated (an interrupted copy or download): copy it again "
+            "or pick another with voice.sovits_checkpoint"
+        ) from exc
     state = ckpt.get("model") if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
-        raise SovitsModelError(f"{path}: not a so-vits generator checkpoint (no 'model' weights); "
-                               "D_*.pth is the discriminator, the generator is G_*.pth")
+        raise SovitsModelError(
+            f"{path}: not a so-vits generator checkpoint (no 'model' weights); "
+            "D_*.pth is the discriminator, the generator is G_*.pth"
+        )
     return state
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     """What a config + checkpoint need at inference (see ``model_spec``)."""
-    family: str                 # "4.0", "4.1" or "fork" (so-vits-svc-fork / this project's voice-train)
-    speech_encoder: str         # vec768l12 / vec256l9
-    content_layer: int          # ContentVec transformer layer whose output is used
-    final_proj: bool            # through ContentVec's final_proj (256-dim units)
-    interpolate: str            # unit_interpolate_mode ("left", "nearest", or "fork")
+
+    family: str  # "4.0", "4.1" or "fork" (so-vits-svc-fork / this project's voice-train)
+    speech_encoder: str  # vec768l12 / vec256l9
+    content_layer: int  # ContentVec transformer layer whose output is used
+    final_proj: bool  # through ContentVec's final_proj (256-dim units)
+    interpolate: str  # unit_interpolate_mode ("left", "nearest", or "fork")
     vol_embedding: bool
     vocoder: str
-    auto_f0: bool               # the checkpoint has the F0 predictor
+    auto_f0: bool  # the checkpoint has the F0 predictor
     with_enc_q: bool
 
 
@@ -190,8 +233,10 @@ def _foreign_family(state: dict[str, Any]) -> str | None:
     if has("enc_p.bert_proj.") or has("ssl_proj.") or has("quantizer."):
         return "a (GPT-/Bert-)VITS TTS model, not so-vits-svc"
     if has("unit_embed.") or has("decoder.denoise_fn.") or has("diff_model."):
-        return ("a shallow-diffusion model (diffusion/model_*.pt); shallow diffusion is not supported: "
-                "point voice.sovits_checkpoint at the G_*.pth")
+        return (
+            "a shallow-diffusion model (diffusion/model_*.pt); shallow diffusion is not supported: "
+            "point voice.sovits_checkpoint at the G_*.pth"
+        )
     if has("enc_p_."):
         return "a so-vits-svc 3.0 model, which this backend does not support; use a 4.0 or 4.1 model"
     return None
@@ -207,22 +252,29 @@ def config_problem(config: dict[str, Any]) -> str | None:
             return f"model.{key} is on ({what}), which this backend does not support"
     enc = model.get("speech_encoder")
     if enc is not None and enc not in SPEECH_ENCODERS:
-        return (f"model.speech_encoder {enc!r} is not supported (its encoder weights are not ContentVec); "
-                f"supported: {', '.join(SPEECH_ENCODERS)}")
+        return (
+            f"model.speech_encoder {enc!r} is not supported (its encoder weights are not ContentVec); "
+            f"supported: {', '.join(SPEECH_ENCODERS)}"
+        )
     vocoder = model.get("vocoder_name", "nsf-hifigan")
     from .sovits_models import SUPPORTED_VOCODERS
+
     if vocoder not in SUPPORTED_VOCODERS:
         return f"model.vocoder_name {vocoder!r} is not supported; supported: {', '.join(SUPPORTED_VOCODERS)}"
     if model.get("type_", "hifi-gan") != "hifi-gan":
         return f"model.type_ {model['type_']!r} (an iSTFT decoder of so-vits-svc-fork) is not supported; use hifi-gan"
     hop, rates = int(data["hop_length"]), [int(r) for r in model["upsample_rates"]]
     if int(np.prod(rates)) != hop:
-        return (f"upsample_rates {rates} multiply to {int(np.prod(rates))} but data.hop_length is {hop}: "
-                "the config contradicts itself; restore the config the model was trained with")
+        return (
+            f"upsample_rates {rates} multiply to {int(np.prod(rates))} but data.hop_length is {hop}: "
+            "the config contradicts itself; restore the config the model was trained with"
+        )
     msr = model.get("sampling_rate")
     if msr is not None and int(msr) != int(data["sampling_rate"]):
-        return (f"model.sampling_rate {msr} contradicts data.sampling_rate {data['sampling_rate']}; "
-                "restore the config the model was trained with")
+        return (
+            f"model.sampling_rate {msr} contradicts data.sampling_rate {data['sampling_rate']}; "
+            "restore the config the model was trained with"
+        )
     return None
 
 
@@ -246,18 +298,24 @@ def model_spec(config: dict[str, Any], state: dict[str, Any]) -> ModelSpec:
         family = "fork"
         enc = "vec256l9" if data.get("contentvec_final_proj", True) else "vec768l12"
     else:
-        family = "4.0"   # 4.0 took layer 9 through final_proj (256); a few 4.0 variants used 768-dim units
+        family = "4.0"  # 4.0 took layer 9 through final_proj (256); a few 4.0 variants used 768-dim units
         enc = "vec768l12" if ssl_dim == 768 else "vec256l9"
     layer, proj = SPEECH_ENCODERS[enc]
     if family == "fork":
         interpolate = "fork"
     else:
         interpolate = data.get("unit_interpolate_mode") or "left"
-    return ModelSpec(family=family, speech_encoder=enc, content_layer=layer, final_proj=proj,
-                     interpolate=interpolate, vol_embedding=bool(model.get("vol_embedding", False)),
-                     vocoder=model.get("vocoder_name", "nsf-hifigan"),
-                     auto_f0=any(k.startswith("f0_decoder.") for k in state),
-                     with_enc_q=any(k.startswith("enc_q.") for k in state))
+    return ModelSpec(
+        family=family,
+        speech_encoder=enc,
+        content_layer=layer,
+        final_proj=proj,
+        interpolate=interpolate,
+        vol_embedding=bool(model.get("vol_embedding", False)),
+        vocoder=model.get("vocoder_name", "nsf-hifigan"),
+        auto_f0=any(k.startswith("f0_decoder.") for k in state),
+        with_enc_q=any(k.startswith("enc_q.") for k in state),
+    )
 
 
 def generator_kwargs(config: dict[str, Any], spec: ModelSpec) -> dict[str, Any]:
@@ -293,20 +351,26 @@ def fork_generator_kwargs(config: dict[str, Any]) -> dict[str, Any]:
 
 def _shape_hint(config: dict[str, Any], state: dict[str, Any], target: dict[str, Any]) -> str:
     """What the vocoder's shapes say about the rate/hop the checkpoint was trained for."""
+
     def stages(d):
         return len({k.split(".")[2] for k in d if k.startswith("dec.ups.")})
+
     data, rates = config["data"], config["model"]["upsample_rates"]
     if stages(state) and stages(state) != stages(target):
-        return (f" The vocoder has {stages(state)} upsampling stages, the config's upsample_rates {rates} have "
-                f"{stages(target)} (data.sampling_rate {data['sampling_rate']}, hop_length {data['hop_length']}): "
-                "the config is not the one this model was trained with.")
+        return (
+            f" The vocoder has {stages(state)} upsampling stages, the config's upsample_rates {rates} have "
+            f"{stages(target)} (data.sampling_rate {data['sampling_rate']}, hop_length {data['hop_length']}): "
+            "the config is not the one this model was trained with."
+        )
     key = "dec.noise_convs.0.weight"
     if key in state and key in target and state[key].shape[-1] != target[key].shape[-1]:
         rates = config["model"]["upsample_rates"]
-        return (f" The vocoder was trained to upsample x{state[key].shape[-1] // 2} after its first stage, the "
-                f"config says x{int(np.prod(rates[1:]))} (upsample_rates {rates}, data.sampling_rate "
-                f"{config['data']['sampling_rate']}, hop_length {config['data']['hop_length']}): the config is not "
-                "the one this model was trained with.")
+        return (
+            f" The vocoder was trained to upsample x{state[key].shape[-1] // 2} after its first stage, the "
+            f"config says x{int(np.prod(rates[1:]))} (upsample_rates {rates}, data.sampling_rate "
+            f"{config['data']['sampling_rate']}, hop_length {config['data']['hop_length']}): the config is not "
+            "the one this model was trained with."
+        )
     return ""
 
 
@@ -327,11 +391,15 @@ def build_generator(config: dict[str, Any], state: dict[str, Any], files: Sovits
     data = config["data"]
     try:
         with _quiet():
-            net = SynthesizerTrn(data["filter_length"] // 2 + 1, config["train"]["segment_size"] // data["hop_length"],
-                                 **generator_kwargs(config, spec))
+            net = SynthesizerTrn(
+                data["filter_length"] // 2 + 1,
+                config["train"]["segment_size"] // data["hop_length"],
+                **generator_kwargs(config, spec),
+            )
     except Exception as exc:
-        raise SovitsModelError(f"{files.config}: the model section does not build a so-vits generator "
-                               f"({type(exc).__name__}: {exc})") from exc
+        raise SovitsModelError(
+            f"{files.config}: the model section does not build a so-vits generator ({type(exc).__name__}: {exc})"
+        ) from exc
     target = net.state_dict()
     unused = [k for k in state if k not in target]
     if unused:
@@ -339,19 +407,26 @@ def build_generator(config: dict[str, Any], state: dict[str, Any], files: Sovits
         if any(k.startswith("emb_vol.") for k in unused):
             hint = " (emb_vol: the model was trained with model.vol_embedding true)"
         elif any(".activations." in k or k.startswith("dec.snake") for k in unused):
-            hint = " (snake activations: the model was trained with model.vocoder_name \"nsf-snake-hifigan\")"
+            hint = ' (snake activations: the model was trained with model.vocoder_name "nsf-snake-hifigan")'
         elif any(k.startswith("f0_decoder.") for k in unused):
             hint = " (f0_decoder: model.use_automatic_f0_prediction is false in the config)"
-        raise SovitsModelError(f"{files.checkpoint.name} has weights the config's model does not use: "
-                               f"{', '.join(unused[:4])}{' …' if len(unused) > 4 else ''}{hint}.{_shape_hint(config, state, target)}"
-                               " Use the config.json the model was trained with")
-    mismatched = [f"{k} {tuple(v.shape)} vs config {tuple(target[k].shape)}" for k, v in state.items()
-                  if tuple(v.shape) != tuple(target[k].shape)]
+        raise SovitsModelError(
+            f"{files.checkpoint.name} has weights the config's model does not use: "
+            f"{', '.join(unused[:4])}{' …' if len(unused) > 4 else ''}{hint}.{_shape_hint(config, state, target)}"
+            " Use the config.json the model was trained with"
+        )
+    mismatched = [
+        f"{k} {tuple(v.shape)} vs config {tuple(target[k].shape)}"
+        for k, v in state.items()
+        if tuple(v.shape) != tuple(target[k].shape)
+    ]
     if mismatched:
-        raise SovitsModelError(f"{files.checkpoint.name} does not match {files.config}: {'; '.join(mismatched[:3])}"
-                               f"{' …' if len(mismatched) > 3 else ''}.{_shape_hint(config, state, target)} Use the "
-                               "config.json the model was trained with (ssl_dim 256 for vec256l9 / 4.0 legacy "
-                               "models, 768 for vec768l12)")
+        raise SovitsModelError(
+            f"{files.checkpoint.name} does not match {files.config}: {'; '.join(mismatched[:3])}"
+            f"{' …' if len(mismatched) > 3 else ''}.{_shape_hint(config, state, target)} Use the "
+            "config.json the model was trained with (ssl_dim 256 for vec256l9 / 4.0 legacy "
+            "models, 768 for vec768l12)"
+        )
     missing = [k for k in target if k not in state and not k.startswith("emb_uv.")]
     if missing:
         hint = ""
@@ -359,8 +434,10 @@ def build_generator(config: dict[str, Any], state: dict[str, Any], files: Sovits
             hint = " (emb_vol: the config has model.vol_embedding true but the model was trained without it)"
         elif any(".activations." in k or k.startswith("dec.snake") for k in missing):
             hint = " (snake activations: the config says nsf-snake-hifigan but the model has the plain vocoder)"
-        raise SovitsModelError(f"{files.checkpoint.name} lacks weights the config needs: {', '.join(missing[:4])}"
-                               f"{' …' if len(missing) > 4 else ''}{hint}.{_shape_hint(config, state, target)}")
+        raise SovitsModelError(
+            f"{files.checkpoint.name} lacks weights the config needs: {', '.join(missing[:4])}"
+            f"{' …' if len(missing) > 4 else ''}{hint}.{_shape_hint(config, state, target)}"
+        )
     if "emb_uv.weight" not in state:
         LOG.warning("%s has no voiced/unvoiced embedding (older so-vits 4.0): using zeros", files.checkpoint.name)
         state = {**state, "emb_uv.weight": torch.zeros_like(target["emb_uv.weight"])}
@@ -382,6 +459,7 @@ def _quiet():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
+
     return block()
 
 
@@ -393,7 +471,7 @@ class ClusterCenters:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
-        d = (x * x).sum(1, keepdims=True) - 2 * x @ self.cluster_centers_.T + (self.cluster_centers_ ** 2).sum(1)
+        d = (x * x).sum(1, keepdims=True) - 2 * x @ self.cluster_centers_.T + (self.cluster_centers_**2).sum(1)
         return d.argmin(axis=1)
 
 
@@ -402,17 +480,21 @@ def load_cluster_model(path: Path) -> dict[str, ClusterCenters]:
     import torch
 
     np_core = getattr(np, "_core", None) or np.core
-    safe = [(np_core.multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),
-            (np_core.multiarray._reconstruct, "numpy._core.multiarray._reconstruct"),
-            (np_core.multiarray.scalar, "numpy.core.multiarray.scalar"),
-            (np_core.multiarray.scalar, "numpy._core.multiarray.scalar"),
-            np.ndarray, np.dtype] + [type(np.dtype(t)) for t in ("float32", "float64", "int32", "int64")]
+    safe = [
+        (np_core.multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),
+        (np_core.multiarray._reconstruct, "numpy._core.multiarray._reconstruct"),
+        (np_core.multiarray.scalar, "numpy.core.multiarray.scalar"),
+        (np_core.multiarray.scalar, "numpy._core.multiarray.scalar"),
+        np.ndarray,
+        np.dtype,
+    ] + [type(np.dtype(t)) for t in ("float32", "float64", "int32", "int64")]
     try:
         with torch.serialization.safe_globals(safe):
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise SovitsModelError(f"{path}: not a readable so-vits cluster model ({type(exc).__name__}: "
-                               f"{str(exc)[:200]})") from exc
+        raise SovitsModelError(
+            f"{path}: not a readable so-vits cluster model ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from exc
     if not isinstance(ckpt, dict) or not ckpt:
         raise SovitsModelError(f"{path}: a cluster model maps speaker names to kmeans centres")
     out = {}

@@ -16,6 +16,7 @@ classes, which have the original's names and arithmetic.  The vocoder is
 written here because 4.1 changed its paddings (``(k - u + 1) // 2``) so that odd
 upsampling rates work; for every even case they equal 4.0's.
 """
+
 from __future__ import annotations
 
 import math
@@ -91,7 +92,7 @@ class UpSample1d(nn.Module):
         c = x.shape[1]
         x = F.pad(x, (self.pad, self.pad), mode="replicate")
         x = self.ratio * F.conv_transpose1d(x, self.filter.to(x.dtype).expand(c, -1, -1), stride=self.stride, groups=c)
-        return x[..., self.pad_left:-self.pad_right]
+        return x[..., self.pad_left : -self.pad_right]
 
 
 class DownSample1d(nn.Module):
@@ -135,10 +136,18 @@ class SnakeAlias(nn.Module):
 class ResBlock1(nn.Module):
     def __init__(self, channels: int, kernel_size: int = 3, dilation=(1, 3, 5), snake: bool = False):
         super().__init__()
-        self.convs1 = nn.ModuleList([_weight_norm(Conv1d(channels, channels, kernel_size, 1, dilation=d,
-                                                         padding=_padding(kernel_size, d))) for d in dilation[:3]])
-        self.convs2 = nn.ModuleList([_weight_norm(Conv1d(channels, channels, kernel_size, 1, dilation=1,
-                                                         padding=_padding(kernel_size, 1))) for _ in dilation[:3]])
+        self.convs1 = nn.ModuleList(
+            [
+                _weight_norm(Conv1d(channels, channels, kernel_size, 1, dilation=d, padding=_padding(kernel_size, d)))
+                for d in dilation[:3]
+            ]
+        )
+        self.convs2 = nn.ModuleList(
+            [
+                _weight_norm(Conv1d(channels, channels, kernel_size, 1, dilation=1, padding=_padding(kernel_size, 1)))
+                for _ in dilation[:3]
+            ]
+        )
         if snake:
             self.activations = nn.ModuleList([SnakeAlias(channels) for _ in range(len(self.convs1) * 2)])
         self.snake = snake
@@ -155,8 +164,12 @@ class ResBlock1(nn.Module):
 class ResBlock2(nn.Module):
     def __init__(self, channels: int, kernel_size: int = 3, dilation=(1, 3), snake: bool = False):
         super().__init__()
-        self.convs = nn.ModuleList([_weight_norm(Conv1d(channels, channels, kernel_size, 1, dilation=d,
-                                                        padding=_padding(kernel_size, d))) for d in dilation[:2]])
+        self.convs = nn.ModuleList(
+            [
+                _weight_norm(Conv1d(channels, channels, kernel_size, 1, dilation=d, padding=_padding(kernel_size, d)))
+                for d in dilation[:2]
+            ]
+        )
         if snake:
             self.activations = nn.ModuleList([SnakeAlias(channels) for _ in self.convs])
         self.snake = snake
@@ -187,16 +200,17 @@ class Generator(nn.Module):
         self.ups = nn.ModuleList()
         for i, (u, k) in enumerate(zip(rates, kernels)):
             c_cur = init // (2 ** (i + 1))
-            self.ups.append(_weight_norm(ConvTranspose1d(init // (2 ** i), c_cur, k, u, padding=(k - u + 1) // 2)))
+            self.ups.append(_weight_norm(ConvTranspose1d(init // (2**i), c_cur, k, u, padding=(k - u + 1) // 2)))
             if i + 1 < len(rates):
-                stride_f0 = int(np.prod(rates[i + 1:]))
-                self.noise_convs.append(Conv1d(1, c_cur, kernel_size=stride_f0 * 2, stride=stride_f0,
-                                               padding=(stride_f0 + 1) // 2))
+                stride_f0 = int(np.prod(rates[i + 1 :]))
+                self.noise_convs.append(
+                    Conv1d(1, c_cur, kernel_size=stride_f0 * 2, stride=stride_f0, padding=(stride_f0 + 1) // 2)
+                )
             else:
                 self.noise_convs.append(Conv1d(1, c_cur, kernel_size=1))
         self.snake = snake
         if snake:
-            self.snakes = nn.ModuleList([SnakeAlias(init // (2 ** i)) for i in range(len(rates))])
+            self.snakes = nn.ModuleList([SnakeAlias(init // (2**i)) for i in range(len(rates))])
         self.resblocks = nn.ModuleList()
         ch = init
         for i in range(len(self.ups)):
@@ -231,13 +245,33 @@ class SynthesizerTrn(nn.Module):
     """The original ``SynthesizerTrn`` (inference part); ``with_enc_q=False`` leaves out the
     posterior encoder, which inference never uses (release files drop it)."""
 
-    def __init__(self, spec_channels: int, segment_size: int, inter_channels: int, hidden_channels: int,
-                 filter_channels: int, n_heads: int, n_layers: int, kernel_size: int, p_dropout: float,
-                 resblock: str, resblock_kernel_sizes, resblock_dilation_sizes, upsample_rates,
-                 upsample_initial_channel: int, upsample_kernel_sizes, gin_channels: int, ssl_dim: int,
-                 n_speakers: int, sampling_rate: int = 44100, vol_embedding: bool = False,
-                 vocoder_name: str = "nsf-hifigan", use_automatic_f0_prediction: bool = True,
-                 n_flow_layer: int = 4, with_enc_q: bool = True):
+    def __init__(
+        self,
+        spec_channels: int,
+        segment_size: int,
+        inter_channels: int,
+        hidden_channels: int,
+        filter_channels: int,
+        n_heads: int,
+        n_layers: int,
+        kernel_size: int,
+        p_dropout: float,
+        resblock: str,
+        resblock_kernel_sizes,
+        resblock_dilation_sizes,
+        upsample_rates,
+        upsample_initial_channel: int,
+        upsample_kernel_sizes,
+        gin_channels: int,
+        ssl_dim: int,
+        n_speakers: int,
+        sampling_rate: int = 44100,
+        vol_embedding: bool = False,
+        vocoder_name: str = "nsf-hifigan",
+        use_automatic_f0_prediction: bool = True,
+        n_flow_layer: int = 4,
+        with_enc_q: bool = True,
+    ):
         super().__init__()
         from so_vits_svc_fork.modules.decoders.f0 import F0Decoder
         from so_vits_svc_fork.modules.encoders import Encoder, TextEncoder
@@ -251,25 +285,57 @@ class SynthesizerTrn(nn.Module):
         if self.vol_embedding:
             self.emb_vol = nn.Linear(1, hidden_channels)
         self.pre = nn.Conv1d(ssl_dim, hidden_channels, kernel_size=5, padding=2)
-        self.enc_p = TextEncoder(inter_channels, hidden_channels, filter_channels=filter_channels, n_heads=n_heads,
-                                 n_layers=n_layers, kernel_size=kernel_size, p_dropout=p_dropout)
-        hps = {"sampling_rate": sampling_rate, "inter_channels": inter_channels, "resblock": resblock,
-               "resblock_kernel_sizes": resblock_kernel_sizes, "resblock_dilation_sizes": resblock_dilation_sizes,
-               "upsample_rates": upsample_rates, "upsample_initial_channel": upsample_initial_channel,
-               "upsample_kernel_sizes": upsample_kernel_sizes, "gin_channels": gin_channels}
+        self.enc_p = TextEncoder(
+            inter_channels,
+            hidden_channels,
+            filter_channels=filter_channels,
+            n_heads=n_heads,
+            n_layers=n_layers,
+            kernel_size=kernel_size,
+            p_dropout=p_dropout,
+        )
+        hps = {
+            "sampling_rate": sampling_rate,
+            "inter_channels": inter_channels,
+            "resblock": resblock,
+            "resblock_kernel_sizes": resblock_kernel_sizes,
+            "resblock_dilation_sizes": resblock_dilation_sizes,
+            "upsample_rates": upsample_rates,
+            "upsample_initial_channel": upsample_initial_channel,
+            "upsample_kernel_sizes": upsample_kernel_sizes,
+            "gin_channels": gin_channels,
+        }
         self.dec = Generator(hps, snake=vocoder_name == "nsf-snake-hifigan")
         if with_enc_q:
             self.enc_q = Encoder(spec_channels, inter_channels, hidden_channels, 5, 1, 16, gin_channels=gin_channels)
-        self.flow = ResidualCouplingBlock(inter_channels, hidden_channels, 5, 1, n_flow_layer,
-                                          gin_channels=gin_channels)
+        self.flow = ResidualCouplingBlock(
+            inter_channels, hidden_channels, 5, 1, n_flow_layer, gin_channels=gin_channels
+        )
         if self.use_automatic_f0_prediction:
-            self.f0_decoder = F0Decoder(1, hidden_channels, filter_channels, n_heads, n_layers, kernel_size,
-                                        p_dropout, spk_channels=gin_channels)
+            self.f0_decoder = F0Decoder(
+                1,
+                hidden_channels,
+                filter_channels,
+                n_heads,
+                n_layers,
+                kernel_size,
+                p_dropout,
+                spk_channels=gin_channels,
+            )
         self.emb_uv = nn.Embedding(2, hidden_channels)
 
     @torch.no_grad()
-    def infer(self, c: torch.Tensor, f0: torch.Tensor, uv: torch.Tensor, g: torch.Tensor, noice_scale: float = 0.35,
-              seed: int = 52468, predict_f0: bool = False, vol: torch.Tensor | None = None):
+    def infer(
+        self,
+        c: torch.Tensor,
+        f0: torch.Tensor,
+        uv: torch.Tensor,
+        g: torch.Tensor,
+        noice_scale: float = 0.35,
+        seed: int = 52468,
+        predict_f0: bool = False,
+        vol: torch.Tensor | None = None,
+    ):
         """(audio (1, 1, T·hop), the F0 the decoder received (1, T)), as the original's ``infer``."""
         from so_vits_svc_fork.f0 import f0_to_coarse, normalize_f0
         from so_vits_svc_fork.modules import commons
@@ -298,7 +364,7 @@ class SynthesizerTrn(nn.Module):
 def volume_of(audio: torch.Tensor, hop_size: int) -> torch.Tensor:
     """Frame RMS as the original ``Volume_Extractor.extract`` (audio (1, N) → (n_frames,))."""
     n_frames = int(audio.size(-1) // hop_size)
-    a2 = F.pad(audio ** 2, (int(hop_size // 2), int((hop_size + 1) // 2)), mode="reflect")
+    a2 = F.pad(audio**2, (int(hop_size // 2), int((hop_size + 1) // 2)), mode="reflect")
     vol = F.unfold(a2[:, None, None, :], (1, hop_size), stride=hop_size)[:, :, :n_frames].mean(dim=1)[0]
     return torch.sqrt(vol)
 
@@ -329,8 +395,9 @@ def change_rms(data1: np.ndarray, sr1: int, data2: torch.Tensor, sr2: int, rate:
     import librosa
 
     rms1 = torch.from_numpy(librosa.feature.rms(y=data1, frame_length=sr1 // 2 * 2, hop_length=sr1 // 2))
-    rms2 = torch.from_numpy(librosa.feature.rms(y=data2.detach().cpu().numpy(), frame_length=sr2 // 2 * 2,
-                                                hop_length=sr2 // 2))
+    rms2 = torch.from_numpy(
+        librosa.feature.rms(y=data2.detach().cpu().numpy(), frame_length=sr2 // 2 * 2, hop_length=sr2 // 2)
+    )
     rms1 = F.interpolate(rms1.to(data2.device).unsqueeze(0), size=data2.shape[0], mode="linear").squeeze()
     rms2 = F.interpolate(rms2.to(data2.device).unsqueeze(0), size=data2.shape[0], mode="linear").squeeze()
     rms2 = torch.clamp(rms2, min=1e-6)

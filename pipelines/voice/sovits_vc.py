@@ -18,6 +18,7 @@ Per ``AudioChunk`` (one sentence from the base TTS):
 
 The model is loaded once in ``load()`` and stays loaded between turns.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,14 +29,15 @@ from typing import Any
 
 import numpy as np
 
+from pipelines.media.audio import as_mono_float32, fit_length, peak_limit, resample
+
 from ..messages import AudioChunk, Message
 from ..stage import Stage, TurnContext
-from pipelines.media.audio import as_mono_float32, fit_length, peak_limit, resample
 
 LOG = logging.getLogger(__name__)
 F0_METHODS = ("dio", "harvest", "crepe-tiny", "crepe", "parselmouth", "fcpe")
-PAD_SECONDS = 0.2        # silence around each voiced stretch (the fork's CLI uses 0.5 s)
-MIN_SECONDS = 0.06       # shorter input is returned as silence: nothing to convert
+PAD_SECONDS = 0.2  # silence around each voiced stretch (the fork's CLI uses 0.5 s)
+MIN_SECONDS = 0.06  # shorter input is returned as silence: nothing to convert
 HUBERT_RATE = 16000
 
 
@@ -50,8 +52,14 @@ class SovitsVoice:
     ``change_rms`` when ``loudness_match`` > 0.
     """
 
-    def __init__(self, model_dir: str | Path, contentvec: str | Path, checkpoint: str = "",
-                 cluster_model: str = "", device: str = "cpu") -> None:
+    def __init__(
+        self,
+        model_dir: str | Path,
+        contentvec: str | Path,
+        checkpoint: str = "",
+        cluster_model: str = "",
+        device: str = "cpu",
+    ) -> None:
         import torch
 
         from . import sovits_compat
@@ -87,23 +95,27 @@ class SovitsVoice:
         ssl_dim = int(self.config["model"]["ssl_dim"])
         dim = content_dim(self.hubert, self.spec.final_proj)
         if dim != ssl_dim:
-            raise ContentVecError(f"the ContentVec encoder at {contentvec} gives {dim}-dim units for "
-                                  f"{self.spec.speech_encoder} but {self.files.config.name} says ssl_dim {ssl_dim}: "
-                                  "use the encoder the model was trained with (checkpoint_best_legacy_500.pt)")
+            raise ContentVecError(
+                f"the ContentVec encoder at {contentvec} gives {dim}-dim units for "
+                f"{self.spec.speech_encoder} but {self.files.config.name} says ssl_dim {ssl_dim}: "
+                "use the encoder the model was trained with (checkpoint_best_legacy_500.pt)"
+            )
         self.cluster = load_cluster_model(files_cluster) if (files_cluster := self.files.cluster) else None
         if self.cluster is not None:
             for spk, km in self.cluster.items():
                 if km.cluster_centers_.shape[1] != ssl_dim:
-                    raise SovitsModelError(f"{self.files.cluster}: the kmeans centres of {spk!r} are "
-                                           f"{km.cluster_centers_.shape[1]}-dim but the model's units are {ssl_dim}-dim "
-                                           "(ssl_dim): use the cluster model trained for this model")
+                    raise SovitsModelError(
+                        f"{self.files.cluster}: the kmeans centres of {spk!r} are "
+                        f"{km.cluster_centers_.shape[1]}-dim but the model's units are {ssl_dim}-dim "
+                        "(ssl_dim): use the cluster model trained for this model"
+                    )
         self.sample_rate = int(self.config["data"]["sampling_rate"])
         self.hop = int(self.config["data"]["hop_length"])
         self.speakers = dict(sorted(self.config["spk"].items(), key=lambda kv: kv[1]))
         self._lock = threading.Lock()
         self._resamplers: dict[tuple[int, int], Any] = {}
         self._fcpe = None
-        self.last_f0: np.ndarray | None = None   # the F0 the decoder received for the last voiced stretch
+        self.last_f0: np.ndarray | None = None  # the F0 the decoder received for the last voiced stretch
 
     # -- settings checks ---------------------------------------------------------
     def speaker_name(self, speaker: str = "") -> str:
@@ -111,21 +123,25 @@ class SovitsVoice:
             return next(iter(self.speakers))
         if speaker in self.speakers:
             return speaker
-        raise ValueError(f"speaker {speaker!r} is not in {self.files.config} (voice.speaker); "
-                         f"known: {', '.join(self.speakers)}")
+        raise ValueError(
+            f"speaker {speaker!r} is not in {self.files.config} (voice.speaker); known: {', '.join(self.speakers)}"
+        )
 
     def check_cluster(self, speaker: str, ratio: float) -> None:
         if ratio <= 0:
             return
         if self.cluster is None:
-            raise ValueError(f"voice.cluster_ratio is {ratio} but there is no cluster model: set "
-                             f"voice.cluster_model or put kmeans_*.pt into {self.files.checkpoint.parent}")
+            raise ValueError(
+                f"voice.cluster_ratio is {ratio} but there is no cluster model: set "
+                f"voice.cluster_model or put kmeans_*.pt into {self.files.checkpoint.parent}"
+            )
         if speaker not in self.cluster:
             raise ValueError(f"the cluster model has no speaker {speaker!r} (has: {', '.join(self.cluster)})")
 
     # -- the steps ---------------------------------------------------------------
     def _resample(self, x, sr_in: int, sr_out: int):
         from . import sovits_compat
+
         sovits_compat.ensure_torchaudio()
         import torchaudio
 
@@ -158,8 +174,9 @@ class SovitsVoice:
 
         wav = np.asarray(audio, dtype=np.double)
         track = pyworld.dio if method == "dio" else pyworld.harvest
-        f0, t = track(wav, fs=self.sample_rate, f0_floor=50, f0_ceil=1100,
-                      frame_period=1000 * self.hop / self.sample_rate)
+        f0, t = track(
+            wav, fs=self.sample_rate, f0_floor=50, f0_ceil=1100, frame_period=1000 * self.hop / self.sample_rate
+        )
         f0 = np.round(pyworld.stonemask(wav, f0, t, self.sample_rate), 1)
         return _resize_f0(f0, n_frames)
 
@@ -181,14 +198,29 @@ class SovitsVoice:
                 self._fcpe = torchfcpe.spawn_bundled_infer_model(device=str(self.device))
         x = torch.from_numpy(np.asarray(audio, dtype=np.float32)).to(self.device)[None, :, None]
         with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
-            f0 = self._fcpe.infer(x, sr=self.sample_rate, decoder_mode="local_argmax", threshold=0.05,
-                                  f0_min=50, f0_max=1100, interp_uv=False,
-                                  output_interp_target_length=max(n_frames, 1))
+            f0 = self._fcpe.infer(
+                x,
+                sr=self.sample_rate,
+                decoder_mode="local_argmax",
+                threshold=0.05,
+                f0_min=50,
+                f0_max=1100,
+                interp_uv=False,
+                output_interp_target_length=max(n_frames, 1),
+            )
         return f0[0, :, 0].cpu().numpy()
 
-    def infer_chunk(self, audio: np.ndarray, speaker: str, transpose: float = 0, f0_method: str = "dio",
-                    noise_scale: float = 0.4, cluster_ratio: float = 0.0, auto_predict_f0: bool = True,
-                    loudness_match: float = 0.0):
+    def infer_chunk(
+        self,
+        audio: np.ndarray,
+        speaker: str,
+        transpose: float = 0,
+        f0_method: str = "dio",
+        noise_scale: float = 0.4,
+        cluster_ratio: float = 0.0,
+        auto_predict_f0: bool = True,
+        loudness_match: float = 0.0,
+    ):
         """(converted audio, F0 the decoder received) for one stretch at the model rate (4.1's ``Svc.infer``)."""
         import torch
 
@@ -209,18 +241,36 @@ class SovitsVoice:
             c = cluster_ratio * cluster_c + (1 - cluster_ratio) * c
         sid = torch.LongTensor([int(self.speakers[speaker])]).to(self.device)[None]
         vol = volume_of(wav[None], self.hop)[None] if self.spec.vol_embedding else None
-        out, f0_used = self.net.infer(c[None].float(), f0=f0_t, g=sid, uv=uv_t, predict_f0=bool(auto_predict_f0),
-                                      noice_scale=float(noise_scale), vol=vol)
+        out, f0_used = self.net.infer(
+            c[None].float(),
+            f0=f0_t,
+            g=sid,
+            uv=uv_t,
+            predict_f0=bool(auto_predict_f0),
+            noice_scale=float(noise_scale),
+            vol=vol,
+        )
         y = out[0, 0].float()
         if loudness_match > 0:
-            y = change_rms(np.asarray(audio, dtype=np.float32), self.sample_rate, y, self.sample_rate,
-                           1.0 - float(loudness_match))
+            y = change_rms(
+                np.asarray(audio, dtype=np.float32), self.sample_rate, y, self.sample_rate, 1.0 - float(loudness_match)
+            )
         return y.cpu().numpy(), f0_used[0].float().cpu().numpy()
 
     # -- conversion --------------------------------------------------------------
-    def convert(self, samples: np.ndarray, sample_rate: int, *, speaker: str = "", transpose: float = 0,
-                f0_method: str = "dio", noise_scale: float = 0.4, cluster_ratio: float = 0.0,
-                auto_predict_f0: bool = True, loudness_match: float = 0.0) -> np.ndarray:
+    def convert(
+        self,
+        samples: np.ndarray,
+        sample_rate: int,
+        *,
+        speaker: str = "",
+        transpose: float = 0,
+        f0_method: str = "dio",
+        noise_scale: float = 0.4,
+        cluster_ratio: float = 0.0,
+        auto_predict_f0: bool = True,
+        loudness_match: float = 0.0,
+    ) -> np.ndarray:
         """Converted float32 audio at ``self.sample_rate``, as long as the input."""
         if f0_method not in F0_METHODS:
             raise ValueError(f"voice.f0_method must be one of {', '.join(F0_METHODS)}, got {f0_method!r}")
@@ -239,17 +289,26 @@ class SovitsVoice:
         frame = int(min(sr / f0_min * 20 + 1, 0.5 * sr)) // 2
         pieces = []
         with self._lock, torch.inference_mode():
-            for chunk in split_silence(x, top_db=40, frame_length=frame * 2, hop_length=frame, ref=np.max,
-                                       max_chunk_length=int(40 * sr)):
+            for chunk in split_silence(
+                x, top_db=40, frame_length=frame * 2, hop_length=frame, ref=np.max, max_chunk_length=int(40 * sr)
+            ):
                 if not chunk.is_speech:
                     pieces.append(np.zeros_like(chunk.audio))
                     continue
                 pad = np.zeros(int(sr * PAD_SECONDS), dtype=np.float32)
-                y, f0_used = self.infer_chunk(np.concatenate([pad, chunk.audio, pad]), name, transpose, f0_method,
-                                              noise_scale, cluster_ratio, auto_predict_f0, loudness_match)
+                y, f0_used = self.infer_chunk(
+                    np.concatenate([pad, chunk.audio, pad]),
+                    name,
+                    transpose,
+                    f0_method,
+                    noise_scale,
+                    cluster_ratio,
+                    auto_predict_f0,
+                    loudness_match,
+                )
                 self.last_f0 = f0_used
                 cut = (len(y) - len(chunk.audio)) // 2
-                pieces.append(y[cut:cut + len(chunk.audio)])
+                pieces.append(y[cut : cut + len(chunk.audio)])
         y = np.concatenate(pieces)[:n] if pieces else np.zeros(n, np.float32)
         y = np.nan_to_num(np.asarray(y, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         return peak_limit(fit_length(y, n))
@@ -272,6 +331,7 @@ def interpolate_f0(f0: np.ndarray, hop: int, sr: int) -> tuple[np.ndarray, np.nd
 
 def _quiet_warnings():
     from .sovits_loader import _quiet
+
     return _quiet()
 
 
@@ -281,12 +341,18 @@ def voice_from_settings(settings) -> SovitsVoice:
 
     v = settings.voice
     if not v.contentvec_dir:
-        raise ContentVecError("voice.contentvec_dir is empty: the sovits backend needs the ContentVec encoder "
-                              "from a local folder (content-vec-best, or DL-B's hubert/checkpoint_best_legacy_500.pt)")
+        raise ContentVecError(
+            "voice.contentvec_dir is empty: the sovits backend needs the ContentVec encoder "
+            "from a local folder (content-vec-best, or DL-B's hubert/checkpoint_best_legacy_500.pt)"
+        )
     model_dir = settings.resolve(v.sovits_dir) if v.sovits_dir else ""
-    return SovitsVoice(model_dir, settings.resolve(v.contentvec_dir), checkpoint=v.sovits_checkpoint,
-                       cluster_model=str(settings.resolve(v.cluster_model)) if v.cluster_model else "",
-                       device=settings.resolved_device())
+    return SovitsVoice(
+        model_dir,
+        settings.resolve(v.contentvec_dir),
+        checkpoint=v.sovits_checkpoint,
+        cluster_model=str(settings.resolve(v.cluster_model)) if v.cluster_model else "",
+        device=settings.resolved_device(),
+    )
 
 
 class SovitsConversion(Stage):
@@ -302,15 +368,21 @@ class SovitsConversion(Stage):
 
     def options(self) -> dict[str, Any]:
         v = self.settings.voice
-        return {"speaker": v.speaker, "transpose": v.transpose, "f0_method": v.f0_method,
-                "noise_scale": v.noise_scale, "cluster_ratio": v.cluster_ratio,
-                "auto_predict_f0": v.auto_predict_f0, "loudness_match": v.loudness_match}
+        return {
+            "speaker": v.speaker,
+            "transpose": v.transpose,
+            "f0_method": v.f0_method,
+            "noise_scale": v.noise_scale,
+            "cluster_ratio": v.cluster_ratio,
+            "auto_predict_f0": v.auto_predict_f0,
+            "loudness_match": v.loudness_match,
+        }
 
     def load(self) -> None:
         if self.voice is None:
             self.voice = voice_from_settings(self.settings)
         opts = self.options()
-        self.voice.speaker_name(opts["speaker"])          # wrong settings fail at start, not mid-turn
+        self.voice.speaker_name(opts["speaker"])  # wrong settings fail at start, not mid-turn
         self.voice.check_cluster(self.voice.speaker_name(opts["speaker"]), opts["cluster_ratio"])
         # the first call pays for lazy set-up (allocations, f0 estimator), not the first sentence
         sr = 16000
@@ -323,9 +395,14 @@ class SovitsConversion(Stage):
         if self.voice is None:
             self.load()
         out = self.voice.convert(msg.samples, msg.sample_rate, **self.options())
-        yield AudioChunk(msg.turn_id, self.next_seq(msg.turn_id), samples=out,
-                         sample_rate=self.voice.sample_rate, text=msg.text,
-                         phonemes=msg.phonemes)  # conversion keeps the timing
+        yield AudioChunk(
+            msg.turn_id,
+            self.next_seq(msg.turn_id),
+            samples=out,
+            sample_rate=self.voice.sample_rate,
+            text=msg.text,
+            phonemes=msg.phonemes,
+        )  # conversion keeps the timing
 
     def close(self) -> None:
         self.voice = None

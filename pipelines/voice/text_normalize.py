@@ -10,6 +10,7 @@ numbers, measured).
 English (``normalize_en``): espeak reads numbers and dates itself; only the
 markup an LLM may emit (``**bold**``, list bullets, code ticks) is removed.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,19 +29,49 @@ _DIGITS = "零一二三四五六七八九"
 _LIANG_MEASURES = set("个只位次本件条张把台辆项种样份天周月年岁小斤公杯瓶块元分点")
 
 _UNITS = {
-    "km": "公里", "kg": "公斤", "cm": "厘米", "mm": "毫米", "m": "米", "g": "克",
-    "ml": "毫升", "mL": "毫升", "L": "升", "h": "小时", "min": "分钟", "s": "秒",
-    "ms": "毫秒", "GB": "G", "MB": "兆", "KB": "K", "Hz": "赫兹", "kHz": "千赫兹",
-    "kW": "千瓦", "W": "瓦", "V": "伏",
+    "km": "公里",
+    "kg": "公斤",
+    "cm": "厘米",
+    "mm": "毫米",
+    "m": "米",
+    "g": "克",
+    "ml": "毫升",
+    "mL": "毫升",
+    "L": "升",
+    "h": "小时",
+    "min": "分钟",
+    "s": "秒",
+    "ms": "毫秒",
+    "GB": "G",
+    "MB": "兆",
+    "KB": "K",
+    "Hz": "赫兹",
+    "kHz": "千赫兹",
+    "kW": "千瓦",
+    "W": "瓦",
+    "V": "伏",
 }
 _UNIT_RE = "|".join(sorted((re.escape(u) for u in _UNITS), key=len, reverse=True))
 
 _SYMBOLS = [
-    ("℃", "摄氏度"), ("℉", "华氏度"), ("°C", "摄氏度"), ("°", "度"),
+    ("℃", "摄氏度"),
+    ("℉", "华氏度"),
+    ("°C", "摄氏度"),
+    ("°", "度"),
     ("‰", "千分之"),  # rewritten before numbers below
-    ("×", "乘"), ("÷", "除以"), ("=", "等于"), ("≈", "约等于"), ("≠", "不等于"),
-    ("≥", "大于等于"), ("≤", "小于等于"), ("&", "和"), ("@", " at "),
-    ("+", "加"), ("~", "到"), ("～", "到"), ("→", "到"),
+    ("×", "乘"),
+    ("÷", "除以"),
+    ("=", "等于"),
+    ("≈", "约等于"),
+    ("≠", "不等于"),
+    ("≥", "大于等于"),
+    ("≤", "小于等于"),
+    ("&", "和"),
+    ("@", " at "),
+    ("+", "加"),
+    ("~", "到"),
+    ("～", "到"),
+    ("→", "到"),
 ]
 
 _MARKUP_RE = re.compile(r"(\*\*|__|`+|^\s*[#>]+\s*|^\s*[-*•]\s+|^\s*\d+[.)]\s+(?=\D))", re.MULTILINE)
@@ -62,6 +93,7 @@ def integer_zh(digits: str) -> str:
     if len(digits) > 1 and digits.startswith("0") or len(digits) > 8:
         return digits_zh(digits)  # phone numbers, codes, IDs
     import cn2an
+
     return cn2an.an2cn(digits, "low")
 
 
@@ -99,8 +131,8 @@ def _time(m: re.Match) -> str:
 
 def _number(m: re.Match) -> str:
     num, unit = m.group("num"), m.group("unit") or ""
-    nxt = m.string[m.end():m.end() + 1]
-    if num == "2" and not unit and nxt in _LIANG_MEASURES and m.string[max(0, m.start() - 1):m.start()] != "第":
+    nxt = m.string[m.end() : m.end() + 1]
+    if num == "2" and not unit and nxt in _LIANG_MEASURES and m.string[max(0, m.start() - 1) : m.start()] != "第":
         words = "两"
     else:
         words = _signed_zh(num)
@@ -120,26 +152,35 @@ def normalize_zh(text: str) -> str:
     t = re.sub(r"€\s*(\d+(?:\.\d+)?)", r"\1欧元", t)
     t = re.sub(r"£\s*(\d+(?:\.\d+)?)", r"\1英镑", t)
     # dates: 2023-03-05, 2023/3/5, 2023.3.5, 2023年3月5日, 2023年3月, 2023年
-    t = re.sub(r"(?P<y>\d{4})\s*(?:[-/.]|年)\s*(?P<mo>\d{1,2})\s*(?:[-/.]|月)(?:\s*(?P<d>\d{1,2})\s*[日号]?)?",
-               lambda m: _date(m) if 1 <= int(m.group("mo")) <= 12 else m.group(0), t)
+    t = re.sub(
+        r"(?P<y>\d{4})\s*(?:[-/.]|年)\s*(?P<mo>\d{1,2})\s*(?:[-/.]|月)(?:\s*(?P<d>\d{1,2})\s*[日号]?)?",
+        lambda m: _date(m) if 1 <= int(m.group("mo")) <= 12 else m.group(0),
+        t,
+    )
     t = re.sub(r"(\d{4})(?=\s*年)", lambda m: digits_zh(m.group(1)), t)
     # times: 10:30, 08:05:09
     t = re.sub(r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:])", _time, t)
     # percentages and per-mille (a range like 10-20% reads both ends as percentages)
-    t = re.sub(r"(-?\d+(?:\.\d+)?)\s*[-~～到至]\s*(-?\d+(?:\.\d+)?)\s*%",
-               lambda m: "百分之" + _signed_zh(m.group(1)) + "到百分之" + _signed_zh(m.group(2)), t)
+    t = re.sub(
+        r"(-?\d+(?:\.\d+)?)\s*[-~～到至]\s*(-?\d+(?:\.\d+)?)\s*%",
+        lambda m: "百分之" + _signed_zh(m.group(1)) + "到百分之" + _signed_zh(m.group(2)),
+        t,
+    )
     t = re.sub(r"(-?\d+(?:\.\d+)?)\s*%", lambda m: "百分之" + _signed_zh(m.group(1)), t)
     t = re.sub(r"(-?\d+(?:\.\d+)?)\s*‰", lambda m: "千分之" + _signed_zh(m.group(1)), t)
     # fractions: 3/4 -> 四分之三
-    t = re.sub(r"(?<![\d/])(\d+)\s*/\s*(\d+)(?![\d/])",
-               lambda m: integer_zh(m.group(2)) + "分之" + integer_zh(m.group(1)), t)
+    t = re.sub(
+        r"(?<![\d/])(\d+)\s*/\s*(\d+)(?![\d/])", lambda m: integer_zh(m.group(2)) + "分之" + integer_zh(m.group(1)), t
+    )
     # ranges between numbers: 3-5, 3~5 -> 3到5
     t = re.sub(r"(?<=\d)\s*[-~～—–]\s*(?=\d)", "到", t)
     # symbols (after the number patterns that use them)
     for sym, words in _SYMBOLS:
         t = t.replace(sym, words)
     # numbers (negative when the minus is not between two words), with an optional unit
-    t = re.sub(r"(?P<num>(?:(?<![A-Za-z0-9.])-)?\d+(?:\.\d+)?)(?:\s*(?P<unit>" + _UNIT_RE + r")(?![A-Za-z]))?", _number, t)
+    t = re.sub(
+        r"(?P<num>(?:(?<![A-Za-z0-9.])-)?\d+(?:\.\d+)?)(?:\s*(?P<unit>" + _UNIT_RE + r")(?![A-Za-z]))?", _number, t
+    )
     t = t.replace("#", "号").replace("%", "百分比")
     t = re.sub(r"[ \t]{2,}", " ", t)
     return t.strip()

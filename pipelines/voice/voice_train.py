@@ -19,6 +19,7 @@ A new voice is built in ``<out>.partial`` and renamed to ``<out>`` when its firs
 checkpoint exists; afterwards every file is replaced atomically (temp + rename),
 so a crash never leaves a half-written checkpoint or config.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,8 @@ MIN_CLIPS = 5
 MIN_SAMPLE_RATE = 16000
 MIN_CLIP_SECONDS = 0.5
 MAX_CLIP_SECONDS = 15.0
-CLIP_FRACTION_LIMIT = 0.001     # share of samples at full scale above which a clip counts as clipped
-SILENCE_DBFS = -50.0            # a clip whose RMS is below this is silence
+CLIP_FRACTION_LIMIT = 0.001  # share of samples at full scale above which a clip counts as clipped
+SILENCE_DBFS = -50.0  # a clip whose RMS is below this is silence
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aiff", ".aif")
 
 
@@ -56,8 +57,8 @@ class ClipInfo:
     seconds: float = 0.0
     clipped_fraction: float = 0.0
     rms_dbfs: float = -math.inf
-    problems: list[str] = field(default_factory=list)   # the clip is left out
-    warnings: list[str] = field(default_factory=list)   # used, but worth fixing
+    problems: list[str] = field(default_factory=list)  # the clip is left out
+    warnings: list[str] = field(default_factory=list)  # used, but worth fixing
 
     @property
     def usable(self) -> bool:
@@ -96,6 +97,7 @@ def _read_audio(path: Path) -> tuple[np.ndarray, int]:
         return data.mean(axis=1), int(sr)
     except Exception:
         import librosa  # compressed formats soundfile cannot read
+
         y, sr = librosa.load(str(path), sr=None, mono=True)
         return y.astype(np.float32), int(sr)
 
@@ -120,8 +122,10 @@ def check_clips(clips_dir: str | Path, model_rate: int = 44100) -> ClipReport:
         if sr < MIN_SAMPLE_RATE:
             info.problems.append(f"sample rate {sr} Hz is below {MIN_SAMPLE_RATE} Hz: record again at 44.1 or 48 kHz")
         elif sr < model_rate:
-            info.warnings.append(f"sample rate {sr} Hz is below the model's {model_rate} Hz: it is upsampled "
-                                 "and the voice will sound dull above {sr // 2} Hz".replace("{sr // 2}", str(sr // 2)))
+            info.warnings.append(
+                f"sample rate {sr} Hz is below the model's {model_rate} Hz: it is upsampled "
+                "and the voice will sound dull above {sr // 2} Hz".replace("{sr // 2}", str(sr // 2))
+            )
         if len(y) == 0:
             info.problems.append("empty file")
             continue
@@ -139,11 +143,15 @@ def check_clips(clips_dir: str | Path, model_rate: int = 44100) -> ClipReport:
     n, total = len(report.usable), report.total_seconds
     if n < MIN_CLIPS:
         listed = "\n  ".join(report.lines())
-        raise VoiceTrainError(f"found {n} usable clip{'s' if n != 1 else ''} in {root}; at least {MIN_CLIPS} are "
-                              f"needed (one speaker, clean speech, 5-15 s each, wav or flac).\n  {listed}")
+        raise VoiceTrainError(
+            f"found {n} usable clip{'s' if n != 1 else ''} in {root}; at least {MIN_CLIPS} are "
+            f"needed (one speaker, clean speech, 5-15 s each, wav or flac).\n  {listed}"
+        )
     if total < 60:
-        report.advice.append(f"only {total:.0f} s of speech: enough to test the tool, not for a convincing voice; "
-                             "10-30 minutes of clean speech are recommended")
+        report.advice.append(
+            f"only {total:.0f} s of speech: enough to test the tool, not for a convincing voice; "
+            "10-30 minutes of clean speech are recommended"
+        )
     elif total < 600:
         report.advice.append(f"{total / 60:.1f} min of speech: usable, more (10-30 min) gives a clearer voice")
     if any(c.seconds > MAX_CLIP_SECONDS for c in report.usable):
@@ -152,8 +160,16 @@ def check_clips(clips_dir: str | Path, model_rate: int = 44100) -> ClipReport:
 
 
 # -- 2. config -------------------------------------------------------------------
-def make_config(size: str, ssl_dim: int, final_proj: bool, speaker: str, sample_rate: int | None = None,
-                batch_size: int = 4, epochs: int = 100, layout: str = "fork") -> dict[str, Any]:
+def make_config(
+    size: str,
+    ssl_dim: int,
+    final_proj: bool,
+    speaker: str,
+    sample_rate: int | None = None,
+    batch_size: int = 4,
+    epochs: int = 100,
+    layout: str = "fork",
+) -> dict[str, Any]:
     """A so-vits-svc 4.x config (``full`` sizes as the templates; ``tiny`` for tests / CPU trials).
 
     ``layout`` ``4.1``: the keys of so-vits-svc 4.1's ``configs_template/config_template.json``
@@ -165,23 +181,65 @@ def make_config(size: str, ssl_dim: int, final_proj: bool, speaker: str, sample_
         raise VoiceTrainError(f"unknown config layout {layout!r} (4.1, fork)")
     if size == "full":
         sr = sample_rate or 44100
-        data = dict(sampling_rate=sr, filter_length=2048, hop_length=512, win_length=2048, n_mel_channels=80,
-                    mel_fmin=0.0, mel_fmax=sr // 2)
-        model = dict(inter_channels=192, hidden_channels=192, filter_channels=768, n_heads=2, n_layers=6,
-                     kernel_size=3, p_dropout=0.1, resblock="1", resblock_kernel_sizes=[3, 7, 11],
-                     resblock_dilation_sizes=[[1, 3, 5], [1, 3, 5], [1, 3, 5]], upsample_rates=[8, 8, 2, 2, 2],
-                     upsample_initial_channel=512, upsample_kernel_sizes=[16, 16, 4, 4, 4], n_layers_q=3,
-                     use_spectral_norm=False, gin_channels=256, n_speakers=200)
+        data = dict(
+            sampling_rate=sr,
+            filter_length=2048,
+            hop_length=512,
+            win_length=2048,
+            n_mel_channels=80,
+            mel_fmin=0.0,
+            mel_fmax=sr // 2,
+        )
+        model = dict(
+            inter_channels=192,
+            hidden_channels=192,
+            filter_channels=768,
+            n_heads=2,
+            n_layers=6,
+            kernel_size=3,
+            p_dropout=0.1,
+            resblock="1",
+            resblock_kernel_sizes=[3, 7, 11],
+            resblock_dilation_sizes=[[1, 3, 5], [1, 3, 5], [1, 3, 5]],
+            upsample_rates=[8, 8, 2, 2, 2],
+            upsample_initial_channel=512,
+            upsample_kernel_sizes=[16, 16, 4, 4, 4],
+            n_layers_q=3,
+            use_spectral_norm=False,
+            gin_channels=256,
+            n_speakers=200,
+        )
         segment = 10240
     elif size == "tiny":
         sr = sample_rate or 16000
-        data = dict(sampling_rate=sr, filter_length=512, hop_length=160, win_length=512, n_mel_channels=40,
-                    mel_fmin=0.0, mel_fmax=sr // 2)
-        model = dict(inter_channels=16, hidden_channels=16, filter_channels=32, n_heads=2, n_layers=1,
-                     kernel_size=3, p_dropout=0.1, resblock="2", resblock_kernel_sizes=[3],
-                     resblock_dilation_sizes=[[1, 3]], upsample_rates=[8, 5, 4], upsample_initial_channel=32,
-                     upsample_kernel_sizes=[16, 15, 8], n_layers_q=1, use_spectral_norm=False, gin_channels=16,
-                     n_speakers=4)
+        data = dict(
+            sampling_rate=sr,
+            filter_length=512,
+            hop_length=160,
+            win_length=512,
+            n_mel_channels=40,
+            mel_fmin=0.0,
+            mel_fmax=sr // 2,
+        )
+        model = dict(
+            inter_channels=16,
+            hidden_channels=16,
+            filter_channels=32,
+            n_heads=2,
+            n_layers=1,
+            kernel_size=3,
+            p_dropout=0.1,
+            resblock="2",
+            resblock_kernel_sizes=[3],
+            resblock_dilation_sizes=[[1, 3]],
+            upsample_rates=[8, 5, 4],
+            upsample_initial_channel=32,
+            upsample_kernel_sizes=[16, 15, 8],
+            n_layers_q=1,
+            use_spectral_norm=False,
+            gin_channels=16,
+            n_speakers=4,
+        )
         segment = 160 * 16
     else:
         raise VoiceTrainError(f"unknown model size {size!r} (tiny, full)")
@@ -189,38 +247,109 @@ def make_config(size: str, ssl_dim: int, final_proj: bool, speaker: str, sample_
         raise VoiceTrainError("internal: upsample rates must multiply to the hop length")
     data.update(max_wav_value=32768.0, contentvec_final_proj=bool(final_proj))
     model.update(ssl_dim=int(ssl_dim), type_="hifi-gan", sampling_rate=sr)
-    train = dict(discriminator="tiny" if size == "tiny" else "full", seed=1234, epochs=int(epochs), learning_rate=1e-4, betas=[0.8, 0.99], eps=1e-9,
-                 batch_size=int(batch_size), fp16_run=False, lr_decay=0.999875, segment_size=segment,
-                 c_mel=45, c_kl=1.0, keep_ckpts=3, log_interval=200, eval_interval=800)
+    train = dict(
+        discriminator="tiny" if size == "tiny" else "full",
+        seed=1234,
+        epochs=int(epochs),
+        learning_rate=1e-4,
+        betas=[0.8, 0.99],
+        eps=1e-9,
+        batch_size=int(batch_size),
+        fp16_run=False,
+        lr_decay=0.999875,
+        segment_size=segment,
+        c_mel=45,
+        c_kl=1.0,
+        keep_ckpts=3,
+        log_interval=200,
+        eval_interval=800,
+    )
     return {"train": train, "data": data, "model": model, "spk": {speaker: 0}}
 
 
-def _config_41(size: str, ssl_dim: int, final_proj: bool, speaker: str, sample_rate: int | None,
-               batch_size: int, epochs: int) -> dict[str, Any]:
+def _config_41(
+    size: str, ssl_dim: int, final_proj: bool, speaker: str, sample_rate: int | None, batch_size: int, epochs: int
+) -> dict[str, Any]:
     base = make_config(size, ssl_dim, final_proj, speaker, sample_rate, batch_size, epochs, layout="fork")
     sr = base["data"]["sampling_rate"]
-    train = {"log_interval": 200, "eval_interval": 800, "seed": 1234, "epochs": int(epochs), "learning_rate": 0.0001,
-             "betas": [0.8, 0.99], "eps": 1e-09, "batch_size": int(batch_size), "fp16_run": False, "half_type": "fp16",
-             "lr_decay": 0.999875, "segment_size": base["train"]["segment_size"], "init_lr_ratio": 1,
-             "warmup_epochs": 0, "c_mel": 45, "c_kl": 1.0, "use_sr": True, "max_speclen": 512, "port": "8001",
-             "keep_ckpts": 3, "all_in_mem": False, "vol_aug": False}
+    train = {
+        "log_interval": 200,
+        "eval_interval": 800,
+        "seed": 1234,
+        "epochs": int(epochs),
+        "learning_rate": 0.0001,
+        "betas": [0.8, 0.99],
+        "eps": 1e-09,
+        "batch_size": int(batch_size),
+        "fp16_run": False,
+        "half_type": "fp16",
+        "lr_decay": 0.999875,
+        "segment_size": base["train"]["segment_size"],
+        "init_lr_ratio": 1,
+        "warmup_epochs": 0,
+        "c_mel": 45,
+        "c_kl": 1.0,
+        "use_sr": True,
+        "max_speclen": 512,
+        "port": "8001",
+        "keep_ckpts": 3,
+        "all_in_mem": False,
+        "vol_aug": False,
+    }
     if size == "tiny":
-        train["discriminator"] = "tiny"   # this trainer's small discriminator (the original ignores the key)
+        train["discriminator"] = "tiny"  # this trainer's small discriminator (the original ignores the key)
     d = base["data"]
-    data = {"training_files": "filelists/train.txt", "validation_files": "filelists/val.txt",
-            "max_wav_value": 32768.0, "sampling_rate": sr, "filter_length": d["filter_length"],
-            "hop_length": d["hop_length"], "win_length": d["win_length"], "n_mel_channels": d["n_mel_channels"],
-            "mel_fmin": 0.0, "mel_fmax": sr // 2, "unit_interpolate_mode": "nearest"}
+    data = {
+        "training_files": "filelists/train.txt",
+        "validation_files": "filelists/val.txt",
+        "max_wav_value": 32768.0,
+        "sampling_rate": sr,
+        "filter_length": d["filter_length"],
+        "hop_length": d["hop_length"],
+        "win_length": d["win_length"],
+        "n_mel_channels": d["n_mel_channels"],
+        "mel_fmin": 0.0,
+        "mel_fmax": sr // 2,
+        "unit_interpolate_mode": "nearest",
+    }
     m = base["model"]
-    model = {k: m[k] for k in ("inter_channels", "hidden_channels", "filter_channels", "n_heads", "n_layers",
-                               "kernel_size", "p_dropout", "resblock", "resblock_kernel_sizes",
-                               "resblock_dilation_sizes", "upsample_rates", "upsample_initial_channel",
-                               "upsample_kernel_sizes", "n_layers_q")}
-    model.update({"n_layers_trans_flow": 3, "n_flow_layer": 4, "use_spectral_norm": False,
-                  "gin_channels": m["gin_channels"], "ssl_dim": int(ssl_dim), "n_speakers": m["n_speakers"],
-                  "vocoder_name": "nsf-hifigan", "speech_encoder": "vec256l9" if final_proj else "vec768l12",
-                  "speaker_embedding": False, "vol_embedding": False, "use_depthwise_conv": False,
-                  "flow_share_parameter": False, "use_automatic_f0_prediction": True, "use_transformer_flow": False})
+    model = {
+        k: m[k]
+        for k in (
+            "inter_channels",
+            "hidden_channels",
+            "filter_channels",
+            "n_heads",
+            "n_layers",
+            "kernel_size",
+            "p_dropout",
+            "resblock",
+            "resblock_kernel_sizes",
+            "resblock_dilation_sizes",
+            "upsample_rates",
+            "upsample_initial_channel",
+            "upsample_kernel_sizes",
+            "n_layers_q",
+        )
+    }
+    model.update(
+        {
+            "n_layers_trans_flow": 3,
+            "n_flow_layer": 4,
+            "use_spectral_norm": False,
+            "gin_channels": m["gin_channels"],
+            "ssl_dim": int(ssl_dim),
+            "n_speakers": m["n_speakers"],
+            "vocoder_name": "nsf-hifigan",
+            "speech_encoder": "vec256l9" if final_proj else "vec768l12",
+            "speaker_embedding": False,
+            "vol_embedding": False,
+            "use_depthwise_conv": False,
+            "flow_share_parameter": False,
+            "use_automatic_f0_prediction": True,
+            "use_transformer_flow": False,
+        }
+    )
     return {"train": train, "data": data, "model": model, "spk": {speaker: 0}}
 
 
@@ -254,15 +383,21 @@ def build_discriminator(size: str, use_spectral_norm: bool = False):
             self.period, self.use_spectral_norm = period, use_spectral_norm
             ch = [1, 8, 16, 32, 64, 64]
             self.convs = nn.ModuleList(
-                norm(nn.Conv2d(ch[i], ch[i + 1], (5, 1), (3 if i < 4 else 1, 1), padding=(2, 0))) for i in range(5))
+                norm(nn.Conv2d(ch[i], ch[i + 1], (5, 1), (3 if i < 4 else 1, 1), padding=(2, 0))) for i in range(5)
+            )
             self.conv_post = norm(nn.Conv2d(64, 1, (3, 1), 1, padding=(1, 0)))
 
     class SmallS(DiscriminatorS):
         def __init__(self):
             nn.Module.__init__(self)
-            self.convs = nn.ModuleList([
-                norm(nn.Conv1d(1, 8, 15, 1, padding=7)), norm(nn.Conv1d(8, 16, 41, 4, groups=4, padding=20)),
-                norm(nn.Conv1d(16, 32, 41, 4, groups=8, padding=20)), norm(nn.Conv1d(32, 64, 5, 1, padding=2))])
+            self.convs = nn.ModuleList(
+                [
+                    norm(nn.Conv1d(1, 8, 15, 1, padding=7)),
+                    norm(nn.Conv1d(8, 16, 41, 4, groups=4, padding=20)),
+                    norm(nn.Conv1d(16, 32, 41, 4, groups=8, padding=20)),
+                    norm(nn.Conv1d(32, 64, 5, 1, padding=2)),
+                ]
+            )
             self.conv_post = norm(nn.Conv1d(64, 1, 3, 1, padding=1))
 
     class SmallMPD(MultiPeriodDiscriminator):
@@ -292,11 +427,12 @@ def prepare_audio(y: np.ndarray, sr: int, target_sr: int) -> list[np.ndarray]:
     max_len = int(MAX_CLIP_SECONDS * target_sr)
     n_pieces = max(1, math.ceil(len(y) / max_len))
     size = math.ceil(len(y) / n_pieces)
-    return [y[i:i + size] for i in range(0, len(y), size) if len(y[i:i + size]) >= MIN_CLIP_SECONDS * target_sr]
+    return [y[i : i + size] for i in range(0, len(y), size) if len(y[i : i + size]) >= MIN_CLIP_SECONDS * target_sr]
 
 
-def extract_features(audio: np.ndarray, hps, content_model, f0_method: str, spk_id: int,
-                     device: str = "cpu") -> dict[str, Any]:
+def extract_features(
+    audio: np.ndarray, hps, content_model, f0_method: str, spk_id: int, device: str = "cpu"
+) -> dict[str, Any]:
     """The training record of one piece: content, f0, uv, spec, mel_spec, audio, spk."""
     import so_vits_svc_fork.f0 as f0_mod
     import torch
@@ -312,13 +448,14 @@ def extract_features(audio: np.ndarray, hps, content_model, f0_method: str, spk_
     f0 = torch.from_numpy(np.asarray(f0, dtype=np.float32))
     uv = torch.from_numpy(np.asarray(uv, dtype=np.float32))
     wav = torch.from_numpy(audio).float()
-    if hps.model.get("speech_encoder") is not None:   # 4.1 layout: as the original's preprocessing
+    if hps.model.get("speech_encoder") is not None:  # 4.1 layout: as the original's preprocessing
         from .contentvec import content_units
         from .sovits_compat import ensure_torchaudio
         from .sovits_models import repeat_expand_2d
 
         ensure_torchaudio()
         import torchaudio
+
         proj = hps.model.speech_encoder == "vec256l9"
         wav16k = torchaudio.transforms.Resample(sr, 16000)(wav[None]) if sr != 16000 else wav[None]
         with torch.inference_mode():
@@ -326,16 +463,27 @@ def extract_features(audio: np.ndarray, hps, content_model, f0_method: str, spk_
         c = repeat_expand_2d(c.squeeze(0), f0.shape[0], hps.data.get("unit_interpolate_mode") or "left")
     else:
         with torch.inference_mode():
-            c = utils.get_content(content_model, wav.to(device), device, sr=sr,
-                                  legacy_final_proj=hps.data.get("contentvec_final_proj", True)).cpu()
+            c = utils.get_content(
+                content_model,
+                wav.to(device),
+                device,
+                sr=sr,
+                legacy_final_proj=hps.data.get("contentvec_final_proj", True),
+            ).cpu()
         c = utils.repeat_expand_2d(c.squeeze(0), f0.shape[0])
     wav2 = wav.unsqueeze(0)
     spec = spectrogram_torch(wav2, hps).squeeze(0)
     mel = spec_to_mel_torch(spec, hps)
     n = min(spec.shape[1], mel.shape[1], f0.shape[0], uv.shape[0], c.shape[1])
-    return {"spec": spec[:, :n].clone(), "mel_spec": mel[:, :n].clone(), "f0": f0[:n].clone(),
-            "uv": uv[:n].clone(), "content": c[:, :n].clone(), "audio": wav2.clone(),
-            "spk": torch.tensor(spk_id).long()}
+    return {
+        "spec": spec[:, :n].clone(),
+        "mel_spec": mel[:, :n].clone(),
+        "f0": f0[:n].clone(),
+        "uv": uv[:n].clone(),
+        "content": c[:, :n].clone(),
+        "audio": wav2.clone(),
+        "spk": torch.tensor(spk_id).long(),
+    }
 
 
 # -- 4. training -------------------------------------------------------------------
@@ -346,15 +494,15 @@ class TrainOptions:
     contentvec: Path
     speaker: str = ""
     size: str = "full"
-    units: str = "auto"              # "auto" | "vec768" (last layer) | "legacy" (layer 9 + final_proj, 256-d)
-    layout: str = "4.1"              # config format: "4.1" (the original's template) | "fork" (so-vits-svc-fork)
+    units: str = "auto"  # "auto" | "vec768" (last layer) | "legacy" (layer 9 + final_proj, 256-d)
+    layout: str = "4.1"  # config format: "4.1" (the original's template) | "fork" (so-vits-svc-fork)
     epochs: int = 100
     batch_size: int = 4
     save_every: int = 10
     keep: int = 3
     f0_method: str = "dio"
     device: str = "cpu"
-    pretrained: Path | None = None   # folder with G_0.pth / D_0.pth to start from
+    pretrained: Path | None = None  # folder with G_0.pth / D_0.pth to start from
     seed: int = 1234
     log: Callable[[str], None] = print
 
@@ -391,8 +539,10 @@ def _load_into(module, optimizer, path: Path, strict_shapes: bool, log) -> int:
     target = module.state_dict()
     bad = [k for k, v in state.items() if k in target and tuple(v.shape) != tuple(target[k].shape)]
     if bad and strict_shapes:
-        raise VoiceTrainError(f"{path} does not match the model config ({', '.join(bad[:3])}); resume with the "
-                              "same --size/--units, or train into a new --out folder")
+        raise VoiceTrainError(
+            f"{path} does not match the model config ({', '.join(bad[:3])}); resume with the "
+            "same --size/--units, or train into a new --out folder"
+        )
     if bad:
         log(f"  {path.name}: {len(bad)} tensors differ in shape from this config and start fresh ({bad[0]}, …)")
     module.load_state_dict({**target, **{k: v for k, v in state.items() if k in target and k not in bad}})
@@ -407,8 +557,12 @@ def _load_into(module, optimizer, path: Path, strict_shapes: bool, log) -> int:
 def _save(module, optimizer, lr: float, epoch: int, path: Path) -> None:
     import torch
 
-    payload = {"model": module.state_dict(), "iteration": int(epoch), "optimizer": optimizer.state_dict(),
-               "learning_rate": float(lr)}
+    payload = {
+        "model": module.state_dict(),
+        "iteration": int(epoch),
+        "optimizer": optimizer.state_dict(),
+        "learning_rate": float(lr),
+    }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
@@ -440,6 +594,7 @@ def train_voice(opts: TrainOptions) -> TrainResult:
     speaker = opts.speaker or out.name
     resolve_contentvec(opts.contentvec)
     from ..output_paths import OutputPathError, check_out_folder
+
     try:
         check_out_folder(out, "--out")
     except OutputPathError as exc:
@@ -447,8 +602,10 @@ def train_voice(opts: TrainOptions) -> TrainResult:
     partial = out.with_name(out.name + ".partial")
     if out.exists() and not (out / "config.json").is_file():
         if any(out.iterdir()):
-            raise VoiceTrainError(f"{out} exists and is not a so-vits voice folder (no config.json): choose a new "
-                                  "--out folder; nothing there was changed")
+            raise VoiceTrainError(
+                f"{out} exists and is not a so-vits voice folder (no config.json): choose a new "
+                "--out folder; nothing there was changed"
+            )
         out.rmdir()
     work = out if out.is_dir() else partial
     resuming = (work / "config.json").is_file()
@@ -459,14 +616,15 @@ def train_voice(opts: TrainOptions) -> TrainResult:
             config = json.loads((work / "config.json").read_text(encoding="utf-8"))
             speaker = next(iter(config["spk"]))
         except (ValueError, KeyError, StopIteration) as exc:
-            raise VoiceTrainError(f"{work / 'config.json'} is damaged ({exc}): restore it, or train into a new "
-                                  "--out folder") from exc
+            raise VoiceTrainError(
+                f"{work / 'config.json'} is damaged ({exc}): restore it, or train into a new --out folder"
+            ) from exc
         log(f"resuming the voice in {work} (speaker {speaker!r})")
     model_rate = config["data"]["sampling_rate"] if resuming else (16000 if opts.size == "tiny" else 44100)
     report = check_clips(opts.clips, model_rate)
     for line in report.lines():
         log(line)
-    work.mkdir(parents=True, exist_ok=True)   # only once the clips can make a voice
+    work.mkdir(parents=True, exist_ok=True)  # only once the clips can make a voice
 
     # 2. encoder + config
     sovits_compat.import_fork()  # torchaudio stand-in + offline patches before the fork loads
@@ -484,12 +642,15 @@ def train_voice(opts: TrainOptions) -> TrainResult:
     content_model = load_contentvec(opts.contentvec, device=device, final_proj=legacy)
     ssl_dim = content_model.config.classifier_proj_size if legacy else content_model.config.hidden_size
     if not resuming:
-        config = make_config(opts.size, ssl_dim, legacy, speaker, batch_size=opts.batch_size, epochs=opts.epochs,
-                             layout=opts.layout)
+        config = make_config(
+            opts.size, ssl_dim, legacy, speaker, batch_size=opts.batch_size, epochs=opts.epochs, layout=opts.layout
+        )
         write_json(work / "config.json", config)
     elif config["model"]["ssl_dim"] != ssl_dim:
-        raise VoiceTrainError(f"{out}/config.json expects {config['model']['ssl_dim']}-dim ContentVec units, the "
-                              f"encoder at {opts.contentvec} gives {ssl_dim}: use the encoder the voice was started with")
+        raise VoiceTrainError(
+            f"{out}/config.json expects {config['model']['ssl_dim']}-dim ContentVec units, the "
+            f"encoder at {opts.contentvec} gives {ssl_dim}: use the encoder the voice was started with"
+        )
     hps = HParams(**config)
     sr = hps.data.sampling_rate
 
@@ -516,8 +677,9 @@ def train_voice(opts: TrainOptions) -> TrainResult:
                     torch.save(rec, tmp)
                 records.append(path)
             log(f"features: {i + 1}/{len(report.usable)} clips ({time.perf_counter() - t0:.1f} s)")
-        write_json(manifest_path, {"clips": sorted(signature), "f0_method": opts.f0_method,
-                                   "files": [p.name for p in records]})
+        write_json(
+            manifest_path, {"clips": sorted(signature), "f0_method": opts.f0_method, "files": [p.name for p in records]}
+        )
     if not records:
         raise VoiceTrainError("no usable audio remained after trimming silence: check the clips")
     del content_model
@@ -539,8 +701,9 @@ def train_voice(opts: TrainOptions) -> TrainResult:
 
     torch.manual_seed(opts.seed)
     random.seed(opts.seed)
-    net_g = SynthesizerTrn(hps.data.filter_length // 2 + 1, hps.train.segment_size // hps.data.hop_length,
-                           **fork_generator_kwargs(config)).to(device)
+    net_g = SynthesizerTrn(
+        hps.data.filter_length // 2 + 1, hps.train.segment_size // hps.data.hop_length, **fork_generator_kwargs(config)
+    ).to(device)
     net_d = build_discriminator(config["train"].get("discriminator", "full"), hps.model.use_spectral_norm).to(device)
     lr = hps.train.learning_rate
     optim_g = torch.optim.AdamW(net_g.parameters(), lr, betas=hps.train.betas, eps=hps.train.eps)
@@ -560,13 +723,15 @@ def train_voice(opts: TrainOptions) -> TrainResult:
             _load_into(net, None, p, False, log)
         log(f"starting from the pretrained model in {opts.pretrained}")
     else:
-        log("starting from random weights (no --pretrained G_0.pth/D_0.pth): expect many epochs before it "
-            "sounds like speech")
+        log(
+            "starting from random weights (no --pretrained G_0.pth/D_0.pth): expect many epochs before it "
+            "sounds like speech"
+        )
     sched_g = torch.optim.lr_scheduler.ExponentialLR(optim_g, gamma=hps.train.lr_decay, last_epoch=-1)
     sched_d = torch.optim.lr_scheduler.ExponentialLR(optim_d, gamma=hps.train.lr_decay, last_epoch=-1)
     for g in (optim_g, optim_d):
         for group in g.param_groups:
-            group["lr"] = lr * hps.train.lr_decay ** start_epoch
+            group["lr"] = lr * hps.train.lr_decay**start_epoch
     collate = TextAudioCollate()
     batch_size = max(1, min(int(opts.batch_size), len(records)))
     segment_frames = hps.train.segment_size // hps.data.hop_length
@@ -576,7 +741,9 @@ def train_voice(opts: TrainOptions) -> TrainResult:
         order = list(range(len(data)))
         random.shuffle(order)
         for i in range(0, len(order), batch_size):
-            yield [x.to(device) if torch.is_tensor(x) else x for x in collate([data[j] for j in order[i:i + batch_size]])]
+            yield [
+                x.to(device) if torch.is_tensor(x) else x for x in collate([data[j] for j in order[i : i + batch_size]])
+            ]
 
     steps = 0
     losses: dict[str, float] = {}
@@ -593,12 +760,13 @@ def train_voice(opts: TrainOptions) -> TrainResult:
             sums: dict[str, float] = {}
             for c, f0, spec, mel, y, g, lengths, uv in batches():
                 y_hat, _, ids_slice, z_mask, (z, z_p, m_p, logs_p, m_q, logs_q), pred_lf0, _, lf0 = net_g(
-                    c, f0, uv, spec, g=g, c_lengths=lengths, spec_lengths=lengths)
+                    c, f0, uv, spec, g=g, c_lengths=lengths, spec_lengths=lengths
+                )
                 y_mel = commons.slice_segments(mel, ids_slice, segment_frames)
                 y_hat_mel = mel_spectrogram_torch(y_hat.squeeze(1), hps)
-                y_mel = y_mel[..., :y_hat_mel.shape[-1]]
+                y_mel = y_mel[..., : y_hat_mel.shape[-1]]
                 y = commons.slice_segments(y, ids_slice * hps.data.hop_length, hps.train.segment_size)
-                y = y[..., :y_hat.shape[-1]]
+                y = y[..., : y_hat.shape[-1]]
                 # discriminator
                 y_d_r, y_d_g, _, _ = net_d(y, y_hat.detach())
                 loss_d, _, _ = discriminator_loss(y_d_r, y_d_g)
@@ -624,11 +792,14 @@ def train_voice(opts: TrainOptions) -> TrainResult:
             losses = {k: v / n_batches for k, v in sums.items()}
             dt = time.perf_counter() - t_epoch
             left = (opts.epochs - epoch) * dt
-            log(f"epoch {epoch}/{opts.epochs}  {n_batches} steps  loss g {losses['g']:.3f} d {losses['d']:.3f} "
-                f"mel {losses['mel']:.3f}  {dt:.1f} s/epoch  ~{left / 60:.1f} min left")
+            log(
+                f"epoch {epoch}/{opts.epochs}  {n_batches} steps  loss g {losses['g']:.3f} d {losses['d']:.3f} "
+                f"mel {losses['mel']:.3f}  {dt:.1f} s/epoch  ~{left / 60:.1f} min left"
+            )
             if epoch % max(1, opts.save_every) == 0 or epoch == opts.epochs:
-                saved = _checkpoint(net_g, optim_g, net_d, optim_d, optim_g.param_groups[0]["lr"], epoch, work, opts,
-                                    log)
+                saved = _checkpoint(
+                    net_g, optim_g, net_d, optim_d, optim_g.param_groups[0]["lr"], epoch, work, opts, log
+                )
     except KeyboardInterrupt:
         done = epoch - 1
         if done > start_epoch:
@@ -646,14 +817,16 @@ def train_voice(opts: TrainOptions) -> TrainResult:
         saved = _checkpoint(net_g, optim_g, net_d, optim_d, optim_g.param_groups[0]["lr"], epoch, work, opts, log)
     final = _publish(work, out, log)
     checkpoint = final / saved.name
-    log(f"voice ready: {final} ({checkpoint.name}); use it with --set voice.vc_backend=sovits "
-        f"--set voice.sovits_dir={final} --set voice.contentvec_dir={opts.contentvec}")
+    log(
+        f"voice ready: {final} ({checkpoint.name}); use it with --set voice.vc_backend=sovits "
+        f"--set voice.sovits_dir={final} --set voice.contentvec_dir={opts.contentvec}"
+    )
     return TrainResult(final, checkpoint, epoch, steps, time.perf_counter() - t_start, losses, report)
 
 
 def _checkpoint(net_g, optim_g, net_d, optim_d, lr, epoch, work: Path, opts: TrainOptions, log) -> Path:
     g_path, d_path = work / f"G_{epoch}.pth", work / f"D_{epoch}.pth"
-    _save(net_d, optim_d, lr, epoch, d_path)   # D first: a G without its D is never the newest pair
+    _save(net_d, optim_d, lr, epoch, d_path)  # D first: a G without its D is never the newest pair
     _save(net_g, optim_g, lr, epoch, g_path)
     log(f"  saved {g_path.name}")
     _prune(work, opts.keep, log)

@@ -14,6 +14,7 @@ The stand-in for so-vits-svc when no model is configured.  Per sentence:
 
 Same sample rate and length in and out.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,13 +22,14 @@ from typing import Iterator
 
 import numpy as np
 
+from pipelines.media.audio import as_mono_float32, fit_length, peak_limit
+
 from ..messages import AudioChunk, Message
 from ..optional import require
 from ..stage import Stage, TurnContext
-from pipelines.media.audio import as_mono_float32, fit_length, peak_limit
 
-FRAME_PERIOD_MS = 10.0   # 10 ms: about a third faster than 5 ms, fine for TTS input (so-vits hops ~11.6 ms)
-F0_FLOOR, F0_CEIL = 60.0, 900.0     # analysis range (espeak voices and people alike)
+FRAME_PERIOD_MS = 10.0  # 10 ms: about a third faster than 5 ms, fine for TTS input (so-vits hops ~11.6 ms)
+F0_FLOOR, F0_CEIL = 60.0, 900.0  # analysis range (espeak voices and people alike)
 F0_OUT_MIN, F0_OUT_MAX = 50.0, 1100.0
 
 
@@ -69,8 +71,14 @@ def warp_envelope(sp: np.ndarray, ratio: float) -> np.ndarray:
 class WorldConverter:
     """Stateless WORLD analysis → pitch/formant change → synthesis (thread-safe)."""
 
-    def __init__(self, target_median_hz: float, spread: float = 1.0, formant_shift: float = 1.0,
-                 semitones: float = 0.0, f0_method: str = "dio") -> None:
+    def __init__(
+        self,
+        target_median_hz: float,
+        spread: float = 1.0,
+        formant_shift: float = 1.0,
+        semitones: float = 0.0,
+        f0_method: str = "dio",
+    ) -> None:
         if not target_median_hz or target_median_hz <= 0:
             raise ValueError(f"persona voice.f0_median_hz must be a positive pitch in Hz, got {target_median_hz!r}")
         if formant_shift <= 0:
@@ -123,9 +131,13 @@ class WorldConversion(Stage):
 
     def load(self) -> None:
         v = self.persona.voice
-        self.converter = WorldConverter(v.f0_median_hz, v.f0_spread, v.formant_shift,
-                                        semitones=self.settings.voice.transpose,
-                                        f0_method=self.settings.voice.f0_method)
+        self.converter = WorldConverter(
+            v.f0_median_hz,
+            v.f0_spread,
+            v.formant_shift,
+            semitones=self.settings.voice.transpose,
+            f0_method=self.settings.voice.f0_method,
+        )
         # first call pays for pyworld's lazy set-up, not the first sentence of the first turn
         sr = 22050
         tone = 0.3 * np.sin(2 * np.pi * 150 * np.arange(int(0.2 * sr)) / sr)
@@ -137,6 +149,11 @@ class WorldConversion(Stage):
         if self.converter is None:
             self.load()
         out = self.converter.convert(msg.samples, msg.sample_rate)
-        yield AudioChunk(msg.turn_id, self.next_seq(msg.turn_id), samples=out,
-                         sample_rate=msg.sample_rate, text=msg.text,
-                         phonemes=msg.phonemes)  # conversion keeps the timing
+        yield AudioChunk(
+            msg.turn_id,
+            self.next_seq(msg.turn_id),
+            samples=out,
+            sample_rate=msg.sample_rate,
+            text=msg.text,
+            phonemes=msg.phonemes,
+        )  # conversion keeps the timing

@@ -1,4 +1,5 @@
 """Fixtures for the desktop-app tests: offscreen Qt, styled app, windows over toy or real engines."""
+
 from __future__ import annotations
 
 import os
@@ -16,6 +17,7 @@ import pytest  # noqa: E402
 QT_MISSING = check_qt_libraries("offscreen")
 
 if QT_MISSING:
+
     class _QtSkip(pytest.Item):
         def runtest(self):
             pytest.skip(QT_MISSING)
@@ -31,6 +33,7 @@ if QT_MISSING:
         """Every Qt test module becomes one skip (its imports of PySide6 would fail)."""
         return _QtCannotStart.from_parent(parent, path=module_path)
 
+
 from pipelines.engine import Engine  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
 from pipelines.testing.toy_stages import FlatFace, PassAudio, ScriptedDialogue, ToneTTS  # noqa: E402
@@ -42,6 +45,7 @@ REPLY = "你好，我是小林。今天天气很好！我们去公园散步吧�
 def _limit_threads():
     try:
         import torch
+
         torch.set_num_threads(1)
     except ImportError:
         pass
@@ -51,6 +55,7 @@ def _limit_threads():
 def styled_app(qapp):
     from app.qt_env import install_fonts
     from app.style import STYLESHEET
+
     install_fonts(qapp)
     qapp.setStyleSheet(STYLESHEET)
     return qapp
@@ -65,8 +70,12 @@ class ToyFactory:
         self.engines = []
 
     def __call__(self, settings, sink):
-        self.stages = {"dialogue": ScriptedDialogue(self.reply, self.delay), "tts": ToneTTS(self.fail_on),
-                       "vc": PassAudio(), "face": FlatFace()}
+        self.stages = {
+            "dialogue": ScriptedDialogue(self.reply, self.delay),
+            "tts": ToneTTS(self.fail_on),
+            "vc": PassAudio(),
+            "face": FlatFace(),
+        }
         eng = Engine(settings, stages=self.stages, sink=sink, log_path=self.tmp_path / "log.jsonl")
         self.engines.append(eng)
         return eng
@@ -77,20 +86,21 @@ def make_window(styled_app, qtbot, tmp_path):
     """``make_window(factory=None, **kw)``: a shown MainWindow (toy stages by default), engine loaded."""
     from app.audio_output import SilentAudioOutput
     from app.main_window import MainWindow
+
     windows = []
 
     def make(factory=None, settings=None, wait_ready=True, **kw):
         factory = factory or ToyFactory(tmp_path)
         settings = settings or Settings(output_dir=str(tmp_path / "out"))
         audio = kw.pop("audio", None) or SilentAudioOutput(record=True)
-        w = MainWindow(settings=settings, settings_path=tmp_path / "settings.json", engine_factory=factory,
-                       audio=audio, **kw)
+        w = MainWindow(
+            settings=settings, settings_path=tmp_path / "settings.json", engine_factory=factory, audio=audio, **kw
+        )
         qtbot.addWidget(w)
         w.show()
         windows.append(w)
         if wait_ready:
-            qtbot.waitUntil(lambda: w.controller.engine is not None and w.chat.send_button.isEnabled(),
-                            timeout=120_000)
+            qtbot.waitUntil(lambda: w.controller.engine is not None and w.chat.send_button.isEnabled(), timeout=120_000)
         return w
 
     yield make
@@ -103,5 +113,6 @@ def tiny_glm(tmp_path_factory):
     """A tiny random GLM folder (real architecture and tokenizer) trained on the default chat log."""
     from pipelines.dialogue.tiny_model import build_tiny_glm, chat_log_texts
     from pipelines.settings import DEFAULT_PERSONA
+
     out = tmp_path_factory.mktemp("models") / "tiny-glm"
     return build_tiny_glm(out, chat_log_texts(DEFAULT_PERSONA / "chat.jsonl"), vocab_size=600)

@@ -1,4 +1,5 @@
 """The main window over toy stages: streaming, keys, player sync, Stop, errors, Clear."""
+
 from __future__ import annotations
 
 import time
@@ -119,6 +120,7 @@ def test_clear_empties_history_in_window_and_engine(make_window, qtbot, tmp_path
 
 def test_ui_thread_never_runs_a_stage(make_window, qtbot, tmp_path):
     import threading
+
     main = threading.get_ident()
     seen = []
 
@@ -131,6 +133,7 @@ def test_ui_thread_never_runs_a_stage(make_window, qtbot, tmp_path):
                 def wrapped(msg, ctx, _orig=orig):
                     seen.append(threading.get_ident())
                     return _orig(msg, ctx)
+
                 st.process = wrapped
             return eng
 
@@ -148,8 +151,12 @@ def test_models_that_cannot_load_are_reported_and_fixed_from_settings(make_windo
     from pipelines.testing.toy_stages import FlatFace, PassAudio, ToneTTS
 
     def factory(settings, sink):  # real dialogue backend from the registry, toy voice and face
-        return Engine(settings, stages={"tts": ToneTTS(), "vc": PassAudio(), "face": FlatFace()}, sink=sink,
-                      log_path=tmp_path / "log.jsonl")
+        return Engine(
+            settings,
+            stages={"tts": ToneTTS(), "vc": PassAudio(), "face": FlatFace()},
+            sink=sink,
+            log_path=tmp_path / "log.jsonl",
+        )
 
     bad = Settings(output_dir=str(tmp_path / "out")).replace("dialogue.backend", "chatglm")
     w = make_window(factory, settings=bad, wait_ready=False)

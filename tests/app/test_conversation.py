@@ -1,5 +1,6 @@
 """The conversation is there after a restart (shown and given back to the dialogue); Clear asks first;
 the window's shortcuts."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
@@ -29,8 +30,12 @@ def test_history_comes_back_after_a_restart_and_clear_asks_first(make_window, qt
     w2 = make_window(_retrieval_factory, settings=settings)
     assert w2.restored_rounds == replies
     texts = [(b.role, b.text) for b in w2.chat.bubbles]
-    assert texts[0][0] == "notice" and texts[1:] == [("user", "晚安"), ("persona", replies[0][1]),
-                                                     ("user", "你好"), ("persona", replies[1][1])]
+    assert texts[0][0] == "notice" and texts[1:] == [
+        ("user", "晚安"),
+        ("persona", replies[0][1]),
+        ("user", "你好"),
+        ("persona", replies[1][1]),
+    ]
     dialogue = w2.controller.engine.stages["dialogue"]
     qtbot.waitUntil(lambda: dialogue.history == replies, timeout=10_000)  # the model has it too
     # Clear asks first: one press changes nothing
@@ -48,6 +53,7 @@ def test_history_comes_back_after_a_restart_and_clear_asks_first(make_window, qt
 
 def test_shortcuts(make_window, qtbot, tmp_path):
     from tests.app.conftest import ToyFactory
+
     w = make_window(ToyFactory(tmp_path, reply="这是很长的一句话，会说很久。" * 8, delay=0.03))
     w.activateWindow()
     qtbot.waitUntil(w.isActiveWindow, timeout=5000)

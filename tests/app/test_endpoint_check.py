@@ -1,4 +1,5 @@
 """Settings: the dialogue endpoint is checked against a real server on 127.0.0.1 when it is picked."""
+
 from PySide6.QtCore import Qt
 
 from tests.dialogue.openai_servers import ScriptServer, free_port
@@ -23,7 +24,10 @@ def test_a_live_endpoint_lists_its_models_and_offers_them_to_the_model_field(qtb
         qtbot.waitUntil(lambda: field.check_label.text().startswith("✓"), timeout=15000)
         assert ScriptServer.MODEL in field.check_label.text() and field.models == [ScriptServer.MODEL]
         completer = panel.widgets["dialogue.model"].completer()
-        assert completer is not None and completer.model().index(0, 0).data(Qt.ItemDataRole.DisplayRole) == ScriptServer.MODEL
+        assert (
+            completer is not None
+            and completer.model().index(0, 0).data(Qt.ItemDataRole.DisplayRole) == ScriptServer.MODEL
+        )
     finally:
         server.stop()
 

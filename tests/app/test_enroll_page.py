@@ -1,4 +1,5 @@
 """The enrollment page enrolls a synthetic clip with the CLI's code: report, crops, saved face."""
+
 from __future__ import annotations
 
 import json
@@ -13,14 +14,17 @@ from pipelines.settings import Settings
 @pytest.fixture(scope="module")
 def face_clip(tmp_path_factory):
     from pipelines.testing.portrait_clip import make_head_motion_clip
-    path, _ = make_head_motion_clip(tmp_path_factory.mktemp("clips") / "face.mp4", seconds=2.0, fps=25.0,
-                                    size=(480, 360), amount=0.6)
+
+    path, _ = make_head_motion_clip(
+        tmp_path_factory.mktemp("clips") / "face.mp4", seconds=2.0, fps=25.0, size=(480, 360), amount=0.6
+    )
     return path
 
 
 def test_enroll_page_enrolls_a_synthetic_clip(styled_app, qtbot, tmp_path, face_clip):
     from app.enroll_page import EnrollPage
     from pipelines.face.avatar.storage import read_avatar, read_report
+
     persona = tmp_path / "anna"
     page = EnrollPage(Settings())
     qtbot.addWidget(page)
@@ -63,6 +67,7 @@ def test_enroll_page_enrolls_a_synthetic_clip(styled_app, qtbot, tmp_path, face_
 def test_refused_clip_leaves_the_old_face(styled_app, qtbot, tmp_path, face_clip):
     from app.enroll_page import EnrollPage
     from pipelines.face.avatar.video_io import write_clip
+
     blank = write_clip(tmp_path / "blank.mp4", [np.full((120, 160, 3), 90, np.uint8)] * 10, fps=25.0)
     page = EnrollPage(Settings())
     qtbot.addWidget(page)
@@ -78,11 +83,14 @@ def test_refused_clip_leaves_the_old_face(styled_app, qtbot, tmp_path, face_clip
 def test_webcam_controls_follow_the_hardware(styled_app, qtbot):
     from app.enroll_page import EnrollPage
     from app.webcam import find_webcams
+
     page = EnrollPage(Settings())
     qtbot.addWidget(page)
     page.show()
-    qtbot.waitUntil(lambda: "webcam" in page.webcam_label.text().lower()
-                    and "looking" not in page.webcam_label.text(), timeout=30_000)
+    qtbot.waitUntil(
+        lambda: "webcam" in page.webcam_label.text().lower() and "looking" not in page.webcam_label.text(),
+        timeout=30_000,
+    )
     cams = find_webcams()
     assert page.record_button.isEnabled() == bool(cams)
     if not cams:
@@ -91,16 +99,22 @@ def test_webcam_controls_follow_the_hardware(styled_app, qtbot):
 
 def _snapshot(root):
     import hashlib
-    return {str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+
+    return {
+        str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
-def test_enrollment_never_touches_the_shipped_default_and_keeps_faces_restorable(styled_app, qtbot, tmp_path,
-                                                                                face_clip):
+def test_enrollment_never_touches_the_shipped_default_and_keeps_faces_restorable(
+    styled_app, qtbot, tmp_path, face_clip
+):
     from app.enroll_page import EnrollPage
     from pipelines.face.avatar.storage import FRAMES_FILE, read_avatar
     from pipelines.persona import Persona
     from pipelines.settings import DEFAULT_PERSONA
+
     before = _snapshot(DEFAULT_PERSONA)
     page = EnrollPage(Settings())
     qtbot.addWidget(page)
@@ -124,8 +138,11 @@ def test_enrollment_never_touches_the_shipped_default_and_keeps_faces_restorable
     assert saved == [str(mine / "avatar")]
     # the new persona works at once: its name, the default's words and voice, this face
     p = Persona.load(mine)
-    assert p.name == "mine" and p.chat_log is not None and p.chat_log.read_bytes() == (
-        DEFAULT_PERSONA / "chat.jsonl").read_bytes()
+    assert (
+        p.name == "mine"
+        and p.chat_log is not None
+        and p.chat_log.read_bytes() == (DEFAULT_PERSONA / "chat.jsonl").read_bytes()
+    )
     assert p.voice == Persona.load(DEFAULT_PERSONA).voice
     # frames stored compressed (lossless), not as a raw frames.npy
     av = read_avatar(mine / "avatar")

@@ -1,4 +1,5 @@
 """The fine-tuning page runs the CLI's fine-tuning code on a tiny model, with a live loss plot."""
+
 from __future__ import annotations
 
 import json
@@ -10,14 +11,17 @@ from pipelines.settings import Settings
 
 
 def _write_log(path, good: int, bad_lines: list[str]):
-    lines = [json.dumps({"prompt": f"问题{i}", "response": f"回答{i}，好的。", "history": []}, ensure_ascii=False)
-             for i in range(good)]
+    lines = [
+        json.dumps({"prompt": f"问题{i}", "response": f"回答{i}，好的。", "history": []}, ensure_ascii=False)
+        for i in range(good)
+    ]
     lines[1:1] = bad_lines
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def test_chat_log_report_lists_rejected_lines(styled_app, qtbot, tmp_path):
     from app.finetune_page import FinetunePage
+
     log = tmp_path / "chat.jsonl"
     _write_log(log, 5, ['{"prompt": "no reply here"}', "not json at all"])
     page = FinetunePage(Settings())
@@ -34,6 +38,7 @@ def test_chat_log_report_lists_rejected_lines(styled_app, qtbot, tmp_path):
 
 def test_tiny_finetune_runs_to_completion_with_loss_plot(styled_app, qtbot, tmp_path, tiny_glm):
     from app.finetune_page import FinetunePage
+
     log = tmp_path / "chat.jsonl"
     _write_log(log, 8, [])
     page = FinetunePage(Settings())
@@ -65,8 +70,12 @@ def test_tiny_finetune_runs_to_completion_with_loss_plot(styled_app, qtbot, tmp_
     assert [s for s, _ in page.plot.train] == list(range(1, 7))
     assert all(np.isfinite(v) for _, v in page.plot.train)
     img = page.plot.grab().toImage()
-    blue = sum(1 for x in range(0, img.width(), 2) for y in range(0, img.height(), 2)
-               if img.pixelColor(x, y).blue() > 200 and img.pixelColor(x, y).red() < 120)
+    blue = sum(
+        1
+        for x in range(0, img.width(), 2)
+        for y in range(0, img.height(), 2)
+        if img.pixelColor(x, y).blue() > 200 and img.pixelColor(x, y).red() < 120
+    )
     assert blue > 20, "the loss curve was not drawn"
     assert page.progress.value() == 6 and page.progress.maximum() == 6
     assert "step 6/6" in page.eta.text() or "steps/s" in page.eta.text()
@@ -80,6 +89,7 @@ def test_tiny_finetune_runs_to_completion_with_loss_plot(styled_app, qtbot, tmp_
 
 def test_cancel_then_resume(styled_app, qtbot, tmp_path, tiny_glm):
     from app.finetune_page import FinetunePage
+
     log = tmp_path / "chat.jsonl"
     _write_log(log, 8, [])
     page = FinetunePage(Settings())
@@ -113,6 +123,7 @@ def test_cancel_then_resume(styled_app, qtbot, tmp_path, tiny_glm):
 
 def test_start_again_into_the_same_folder_offers_resume_or_a_new_folder(styled_app, qtbot, tmp_path, tiny_glm):
     from app.finetune_page import FinetunePage
+
     log = tmp_path / "chat.jsonl"
     _write_log(log, 8, [])
     page = FinetunePage(Settings())
@@ -121,8 +132,14 @@ def test_start_again_into_the_same_folder_offers_resume_or_a_new_folder(styled_a
     page.data_edit.setText(str(log))
     page.base_edit.setText(str(tiny_glm))
     page.out_edit.setText(str(tmp_path / "pt"))
-    for spin, v in ((page.pre_seq_len, 4), (page.steps, 3), (page.batch, 2), (page.save_steps, 3),
-                    (page.max_src, 64), (page.max_tgt, 32)):
+    for spin, v in (
+        (page.pre_seq_len, 4),
+        (page.steps, 3),
+        (page.batch, 2),
+        (page.save_steps, 3),
+        (page.max_src, 64),
+        (page.max_tgt, 32),
+    ):
         spin.setValue(v)
     results = []
     page.finished.connect(results.append)

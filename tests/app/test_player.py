@@ -1,4 +1,5 @@
 """The audio-clocked player and the silent audio clock, without an engine."""
+
 from __future__ import annotations
 
 import time
@@ -25,14 +26,14 @@ def chunk(turn_id, seq, n_frames, start_value=0):
 
 def test_silent_clock_runs_in_real_time_and_waits_when_starved():
     out = SilentAudioOutput()
-    out.write(np.zeros(SR // 5, np.float32), SR)           # 0.2 s
+    out.write(np.zeros(SR // 5, np.float32), SR)  # 0.2 s
     t0 = time.perf_counter()
     time.sleep(0.1)
     p = out.position()
     assert 0.08 <= p <= min(0.2, time.perf_counter() - t0) + 1e-6
     time.sleep(0.25)
     assert out.position() == pytest.approx(0.2, abs=1e-9), "the clock ran past the audio it was given"
-    time.sleep(0.1)                                        # starved: the clock must not move
+    time.sleep(0.1)  # starved: the clock must not move
     out.write(np.zeros(SR // 5, np.float32), SR)
     assert out.position() == pytest.approx(0.2, abs=0.01), "time spent starved was counted as played"
     out.clear()
@@ -98,7 +99,7 @@ def test_stop_drops_buffered_frames_and_late_chunks(qapp, qtbot):
     assert player.push(chunk(1, 1, 50, 50)) is False, "a late chunk of the stopped turn was accepted"
     n = len(shown)
     qtbot.wait(200)
-    assert all(t < 0 and v == 200 for v, t in shown[n - 1:]), "after Stop only idle frames may show"
+    assert all(t < 0 and v == 200 for v, t in shown[n - 1 :]), "after Stop only idle frames may show"
     # a newer turn plays; an older one is refused
     assert player.push(chunk(2, 0, 5)) is True
     assert player.push(chunk(1, 2, 5)) is False
@@ -159,12 +160,13 @@ def test_device_output_clock_follows_the_dac_and_pauses_on_underrun():
     from types import SimpleNamespace
 
     from app.audio_output import DeviceAudioOutput
+
     sd = _SimulatedPortAudio()
     out = DeviceAudioOutput(sd, blocksize=800)
     stream = sd.streams[0]
     assert out.sample_rate == 8000 and stream.started
     tone = np.linspace(-0.5, 0.5, 1200, dtype=np.float32)
-    out.write(tone, 8000)                                  # 0.15 s
+    out.write(tone, 8000)  # 0.15 s
     buf = np.zeros((800, 1), np.float32)
     # the card asks for 0.1 s that will play from t=1.0 (its output latency is 0.05 s)
     stream.time = 0.95
@@ -176,7 +178,7 @@ def test_device_output_clock_follows_the_dac_and_pauses_on_underrun():
     # next block: only 400 real samples left, the rest is underrun silence
     out._callback(buf, 800, SimpleNamespace(outputBufferDacTime=1.1), None)
     assert np.array_equal(buf[:400, 0], tone[800:]) and not buf[400:].any()
-    stream.time = 1.3                                      # long after: the clock stops at the real audio
+    stream.time = 1.3  # long after: the clock stops at the real audio
     assert out.position() == pytest.approx(0.15, abs=1 / 8000)
     assert out.written() == pytest.approx(0.15)
     # resampled on write when a chunk comes at another rate

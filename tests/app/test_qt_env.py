@@ -1,4 +1,5 @@
 """Qt start-up next to OpenCV / mediapipe, and Chinese text with a CJK font."""
+
 from __future__ import annotations
 
 import json
@@ -18,13 +19,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _cv2_qt_dir() -> str:
     import cv2
+
     return os.path.join(os.path.dirname(os.path.abspath(cv2.__file__)), "qt", "plugins")
 
 
 def test_prepare_removes_opencv_qt_paths_and_keeps_others():
-    env = {"QT_QPA_PLATFORM_PLUGIN_PATH": _cv2_qt_dir(),              # what cv2's config-3.py sets
-           "QT_QPA_FONTDIR": os.path.join(os.path.dirname(_cv2_qt_dir()), "fonts"),
-           "QT_PLUGIN_PATH": str(REPO), "QT_QPA_PLATFORM": "offscreen"}
+    env = {
+        "QT_QPA_PLATFORM_PLUGIN_PATH": _cv2_qt_dir(),  # what cv2's config-3.py sets
+        "QT_QPA_FONTDIR": os.path.join(os.path.dirname(_cv2_qt_dir()), "fonts"),
+        "QT_PLUGIN_PATH": str(REPO),
+        "QT_QPA_PLATFORM": "offscreen",
+    }
     removed = prepare_qt_env(env)
     assert "QT_QPA_PLATFORM_PLUGIN_PATH" not in env and "QT_QPA_FONTDIR" not in env
     assert env["QT_PLUGIN_PATH"] == str(REPO), "a valid unrelated plugin path was removed"
@@ -72,8 +77,7 @@ print(json.dumps({"platform": app.platformName(), **out}))
 
 def _run(script: str) -> dict:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO))
-    r = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -94,6 +98,7 @@ def test_mediapipe_runs_after_pyside_started():
 def _glyph(qapp, text: str, family: str | None):
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QColor, QFont, QImage, QPainter
+
     img = QImage(64, 64, QImage.Format.Format_Grayscale8)
     img.fill(QColor("white"))
     p = QPainter(img)
@@ -111,6 +116,7 @@ def test_chinese_text_renders_with_a_cjk_font(qapp):
     if family is None:
         pytest.skip(f"no CJK font installed: the project's set-up step installs it ({CJK_APT_LINE})")
     from PySide6.QtGui import QFont, QFontMetrics
+
     fm = QFontMetrics(QFont(family))
     assert all(fm.inFontUcs4(ord(c)) for c in "你好世界小林")
     a, b, tofu = _glyph(qapp, "你", family), _glyph(qapp, "好", family), _glyph(qapp, "\ue000", family)
@@ -120,17 +126,28 @@ def test_chinese_text_renders_with_a_cjk_font(qapp):
     assert np.abs(a.astype(int) - tofu.astype(int)).sum() > 20000, "a Chinese glyph looks like a missing-glyph box"
     # and the app font falls back to it: a chat bubble draws the same glyph shapes
     from app.qt_env import install_fonts
+
     assert install_fonts(qapp) == family
     assert QFontMetrics(qapp.font()).inFontUcs4(ord("你"))
 
 
 # -- system libraries (a fresh Debian has none of them) ---------------------------------------
-BASE_PACKAGES = {"libc6", "libstdc++6", "libgcc-s1", "libcap2", "libgcrypt20", "libgpg-error0", "liblz4-1",
-                 "liblzma5", "libsystemd0"}  # in every Debian base system
+BASE_PACKAGES = {
+    "libc6",
+    "libstdc++6",
+    "libgcc-s1",
+    "libcap2",
+    "libgcrypt20",
+    "libgpg-error0",
+    "liblz4-1",
+    "liblzma5",
+    "libsystemd0",
+}  # in every Debian base system
 
 
 def _checked_files():
     from app.qt_env import PLATFORM_PLUGINS, QT_MODULES, pyside_dir
+
     root = pyside_dir()
     files = [root / f"{m}.abi3.so" for m in QT_MODULES]
     files += [root / "Qt" / "plugins" / "platforms" / PLATFORM_PLUGINS[p] for p in ("xcb", "offscreen", "wayland")]
@@ -156,6 +173,7 @@ def _makefile_var(name):
 @pytest.mark.skipif(shutil.which("ldd") is None, reason="no ldd")
 def test_every_library_qt_links_has_a_package_and_the_makefile_installs_it():
     from app.qt_env import QT_LIB_PACKAGES
+
     root, files = _checked_files()
     qtpkgs, syspkgs = set(_makefile_var("QTPKGS")), _makefile_var("SYSPKGS")
     assert "$(QTPKGS)" in syspkgs
@@ -165,8 +183,15 @@ def test_every_library_qt_links_has_a_package_and_the_makefile_installs_it():
         for soname, where in _ldd(f):
             if where is None or str(root) not in where:
                 seen[soname] = where
-    assert {"libglib-2.0.so.0", "libEGL.so.1", "libfontconfig.so.1", "libxkbcommon.so.0", "libdbus-1.so.3",
-            "libxcb-icccm.so.4", "libxcb-cursor.so.0"} <= set(seen)
+    assert {
+        "libglib-2.0.so.0",
+        "libEGL.so.1",
+        "libfontconfig.so.1",
+        "libxkbcommon.so.0",
+        "libdbus-1.so.3",
+        "libxcb-icccm.so.4",
+        "libxcb-cursor.so.0",
+    } <= set(seen)
     unmapped = sorted(set(seen) - set(QT_LIB_PACKAGES))
     assert not unmapped, f"Qt links libraries with no Debian package in app/qt_env.py: {unmapped}"
     not_installed = sorted({QT_LIB_PACKAGES[s] for s in seen} - qtpkgs - BASE_PACKAGES)
@@ -183,6 +208,7 @@ def test_every_library_qt_links_has_a_package_and_the_makefile_installs_it():
 def test_a_missing_library_is_named_with_its_apt_line(tmp_path):
     """A copy of the offscreen plugin that links a library which does not exist: ldd finds it missing."""
     from app.qt_env import missing_qt_libraries, missing_qt_message
+
     root, _ = _checked_files()
     plugin = root / "Qt" / "plugins" / "platforms" / "libqoffscreen.so"
     data = plugin.read_bytes()
@@ -191,8 +217,7 @@ def test_a_missing_library_is_named_with_its_apt_line(tmp_path):
     fake_root = tmp_path / "PySide6"
     (fake_root / "Qt" / "plugins" / "platforms").mkdir(parents=True)
     (fake_root / "Qt" / "lib").symlink_to(root / "Qt" / "lib")
-    (fake_root / "Qt" / "plugins" / "platforms" / "libqoffscreen.so").write_bytes(
-        data.replace(victim, fake, 1))
+    (fake_root / "Qt" / "plugins" / "platforms" / "libqoffscreen.so").write_bytes(data.replace(victim, fake, 1))
     assert missing_qt_libraries("offscreen", root=fake_root) == ("libxkbcommoX.so.0",)
     assert missing_qt_libraries("offscreen", root=root) == ()
     msg = missing_qt_message(["libglib-2.0.so.0", "libEGL.so.1", "libxcb-icccm.so.4"], "xcb")

@@ -1,4 +1,5 @@
 """The window over the embedded default (retrieval + espeak + world + warp): a real turn end to end."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,6 +11,7 @@ from pipelines.settings import Settings
 @pytest.fixture
 def real_window(make_window, tmp_path):
     from app.engine_bridge import default_engine_factory
+
     return make_window(default_engine_factory, settings=Settings(output_dir=str(tmp_path / "out"), threads=1))
 
 
@@ -41,7 +43,7 @@ def test_real_turn_streams_text_renders_speaking_face_and_plays_audio(real_windo
     for ft, img in painted[:: max(1, len(painted) // 10)]:
         assert np.array_equal(img, frames[int(round(ft * chunks[0].fps))])
     h = frames.shape[1]
-    mouth = frames[:, h // 2:, :, :].astype(np.int16)
+    mouth = frames[:, h // 2 :, :, :].astype(np.int16)
     assert np.abs(np.diff(mouth, axis=0)).mean(axis=(1, 2, 3)).max() > 1.0, "the face did not move"
     assert "first audio" in w.status.timings.text() and "on screen" in w.status.timings.text()
     # back to the idle animation: the renderer's own idle motion (mouth closed, sway/blink), moving

@@ -1,4 +1,5 @@
 """Reloading the models from the window (Save and apply): the new engine's turns play, old bubbles go."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,13 +11,15 @@ def test_first_turn_after_save_and_apply_is_heard_and_animated(make_window, qtbo
     """Over the embedded default pipeline: a turn, Save and apply (the engine is rebuilt), then the
     new engine's first turn reaches the speakers and the avatar, with its own timings."""
     from app.engine_bridge import default_engine_factory
+
     w = make_window(default_engine_factory, settings=Settings(output_dir=str(tmp_path / "out"), threads=1))
     first = w.send("晚安")
     qtbot.waitUntil(lambda: first in w._records and first in w.player.turns_played, timeout=180_000)
     old_engine, heard_before = w.controller.engine, len(w.audio.recorded)
     assert w.settings_panel.save() is not None  # "Save and apply"
-    qtbot.waitUntil(lambda: w.controller.engine not in (None, old_engine) and w.chat.send_button.isEnabled(),
-                    timeout=180_000)
+    qtbot.waitUntil(
+        lambda: w.controller.engine not in (None, old_engine) and w.chat.send_button.isEnabled(), timeout=180_000
+    )
     # the window's history starts afresh with the engine's: only the reload notice is left
     assert [b.role for b in w.chat.bubbles] == ["notice"] and w.chat.replies == {}
     chunks = []
@@ -39,6 +42,7 @@ def test_save_video_writes_the_reply_as_shown_and_heard(make_window, qtbot, tmp_
     with every frame and the whole reply audio."""
     from app.engine_bridge import default_engine_factory
     from pipelines.media.mp4_writer import probe_durations
+
     w = make_window(default_engine_factory, settings=Settings(output_dir=str(tmp_path / "out"), threads=1))
     chunks = []
     w.controller.signals.video.connect(chunks.append)

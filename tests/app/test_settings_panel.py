@@ -1,4 +1,5 @@
 """Settings panel: built from the field metadata, folders checked as chosen, saved like the CLI."""
+
 from __future__ import annotations
 
 import json
@@ -21,6 +22,7 @@ def _sovits_folder(root):
 
 def test_every_setting_has_a_widget_of_its_kind(styled_app, qtbot, tmp_path):
     from app.settings_panel import PathField, SettingsPanel
+
     panel = SettingsPanel(Settings(), tmp_path / "settings.json")
     qtbot.addWidget(panel)
     for name, f, value in iter_fields(Settings()):
@@ -73,8 +75,7 @@ def test_chosen_folder_is_checked_saved_and_applied(make_window, qtbot, tmp_path
     assert applied and applied[0] == saved
     assert [p.name for p in tmp_path.iterdir() if "settings" in p.name] == ["settings.json"], "a temp file was left"
     # applied: the engine reloads in the background with the new settings, the window stays usable
-    qtbot.waitUntil(lambda: len(factory.engines) == n_engines + 1 and w.controller.engine is not None,
-                    timeout=60_000)
+    qtbot.waitUntil(lambda: len(factory.engines) == n_engines + 1 and w.controller.engine is not None, timeout=60_000)
     assert w.controller.engine.settings.face.fps == 30
     assert w.chat.send_button.isEnabled()
 
@@ -92,14 +93,18 @@ def test_invalid_needed_folder_is_not_saved(make_window, qtbot, tmp_path):
     assert (tmp_path / "settings.json").exists() == before
 
 
-@pytest.mark.parametrize("name,make,expect", [
-    ("dialogue.model_dir", lambda p: ((p / "config.json").write_text("{}"), p)[1], "no weights"),
-    ("face.checkpoint", lambda p: ((p / "w.pth").write_bytes(b"x" * 10), p / "w.pth")[1], "not a Wav2Lip"),
-    ("dialogue.ptuning_dir", lambda p: p, "no P-tuning checkpoint"),
-    ("persona", lambda p: p, "no persona.json"),
-])
+@pytest.mark.parametrize(
+    "name,make,expect",
+    [
+        ("dialogue.model_dir", lambda p: ((p / "config.json").write_text("{}"), p)[1], "no weights"),
+        ("face.checkpoint", lambda p: ((p / "w.pth").write_bytes(b"x" * 10), p / "w.pth")[1], "not a Wav2Lip"),
+        ("dialogue.ptuning_dir", lambda p: p, "no P-tuning checkpoint"),
+        ("persona", lambda p: p, "no persona.json"),
+    ],
+)
 def test_folder_checks_say_why(tmp_path, name, make, expect):
     from app.folder_checks import check_field
+
     target = make(tmp_path)
     check = check_field(name, str(target), Settings())
     assert check.ok is False and expect in check.message
@@ -108,6 +113,7 @@ def test_folder_checks_say_why(tmp_path, name, make, expect):
 def test_folder_checks_describe_what_was_found(tmp_path, tiny_glm):
     from app.folder_checks import check_field
     from pipelines.settings import DEFAULT_PERSONA
+
     c = check_field("dialogue.model_dir", str(tiny_glm), Settings())
     assert c.ok and "glm" in c.message.lower() and "weight file" in c.message
     c = check_field("persona", str(DEFAULT_PERSONA), Settings())
@@ -117,6 +123,7 @@ def test_folder_checks_describe_what_was_found(tmp_path, tiny_glm):
 
 def test_revert_without_a_settings_file_says_so_and_shows_the_defaults(styled_app, qtbot, tmp_path):
     from app.settings_panel import SettingsPanel
+
     path = tmp_path / "settings.json"
     panel = SettingsPanel(Settings(), path)
     qtbot.addWidget(panel)

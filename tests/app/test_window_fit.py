@@ -1,4 +1,5 @@
 """The window fits the screen whatever the strings it shows; wheel events never change unfocused fields."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint
@@ -9,8 +10,12 @@ def test_a_300_character_backend_string_never_widens_the_window_past_the_screen(
     avail = w.screen().availableGeometry()
     long_dir = "module/ptuning/" + "persona-run-" * 24 + "final"
     assert len(long_dir) >= 300
-    backends = {"dialogue": f"chatglm (module/chatglm-6b + P-tuning {long_dir})", "tts": "espeak",
-                "vc": "world", "face": "warp"}
+    backends = {
+        "dialogue": f"chatglm (module/chatglm-6b + P-tuning {long_dir})",
+        "tts": "espeak",
+        "vc": "world",
+        "face": "warp",
+    }
     w._on_ready(backends, 1.0)  # what the controller emits when an engine is loaded
     w.status.set_timings("turn 7 · first audio 0.41 s · " + "x" * 300)
     w.status.show_error("the models could not load: " + long_dir)
@@ -33,9 +38,18 @@ def _wheel(widget, steps: int = -3):
     from PySide6.QtCore import QPointF, Qt
     from PySide6.QtGui import QWheelEvent
     from PySide6.QtWidgets import QApplication
+
     pos = QPointF(widget.width() / 2, widget.height() / 2)
-    ev = QWheelEvent(pos, widget.mapToGlobal(pos), QPoint(0, 0), QPoint(0, 120 * steps),
-                     Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    ev = QWheelEvent(
+        pos,
+        widget.mapToGlobal(pos),
+        QPoint(0, 0),
+        QPoint(0, 120 * steps),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QApplication.sendEvent(widget, ev)
 
 
@@ -48,6 +62,7 @@ def test_wheel_over_an_unfocused_combo_or_spin_box_scrolls_the_page_and_changes_
     qtbot.wait(50)
     panel.save_button.setFocus()
     from PySide6.QtWidgets import QScrollArea
+
     bar = panel.findChild(QScrollArea).verticalScrollBar()
     assert bar.maximum() > 0, "the settings page should scroll in a 500 px window"
     before = (combo.currentIndex(), spin.value(), bar.value())

@@ -1,4 +1,5 @@
 """The real app in a real X window (Xvfb): a screenshot mid-reply, grabbed from the X server."""
+
 from __future__ import annotations
 
 import json
@@ -28,12 +29,16 @@ def xvfb():
     if exe is None:
         pytest.skip("Xvfb is not installed (the project's set-up step installs it: apt-get install -y xvfb)")
     from app.qt_env import check_qt_libraries
+
     missing = check_qt_libraries("xcb")
     if missing:
         pytest.skip(missing)
     n = _free_display()
-    proc = subprocess.Popen([exe, f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [exe, f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 20
     while not os.path.exists(f"/tmp/.X11-unix/X{n}"):
         if proc.poll() is not None or time.time() > deadline:
@@ -51,9 +56,25 @@ def test_app_window_screenshot_mid_reply(xvfb, tmp_path):
     shot = tmp_path / "main_window.png"
     env = {k: v for k, v in os.environ.items() if not k.startswith("QT_")}
     env.update(DISPLAY=xvfb, QT_QPA_PLATFORM="xcb", PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1")
-    r = subprocess.run([sys.executable, "-m", "app", "--no-audio", "--settings", str(settings),
-                        "--say", "你好，介绍一下你自己", "--screenshot", str(shot)],
-                       cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "--no-audio",
+            "--settings",
+            str(settings),
+            "--say",
+            "你好，介绍一下你自己",
+            "--screenshot",
+            str(shot),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
     assert r.returncode == 0 and lines, f"rc={r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
     info = json.loads(lines[-1])
@@ -61,14 +82,15 @@ def test_app_window_screenshot_mid_reply(xvfb, tmp_path):
     assert info["playing"] and info["frames_shown"] >= 12 and info["reply_so_far"]
     assert info["reply"].startswith(info["reply_so_far"])
     from PySide6.QtGui import QImage
+
     img = QImage(str(shot))
     assert img.width() >= 900 and img.height() >= 600
     img = img.convertToFormat(QImage.Format.Format_RGB888)
-    a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[:, :img.width() * 3]
+    a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[:, : img.width() * 3]
     a = a.reshape(img.height(), img.width(), 3)
     h, w = a.shape[:2]
-    avatar = a[h // 6: h * 2 // 3, w // 20: w * 4 // 10]
-    chat = a[h // 10: h // 2, w // 2: w - 20]
+    avatar = a[h // 6 : h * 2 // 3, w // 20 : w * 4 // 10]
+    chat = a[h // 10 : h // 2, w // 2 : w - 20]
     assert avatar.std() > 20, "the avatar area is flat: no face on screen"
     assert (chat.min(axis=2) < 90).sum() > 200, "no text drawn in the chat area"
     (tmp_path / "info.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -82,22 +104,41 @@ def test_screenshot_of_each_tab(xvfb, tmp_path):
     shots.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QT_")}
     env.update(DISPLAY=xvfb, QT_QPA_PLATFORM="xcb", PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1")
-    r = subprocess.run([sys.executable, "-m", "app", "--no-audio", "--settings", str(settings), "--say", "晚安",
-                        "--screenshot", str(tmp_path / "chat.png"), "--screenshot-tabs", str(shots)],
-                       cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "--no-audio",
+            "--settings",
+            str(settings),
+            "--say",
+            "晚安",
+            "--screenshot",
+            str(tmp_path / "chat.png"),
+            "--screenshot-tabs",
+            str(shots),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
     assert r.returncode == 0 and lines, f"rc={r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
     info = json.loads(lines[-1])
     tabs = info["tabs"]
     assert [t["tab"] for t in tabs] == ["Chat", "Settings", "Fine-tuning", "Enrollment"]
     from PySide6.QtGui import QImage
+
     pages = []
     for t in tabs:
         assert t["saved"] and 0 < t["width"] <= 1280, t
         img = QImage(t["path"]).convertToFormat(QImage.Format.Format_RGB888)
-        a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[:, :img.width() * 3]
+        a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[:, : img.width() * 3]
         a = a.reshape(img.height(), img.width(), 3)
-        body = a[a.shape[0] // 8: a.shape[0] * 7 // 8]
+        body = a[a.shape[0] // 8 : a.shape[0] * 7 // 8]
         assert body.std() > 8, f"the {t['tab']} tab looks empty"
         assert (body.min(axis=2) < 110).sum() > 300, f"no text drawn on the {t['tab']} tab"
         pages.append(body.astype(np.int16))

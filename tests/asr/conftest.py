@@ -7,11 +7,12 @@ from pipelines.asr.audio_input import to_mono_16k
 def espeak_16k(text: str, voice: str = "en-us", rate: int = 150, pitch: int = 50) -> np.ndarray:
     """Real synthetic speech (espeak-ng from the project's base voice) as 16 kHz float32."""
     from pipelines.voice.espeak_tts import EspeakLibrary
+
     lib = EspeakLibrary.get()
     pcm = lib.synthesize(text, voice, rate, pitch).astype(np.float32) / 32768.0
     x = to_mono_16k(pcm, lib.sample_rate)[0]
     loud = np.flatnonzero(np.abs(x) > 1e-3)  # espeak pads each sentence with silence: trim it
-    return x[loud[0]:loud[-1] + 1] if len(loud) else x
+    return x[loud[0] : loud[-1] + 1] if len(loud) else x
 
 
 def silence(seconds: float) -> np.ndarray:
@@ -29,6 +30,7 @@ def question_wav(tmp_path_factory):
     import soundfile as sf
 
     from pipelines.voice.espeak_tts import EspeakLibrary
+
     lib = EspeakLibrary.get()
     pcm = lib.synthesize("Where do you live?", "en-us", 150, 50).astype(np.float32) / 32768.0
     z = np.zeros(lib.sample_rate // 2, np.float32)

@@ -1,4 +1,5 @@
 """Bad input files each give one clear line; a stereo 48 kHz file is mixed down, resampled and recognised."""
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -60,6 +61,7 @@ def test_corrupt_file(tmp_path, question_wav, voice):
 
 def test_8khz_file_is_refused(tmp_path, espeak, voice):
     import soxr
+
     p = tmp_path / "phone.wav"
     sf.write(str(p), soxr.resample(espeak("Where do you live?"), 16000, 8000), 8000)
     msg = one_line_error(voice.recognize_file, p)
@@ -68,6 +70,7 @@ def test_8khz_file_is_refused(tmp_path, espeak, voice):
 
 def test_stereo_48k_is_resampled_and_recognised(tmp_path, espeak, voice):
     import soxr
+
     x = np.concatenate([silence(0.5), espeak("Where do you live?", rate=140), silence(0.5)])
     x48 = soxr.resample(x, 16000, 48000).astype(np.float32)
     p = tmp_path / "stereo48k.wav"

@@ -4,6 +4,7 @@ The engine runs the real retrieval dialogue and espeak voice; what leaves the
 face stage is "played" through ``PlayedAudio``; the microphone is the played
 signal delayed and attenuated (echo) plus, in one test, the user's espeak speech.
 """
+
 import time
 
 import numpy as np
@@ -12,8 +13,8 @@ import pytest
 from pipelines.asr.barge_in import BargeIn, BargeInDetector, PlayedAudio
 from pipelines.engine import Engine
 from pipelines.settings import Settings
-from tests.asr.conftest import silence
 from pipelines.testing.toy_stages import CollectSink, FlatFace
+from tests.asr.conftest import silence
 
 BLOCK = 512
 ECHO_GAIN, ECHO_DELAY = 0.3, 1600  # -10 dB, 100 ms speaker -> microphone
@@ -49,15 +50,20 @@ def simulate(engine, played, barge, user=None, user_at_s=1.0, max_s=20.0, pace=0
         if user is not None:
             k = int((t - user_at_s) * 16000)
             if 0 <= k < len(user):
-                seg = user[k:k + BLOCK]
-                mic[:len(seg)] += seg
+                seg = user[k : k + BLOCK]
+                mic[: len(seg)] += seg
         reads.append((turn, t))
         if barge.feed(mic, block, turn) is not None and hit_at is None:
             hit_at = t
         t += BLOCK / 16000
         time.sleep(pace * BLOCK / 16000)
-        if turn is None and engine.active_turn is None and played.playing_turn is None and hit_at is None \
-                and engine.record(turn_id).status != "running":
+        if (
+            turn is None
+            and engine.active_turn is None
+            and played.playing_turn is None
+            and hit_at is None
+            and engine.record(turn_id).status != "running"
+        ):
             break
         if hit_at is not None and t > hit_at + 1.5:
             break
@@ -95,10 +101,10 @@ def test_echo_of_the_avatar_alone_does_not_interrupt(engine):
 def test_echo_would_trigger_without_the_echo_check(espeak):
     """The same echo, with the headphones switch on (no echo check), counts as speech: the check is what holds."""
     x = np.concatenate([silence(0.3), espeak("I can chat with you and answer simple questions."), silence(0.3)])
-    mic = ECHO_GAIN * np.concatenate([np.zeros(ECHO_DELAY, np.float32), x])[:len(x)]
+    mic = ECHO_GAIN * np.concatenate([np.zeros(ECHO_DELAY, np.float32), x])[: len(x)]
 
     def hits(detector):
-        return any(detector.feed(mic[i:i + BLOCK], x[i:i + BLOCK]) for i in range(0, len(x) - BLOCK, BLOCK))
+        return any(detector.feed(mic[i : i + BLOCK], x[i : i + BLOCK]) for i in range(0, len(x) - BLOCK, BLOCK))
 
     assert not hits(BargeInDetector(headphones=False))
     assert hits(BargeInDetector(headphones=True))

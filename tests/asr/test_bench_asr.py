@@ -1,12 +1,14 @@
 """``bench asr`` runs and reports its figures (values are not asserted: speed belongs to the benchmark)."""
+
 import json
 
 from pipelines.bench import asr as bench
 
 
 def test_bench_asr_reports_each_backend(tmp_path, capsys):
-    rc = bench.main(["--no-engine", "--json", "--whisper-dir", str(tmp_path / "missing"),
-                     "--output_dir", str(tmp_path)])
+    rc = bench.main(
+        ["--no-engine", "--json", "--whisper-dir", str(tmp_path / "missing"), "--output_dir", str(tmp_path)]
+    )
     assert rc == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     ps, wh = res

@@ -1,4 +1,5 @@
 """A whole headless turn from a WAV file, bad files and the no-microphone notice through main_demo."""
+
 import json
 
 import pytest
@@ -15,8 +16,18 @@ def run(capsys, *argv):
 
 def test_turn_from_wav_file(tmp_path, question_wav, capsys):
     log = tmp_path / "log.jsonl"
-    rc, out, err = run(capsys, "--audio", str(question_wav), "--json", "--out", str(tmp_path / "t.mp4"),
-                       "--log", str(log), "--output_dir", str(tmp_path))
+    rc, out, err = run(
+        capsys,
+        "--audio",
+        str(question_wav),
+        "--json",
+        "--out",
+        str(tmp_path / "t.mp4"),
+        "--log",
+        str(log),
+        "--output_dir",
+        str(tmp_path),
+    )
     assert rc == 0, err
     rec = json.loads(out.strip().splitlines()[-1])
     assert rec["status"] == "ok" and rec["user_text"] == "where do you live"
@@ -30,8 +41,17 @@ def test_turn_from_wav_file(tmp_path, question_wav, capsys):
 def test_bad_file_is_one_line_and_the_next_file_still_runs(tmp_path, question_wav, capsys):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"")
-    rc, out, err = run(capsys, "--audio", str(bad), "--audio", str(question_wav),
-                       "--log", str(tmp_path / "log.jsonl"), "--output_dir", str(tmp_path))
+    rc, out, err = run(
+        capsys,
+        "--audio",
+        str(bad),
+        "--audio",
+        str(question_wav),
+        "--log",
+        str(tmp_path / "log.jsonl"),
+        "--output_dir",
+        str(tmp_path),
+    )
     assert rc == 1
     assert f"error: {bad}: the file is empty" in out and "Traceback" not in out + err
     assert "you (from" in out and "> where do you live" in out
@@ -52,9 +72,19 @@ def test_no_input_device_notice(tmp_path, capsys):
 
 
 def test_recogniser_that_cannot_load_is_one_line(tmp_path, question_wav, capsys):
-    rc, out, err = run(capsys, "--audio", str(question_wav), "--asr.backend", "whisper", "--asr.model_dir",
-                       str(tmp_path / "no-such-whisper"), "--log", str(tmp_path / "log.jsonl"),
-                       "--output_dir", str(tmp_path))
+    rc, out, err = run(
+        capsys,
+        "--audio",
+        str(question_wav),
+        "--asr.backend",
+        "whisper",
+        "--asr.model_dir",
+        str(tmp_path / "no-such-whisper"),
+        "--log",
+        str(tmp_path / "log.jsonl"),
+        "--output_dir",
+        str(tmp_path),
+    )
     assert rc == 1 and "Traceback" not in out + err
     lines = [ln for ln in out.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and "speech recognition (whisper) could not load" in lines[0] and "not a folder" in lines[0]

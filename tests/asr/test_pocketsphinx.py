@@ -1,4 +1,5 @@
 """pocketsphinx (the wheel's en-US models) recognises espeak-ng English questions, scored by WER."""
+
 from types import SimpleNamespace
 
 import numpy as np

@@ -1,4 +1,5 @@
 """sherpa-onnx folders: each missing file named on its own line; a broken model is one clear error."""
+
 import pytest
 
 from pipelines.asr.sherpa_asr import SherpaRecognizer, check_sherpa_folder, model_kind

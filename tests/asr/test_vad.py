@@ -1,4 +1,5 @@
 """Silero VAD (its shipped ONNX model) cuts utterances of real speech and ignores noise."""
+
 import numpy as np
 
 from pipelines.asr.vad import SileroVAD, UtteranceCutter, speech_segments
@@ -39,7 +40,7 @@ def test_streaming_blocks_of_any_size_give_the_same_cut(espeak):
     cutter = UtteranceCutter()
     got = []
     for i in range(0, len(x), 700):  # not a multiple of the 512-sample frame
-        got += list(cutter.feed(x[i:i + 700]))
+        got += list(cutter.feed(x[i : i + 700]))
     got += list(cutter.flush())
     whole = speech_segments(x)
     assert len(got) == len(whole) == 1
@@ -50,16 +51,25 @@ def test_microphone_stream_gives_one_recognised_turn_per_utterance(espeak):
     """VoiceInput.feed (what --mic runs) on a simulated 32 ms-block microphone stream."""
     from pipelines.asr.voice_input import VoiceInput
     from pipelines.settings import Settings
+
     # two speakers' takes of the one question pocketsphinx gets word for word from espeak every time
     # (measured; "how are you today" varies with espeak's call-to-call rendering)
-    x = np.concatenate([silence(0.5), espeak("Where do you live?", rate=140), silence(1.0),
-                        espeak("Where do you work?", voice="en-us+m3", rate=140), silence(1.0)])
+    x = np.concatenate(
+        [
+            silence(0.5),
+            espeak("Where do you live?", rate=140),
+            silence(1.0),
+            espeak("Where do you work?", voice="en-us+m3", rate=140),
+            silence(1.0),
+        ]
+    )
     partials = []
     voice = VoiceInput(Settings(), on_partial=partials.append).load()
     got = []
     for i in range(0, len(x), 512):
-        got += voice.feed(x[i:i + 512])
+        got += voice.feed(x[i : i + 512])
     from pipelines.asr.wer import wer
+
     assert len(got) == 2, [r.text for r in got]
     assert got[0].text == "where do you live"
     assert wer("Where do you work?", got[1].text) <= 0.25, got[1].text  # "where do you wear" (measured)

@@ -1,5 +1,6 @@
 """A tiny random transformers Whisper folder (the real layout: config, safetensors weights, generation
 config, feature extractor and byte-level BPE tokenizer files) loads and runs through the ASR stage."""
+
 import json
 
 import numpy as np
@@ -11,8 +12,18 @@ from pipelines.messages import UserTurn
 from pipelines.settings import Settings
 from pipelines.stage import TurnContext
 
-SPECIAL = ["<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|zh|>", "<|translate|>", "<|transcribe|>",
-           "<|startoflm|>", "<|startofprev|>", "<|nospeech|>", "<|notimestamps|>"]
+SPECIAL = [
+    "<|endoftext|>",
+    "<|startoftranscript|>",
+    "<|en|>",
+    "<|zh|>",
+    "<|translate|>",
+    "<|transcribe|>",
+    "<|startoflm|>",
+    "<|startofprev|>",
+    "<|nospeech|>",
+    "<|notimestamps|>",
+]
 
 
 def byte_chars():
@@ -36,24 +47,47 @@ def whisper_dir(tmp_path_factory):
     vocab.update({"Ġh": len(vocab), "el": len(vocab) + 1, "lo": len(vocab) + 2})
     (d / "vocab.json").write_text(json.dumps(vocab))
     (d / "merges.txt").write_text("#version: 0.2\nĠ h\ne l\nl o\n")
-    tok = tf.WhisperTokenizer(str(d / "vocab.json"), str(d / "merges.txt"), additional_special_tokens=SPECIAL[1:],
-                              unk_token="<|endoftext|>", bos_token="<|endoftext|>", eos_token="<|endoftext|>",
-                              pad_token="<|endoftext|>")
+    tok = tf.WhisperTokenizer(
+        str(d / "vocab.json"),
+        str(d / "merges.txt"),
+        additional_special_tokens=SPECIAL[1:],
+        unk_token="<|endoftext|>",
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+    )
     ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL}
     fe = tf.WhisperFeatureExtractor(feature_size=80)
-    fe.save_pretrained(str(d))   # preprocessor_config.json, as in openai/whisper-* folders
+    fe.save_pretrained(str(d))  # preprocessor_config.json, as in openai/whisper-* folders
     tok.save_pretrained(str(d))  # tokenizer_config.json, vocab.json, merges.txt, special tokens
-    cfg = tf.WhisperConfig(vocab_size=len(tok), d_model=16, encoder_layers=1, decoder_layers=1,
-                           encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
-                           decoder_ffn_dim=32, num_mel_bins=80, max_source_positions=1500, max_target_positions=64,
-                           decoder_start_token_id=ids["<|startoftranscript|>"], bos_token_id=ids["<|endoftext|>"],
-                           eos_token_id=ids["<|endoftext|>"], pad_token_id=ids["<|endoftext|>"])
+    cfg = tf.WhisperConfig(
+        vocab_size=len(tok),
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        num_mel_bins=80,
+        max_source_positions=1500,
+        max_target_positions=64,
+        decoder_start_token_id=ids["<|startoftranscript|>"],
+        bos_token_id=ids["<|endoftext|>"],
+        eos_token_id=ids["<|endoftext|>"],
+        pad_token_id=ids["<|endoftext|>"],
+    )
     torch.manual_seed(0)
     model = tf.WhisperForConditionalGeneration(cfg)
     # the keys of openai/whisper-* generation_config.json (not from_model_config: its flag drops custom keys on load)
-    gc = tf.GenerationConfig(decoder_start_token_id=ids["<|startoftranscript|>"], bos_token_id=ids["<|endoftext|>"],
-                             eos_token_id=ids["<|endoftext|>"], pad_token_id=ids["<|endoftext|>"],
-                             begin_suppress_tokens=[ids["<|endoftext|>"]], suppress_tokens=[])
+    gc = tf.GenerationConfig(
+        decoder_start_token_id=ids["<|startoftranscript|>"],
+        bos_token_id=ids["<|endoftext|>"],
+        eos_token_id=ids["<|endoftext|>"],
+        pad_token_id=ids["<|endoftext|>"],
+        begin_suppress_tokens=[ids["<|endoftext|>"]],
+        suppress_tokens=[],
+    )
     gc.lang_to_id = {"<|en|>": ids["<|en|>"], "<|zh|>": ids["<|zh|>"]}
     gc.task_to_id = {"transcribe": ids["<|transcribe|>"], "translate": ids["<|translate|>"]}
     gc.no_timestamps_token_id = ids["<|notimestamps|>"]
@@ -66,8 +100,15 @@ def whisper_dir(tmp_path_factory):
 
 def test_folder_has_the_real_layout(whisper_dir):
     names = {p.name for p in whisper_dir.iterdir()}
-    assert {"config.json", "model.safetensors", "generation_config.json", "preprocessor_config.json",
-            "vocab.json", "merges.txt", "tokenizer_config.json"} <= names
+    assert {
+        "config.json",
+        "model.safetensors",
+        "generation_config.json",
+        "preprocessor_config.json",
+        "vocab.json",
+        "merges.txt",
+        "tokenizer_config.json",
+    } <= names
     assert check_whisper_folder(whisper_dir) == []
 
 

@@ -1,4 +1,5 @@
 """Tiny real models for the dialogue tests, built offline once per session."""
+
 import json
 import os
 
@@ -10,8 +11,10 @@ from pipelines.settings import DEFAULT_PERSONA  # noqa: E402
 
 #: the chat lines the tiny model is P-tuned on (the first is the self-introduction)
 TRAINED = [
-    {"prompt": "你好，介绍一下你自己",
-     "response": "你好，我是小林，一个由这个项目渲染出来的数字人。我不是真实存在的人，但可以陪你聊天、回答问题。"},
+    {
+        "prompt": "你好，介绍一下你自己",
+        "response": "你好，我是小林，一个由这个项目渲染出来的数字人。我不是真实存在的人，但可以陪你聊天、回答问题。",
+    },
     {"prompt": "Who are you?", "response": "I'm Lin, a friendly digital persona."},
 ]
 
@@ -28,8 +31,9 @@ def tiny_glm(tmp_path_factory):
     """A random-initialised GlmForCausalLM folder (hidden 64, 2 layers, BPE tokenizer, chat template)."""
     from pipelines.dialogue.tiny_model import build_tiny_glm, chat_log_texts
 
-    return build_tiny_glm(tmp_path_factory.mktemp("models") / "tiny-glm",
-                          chat_log_texts(DEFAULT_PERSONA / "chat.jsonl"))
+    return build_tiny_glm(
+        tmp_path_factory.mktemp("models") / "tiny-glm", chat_log_texts(DEFAULT_PERSONA / "chat.jsonl")
+    )
 
 
 @pytest.fixture(scope="session")
@@ -45,8 +49,17 @@ def tuned_adapter(tiny_glm, trained_log, tmp_path_factory):
     from pipelines.dialogue.finetune import FinetuneConfig, finetune
 
     out = tmp_path_factory.mktemp("ptuning") / "lin"
-    cfg = FinetuneConfig(data=str(trained_log), base=str(tiny_glm), out=str(out), pre_seq_len=16,
-                         steps=150, lr=0.3, batch_size=2, save_steps=50, seed=1)
+    cfg = FinetuneConfig(
+        data=str(trained_log),
+        base=str(tiny_glm),
+        out=str(out),
+        pre_seq_len=16,
+        steps=150,
+        lr=0.3,
+        batch_size=2,
+        save_steps=50,
+        seed=1,
+    )
     result = finetune(cfg, on_log=lambda text: None)
     assert result.steps_done == 150
     return out

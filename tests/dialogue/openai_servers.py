@@ -87,19 +87,36 @@ class TransformersServe:
 
     def start(self, timeout: float = 120.0) -> "TransformersServe":
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(self.cache_dir), OMP_NUM_THREADS="1",
-                   TOKENIZERS_PARALLELISM="false")
+        env = dict(
+            os.environ,
+            HF_HUB_OFFLINE="1",
+            HF_HUB_CACHE=str(self.cache_dir),
+            OMP_NUM_THREADS="1",
+            TOKENIZERS_PARALLELISM="false",
+        )
         cli = Path(sys.executable).with_name("transformers")
         cmd = [str(cli)] if cli.exists() else [sys.executable, "-m", "transformers.cli.transformers"]
-        cmd += ["serve", self.model_dir, "--host", HOST, "--port", str(self.port), "--device", "cpu",
-                "--dtype", "float32"]
+        cmd += [
+            "serve",
+            self.model_dir,
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--device",
+            "cpu",
+            "--dtype",
+            "float32",
+        ]
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - open while the server runs
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
 
         def healthy() -> bool:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"transformers serve exited ({self.proc.returncode}): "
-                                   f"{self.log_path.read_text(errors='replace')[-2000:]}")
+                raise RuntimeError(
+                    f"transformers serve exited ({self.proc.returncode}): "
+                    f"{self.log_path.read_text(errors='replace')[-2000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"http://{HOST}:{self.port}/health", timeout=2) as r:
                     return r.status == 200
@@ -123,8 +140,13 @@ class TransformersServe:
 
 def _chunk(content=None, role=None, finish=None, model="persona") -> str:
     delta = {k: v for k, v in (("role", role), ("content", content)) if v is not None}
-    body = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    body = {
+        "id": "chatcmpl-test",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
     return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
 
@@ -146,10 +168,10 @@ class ScriptServer:
         self.delay = 0.01
         self.hold_after: int | None = None
         self.release = threading.Event()
-        self.requests: list[dict] = []      # body, headers and client address of every request
+        self.requests: list[dict] = []  # body, headers and client address of every request
         self.stream_closed = threading.Event()  # set when a stream ended early (client went away)
-        self.sent_last = threading.Event()      # set when an "ok" stream wrote its last piece
-        self.headers_sent = threading.Event()   # "slow_headers": set when the server finally answers
+        self.sent_last = threading.Event()  # set when an "ok" stream wrote its last piece
+        self.headers_sent = threading.Event()  # "slow_headers": set when the server finally answers
         self.port = free_port()
         self.endpoint = f"http://{HOST}:{self.port}/v1"
         self._server = None
@@ -164,11 +186,24 @@ class ScriptServer:
         srv = self
 
         def refused(request: Request):
-            srv.requests.append({"path": request.url.path, "headers": dict(request.headers),
-                                 "client": request.client.host if request.client else None})
+            srv.requests.append(
+                {
+                    "path": request.url.path,
+                    "headers": dict(request.headers),
+                    "client": request.client.host if request.client else None,
+                }
+            )
             if srv.api_key and request.headers.get("authorization") != f"Bearer {srv.api_key}":
-                return JSONResponse({"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error",
-                                               "code": "invalid_api_key"}}, status_code=401)
+                return JSONResponse(
+                    {
+                        "error": {
+                            "message": "Incorrect API key provided.",
+                            "type": "invalid_request_error",
+                            "code": "invalid_api_key",
+                        }
+                    },
+                    status_code=401,
+                )
             return None
 
         @app.get("/v1/models")
@@ -186,8 +221,16 @@ class ScriptServer:
             body = await request.json()
             srv.requests[-1]["body"] = body
             if body.get("model") != srv.MODEL:
-                return JSONResponse({"object": "error", "message": f"The model `{body.get('model')}` does not exist.",
-                                     "type": "NotFoundError", "param": None, "code": 404}, status_code=404)
+                return JSONResponse(
+                    {
+                        "object": "error",
+                        "message": f"The model `{body.get('model')}` does not exist.",
+                        "type": "NotFoundError",
+                        "param": None,
+                        "code": 404,
+                    },
+                    status_code=404,
+                )
             if srv.mode == "slow_headers":  # e.g. a server loading its model on the first request
                 for _ in range(1000):  # bounded: 20 s at most
                     if srv.release.is_set():
@@ -195,9 +238,19 @@ class ScriptServer:
                     await asyncio.sleep(0.02)
                 srv.headers_sent.set()
             if srv.mode == "json":
-                return {"id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": srv.MODEL,
-                        "choices": [{"index": 0, "finish_reason": "stop",
-                                     "message": {"role": "assistant", "content": "".join(srv.pieces)}}]}
+                return {
+                    "id": "chatcmpl-test",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": srv.MODEL,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": "".join(srv.pieces)},
+                        }
+                    ],
+                }
 
             async def events():
                 try:
@@ -236,8 +289,9 @@ class ScriptServer:
         sock.bind((HOST, self.port))
         config = uvicorn.Config(self.app(), log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name="script-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="script-server", daemon=True
+        )
         self._thread.start()
         wait_until(lambda: self._server.started, 20, "test server started", step=0.02)
         return self

@@ -1,12 +1,30 @@
 """The dialogue benchmark's figures are consistent with what it ran (no speed is asserted)."""
+
 import json
 
 from pipelines.bench import dialogue as bench
 
 
 def test_bench_reports_consistent_figures_for_the_tiny_model(capsys):
-    assert bench.main(["--tiny", "--turns", "2", "--tokens", "12", "--variants", "fp32,int8",
-                       "--finetune-steps", "3", "--threads", "1", "--json"]) == 0
+    assert (
+        bench.main(
+            [
+                "--tiny",
+                "--turns",
+                "2",
+                "--tokens",
+                "12",
+                "--variants",
+                "fp32,int8",
+                "--finetune-steps",
+                "3",
+                "--threads",
+                "1",
+                "--json",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [v["variant"] for v in report["variants"]] == ["fp32", "int8"]
     assert "int8" in report["variants"][1]["model"] and "int8" not in report["variants"][0]["model"]

@@ -1,4 +1,5 @@
 """Chat-log parsing: JSON lines, JSON arrays, custom columns, bad lines reported by number."""
+
 import json
 
 import pytest
@@ -18,19 +19,19 @@ def test_default_persona_chat_log_is_clean_and_bilingual():
     intro = [e for e in examples if e.prompt == "你好，介绍一下你自己"]
     assert len(intro) == 1 and "小林" in intro[0].response
     for e in examples:  # replies end with punctuation (the sentence splitter relies on it)
-        assert e.response.rstrip("”」\"")[-1] in "。！？!?.", e.response
+        assert e.response.rstrip('”」"')[-1] in "。！？!?.", e.response
 
 
 def test_malformed_lines_are_reported_with_line_numbers():
     lines = [
         json.dumps({"prompt": "你好", "response": "你好呀！"}, ensure_ascii=False),
-        '{"prompt": "broken", "response": ',                       # 2: invalid JSON
-        "",                                                          # 3: blank, ignored
-        json.dumps({"prompt": "no reply"}),                          # 4: missing response
-        json.dumps({"prompt": "x", "response": 5}),                  # 5: wrong type
+        '{"prompt": "broken", "response": ',  # 2: invalid JSON
+        "",  # 3: blank, ignored
+        json.dumps({"prompt": "no reply"}),  # 4: missing response
+        json.dumps({"prompt": "x", "response": 5}),  # 5: wrong type
         json.dumps({"prompt": "x", "response": "y", "history": [["only one"]]}),  # 6: bad pair
-        json.dumps(["a", "b"]),                                      # 7: not an object
-        json.dumps({"prompt": "  ", "response": "y"}),               # 8: empty prompt
+        json.dumps(["a", "b"]),  # 7: not an object
+        json.dumps({"prompt": "  ", "response": "y"}),  # 8: empty prompt
         json.dumps({"prompt": "再见", "response": "再见！", "history": [["q", "a"]]}, ensure_ascii=False),
     ]
     examples, report = parse_chat_text("\n".join(lines), source="chats.json")
@@ -50,9 +51,11 @@ def test_malformed_lines_are_reported_with_line_numbers():
 
 
 def test_json_array_with_custom_columns_and_line_numbers():
-    text = ('[\n  {"content": "hi", "summary": "hello!"},\n'
-            '  {"content": "q2"},\n'
-            '  {"content": "q3", "summary": "a3", "hist": [["a", "b"]]}\n]\n')
+    text = (
+        '[\n  {"content": "hi", "summary": "hello!"},\n'
+        '  {"content": "q2"},\n'
+        '  {"content": "q3", "summary": "a3", "hist": [["a", "b"]]}\n]\n'
+    )
     examples, report = parse_chat_text(text, Columns("content", "summary", "hist"))
     assert [(e.prompt, e.response, e.line) for e in examples] == [("hi", "hello!", 2), ("q3", "a3", 4)]
     assert examples[1].history == (("a", "b"),)

@@ -1,4 +1,5 @@
 """The chatglm stage: streams while generating, stops at once on interrupt, keeps history."""
+
 import threading
 import time
 
@@ -49,7 +50,7 @@ def test_first_sentence_reaches_the_voice_before_generation_ends(tiny_glm, tuned
 
 
 def test_interrupt_stops_generation_at_once(tiny_glm):
-    stage = make_stage(tiny_glm, max_new_tokens=2000)   # the random base model rambles on
+    stage = make_stage(tiny_glm, max_new_tokens=2000)  # the random base model rambles on
     flag = {"cancel": False}
     ctx = TurnContext(2, is_cancelled=lambda: flag["cancel"])
     gen = stage.process(UserTurn(2, 0, "讲个笑话吧"), ctx)
@@ -58,9 +59,9 @@ def test_interrupt_stops_generation_at_once(tiny_glm):
     rest = list(gen)
     stats = stage.last_stats
     assert first.text and stats.stopped_early
-    assert len(rest) <= 3 and stats.new_tokens < 40       # stopped within a token or two, not 2000
-    assert generate_threads() == []                        # the generate() thread has ended
-    assert len(stage.history) == 0                         # an interrupted reply is not history
+    assert len(rest) <= 3 and stats.new_tokens < 40  # stopped within a token or two, not 2000
+    assert generate_threads() == []  # the generate() thread has ended
+    assert len(stage.history) == 0  # an interrupted reply is not history
 
     # the worker closing the generator (a new turn arrives) stops it the same way
     gen = stage.process(UserTurn(3, 0, "再讲一个"), TurnContext(3))

@@ -1,4 +1,5 @@
 """finetune --method lora: a peft LoRA adapter folder (what vLLM / llama.cpp serve) that the chatglm backend loads."""
+
 import json
 
 from safetensors.torch import load_file
@@ -10,18 +11,30 @@ from tests.dialogue.test_finetune import replies
 
 def test_lora_adapter_learns_the_replies_and_is_a_plain_peft_folder(tiny_glm, trained_log, tmp_path):
     out = tmp_path / "lora"
-    cfg = FinetuneConfig(data=str(trained_log), base=str(tiny_glm), out=str(out), method="lora", lora_r=8,
-                         lora_alpha=16, lora_dropout=0.0, steps=120, lr=1e-2, batch_size=2, save_steps=60, seed=1)
+    cfg = FinetuneConfig(
+        data=str(trained_log),
+        base=str(tiny_glm),
+        out=str(out),
+        method="lora",
+        lora_r=8,
+        lora_alpha=16,
+        lora_dropout=0.0,
+        steps=120,
+        lr=1e-2,
+        batch_size=2,
+        save_steps=60,
+        seed=1,
+    )
     result = finetune(cfg, on_log=lambda text: None)
     assert result.steps_done == 120
     records = [json.loads(l) for l in (out / "loss.jsonl").read_text().splitlines() if '"loss"' in l]
-    assert sum(r["loss"] for r in records[-10:]) / 10 < records[0]["loss"] - 0.8   # measured 6.94 -> 5.7
+    assert sum(r["loss"] for r in records[-10:]) / 10 < records[0]["loss"] - 0.8  # measured 6.94 -> 5.7
     acfg = json.loads((out / "adapter_config.json").read_text())
     assert acfg["peft_type"] == "LORA" and acfg["r"] == 8 and acfg["lora_alpha"] == 16
     assert set(acfg["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj"}
     keys = list(load_file(str(out / "adapter_model.safetensors")))
-    assert keys and all(".lora_A." in k or ".lora_B." in k for k in keys)   # only the LoRA matrices
-    assert not (out / "pytorch_model.bin").exists()                          # no P-tuning files
+    assert keys and all(".lora_A." in k or ".lora_B." in k for k in keys)  # only the LoRA matrices
+    assert not (out / "pytorch_model.bin").exists()  # no P-tuning files
     # the chatglm backend applies it: greedy replies change (a 2-layer, 64-wide random model moves too
     # little under attention-only LoRA to reproduce whole replies; P-tuning's test shows that)
     base, tuned = replies(tiny_glm), replies(tiny_glm, out)
@@ -29,7 +42,21 @@ def test_lora_adapter_learns_the_replies_and_is_a_plain_peft_folder(tiny_glm, tr
 
 
 def test_lora_cli_refuses_unknown_targets_in_one_line(tiny_glm, trained_log, tmp_path, capsys):
-    rc = finetune_cli.main(["--data", str(trained_log), "--base", str(tiny_glm), "--out", str(tmp_path / "x"),
-                            "--method", "lora", "--lora-targets", "nope_proj", "--steps", "1"])
+    rc = finetune_cli.main(
+        [
+            "--data",
+            str(trained_log),
+            "--base",
+            str(tiny_glm),
+            "--out",
+            str(tmp_path / "x"),
+            "--method",
+            "lora",
+            "--lora-targets",
+            "nope_proj",
+            "--steps",
+            "1",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and err[-1].startswith("error: ") and "nope_proj" in err[-1] and "--lora-targets" in err[-1]

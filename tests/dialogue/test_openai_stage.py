@@ -5,6 +5,7 @@ other dialogue tests build; ``ScriptServer`` (FastAPI + uvicorn, ``openai_server
 ``transformers serve`` cannot be made to do: 401, a broken stream, a JSON answer, silence, and a
 stream held open so the test can see the voice start before the server has finished.
 """
+
 import json
 import subprocess
 import sys
@@ -31,13 +32,13 @@ from pipelines.settings import (
     save_settings,
 )
 from pipelines.stage import TurnContext
+from pipelines.testing.toy_stages import CollectSink, FlatFace, PassAudio, ToneTTS
 from tests.dialogue.openai_servers import (
     HOST,
     ScriptServer,
     TransformersServe,
     free_port,
 )
-from pipelines.testing.toy_stages import CollectSink, FlatFace, PassAudio, ToneTTS
 
 ROOT = Path(__file__).resolve().parents[2]
 TURN_TIMEOUT = 60
@@ -121,14 +122,39 @@ def toy_engine(settings, tmp_path):
 
 # -- transformers serve ---------------------------------------------------------------------------
 
+
 def test_headless_turn_through_transformers_serve(tf_serve, tmp_path):
     """main_demo.py, every stage real, the reply streamed from transformers serve."""
     r = subprocess.run(
-        [sys.executable, "main_demo.py", "--text", "你好，介绍一下你自己", "--json",
-         "--out", str(tmp_path / "turn.mp4"), "--output_dir", str(tmp_path), "--log", str(tmp_path / "log.jsonl"),
-         "--dialogue.backend", "openai", "--dialogue.endpoint", tf_serve.endpoint,
-         "--dialogue.model", tf_serve.model_dir, "--dialogue.max_new_tokens", "24", "--dialogue.temperature", "0"],
-        check=False, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "main_demo.py",
+            "--text",
+            "你好，介绍一下你自己",
+            "--json",
+            "--out",
+            str(tmp_path / "turn.mp4"),
+            "--output_dir",
+            str(tmp_path),
+            "--log",
+            str(tmp_path / "log.jsonl"),
+            "--dialogue.backend",
+            "openai",
+            "--dialogue.endpoint",
+            tf_serve.endpoint,
+            "--dialogue.model",
+            tf_serve.model_dir,
+            "--dialogue.max_new_tokens",
+            "24",
+            "--dialogue.temperature",
+            "0",
+        ],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     line = json.loads([x for x in r.stdout.splitlines() if x.startswith("{")][-1])
     assert line["status"] == "ok", line["error"]
@@ -177,6 +203,7 @@ def test_transformers_serve_interrupt_stops_the_stream(tf_serve, persona):
 
 
 # -- the scripted server: streaming and interrupts ------------------------------------------------
+
 
 def test_first_sentence_reaches_the_voice_before_the_server_stream_ends(script_server, tmp_path):
     srv = script_server()
@@ -264,6 +291,7 @@ def test_interrupt_before_the_server_answers(script_server, persona):
 
 
 # -- the scripted server: errors a user understands -------------------------------------------------
+
 
 def one_line_error(stage, text="hi", turn_id=1) -> str:
     with pytest.raises(ServerError) as err:
@@ -422,12 +450,31 @@ def test_approx_tokens():
 
 # -- bench dialogue --backend openai ----------------------------------------------------------------
 
+
 def test_bench_dialogue_against_a_server(script_server, capsys):
     from pipelines.bench import dialogue as bench
 
     srv = script_server().start()
-    assert bench.main(["--backend", "openai", "--endpoint", srv.endpoint, "--model", ScriptServer.MODEL,
-                       "--turns", "1", "--tokens", "16", "--threads", "1", "--json"]) == 0
+    assert (
+        bench.main(
+            [
+                "--backend",
+                "openai",
+                "--endpoint",
+                srv.endpoint,
+                "--model",
+                ScriptServer.MODEL,
+                "--turns",
+                "1",
+                "--tokens",
+                "16",
+                "--threads",
+                "1",
+                "--json",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["models_listed"] == [ScriptServer.MODEL] and report["model"] == ScriptServer.MODEL
     (turn,) = report["per_turn"]

@@ -1,4 +1,5 @@
 """THUDM / DL-B P-tuning v2 checkpoints load onto a GLM model exactly as ChatGLM applies them."""
+
 import json
 import shutil
 
@@ -20,11 +21,13 @@ def thudm_state(cfg, projection=False, pre_seq_len=PRE, seed=0):
     if not projection:
         return {key + "embedding.weight": torch.randn(pre_seq_len, width, generator=g)}
     hidden = 32
-    return {key + "embedding.weight": torch.randn(pre_seq_len, hidden, generator=g),
-            key + "trans.0.weight": torch.randn(hidden, hidden, generator=g) * 0.3,
-            key + "trans.0.bias": torch.randn(hidden, generator=g) * 0.1,
-            key + "trans.2.weight": torch.randn(width, hidden, generator=g) * 0.3,
-            key + "trans.2.bias": torch.randn(width, generator=g) * 0.1}
+    return {
+        key + "embedding.weight": torch.randn(pre_seq_len, hidden, generator=g),
+        key + "trans.0.weight": torch.randn(hidden, hidden, generator=g) * 0.3,
+        key + "trans.0.bias": torch.randn(hidden, generator=g) * 0.1,
+        key + "trans.2.weight": torch.randn(width, hidden, generator=g) * 0.3,
+        key + "trans.2.bias": torch.randn(width, generator=g) * 0.1,
+    }
 
 
 def thudm_reference_logits(model, state, ids, projection):
@@ -39,7 +42,7 @@ def thudm_reference_logits(model, state, ids, projection):
         emb = emb @ state[k + "trans.2.weight"].T + state[k + "trans.2.bias"]
     pre = emb.shape[0]
     pkv = emb.unsqueeze(0).view(1, pre, layers * 2, kv_heads, head_dim)
-    pkv = pkv.permute([2, 1, 0, 3, 4]).split(2)            # THUDM: per layer (2, T, B, heads, dim)
+    pkv = pkv.permute([2, 1, 0, 3, 4]).split(2)  # THUDM: per layer (2, T, B, heads, dim)
     cache = DynamicCache(config=model.config)
     for i, kv in enumerate(pkv):
         key, value = kv[0].permute(1, 2, 0, 3), kv[1].permute(1, 2, 0, 3)  # -> (B, heads, T, dim)
@@ -56,7 +59,7 @@ def test_thudm_layout_checkpoint_loads_and_matches_chatglm_prefix(tiny_glm, tmp_
     state = thudm_state(base.config, projection)
     ckpt_dir = tmp_path / "output" / "adgen-chatglm-6b-pt-8-2e-2" / "checkpoint-3000"
     ckpt_dir.mkdir(parents=True)
-    torch.save(state, ckpt_dir / "pytorch_model.bin")      # THUDM's file name and key layout
+    torch.save(state, ckpt_dir / "pytorch_model.bin")  # THUDM's file name and key layout
     loaded = load_for_chat(chat_settings(tiny_glm).dialogue, tiny_glm, ckpt_dir.parent)  # newest checkpoint found
     assert loaded.adapter.kind == "thudm" and loaded.pre_seq_len == PRE
     ids = torch.tensor([tok("你好，介绍一下你自己", add_special_tokens=False).input_ids])
@@ -64,7 +67,7 @@ def test_thudm_layout_checkpoint_loads_and_matches_chatglm_prefix(tiny_glm, tmp_
         got = loaded.model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
     want = thudm_reference_logits(base, state, ids, projection)
     plain = base(input_ids=ids).logits
-    assert not torch.allclose(want, plain, atol=1e-4)       # the prefix does change the output
+    assert not torch.allclose(want, plain, atol=1e-4)  # the prefix does change the output
     assert torch.allclose(got, want, atol=1e-5)
 
 

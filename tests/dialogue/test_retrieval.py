@@ -1,8 +1,9 @@
 """Retrieval dialogue over the default persona's chat log (the embedded default backend)."""
+
 import pytest
 
-from pipelines.dialogue.retrieval import FALLBACK_EN, FALLBACK_ZH, RetrievalDialogue
 from pipelines.dialogue.chat_data import load_chat_log
+from pipelines.dialogue.retrieval import FALLBACK_EN, FALLBACK_ZH, RetrievalDialogue
 from pipelines.messages import TextChunk, UserTurn
 from pipelines.persona import Persona
 from pipelines.settings import DEFAULT_PERSONA, Settings
@@ -30,21 +31,26 @@ def ask(stage, text, turn_id=1, ctx=None):
     return "".join(c.text for c in chunks), chunks, ctx
 
 
-@pytest.mark.parametrize("prompt", ["你好，介绍一下你自己", "谢谢", "今天天气怎么样？", "Who are you?", "Tell me a joke"])
+@pytest.mark.parametrize(
+    "prompt", ["你好，介绍一下你自己", "谢谢", "今天天气怎么样？", "Who are you?", "Tell me a joke"]
+)
 def test_exact_prompt_gets_its_response(stage, log_replies, prompt):
     reply, _, ctx = ask(stage, prompt)
     assert reply == log_replies[prompt]
     assert ctx.info["dialogue_mode"] == "retrieval" and ctx.info["dialogue_match"] == prompt
 
 
-@pytest.mark.parametrize("said, meant", [
-    ("请你介绍一下自己", "你好，介绍一下你自己"),
-    ("你叫啥名字", "你叫什么名字？"),
-    ("你会做什么", "你能做什么？"),
-    ("What is your name", "What's your name?"),
-    ("could you introduce yourself", "Hello, introduce yourself"),
-    ("how is the weather", "How's the weather today?"),
-])
+@pytest.mark.parametrize(
+    "said, meant",
+    [
+        ("请你介绍一下自己", "你好，介绍一下你自己"),
+        ("你叫啥名字", "你叫什么名字？"),
+        ("你会做什么", "你能做什么？"),
+        ("What is your name", "What's your name?"),
+        ("could you introduce yourself", "Hello, introduce yourself"),
+        ("how is the weather", "How's the weather today?"),
+    ],
+)
 def test_paraphrased_prompt_finds_the_right_response(stage, log_replies, said, meant):
     reply, _, ctx = ask(stage, said)
     assert reply == log_replies[meant], (said, ctx.info)

@@ -1,4 +1,5 @@
 """Loading fp16 THUDM shards as bf16 never materialises fp32 (peak RSS of a fresh process)."""
+
 import json
 import subprocess
 import sys
@@ -28,8 +29,14 @@ print(json.dumps({"base": base, "peak": peak, "dtypes": dtypes,
 def test_bf16_load_peak_rss_stays_far_below_an_fp32_copy(tmp_path):
     folder = build_chatglm2(tmp_path / "glm-big", LOG, hidden=1024, layers=6, heads=16, groups=2)
     root = Path(__file__).resolve().parents[2]
-    out = subprocess.run([sys.executable, "-c", PROBE, str(folder)], capture_output=True, text=True, cwd=root,
-                         env={"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, str(folder)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+        check=True,
+    )
     r = json.loads(out.stdout.strip().splitlines()[-1])
     assert r["dtypes"] == ["torch.bfloat16"]
     bf16 = r["bytes"]

@@ -1,4 +1,5 @@
 """P-tuning v2 on THUDM-layout ChatGLM folders: loss drops, the trained reply comes back, THUDM's output files."""
+
 import json
 import shutil
 
@@ -25,8 +26,18 @@ def reply(folder, ptuning, prompt):
 
 def train(base, data, out, projection, steps, lr):
     losses = []
-    cfg = FinetuneConfig(data=str(data), base=str(base), out=str(out), pre_seq_len=16, prefix_projection=projection,
-                         steps=steps, lr=lr, batch_size=2, save_steps=steps, seed=1)
+    cfg = FinetuneConfig(
+        data=str(data),
+        base=str(base),
+        out=str(out),
+        pre_seq_len=16,
+        prefix_projection=projection,
+        steps=steps,
+        lr=lr,
+        batch_size=2,
+        save_steps=steps,
+        seed=1,
+    )
     finetune(cfg, on_log=lambda text: None, on_loss=lambda rec: "loss" in rec and losses.append(rec["loss"]))
     return losses
 
@@ -41,7 +52,7 @@ def test_chatglm6b_ptuning_writes_thudm_files_and_learns_the_reply(tmp_path, tra
     want = {"transformer.prefix_encoder.embedding.weight"}
     if projection:
         want |= {f"transformer.prefix_encoder.trans.{i}.{w}" for i in (0, 2) for w in ("weight", "bias")}
-    assert set(state) == want                                 # exactly THUDM's keys, nothing of the base
+    assert set(state) == want  # exactly THUDM's keys, nothing of the base
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["pre_seq_len"] == 16 and cfg["prefix_projection"] is projection and cfg["num_layers"] == 2
     assert all(torch.isfinite(v).all() for v in state.values())

@@ -13,8 +13,12 @@ def make_engine(tmp_path):
 
     def make(reply=REPLY, delay=0.01, fail_on=None, slow_sink=0.0):
         settings = Settings(output_dir=str(tmp_path))
-        stages = {"dialogue": ScriptedDialogue(reply, delay), "tts": ToneTTS(fail_on),
-                  "vc": PassAudio(), "face": FlatFace()}
+        stages = {
+            "dialogue": ScriptedDialogue(reply, delay),
+            "tts": ToneTTS(fail_on),
+            "vc": PassAudio(),
+            "face": FlatFace(),
+        }
         sink = CollectSink(slow=slow_sink)
         eng = Engine(settings, stages=stages, sink=sink, log_path=tmp_path / "log.jsonl").start()
         engines.append(eng)

@@ -1,4 +1,5 @@
 """main_demo.py on a terminal: an interactive loop ('clear' clears history, 'stop' quits)."""
+
 import os
 import pty
 import select
@@ -31,8 +32,14 @@ def read_until(fd, needle: bytes, timeout: float) -> bytes:
 
 def test_interactive_loop_on_a_terminal(tmp_path):
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "main_demo.py", "--output_dir", str(tmp_path)], cwd=ROOT,
-                            stdin=slave, stdout=slave, stderr=slave, close_fds=True)  # the prompt goes to stderr
+    proc = subprocess.Popen(
+        [sys.executable, "main_demo.py", "--output_dir", str(tmp_path)],
+        cwd=ROOT,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        close_fds=True,
+    )  # the prompt goes to stderr
     os.close(slave)
     try:
         read_until(master, b"you> ", 300)

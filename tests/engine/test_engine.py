@@ -4,9 +4,9 @@ import time
 import pytest
 
 from pipelines.engine import Engine, EngineError
+from pipelines.messages import TurnFinished
 from pipelines.settings import Settings
 from pipelines.stage import Stage
-from pipelines.messages import TurnFinished
 from tests.engine.conftest import REPLY
 
 
@@ -19,7 +19,9 @@ def test_sentences_stream_in_order_before_dialogue_finishes(make_engine):
     assert [c.seq for c in chunks] == sorted(c.seq for c in chunks)
     assert "".join(c.text for c in chunks).replace(" ", "") == REPLY.replace(" ", "")
     first_arrival = sink.chunks[0][0]
-    assert first_arrival < dialogue.finished_at[rec.turn_id], "first sentence must reach the sink while the dialogue still writes"
+    assert first_arrival < dialogue.finished_at[rec.turn_id], (
+        "first sentence must reach the sink while the dialogue still writes"
+    )
     assert rec.reply == REPLY and rec.mode == "scripted"
 
 
@@ -109,6 +111,7 @@ def test_load_failure_names_the_stage(tmp_path):
             raise FileNotFoundError("G_*.pth not found in module/So-VITS/44k")
 
     from pipelines.testing.toy_stages import CollectSink, FlatFace, ScriptedDialogue, ToneTTS
+
     stages = {"dialogue": ScriptedDialogue("x"), "tts": ToneTTS(), "vc": Broken(), "face": FlatFace()}
     eng = Engine(Settings(output_dir=str(tmp_path)), stages=stages, sink=CollectSink())
     with pytest.raises(EngineError, match=r"stage 'vc'.*G_\*\.pth not found"):

@@ -2,6 +2,7 @@
 
 No stage is replaced: this is what `make demo` runs.
 """
+
 import json
 import subprocess
 import sys
@@ -31,6 +32,7 @@ def default_engine(tmp_path_factory):
 def test_first_sentence_is_rendered_before_the_reply_is_written(default_engine):
     events = []
     import time
+
     unsubscribe = default_engine.subscribe(lambda stage, msg: events.append((time.perf_counter(), stage, msg)))
     try:
         rec = default_engine.wait(default_engine.submit("你好，介绍一下你自己"), timeout=300)
@@ -49,9 +51,24 @@ def test_first_sentence_is_rendered_before_the_reply_is_written(default_engine):
 def test_demo_cli_writes_mp4_with_equal_streams_and_logs_the_turn(tmp_path):
     out = tmp_path / "hello.mp4"
     r = subprocess.run(
-        [sys.executable, "main_demo.py", "--text", "你好，介绍一下你自己", "--json", "--out", str(out),
-         "--output_dir", str(tmp_path), "--log", str(tmp_path / "conv.jsonl")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "main_demo.py",
+            "--text",
+            "你好，介绍一下你自己",
+            "--json",
+            "--out",
+            str(out),
+            "--output_dir",
+            str(tmp_path),
+            "--log",
+            str(tmp_path / "conv.jsonl"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     line = json.loads([l for l in r.stdout.splitlines() if l.startswith("{")][-1])
     assert line["status"] == "ok" and line["reply"] and line["video_path"] == str(out)
@@ -65,8 +82,14 @@ def test_demo_cli_writes_mp4_with_equal_streams_and_logs_the_turn(tmp_path):
 
 
 def test_demo_without_terminal_runs_the_scripted_two_turns(tmp_path):
-    r = subprocess.run([sys.executable, "main_demo.py", "--json", "--output_dir", str(tmp_path)],
-                       cwd=ROOT, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    r = subprocess.run(
+        [sys.executable, "main_demo.py", "--json", "--output_dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     turns = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
     assert [t["status"] for t in turns] == ["ok", "ok"]
@@ -76,7 +99,12 @@ def test_demo_without_terminal_runs_the_scripted_two_turns(tmp_path):
 def test_bad_settings_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "s.json"
     bad.write_text(json.dumps({"face": {"backend": "pixar"}}))
-    r = subprocess.run([sys.executable, "main_demo.py", "--settings", str(bad), "--text", "hi"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "main_demo.py", "--settings", str(bad), "--text", "hi"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 2
     assert "face.backend: must be one of warp, wav2lip, got 'pixar'" in r.stderr

@@ -1,4 +1,5 @@
 """pipelines/ and main_demo.py must never import Qt: the engine runs headless."""
+
 import ast
 import pkgutil
 import subprocess
@@ -25,6 +26,7 @@ def test_no_qt_import_statements():
 
 def test_importing_every_pipelines_module_loads_no_qt():
     import pipelines
+
     mods = [m.name for m in pkgutil.walk_packages(pipelines.__path__, "pipelines.")]
     code = (
         "import importlib, sys\n"

@@ -1,4 +1,5 @@
 """One repository root for every module that needs it (a moved file once put personas in pipelines/source)."""
+
 from pipelines.assets.portrait import DEFAULT_OUT
 from pipelines.face.avatar.enroll import DEFAULT_PERSONAS
 from pipelines.paths import REPO_ROOT

@@ -55,6 +55,7 @@ def test_failed_save_keeps_the_old_file(tmp_path):
 
 def test_cli_options_come_from_the_settings_object(tmp_path):
     import argparse
+
     p = argparse.ArgumentParser()
     add_settings_arguments(p)
     args = p.parse_args(["--face.fps", "30", "--voice.vc_backend", "sovits", "--dialogue.quantize_int8", "yes"])

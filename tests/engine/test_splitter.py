@@ -5,12 +5,16 @@ def split_stream(text, pieces=2, min_chars=6):
     s = SentenceSplitter(min_chars=min_chars)
     out = []
     for i in range(0, len(text), pieces):
-        out += s.feed(text[i:i + pieces])
+        out += s.feed(text[i : i + pieces])
     return out + s.flush()
 
 
 def test_chinese_sentences():
-    assert split_stream("你好，我是小林。今天天气很好！你想聊什么？") == ["你好，我是小林。", "今天天气很好！", "你想聊什么？"]
+    assert split_stream("你好，我是小林。今天天气很好！你想聊什么？") == [
+        "你好，我是小林。",
+        "今天天气很好！",
+        "你想聊什么？",
+    ]
 
 
 def test_first_chunk_may_end_at_a_comma_but_is_never_tiny():

@@ -1,4 +1,5 @@
 """Fixtures for the face tests: the bundled portrait, throw-away personas, a loaded warp renderer."""
+
 from __future__ import annotations
 
 import shutil
@@ -20,12 +21,14 @@ def portrait_path() -> Path:
 @pytest.fixture(scope="session")
 def portrait_rgb(portrait_path) -> np.ndarray:
     import cv2
+
     return np.ascontiguousarray(cv2.imread(str(portrait_path))[..., ::-1])
 
 
 @pytest.fixture
 def make_persona(tmp_path, portrait_path):
     """A persona folder in tmp_path (persona.json + the bundled portrait)."""
+
     def make(name: str = "lin", portrait: Path | None = portrait_path) -> Path:
         root = tmp_path / name
         root.mkdir()
@@ -33,12 +36,14 @@ def make_persona(tmp_path, portrait_path):
         if portrait is not None:
             shutil.copy(portrait, root / "portrait.png")
         return root
+
     return make
 
 
 @pytest.fixture(scope="session")
 def portrait_avatar(portrait_path):
     from pipelines.face.avatar.enroll import build_avatar
+
     avatar, _ = build_avatar([portrait_path])
     return avatar
 
@@ -49,6 +54,7 @@ def renderer(portrait_avatar):
     from pipelines.face.warp.renderer import WarpRenderer
     from pipelines.persona import Persona
     from pipelines.settings import Settings
+
     r = WarpRenderer(Settings(), Persona.load(REPO / "source" / "default"), avatar=portrait_avatar)
     r.load()
     return r
@@ -58,6 +64,7 @@ def renderer(portrait_avatar):
 def head_motion_clip(tmp_path_factory):
     """A 4 s, 30 fps, 640x360 H.264 clip of the portrait moving like a handheld recording."""
     from pipelines.testing.portrait_clip import make_head_motion_clip
+
     path = tmp_path_factory.mktemp("clips") / "head_motion.mp4"
     p, mats = make_head_motion_clip(path, seconds=4.0, fps=30.0, size=(640, 360))
     return p, mats
@@ -67,6 +74,7 @@ def head_motion_clip(tmp_path_factory):
 def faceless_clip(tmp_path_factory):
     """3 s of a moving coloured gradient with texture, and no face."""
     from pipelines.face.avatar.video_io import write_clip
+
     rng = np.random.default_rng(0)
     tex = rng.integers(0, 60, (360, 640, 3), dtype=np.uint8)
     y, x = np.mgrid[0:360, 0:640]

@@ -1,4 +1,5 @@
 """One clock for the face: avatar frames are taken by time at the avatar's own fps, whatever face.fps is."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +10,7 @@ from pipelines.messages import AudioChunk
 from pipelines.stage import TurnContext
 
 SR = 16000
-N_AVATAR = 40          # 1.6 s of enrolled video at 25 fps
+N_AVATAR = 40  # 1.6 s of enrolled video at 25 fps
 
 
 def _marked_avatar(portrait_avatar) -> Avatar:
@@ -18,9 +19,15 @@ def _marked_avatar(portrait_avatar) -> Avatar:
     frames = np.repeat(base[None], N_AVATAR, 0)
     for k in range(N_AVATAR):
         frames[k, :8, :8] = 5 * k + 10
-    rep = lambda a: np.repeat(np.asarray(a[:1]), N_AVATAR, 0)   # noqa: E731
-    return Avatar(frames=frames, boxes=rep(portrait_avatar.boxes), landmarks=rep(portrait_avatar.landmarks),
-                  crops=rep(portrait_avatar.crops), fps=25.0, source="marked portrait")
+    rep = lambda a: np.repeat(np.asarray(a[:1]), N_AVATAR, 0)  # noqa: E731
+    return Avatar(
+        frames=frames,
+        boxes=rep(portrait_avatar.boxes),
+        landmarks=rep(portrait_avatar.landmarks),
+        crops=rep(portrait_avatar.crops),
+        fps=25.0,
+        source="marked portrait",
+    )
 
 
 def _speechlike(seconds: float) -> np.ndarray:
@@ -37,7 +44,7 @@ def _expected(t: np.ndarray) -> np.ndarray:
 def test_avatar_frame_at_uses_its_own_fps(portrait_avatar):
     av = _marked_avatar(portrait_avatar)
     assert av.index_at(0.0) == 0 and av.index_at(0.04) == 1 and av.index_at(0.999) == 24
-    assert av.index_at(1.56) == 39 and av.index_at(1.60) == 38      # ping-pong at the end
+    assert av.index_at(1.56) == 39 and av.index_at(1.60) == 38  # ping-pong at the end
     assert np.array_equal(av.frame_at(0.5), av.frames[12])
 
 

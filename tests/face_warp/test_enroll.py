@@ -1,4 +1,5 @@
 """Enrollment: clips with head motion give smooth, stable boxes; faceless clips are refused, nothing lost."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,9 +10,9 @@ import numpy as np
 import pytest
 
 from pipelines.face.avatar import landmarks as L
+from pipelines.face.avatar.enroll import EnrollmentError, build_avatar, enroll
 from pipelines.face.avatar.loading import load_avatar
 from pipelines.face.avatar.storage import Avatar, AvatarError, read_avatar, save_avatar
-from pipelines.face.avatar.enroll import EnrollmentError, build_avatar, enroll
 from pipelines.testing.portrait_clip import make_head_motion_clip
 
 
@@ -23,8 +24,7 @@ def _leftovers(parent: Path) -> list[str]:
     return [p.name for p in parent.iterdir() if p.name.startswith(".avatar.")]
 
 
-def test_head_motion_clip_gives_smooth_stable_boxes_that_follow_the_head(head_motion_clip, make_persona,
-                                                                         portrait_rgb):
+def test_head_motion_clip_gives_smooth_stable_boxes_that_follow_the_head(head_motion_clip, make_persona, portrait_rgb):
     path, mats = head_motion_clip
     root = make_persona("moving", portrait=None)
     report = enroll(root, [path])
@@ -35,7 +35,7 @@ def test_head_motion_clip_gives_smooth_stable_boxes_that_follow_the_head(head_mo
     assert av.boxes.shape == (100, 4) and av.boxes.dtype == np.int32
     assert av.landmarks.shape == (100, 478, 2) and av.crops.shape == (100, 96, 96, 3)
     assert report["clips"][0]["face_share"] == 1.0 and report["frames"] == 100
-    assert any("only 4.0 s" in a for a in report["advice"])      # shorter than the advised 5-10 s
+    assert any("only 4.0 s" in a for a in report["advice"])  # shorter than the advised 5-10 s
 
     b = av.boxes.astype(np.float64)
     w = b[:, 2] - b[:, 0]
@@ -58,6 +58,7 @@ def test_head_motion_clip_gives_smooth_stable_boxes_that_follow_the_head(head_mo
     assert np.all(b[:, 3] >= av.landmarks[:, L.CHIN, 1] - 1)
     # crops are the boxed faces
     import cv2
+
     i = 50
     x1, y1, x2, y2 = av.boxes[i]
     ref = cv2.resize(np.ascontiguousarray(av.frames[i][y1:y2, x1:x2]), (96, 96), interpolation=cv2.INTER_AREA)
@@ -65,15 +66,14 @@ def test_head_motion_clip_gives_smooth_stable_boxes_that_follow_the_head(head_mo
 
 
 def test_rotated_phone_clip_is_enrolled_upright(tmp_path, make_persona):
-    path, _ = make_head_motion_clip(tmp_path / "phone.mp4", seconds=1.0, fps=30.0, size=(480, 270),
-                                    rotation=90)
+    path, _ = make_head_motion_clip(tmp_path / "phone.mp4", seconds=1.0, fps=30.0, size=(480, 270), rotation=90)
     root = make_persona("phone", portrait=None)
     report = enroll(root, [path])
     av = read_avatar(root / "avatar")
-    assert report["clips"][0]["rotation"] == -90          # stored sideways, shown upright
+    assert report["clips"][0]["rotation"] == -90  # stored sideways, shown upright
     assert av.frames.shape[1:3] == (270, 480)
     eyes = av.landmarks[:, [L.RIGHT_EYE[0], L.LEFT_EYE[0]]].mean(1)[:, 1]
-    assert np.all(eyes < av.landmarks[:, L.CHIN, 1])      # upright: eyes above the chin
+    assert np.all(eyes < av.landmarks[:, L.CHIN, 1])  # upright: eyes above the chin
 
 
 def test_clip_without_a_face_is_refused_and_the_enrolled_avatar_is_untouched(faceless_clip, make_persona):
@@ -89,10 +89,11 @@ def test_clip_without_a_face_is_refused_and_the_enrolled_avatar_is_untouched(fac
 
 
 def test_clip_with_too_many_faceless_frames_names_them(tmp_path, make_persona):
-    from pipelines.testing.portrait_clip import head_motion_frames
     from pipelines.face.avatar.video_io import write_clip
+    from pipelines.testing.portrait_clip import head_motion_frames
+
     frames = [f for f, _ in head_motion_frames(2.0, 25.0, (480, 270), amount=0.3)]
-    for i in range(30, 45):                       # the face leaves the picture for 0.6 s
+    for i in range(30, 45):  # the face leaves the picture for 0.6 s
         frames[i] = np.full_like(frames[i], 90)
     path = write_clip(tmp_path / "gap.mp4", frames, fps=25.0)
     root = make_persona("gap", portrait=None)
@@ -105,6 +106,7 @@ def test_clip_with_too_many_faceless_frames_names_them(tmp_path, make_persona):
 
 def test_enroll_cli_reports_and_refuses(tmp_path, portrait_path, faceless_clip, capsys):
     from pipelines.face.avatar.enroll_cli import main
+
     assert main(["--name", "cli", "--persona-dir", str(tmp_path), "-q", str(portrait_path)]) == 0
     out = capsys.readouterr().out
     assert "enrolled 1 frames" in out and str(tmp_path / "cli" / "avatar") in out
@@ -126,35 +128,43 @@ def test_failed_save_keeps_the_old_avatar(make_persona, portrait_avatar, monkeyp
     calls = {"n": 0}
     real_save = np.save
 
-    def failing_save(fh, arr, **kw):          # the disk fills up on the third array
+    def failing_save(fh, arr, **kw):  # the disk fills up on the third array
         calls["n"] += 1
         if calls["n"] == 3:
             raise OSError(28, "No space left on device")
         return real_save(fh, arr, **kw)
 
     monkeypatch.setattr(np, "save", failing_save)
-    flipped = Avatar(frames=portrait_avatar.frames[:, ::-1].copy(), boxes=portrait_avatar.boxes,
-                     landmarks=portrait_avatar.landmarks, crops=portrait_avatar.crops, fps=25.0, source="x")
+    flipped = Avatar(
+        frames=portrait_avatar.frames[:, ::-1].copy(),
+        boxes=portrait_avatar.boxes,
+        landmarks=portrait_avatar.landmarks,
+        crops=portrait_avatar.crops,
+        fps=25.0,
+        source="x",
+    )
     with pytest.raises(OSError):
         save_avatar(flipped, folder, {"kind": "clips"})
     assert _digest(folder) == before and _leftovers(root) == []
     monkeypatch.undo()
-    save_avatar(flipped, folder, {"kind": "clips"})       # and a complete save replaces it
+    save_avatar(flipped, folder, {"kind": "clips"})  # and a complete save replaces it
     assert read_avatar(folder).source == "x" and _leftovers(root) == []
 
 
 def test_load_avatar_enrolls_the_portrait_once_and_follows_changes(make_persona):
     from pipelines.persona import Persona
     from pipelines.settings import Settings
+
     root = make_persona("auto")
     persona, settings = Persona.load(root), Settings()
     av = load_avatar(persona, settings)
     assert len(av) == 1 and (root / "avatar" / "meta.json").is_file()
-    assert load_avatar(persona, settings) is av                       # cached
+    assert load_avatar(persona, settings) is av  # cached
     meta = json.loads((root / "avatar" / "meta.json").read_text())
     assert meta["kind"] == "portrait"
     # a new portrait (mirrored) is enrolled again on the next load
     import cv2
+
     img = cv2.imread(str(root / "portrait.png"))
     cv2.imwrite(str(root / "portrait.png"), np.ascontiguousarray(img[:, ::-1]))
     av2 = load_avatar(persona, settings)
@@ -169,6 +179,7 @@ def test_load_avatar_enrolls_the_portrait_once_and_follows_changes(make_persona)
 def test_real_photo_enrolls_as_a_portrait(tmp_path):
     import cv2
     from skimage import data
+
     p = tmp_path / "astronaut.png"
     cv2.imwrite(str(p), data.astronaut()[..., ::-1])
     av, report = build_avatar([p])
@@ -180,7 +191,13 @@ def test_real_photo_enrolls_as_a_portrait(tmp_path):
 
 def test_ping_pong_index(portrait_avatar):
     a = portrait_avatar
-    four = Avatar(frames=np.repeat(a.frames, 4, 0), boxes=np.repeat(a.boxes, 4, 0),
-                  landmarks=np.repeat(a.landmarks, 4, 0), crops=np.repeat(a.crops, 4, 0), fps=25.0, source="t")
+    four = Avatar(
+        frames=np.repeat(a.frames, 4, 0),
+        boxes=np.repeat(a.boxes, 4, 0),
+        landmarks=np.repeat(a.landmarks, 4, 0),
+        crops=np.repeat(a.crops, 4, 0),
+        fps=25.0,
+        source="t",
+    )
     assert [four.index(i) for i in range(10)] == [0, 1, 2, 3, 2, 1, 0, 1, 2, 3]
     assert [a.index(i) for i in range(3)] == [0, 0, 0]

@@ -1,4 +1,5 @@
 """Wav2Lip's enrollment options: pads, a fixed box, nosmooth, the resolution cap (settings and CLI)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,17 +23,17 @@ def test_pads_and_a_fixed_box_change_the_face_box(portrait_path, portrait_avatar
     b = padded.boxes[0]
     h, w = padded.frames.shape[1:3]
     assert b[3] == min(h, base[3] + 30) and b[0] == max(0, base[0] - 6) and b[2] == min(w, base[2] + 6)
-    fixed, _ = build_avatar([portrait_path], box="100 400 120 390")     # top bottom left right
+    fixed, _ = build_avatar([portrait_path], box="100 400 120 390")  # top bottom left right
     assert tuple(fixed.boxes[0]) == (120, 100, 390, 400)
 
 
 def test_nosmooth_keeps_the_per_frame_boxes_and_the_resolution_cap(head_motion_clip):
-    path, _ = head_motion_clip                       # 640x360
+    path, _ = head_motion_clip  # 640x360
     smooth, _ = build_avatar([path])
     raw, _ = build_avatar([path], nosmooth=True, max_side=480)
     assert raw.frames.shape[1:3] == (270, 480) and smooth.frames.shape[1:3] == (360, 640)
     raw.boxes = (raw.boxes * (640 / 480)).astype(np.int32)
-    jitter = lambda b: np.abs(np.diff(b.astype(float), 2, axis=0)).mean()   # noqa: E731
+    jitter = lambda b: np.abs(np.diff(b.astype(float), 2, axis=0)).mean()  # noqa: E731
     assert jitter(raw.boxes) > 1.2 * jitter(smooth.boxes)
 
 
@@ -43,8 +44,9 @@ def test_enroll_cli_takes_the_options(tmp_path, portrait_path, capsys):
     rc = main(["--name", "p", "--persona-dir", str(tmp_path), "--pads", "0", "30", "0", "0", "-q", str(portrait_path)])
     assert rc == 0
     av = read_avatar(tmp_path / "p" / "avatar")
-    rc = main(["--name", "q", "--persona-dir", str(tmp_path), "--box", "300", "100", "0", "50", "-q",
-               str(portrait_path)])
+    rc = main(
+        ["--name", "q", "--persona-dir", str(tmp_path), "--box", "300", "100", "0", "50", "-q", str(portrait_path)]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "top < bottom" in err and "Traceback" not in err
     assert av.boxes[0][3] > 0
@@ -52,5 +54,6 @@ def test_enroll_cli_takes_the_options(tmp_path, portrait_path, capsys):
 
 def test_settings_have_the_options():
     from pipelines.settings import Settings
+
     s = Settings().replace("face.pads", "0 20 0 0").replace("face.nosmooth", True).replace("face.box", "")
     assert s.face.pads == "0 20 0 0" and s.face.nosmooth and s.face.enroll_max_side == 720

@@ -1,4 +1,5 @@
 """The bundled portrait is a face mediapipe finds, with a plausible closed mouth; a real photo too."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,9 +32,9 @@ def test_bundled_portrait_has_478_landmarks_and_a_closed_mouth(portrait_rgb):
     assert (h, w) == (512, 512)
     det, pts = _check_face(portrait_rgb)
     assert det.score > 0.8
-    assert L.mouth_opening(pts) < 0.08          # drawn with the lips together
+    assert L.mouth_opening(pts) < 0.08  # drawn with the lips together
     lips_h = pts[L.LOWER_LIP_BOTTOM][1] - pts[L.UPPER_LIP_TOP][1]
-    assert lips_h > 8                           # lips with some thickness, not a line
+    assert lips_h > 8  # lips with some thickness, not a line
     # the face is the portrait's subject: centred and large
     cx = (det.box[0] + det.box[2]) / 2
     assert abs(cx - w / 2) < 0.1 * w and det.box[2] - det.box[0] > 0.3 * w
@@ -41,14 +42,16 @@ def test_bundled_portrait_has_478_landmarks_and_a_closed_mouth(portrait_rgb):
 
 def test_portrait_generator_reproduces_the_committed_png(portrait_rgb):
     from pipelines.assets.portrait import render_portrait
+
     img = render_portrait(512, seed=7)
     assert img.shape == portrait_rgb.shape and img.dtype == np.uint8
     assert np.abs(img.astype(int) - portrait_rgb.astype(int)).mean() < 1.0
-    other = render_portrait(320, seed=7)    # same face at another size is still a face
+    other = render_portrait(320, seed=7)  # same face at another size is still a face
     _check_face(other)
 
 
 def test_real_photo_is_found_too():
     from skimage import data
+
     img = np.ascontiguousarray(data.astronaut())
     _check_face(img)

@@ -1,4 +1,5 @@
 """Visemes for warp: espeak-ng's phoneme events drive the mouth; measured on the rendered frames' face mesh."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,13 +44,27 @@ def test_espeak_reports_phoneme_timings_and_conversion_keeps_them(spoken):
     times = [t for t, _ in chunk.phonemes]
     assert times == sorted(times) and 0 <= times[0] < 0.1 and times[-1] <= chunk.duration + 0.05
     names = [p for _, p in chunk.phonemes]
-    assert sum(classify(p) == CLOSED for p in names) >= 6          # b, b, b, m, b, p, m, p ...
+    assert sum(classify(p) == CLOSED for p in names) >= 6  # b, b, b, m, b, p, m, p ...
     assert converted.phonemes == chunk.phonemes
 
 
 def test_phoneme_classes():
     assert [classify(p) for p in ("b", "p", "m", "'a", "aI", "u:", "'0", "w", "i:", "'eI", "f", "v", "s", "_:")] == [
-        CLOSED, CLOSED, CLOSED, OPEN, OPEN, ROUNDED, ROUNDED, ROUNDED, SPREAD, SPREAD, TEETH, TEETH, TEETH, "rest"]
+        CLOSED,
+        CLOSED,
+        CLOSED,
+        OPEN,
+        OPEN,
+        ROUNDED,
+        ROUNDED,
+        ROUNDED,
+        SPREAD,
+        SPREAD,
+        TEETH,
+        TEETH,
+        TEETH,
+        "rest",
+    ]
 
 
 def test_lips_close_on_bilabials_and_open_on_open_vowels(renderer, spoken):
@@ -88,6 +103,6 @@ def test_loudness_only_scales_the_shape(renderer, spoken):
     quiet = AudioChunk(7, 0, chunk.samples * 0.2, chunk.sample_rate, chunk.text, phonemes=chunk.phonemes)
     list(renderer.process(quiet, TurnContext(7)))
     soft = renderer.last_openings
-    assert not soft[loud == 0].any()                          # the same closures
-    assert (soft > 0).sum() >= 0.8 * (loud > 0).sum()         # still speaking (quiet is not silence)
-    assert np.corrcoef(loud, soft)[0, 1] > 0.9                # same shape
+    assert not soft[loud == 0].any()  # the same closures
+    assert (soft > 0).sum() >= 0.8 * (loud > 0).sum()  # still speaking (quiet is not silence)
+    assert np.corrcoef(loud, soft)[0, 1] > 0.9  # same shape

@@ -1,4 +1,5 @@
 """WarpRenderer: audio is the clock, the mouth follows loudness, is closed on silence, frames continue."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,8 +30,15 @@ def _render(renderer, samples, turn_id=1, seq=0, sr=SR):
         assert len(c.frames) <= 10
         assert len(c.audio) == pytest.approx(len(c.frames) * sr / 25, abs=1)
     assert [c.seq for c in out] == list(range(out[0].seq, out[0].seq + len(out)))
-    v = VideoChunk(turn_id, out[0].seq, np.concatenate([c.frames for c in out]), out[0].fps,
-                   np.concatenate([c.audio for c in out]), sr, out[0].text)
+    v = VideoChunk(
+        turn_id,
+        out[0].seq,
+        np.concatenate([c.frames for c in out]),
+        out[0].fps,
+        np.concatenate([c.audio for c in out]),
+        sr,
+        out[0].text,
+    )
     return v, ctx
 
 
@@ -50,18 +58,18 @@ def test_frame_count_and_audio_follow_the_audio_duration(renderer, seconds, sr):
     assert v.fps == 25 and len(v.frames) == n
     assert v.frames.shape[1:] == renderer.avatar.frames.shape[1:] and v.frames.dtype == np.uint8
     assert v.sample_rate == sr
-    assert len(v.audio) == round(n * sr / 25)                 # exactly N / fps seconds
+    assert len(v.audio) == round(n * sr / 25)  # exactly N / fps seconds
     assert abs(v.duration - len(v.audio) / sr) < 1e-9
     k = min(len(x), len(v.audio))
-    np.testing.assert_array_equal(v.audio[:k], x[:k])         # the audio itself is kept
-    assert not v.audio[k:].any()                               # padding is silence
+    np.testing.assert_array_equal(v.audio[:k], x[:k])  # the audio itself is kept
+    assert not v.audio[k:].any()  # padding is silence
 
 
 def test_mouth_opening_follows_loudness(renderer):
     x = _am_tone(4.0)
     v, _ = _render(renderer, x, turn_id=2)
     opens = renderer.last_openings
-    level = 10 ** (frame_levels(v.audio, SR, 25, len(v.frames)) / 20)   # RMS per frame
+    level = 10 ** (frame_levels(v.audio, SR, 25, len(v.frames)) / 20)  # RMS per frame
     r = np.corrcoef(opens, level)[0, 1]
     assert r > 0.8, f"opening vs loudness Pearson r = {r:.3f}"
     assert opens.max() > 0.7 and opens.min() < 0.35
@@ -72,8 +80,9 @@ def test_mouth_opening_follows_loudness(renderer):
     def luma(img):
         return img[y1:y2, x1:x2].astype(np.float32).mean(-1)
 
-    dark = np.array([np.clip(luma(renderer.render_frame(i, 0.0)) - luma(f), 0, None).sum()
-                     for i, f in enumerate(v.frames)])
+    dark = np.array(
+        [np.clip(luma(renderer.render_frame(i, 0.0)) - luma(f), 0, None).sum() for i, f in enumerate(v.frames)]
+    )
     r_img = np.corrcoef(opens, dark)[0, 1]
     assert r_img > 0.9, f"mouth darkening vs opening Pearson r = {r_img:.3f}"
 
@@ -94,8 +103,7 @@ def test_mouth_is_closed_on_silence(renderer):
         np.testing.assert_array_equal(v.frames[i][y1:y2, x1:x2], idle[y1:y2, x1:x2])
     # while speaking the mouth region differs from the idle frame
     loud = int(np.argmax(opens[:25]))
-    assert np.abs(v.frames[loud][y1:y2, x1:x2].astype(int)
-                  - renderer.render_frame(loud, 0.0)[y1:y2, x1:x2]).mean() > 3
+    assert np.abs(v.frames[loud][y1:y2, x1:x2].astype(int) - renderer.render_frame(loud, 0.0)[y1:y2, x1:x2]).mean() > 3
 
 
 def test_all_silent_chunk_has_the_mouth_closed_and_idle_motion(renderer):
@@ -137,5 +145,6 @@ def test_frames_continue_across_the_sentences_of_a_turn(renderer):
 
 def test_rejects_other_messages(renderer):
     from pipelines.messages import Sentence
+
     with pytest.raises(TypeError, match="AudioChunk"):
         list(renderer.process(Sentence(7, 0, "hi"), TurnContext(7)))

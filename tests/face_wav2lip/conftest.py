@@ -9,6 +9,7 @@
 * ``w2l_model``: the official Wav2Lip architecture with random weights whose
   BatchNorm statistics were measured on those faces and mels.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,12 +18,20 @@ import pytest
 from pipelines.face.avatar.storage import Avatar
 
 #: per avatar frame: (rotation degrees, scale, dx, dy) about the face centre: a small head motion
-MOTION = [(0.0, 1.0, 0, 0), (2.0, 1.01, 3, 1), (4.0, 1.02, 6, 2), (1.0, 0.99, 8, 2), (-2.0, 0.98, 5, 1), (-4.0, 1.0, 2, 0)]
+MOTION = [
+    (0.0, 1.0, 0, 0),
+    (2.0, 1.01, 3, 1),
+    (4.0, 1.02, 6, 2),
+    (1.0, 0.99, 8, 2),
+    (-2.0, 0.98, 5, 1),
+    (-4.0, 1.0, 2, 0),
+]
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _threads():
     import torch
+
     torch.set_num_threads(2)
 
 
@@ -58,9 +67,15 @@ def face_avatar():
         frames.append(img)
         boxes.append(box)
         lms.append((lm0 @ m[:, :2].T + m[:, 2]).astype(np.float32))
-        crops.append(cv2.resize(img[box[1]:box[3], box[0]:box[2]], (96, 96), interpolation=cv2.INTER_AREA))
-    return Avatar(frames=np.stack(frames), boxes=np.stack(boxes), landmarks=np.stack(lms),
-                    crops=np.stack(crops), fps=25.0, source="skimage astronaut (small head motion)")
+        crops.append(cv2.resize(img[box[1] : box[3], box[0] : box[2]], (96, 96), interpolation=cv2.INTER_AREA))
+    return Avatar(
+        frames=np.stack(frames),
+        boxes=np.stack(boxes),
+        landmarks=np.stack(lms),
+        crops=np.stack(crops),
+        fps=25.0,
+        source="skimage astronaut (small head motion)",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
 """face.runtime auto on the CPU with a .pth: an int8 ONNX export is made once, cached by the checkpoint's hash."""
+
 import shutil
 
 import numpy as np
@@ -14,13 +15,19 @@ from pipelines.stage import TurnContext
 def test_auto_runtime_exports_caches_and_reuses_int8(w2l_checkpoint, face_avatar, speech, tmp_path, capsys):
     pth = tmp_path / "wav2lip_gan.pth"
     shutil.copy(w2l_checkpoint, pth)
-    s = (Settings().replace("face.backend", "wav2lip").replace("face.checkpoint", str(pth))
-         .replace("face.runtime", "auto").replace("device", "cpu").replace("face.batch_size", 8))
+    s = (
+        Settings()
+        .replace("face.backend", "wav2lip")
+        .replace("face.checkpoint", str(pth))
+        .replace("face.runtime", "auto")
+        .replace("device", "cpu")
+        .replace("face.batch_size", 8)
+    )
     persona = Persona(root=tmp_path, name="t", display_name="t", system_prompt="")
     r = Wav2LipRenderer(s, persona, avatar=face_avatar)
     r.load()
     out = capsys.readouterr().out
-    assert "[1/3]" in out and "[3/3] int8 calibration" in out      # progress while exporting
+    assert "[1/3]" in out and "[3/3] int8 calibration" in out  # progress while exporting
     cached = find_cached(pth)
     assert cached is not None and cached.parent == tmp_path and cached.name == cached_name(pth)
     assert r.backend.startswith("wav2lip/onnx-int8")

@@ -1,4 +1,5 @@
 """Paste-back: feathered lower-face mask, nothing outside it changes, colour matched."""
+
 import numpy as np
 import pytest
 
@@ -20,11 +21,11 @@ def test_mask_is_feathered_on_the_lower_face_only(face_avatar, use_landmarks):
     h, w = box[3] - box[1], box[2] - box[0]
     assert m.shape == (h, w) and m.dtype == np.float32
     assert m.max() == pytest.approx(1.0) and m.min() == 0.0
-    assert np.all(m[: int(np.ceil(TOP_CUT * h))] == 0)              # eyes and nose untouched
+    assert np.all(m[: int(np.ceil(TOP_CUT * h))] == 0)  # eyes and nose untouched
     assert np.all(m[0] == 0) and np.all(m[-1] == 0) and np.all(m[:, 0] == 0) and np.all(m[:, -1] == 0)
     soft = ((m > 0) & (m < 1)).sum()
-    assert soft > 0.2 * (m > 0).sum()                                # a real feather, not a hard edge
-    if use_landmarks:   # the mouth (inner lip midpoints) is fully inside
+    assert soft > 0.2 * (m > 0).sum()  # a real feather, not a hard edge
+    if use_landmarks:  # the mouth (inner lip midpoints) is fully inside
         for idx in (13, 14):
             x, y = face_avatar.landmarks[0][idx] - box[:2]
             assert m[int(y), int(x)] == pytest.approx(1.0)
@@ -44,7 +45,7 @@ def test_pixels_outside_the_mask_are_unchanged(face_avatar, colour_match):
         outside = full == 0
         assert np.array_equal(out[outside], frame[outside])
         changed = np.any(out != frame, axis=2)
-        assert changed.sum() > 0.5 * (full >= 0.5).sum()           # the mouth area was replaced
+        assert changed.sum() > 0.5 * (full >= 0.5).sum()  # the mouth area was replaced
         assert not np.may_share_memory(out, frame)
 
 

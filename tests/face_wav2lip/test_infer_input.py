@@ -1,4 +1,5 @@
 """The network input built from face crops: the original inference.py convention, in one pass."""
+
 import numpy as np
 
 from pipelines.face.wav2lip.inference import faces_to_input

@@ -1,4 +1,5 @@
 """int8 on CPUs: ONNX Runtime's fused 8-bit graph kept in NHWC (no layout transposes), same outputs."""
+
 from collections import Counter
 
 import numpy as np
@@ -16,7 +17,7 @@ def int8_export(w2l_int8):
 def test_cpu_int8_graph_has_one_layout(int8_export):
     model = cpu_int8_model(int8_export)
     ops = Counter(n.op_type for n in model.graph.node)
-    assert ops["QLinearConv"] == 66                       # 51 convs + 5 transposed convs as 3 more each
+    assert ops["QLinearConv"] == 66  # 51 convs + 5 transposed convs as 3 more each
     assert ops["DepthToSpace"] == 0 and ops["DequantizeLinear"] <= 1
     perms = [list(a.ints) for n in model.graph.node if n.op_type == "Transpose" for a in n.attribute]
     # the two inputs into NHWC, the output back, and the 5 interleaves (5-D, within NHWC)

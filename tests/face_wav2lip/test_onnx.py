@@ -1,11 +1,13 @@
 """ONNX exports: fp32 parity with PyTorch, dynamic batch, fp16 and calibrated int8 QDQ."""
+
 import numpy as np
 import onnx
 import pytest
 import torch
 
 from pipelines.face.wav2lip.export.calibration import paired_inputs, psnr, speech_windows
-from pipelines.face.wav2lip.export.onnx_export import convert_fp16, main as export_main, quantize_int8
+from pipelines.face.wav2lip.export.onnx_export import convert_fp16, quantize_int8
+from pipelines.face.wav2lip.export.onnx_export import main as export_main
 from pipelines.face.wav2lip.inference import Wav2LipInference
 
 
@@ -38,7 +40,7 @@ def test_export_graph(w2l_onnx):
     names = [i.name for i in model.graph.input]
     assert names == ["mel_batch", "face_batch"]
     for vi in list(model.graph.input) + list(model.graph.output):
-        assert vi.type.tensor_type.shape.dim[0].dim_param == "batch"   # dynamic batch axis
+        assert vi.type.tensor_type.shape.dim[0].dim_param == "batch"  # dynamic batch axis
     ops = {n.op_type for n in model.graph.node}
     assert "BatchNormalization" not in ops and "ConvTranspose" not in ops  # folded / rewritten
     meta = {p.key: p.value for p in model.metadata_props}
@@ -67,18 +69,22 @@ def test_int8_static_qdq_per_channel(w2l_onnx, w2l_int8, face_avatar, speech, tm
     model = onnx.load(str(path))
     ops = [n.op_type for n in model.graph.node]
     assert ops.count("QuantizeLinear") > 50 and ops.count("DequantizeLinear") > 50
-    assert "Pad" not in ops                              # folded into the convs
+    assert "Pad" not in ops  # folded into the convs
     producer = {o: n for n in model.graph.node for o in n.output}
-    for n in model.graph.node:                           # every DQ reads its Q with the Q's own parameters
+    for n in model.graph.node:  # every DQ reads its Q with the Q's own parameters
         q = producer.get(n.input[0]) if n.op_type == "DequantizeLinear" else None
         if q is not None and q.op_type == "QuantizeLinear":
             assert list(n.input[1:3]) == list(q.input[1:3]), n.name
     inits = {i.name: i for i in model.graph.initializer}
     int8_weights = [i for i in model.graph.initializer if i.data_type == onnx.TensorProto.INT8]
-    assert len(int8_weights) >= 51                       # every conv weight
+    assert len(int8_weights) >= 51  # every conv weight
     per_channel = 0
     for n in model.graph.node:
-        if n.op_type == "DequantizeLinear" and n.input[0] in inits and inits[n.input[0]].data_type == onnx.TensorProto.INT8:
+        if (
+            n.op_type == "DequantizeLinear"
+            and n.input[0] in inits
+            and inits[n.input[0]].data_type == onnx.TensorProto.INT8
+        ):
             scale = inits[n.input[1]]
             if len(scale.dims) == 1 and scale.dims[0] > 1:
                 per_channel += 1
@@ -104,7 +110,7 @@ def test_export_cli_fp32_and_refusals(w2l_checkpoint, tmp_path, capsys):
     assert export_main(["--checkpoint", str(w2l_checkpoint), "--out-dir", str(tmp_path), "--precision", "fp32"]) == 0
     made = tmp_path / "wav2lip_gan.fp32.onnx"
     assert made.is_file() and (tmp_path / "wav2lip_gan.onnx.json").is_file()
-    assert not list(tmp_path.glob(".*tmp*"))                 # no temp files left behind
+    assert not list(tmp_path.glob(".*tmp*"))  # no temp files left behind
     bad = tmp_path / "wrong.pth"
     torch.save({"state_dict": {"module.x.weight": torch.zeros(1)}}, bad)
     assert export_main(["--checkpoint", str(bad), "--out-dir", str(tmp_path)]) == 2

@@ -1,4 +1,5 @@
 """The exact 4-phase rewrite of the decoder's transposed convolutions (ONNX export)."""
+
 import copy
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The ``face`` stage ``wav2lip``: audio as the clock, streaming, silence, continuity, paste-back."""
+
 import numpy as np
 import pytest
 
@@ -44,7 +45,7 @@ def test_audio_is_the_clock_and_output_streams_in_batches(renderer, speech):
     # a small first batch (the first frame shows sooner), then doubling up to face.batch_size
     assert [len(c.frames) for c in chunks[:-1]] == [4] + [8] * (len(chunks) - 2)
     assert sum(len(c.frames) for c in chunks) == n
-    for c in chunks:    # every chunk's audio lasts exactly its frames (22050 / 25 = 882 samples a frame)
+    for c in chunks:  # every chunk's audio lasts exactly its frames (22050 / 25 = 882 samples a frame)
         assert len(c.audio) == len(c.frames) * sr // 25
         assert c.frames.dtype == np.uint8 and c.frames.shape[1:] == (512, 512, 3)
     audio = np.concatenate([c.audio for c in chunks])
@@ -75,7 +76,7 @@ def test_silence_keeps_the_original_frames_and_skips_inference(renderer, face_av
 
 
 def test_speech_changes_only_the_lower_face_and_pauses_keep_the_face(renderer, face_avatar, speech):
-    samples, sr = speech          # 0.4 s of silence, the sentence, 0.4 s of silence
+    samples, sr = speech  # 0.4 s of silence, the sentence, 0.4 s of silence
     renderer.reset()
     frames = np.concatenate([c.frames for c in _render(renderer, samples, sr, turn=7)])
     # leading silence minus the one-frame margin and the fade into speech (face.blend_frames)
@@ -98,11 +99,11 @@ def test_speech_changes_only_the_lower_face_and_pauses_keep_the_face(renderer, f
 
 def test_frames_continue_across_sentences_and_restart_per_turn(renderer, face_avatar):
     renderer.reset()
-    quiet = np.zeros(int(22050 * 0.28), np.float32)   # 7 frames each
+    quiet = np.zeros(int(22050 * 0.28), np.float32)  # 7 frames each
     first = np.concatenate([c.frames for c in _render(renderer, quiet, 22050, turn=3, seq=0)])
     second = np.concatenate([c.frames for c in _render(renderer, quiet, 22050, turn=3, seq=1)])
     assert len(first) == len(second) == 7
-    for i, f in enumerate(np.concatenate([first, second])):   # 6 avatar frames: 0..5, 4..0, 1, ...
+    for i, f in enumerate(np.concatenate([first, second])):  # 6 avatar frames: 0..5, 4..0, 1, ...
         assert np.array_equal(f, face_avatar.frames[face_avatar.index(i)])
     assert face_avatar.index(7) == 3 and face_avatar.index(10) == 0
     ctx = TurnContext(3)
@@ -127,7 +128,7 @@ def test_cancelled_turn_stops_between_batches(renderer, speech):
 
 def test_onnx_runtime_renders_the_same_frames(w2l_onnx, w2l_checkpoint, face_avatar, speech, tmp_path):
     samples, sr = speech
-    part = samples[int(0.4 * sr):int(1.0 * sr)]   # speech only: every frame is rendered
+    part = samples[int(0.4 * sr) : int(1.0 * sr)]  # speech only: every frame is rendered
     out = {}
     for name, ck in (("torch", w2l_checkpoint), ("onnx", w2l_onnx)):
         r = Wav2LipRenderer(_settings(ck, batch=16, runtime=name), _persona(tmp_path), avatar=face_avatar)
@@ -146,9 +147,17 @@ def test_load_errors_are_clear(w2l_checkpoint, face_avatar, tmp_path):
     with pytest.raises(ValueError, match="export-onnx"):
         r.load()
     import torch
+
     wrong = tmp_path / "lipsync_expert.pth"
-    torch.save({"state_dict": {"module.face_encoder.0.conv_block.0.weight": torch.zeros(1),
-                               "module.audio_encoder.0.conv_block.0.weight": torch.zeros(1)}}, wrong)
+    torch.save(
+        {
+            "state_dict": {
+                "module.face_encoder.0.conv_block.0.weight": torch.zeros(1),
+                "module.audio_encoder.0.conv_block.0.weight": torch.zeros(1),
+            }
+        },
+        wrong,
+    )
     r = Wav2LipRenderer(_settings(wrong), _persona(tmp_path), avatar=face_avatar)
     with pytest.raises(CheckpointError, match="SyncNet"):
         r.load()
@@ -193,6 +202,6 @@ def test_pauses_cross_fade_instead_of_popping(renderer, face_avatar, speech):
             renderer.blend_frames = 3
         ids = [face_avatar.index_at(i / 25) for i in range(len(frames))]
         change = np.array([np.abs(f.astype(np.int16) - face_avatar.frames[j]).mean() for f, j in zip(frames, ids)])
-        assert change[0] == 0 and change[-1] == 0            # deep in the pauses: the original face
+        assert change[0] == 0 and change[-1] == 0  # deep in the pauses: the original face
         jumps[frames_n] = np.abs(np.diff(change)).max()
-    assert jumps[3] < 0.6 * jumps[0], jumps                    # the onset and the end fade, no pop
+    assert jumps[3] < 0.6 * jumps[0], jumps  # the onset and the end fade, no pop

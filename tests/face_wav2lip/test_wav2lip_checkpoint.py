@@ -1,4 +1,5 @@
 """Official-format checkpoints load (module. prefix stripped); wrong ones are refused clearly."""
+
 import pytest
 import torch
 
@@ -35,8 +36,10 @@ def test_bare_state_dict_without_prefix_loads(w2l_model, tmp_path, real_pairs):
 
 
 def test_syncnet_checkpoint_is_refused_by_name(tmp_path):
-    fake = {"module.face_encoder.0.conv_block.0.weight": torch.zeros(32, 15, 7, 7),
-            "module.audio_encoder.0.conv_block.0.weight": torch.zeros(32, 1, 3, 3)}
+    fake = {
+        "module.face_encoder.0.conv_block.0.weight": torch.zeros(32, 15, 7, 7),
+        "module.audio_encoder.0.conv_block.0.weight": torch.zeros(32, 1, 3, 3),
+    }
     path = tmp_path / "lipsync_expert.pth"
     torch.save({"state_dict": fake, "global_step": 0}, path)
     with pytest.raises(CheckpointError) as err:
@@ -100,7 +103,12 @@ def test_the_loader_sniffs_and_names_what_the_file_is(tmp_path, w2l_checkpoint):
     legacy = tmp_path / "legacy.pth"
     torch.save({"state_dict": {}}, legacy, _use_new_zipfile_serialization=False)
     assert [sniff(p) for p in (html, lfs, empty, legacy, w2l_checkpoint)] == [
-        "html", "git-lfs pointer", "empty", "legacy torch", "zip"]
+        "html",
+        "git-lfs pointer",
+        "empty",
+        "legacy torch",
+        "zip",
+    ]
     for path, words in ((html, "web page (HTML)"), (lfs, "git-lfs pointer"), (empty, "empty file")):
         with pytest.raises(CheckpointError) as err:
             load_wav2lip(path)
@@ -109,7 +117,7 @@ def test_the_loader_sniffs_and_names_what_the_file_is(tmp_path, w2l_checkpoint):
 
 def test_a_high_resolution_fork_is_recognised_by_its_shapes(tmp_path):
     sd = Wav2Lip().state_dict()
-    sd["face_encoder_blocks.0.0.conv_block.0.weight"] = torch.zeros(8, 6, 7, 7)    # 6 -> 8 as in a 384 fork
+    sd["face_encoder_blocks.0.0.conv_block.0.weight"] = torch.zeros(8, 6, 7, 7)  # 6 -> 8 as in a 384 fork
     sd["face_encoder_blocks.7.0.conv_block.0.weight"] = torch.zeros(512, 512, 3, 3)
     sd["face_encoder_blocks.8.0.conv_block.0.weight"] = torch.zeros(512, 512, 3, 3)
     path = tmp_path / "wav2lip_384.pth"

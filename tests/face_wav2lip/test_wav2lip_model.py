@@ -1,4 +1,5 @@
 """The generator's architecture: official layer names and shapes, tensor shapes, inference rewrites."""
+
 import copy
 
 import numpy as np
@@ -16,7 +17,7 @@ OFFICIAL_KEYS = {
     "audio_encoder.9.conv_block.0.weight": (256, 128, 3, 3),
     "audio_encoder.12.conv_block.0.weight": (512, 512, 1, 1),
     "face_decoder_blocks.0.0.conv_block.0.weight": (512, 512, 1, 1),
-    "face_decoder_blocks.1.0.conv_block.0.weight": (1024, 512, 3, 3),   # ConvTranspose2d: (in, out, k, k)
+    "face_decoder_blocks.1.0.conv_block.0.weight": (1024, 512, 3, 3),  # ConvTranspose2d: (in, out, k, k)
     "face_decoder_blocks.3.0.conv_block.0.weight": (768, 384, 3, 3),
     "face_decoder_blocks.6.0.conv_block.0.weight": (160, 64, 3, 3),
     "face_decoder_blocks.6.2.conv_block.1.num_batches_tracked": (),
@@ -31,7 +32,10 @@ def test_official_parameter_names_and_shapes():
         assert key in sd, key
         assert tuple(sd[key].shape) == shape, key
     assert len(sd) == 352
-    assert sum(v.numel() for k, v in sd.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))) == 36_298_035
+    assert (
+        sum(v.numel() for k, v in sd.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
+        == 36_298_035
+    )
     assert not any(k.startswith("module.") for k in sd)
 
 
@@ -41,13 +45,13 @@ def test_tensor_shapes(w2l_model, real_pairs, batch):
     with torch.no_grad():
         out = w2l_model(torch.from_numpy(mels[:batch]), torch.from_numpy(faces[:batch]))
     assert out.shape == (batch, 3, 96, 96)
-    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0   # sigmoid output
-    assert float(out.std()) > 0.01                                # not a flat image
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0  # sigmoid output
+    assert float(out.std()) > 0.01  # not a flat image
 
 
 def test_sequence_input_folds_time_into_batch(w2l_model, real_pairs):
     mels, faces = real_pairs
-    m = torch.from_numpy(mels[:4]).reshape(2, 2, 1, 80, 16)                     # (B, T, 1, 80, 16)
+    m = torch.from_numpy(mels[:4]).reshape(2, 2, 1, 80, 16)  # (B, T, 1, 80, 16)
     f = torch.from_numpy(faces[:4]).reshape(2, 2, 6, 96, 96).permute(0, 2, 1, 3, 4)  # (B, 6, T, 96, 96)
     with torch.no_grad():
         seq = w2l_model(m, f)

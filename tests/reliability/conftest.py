@@ -1,4 +1,5 @@
 """A small tmpfs to fill up (a full disk), only where this runs as root and mounting works."""
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,9 @@ def tiny_tmpfs(tmp_path):
         pytest.skip("mounting a small tmpfs needs root")
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True, text=True,
-                       check=False)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True, text=True, check=False
+    )
     if r.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip() or r.returncode}")
     yield mnt
@@ -28,8 +30,9 @@ def readonly_dir(tmp_path):
         pytest.skip("mounting a read-only tmpfs needs root")
     mnt = tmp_path / "ro"
     mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", str(mnt)], capture_output=True,
-                       text=True, check=False)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", str(mnt)], capture_output=True, text=True, check=False
+    )
     if r.returncode != 0:
         pytest.skip(f"cannot mount a read-only tmpfs here: {r.stderr.strip() or r.returncode}")
     yield mnt

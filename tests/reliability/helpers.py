@@ -1,4 +1,5 @@
 """Run the project's command-line tools as a user would: the venv python, a subprocess."""
+
 from __future__ import annotations
 
 import os
@@ -9,12 +10,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_cli(args: list[str], cwd: Path | None = None, stdin: str | None = None, timeout: float = 300,
-            env: dict | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    args: list[str], cwd: Path | None = None, stdin: str | None = None, timeout: float = 300, env: dict | None = None
+) -> subprocess.CompletedProcess:
     full_env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
     full_env.update(env or {})
-    return subprocess.run([sys.executable, *args], check=False, cwd=str(cwd or ROOT), input=stdin, capture_output=True,
-                          text=True, timeout=timeout, env=full_env)
+    return subprocess.run(
+        [sys.executable, *args],
+        check=False,
+        cwd=str(cwd or ROOT),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+    )
 
 
 def one_error_line(proc: subprocess.CompletedProcess) -> str:

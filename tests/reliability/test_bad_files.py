@@ -1,4 +1,5 @@
 """Bad persona.json / settings.json / config.json / adapter_config.json: one line naming the file and what to do."""
+
 from __future__ import annotations
 
 import json
@@ -48,13 +49,15 @@ def test_good_persona_voice_still_loads(tmp_path):
 
 def test_demo_with_a_list_persona_is_one_line(tmp_path):
     (tmp_path / "persona.json").write_text("[]")
-    line = one_error_line(run_cli(["main_demo.py", "--persona", str(tmp_path), "--text", "hi",
-                                   "--output_dir", str(tmp_path / "out")]))
+    line = one_error_line(
+        run_cli(["main_demo.py", "--persona", str(tmp_path), "--text", "hi", "--output_dir", str(tmp_path / "out")])
+    )
     assert "persona.json: must be a JSON object" in line, line
 
 
-@pytest.mark.parametrize("content, expect", [(b"\xff\xfe\x00junk", "not a text file"), (b"[1]", "JSON object"),
-                                             (b"{,}", "not valid JSON")])
+@pytest.mark.parametrize(
+    "content, expect", [(b"\xff\xfe\x00junk", "not a text file"), (b"[1]", "JSON object"), (b"{,}", "not valid JSON")]
+)
 def test_settings_json_problems_are_one_line(tmp_path, content, expect):
     bad = tmp_path / "settings.json"
     bad.write_bytes(content)

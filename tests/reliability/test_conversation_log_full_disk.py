@@ -1,4 +1,5 @@
 """A full disk: the conversation log keeps whole lines or nothing, and says so once."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """main_demo.py: refuses what it must not write before any model loads; piped lines become turns."""
+
 from __future__ import annotations
 
 import json
@@ -33,11 +34,14 @@ def test_out_inside_source_is_refused(tmp_path):
     assert not target.exists()
 
 
-@pytest.mark.parametrize("args, expect", [
-    (["--text", "hi", "--timeout", "-1"], "--timeout must be a positive"),
-    (["--text", "   "], "--text is empty"),
-    (["--text", ""], "--text is empty"),
-])
+@pytest.mark.parametrize(
+    "args, expect",
+    [
+        (["--text", "hi", "--timeout", "-1"], "--timeout must be a positive"),
+        (["--text", "   "], "--text is empty"),
+        (["--text", ""], "--text is empty"),
+    ],
+)
 def test_bad_arguments_are_one_line(tmp_path, args, expect):
     line = one_error_line(demo(tmp_path, *args))
     assert expect in line, line

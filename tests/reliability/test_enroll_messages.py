@@ -1,4 +1,5 @@
 """enroll refusals: one line that says what is wrong with the clip and what to do; no native log spam."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,20 +23,25 @@ def make(tmp_path, kind):
         p.mkdir()
     else:
         import cv2
+
         p = tmp_path / "wall.png"
         cv2.imwrite(str(p), np.full((240, 320, 3), 128, np.uint8))
     return p
 
 
-@pytest.mark.parametrize("kind, expect", [
-    ("zero", "is empty (0 bytes)"), ("text", "is a text file, not a video"),
-    ("binary", "export it again as MP4"), ("folder", "is a folder, not a clip"),
-    ("faceless", "no face found"),
-])
+@pytest.mark.parametrize(
+    "kind, expect",
+    [
+        ("zero", "is empty (0 bytes)"),
+        ("text", "is a text file, not a video"),
+        ("binary", "export it again as MP4"),
+        ("folder", "is a folder, not a clip"),
+        ("faceless", "no face found"),
+    ],
+)
 def test_enroll_refusal_is_one_line(tmp_path, kind, expect):
     clip = make(tmp_path, kind)
-    proc = run_cli(["-m", "pipelines", "enroll", "-q", "--name", "t", "--persona-dir", str(tmp_path / "p"),
-                    str(clip)])
+    proc = run_cli(["-m", "pipelines", "enroll", "-q", "--name", "t", "--persona-dir", str(tmp_path / "p"), str(clip)])
     line = one_error_line(proc)  # also: no XNNPACK / absl / feedback-manager lines
     assert expect in line and "Nothing was changed" in line, line
     assert "Errno" not in line

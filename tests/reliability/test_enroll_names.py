@@ -1,4 +1,5 @@
 """enroll --name is a name: nothing is written outside the persona folder (source/)."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,9 @@ def test_traversal_names_are_refused_and_nothing_written(tmp_path, name):
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"")
     before = sorted(p.name for p in tmp_path.rglob("*"))
-    proc = run_cli(["-m", "pipelines", "enroll", "-q", "--name", name, "--persona-dir", str(personas), str(clip)],
-                   cwd=personas)
+    proc = run_cli(
+        ["-m", "pipelines", "enroll", "-q", "--name", name, "--persona-dir", str(personas), str(clip)], cwd=personas
+    )
     line = one_error_line(proc)
     assert proc.returncode == 2
     assert "persona name" in line and ("plain name" in line or "use letters" in line), line

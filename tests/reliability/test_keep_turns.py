@@ -1,4 +1,5 @@
 """output.keep_turns: the oldest of the engine's own turn videos go; nothing the user keeps is touched."""
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,7 @@ def test_prune_keeps_the_newest_and_never_touches_user_files(tmp_path):
     out.mkdir()
     turns = [turn_file(out, i, 100 - i) for i in range(5)]  # turns[4] is the newest
     saved = tmp_path / "kept-elsewhere.mp4"
-    os.link(turns[0], saved)                               # the user saved the oldest one elsewhere
+    os.link(turns[0], saved)  # the user saved the oldest one elsewhere
     user = [out / "reply.mp4", out / "turn-final-cut.mp4", out / "conversation.jsonl"]
     for u in user:
         u.write_bytes(b"mine")
@@ -45,8 +46,20 @@ def test_keep_turns_is_a_setting_and_validated():
 
 def test_demo_with_keep_turns_keeps_only_the_last_turn(tmp_path):
     out = tmp_path / "out"
-    proc = run_cli(["main_demo.py", "--json", "--output_dir", str(out), "--output.keep_turns", "1",
-                    "--text", "你好", "--text", "What can you do?"])
+    proc = run_cli(
+        [
+            "main_demo.py",
+            "--json",
+            "--output_dir",
+            str(out),
+            "--output.keep_turns",
+            "1",
+            "--text",
+            "你好",
+            "--text",
+            "What can you do?",
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     turns = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
     assert len(turns) == 2

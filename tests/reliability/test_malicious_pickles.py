@@ -1,4 +1,5 @@
 """A model file must never run code: a malicious pickle in every format, through every loader."""
+
 from __future__ import annotations
 
 import os
@@ -59,8 +60,11 @@ def test_sovits_wav2lip_ptuning_loaders_refuse(evil):
     from pipelines.voice.sovits_loader import SovitsModelError, load_generator_state
 
     path, marker = evil
-    for fn, err in ((load_generator_state, SovitsModelError), (read_state_dict, CheckpointError),
-                    (load_state_file, PtuningError)):
+    for fn, err in (
+        (load_generator_state, SovitsModelError),
+        (read_state_dict, CheckpointError),
+        (load_state_file, PtuningError),
+    ):
         with pytest.raises(err) as info:
             fn(path)
         msg = str(info.value)
@@ -90,9 +94,11 @@ def test_restricted_unpickler_still_reads_a_fairseq_style_checkpoint(tmp_path):
         sys.modules[name] = types.ModuleType(name)
     sys.modules["fairseq.logging.meters"] = fake
     try:
-        ckpt = {"args": argparse.Namespace(encoder_layers=2), "model": {"w": torch.ones(3)},
-                "extra_state": {"metrics": {"train": [AverageMeter()]}, "best": np.float32(0.5),
-                                "arr": np.arange(3)}}
+        ckpt = {
+            "args": argparse.Namespace(encoder_layers=2),
+            "model": {"w": torch.ones(3)},
+            "extra_state": {"metrics": {"train": [AverageMeter()]}, "best": np.float32(0.5), "arr": np.arange(3)},
+        }
         path = tmp_path / "checkpoint_best_legacy_500.pt"
         torch.save(ckpt, path, _use_new_zipfile_serialization=False)
     finally:
@@ -118,8 +124,24 @@ def test_voice_train_cli_refuses_evil_contentvec(tmp_path, fmt):
         sf.write(clips / f"c{i}.wav", y.astype(np.float32), 16000)
     marker = tmp_path / "PWNED"
     evil = write_evil(tmp_path / "evil.pt", fmt, marker)
-    proc = run_cli(["-m", "pipelines", "voice-train", "--clips", str(clips), "--out", str(tmp_path / "voice"),
-                    "--contentvec", str(evil), "--size", "tiny", "--epochs", "1"], cwd=tmp_path)
+    proc = run_cli(
+        [
+            "-m",
+            "pipelines",
+            "voice-train",
+            "--clips",
+            str(clips),
+            "--out",
+            str(tmp_path / "voice"),
+            "--contentvec",
+            str(evil),
+            "--size",
+            "tiny",
+            "--epochs",
+            "1",
+        ],
+        cwd=tmp_path,
+    )
     line = one_error_line(proc)
     assert not marker.exists(), "the payload ran"
     assert "refus" in line and "evil.pt" in line, line

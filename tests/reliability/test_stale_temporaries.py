@@ -1,4 +1,5 @@
 """Stale temporaries of killed runs are removed at start: our own names only, older than this process."""
+
 from __future__ import annotations
 
 import os
@@ -29,9 +30,13 @@ def test_partial_turn_videos_are_cleaned_by_the_sink(tmp_path):
     stale.write_bytes(b"x")
     age(stale)
     fresh = tmp_path / ".turn-20260101-000000-002.partial.mp4"
-    fresh.write_bytes(b"x")   # maybe another live engine's turn: kept
-    users = [tmp_path / "turn-20260101-000000-001.mp4", tmp_path / "my.partial.mp4",
-             tmp_path / ".reply.partial.mp4", tmp_path / "conversation.jsonl"]
+    fresh.write_bytes(b"x")  # maybe another live engine's turn: kept
+    users = [
+        tmp_path / "turn-20260101-000000-001.mp4",
+        tmp_path / "my.partial.mp4",
+        tmp_path / ".reply.partial.mp4",
+        tmp_path / "conversation.jsonl",
+    ]
     for u in users:
         u.write_bytes(b"keep")
         age(u)
@@ -46,7 +51,7 @@ def test_avatar_new_and_old_folders_are_cleaned_when_the_avatar_is_there(tmp_pat
     avatar = make_dir(tmp_path / "avatar")
     new = age(make_dir(tmp_path / ".avatar.new-abc123"))
     old = age(make_dir(tmp_path / ".avatar.old-999999999-123"))
-    other = age(make_dir(tmp_path / ".avatarx.new-abc"))   # not ours: another name
+    other = age(make_dir(tmp_path / ".avatarx.new-abc"))  # not ours: another name
     lookalike = age(make_dir(tmp_path / "avatar.new-abc"))  # not hidden: the user's
     _recover(avatar)
     assert avatar.exists() and not new.exists() and not old.exists()

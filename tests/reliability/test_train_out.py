@@ -1,4 +1,5 @@
 """finetune / voice-train --out that is a file or cannot be created: one line, before any model loads."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,16 +15,40 @@ def blocker(tmp_path):
 
 
 def finetune(out, tmp_path):
-    return run_cli(["-m", "pipelines", "finetune", "--data", str(ROOT / "source" / "default" / "chat.jsonl"),
-                    "--base", str(tmp_path / "no-model"), "--out", str(out), "--steps", "1"])
+    return run_cli(
+        [
+            "-m",
+            "pipelines",
+            "finetune",
+            "--data",
+            str(ROOT / "source" / "default" / "chat.jsonl"),
+            "--base",
+            str(tmp_path / "no-model"),
+            "--out",
+            str(out),
+            "--steps",
+            "1",
+        ]
+    )
 
 
 def voice_train(out, tmp_path):
     (tmp_path / "clips").mkdir(exist_ok=True)
     cv = tmp_path / "checkpoint_best_legacy_500.pt"
     cv.write_bytes(b"x")
-    return run_cli(["-m", "pipelines", "voice-train", "--clips", str(tmp_path / "clips"), "--out", str(out),
-                    "--contentvec", str(cv)])
+    return run_cli(
+        [
+            "-m",
+            "pipelines",
+            "voice-train",
+            "--clips",
+            str(tmp_path / "clips"),
+            "--out",
+            str(out),
+            "--contentvec",
+            str(cv),
+        ]
+    )
 
 
 @pytest.mark.parametrize("tool", [finetune, voice_train])

@@ -1,4 +1,5 @@
 """Damaged weights / adapter files: one line saying what is wrong and what to do."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,8 +12,12 @@ from pipelines.settings import DEFAULT_PERSONA
 def tiny_glm(tmp_path_factory):
     from pipelines.dialogue.tiny_model import build_tiny_glm, chat_log_texts
 
-    return build_tiny_glm(tmp_path_factory.mktemp("models") / "tiny-glm",
-                          chat_log_texts(DEFAULT_PERSONA / "chat.jsonl"), hidden_size=32, vocab_size=600)
+    return build_tiny_glm(
+        tmp_path_factory.mktemp("models") / "tiny-glm",
+        chat_log_texts(DEFAULT_PERSONA / "chat.jsonl"),
+        hidden_size=32,
+        vocab_size=600,
+    )
 
 
 def test_truncated_safetensors_adapter_file(tmp_path):

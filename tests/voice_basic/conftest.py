@@ -1,4 +1,5 @@
 """Fixtures for the base voice tests: the real espeak-ng library and WORLD converter (no mocks)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,6 +24,7 @@ def persona(settings) -> Persona:
 @pytest.fixture(scope="session")
 def tts(settings, persona):
     from pipelines.voice.espeak_tts import EspeakTTS
+
     stage = EspeakTTS(settings, persona)
     stage.load()
     return stage
@@ -36,8 +38,10 @@ def speak(stage, text: str, turn_id: int = 1):
 def median_f0_praat(samples: np.ndarray, sample_rate: int) -> float:
     """Median F0 (Hz) of voiced frames by Praat's autocorrelation method (independent of WORLD)."""
     import parselmouth
+
     pitch = parselmouth.Sound(samples.astype(np.float64), sampling_frequency=sample_rate).to_pitch(
-        pitch_floor=60.0, pitch_ceiling=800.0)
+        pitch_floor=60.0, pitch_ceiling=800.0
+    )
     f = pitch.selected_array["frequency"]
     f = f[f > 0]
     assert len(f) > 10, "too few voiced frames to measure a median F0"

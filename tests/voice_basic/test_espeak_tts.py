@@ -3,9 +3,9 @@ import threading
 import numpy as np
 import pytest
 
+from pipelines.media.audio import rms
 from pipelines.messages import AudioChunk, Sentence
 from pipelines.stage import TurnContext
-from pipelines.media.audio import rms
 from pipelines.voice.espeak_tts import EspeakError, EspeakTTS
 
 from .conftest import median_f0_praat, speak
@@ -29,10 +29,13 @@ def test_english_sentence_has_speech_length(tts):
     assert rms(chunk.samples) > 0.02
 
 
-@pytest.mark.parametrize("short, long", [
-    ("你好。", "你好，我是小林，很高兴认识你，今天我们聊一聊这个项目。"),
-    ("Hello.", "Hello, I am Lin, and I am very happy to meet you here today."),
-])
+@pytest.mark.parametrize(
+    "short, long",
+    [
+        ("你好。", "你好，我是小林，很高兴认识你，今天我们聊一聊这个项目。"),
+        ("Hello.", "Hello, I am Lin, and I am very happy to meet you here today."),
+    ],
+)
 def test_duration_grows_with_text(tts, short, long):
     (a,) = speak(tts, short)
     (b,) = speak(tts, long)

@@ -1,4 +1,5 @@
 """pyttsx3 backend: on Linux it drives the espeakng-loader wheel's libespeak-ng (no system espeak)."""
+
 import sys
 
 import numpy as np

@@ -5,10 +5,10 @@ import pytest
 
 from pipelines.messages import AudioChunk
 from pipelines.stage import TurnContext
-from pipelines.voice.pitch import semitones
-from pipelines.voice.passthrough import NoConversion
-from pipelines.voice.world_vc import WorldConversion, warp_envelope
 from pipelines.testing.harness import run_stage
+from pipelines.voice.passthrough import NoConversion
+from pipelines.voice.pitch import semitones
+from pipelines.voice.world_vc import WorldConversion, warp_envelope
 
 from .conftest import median_f0_praat
 
@@ -34,8 +34,10 @@ def test_median_f0_moves_to_the_persona_target(settings, persona, speech, reques
 def test_other_targets_and_transpose(settings, persona, zh_speech, target):
     out = convert(settings, persona, zh_speech, f0_median_hz=target)
     assert abs(semitones(median_f0_praat(out.samples, out.sample_rate), target)) < 1.0
-    up = WorldConversion(settings.replace("voice.transpose", 5),
-                         dataclasses.replace(persona, voice=dataclasses.replace(persona.voice, f0_median_hz=target)))
+    up = WorldConversion(
+        settings.replace("voice.transpose", 5),
+        dataclasses.replace(persona, voice=dataclasses.replace(persona.voice, f0_median_hz=target)),
+    )
     up.load()
     (out5,) = up.process(zh_speech, TurnContext(1))
     assert abs(semitones(median_f0_praat(out5.samples, out5.sample_rate), target * 2 ** (5 / 12))) < 1.0
@@ -47,15 +49,18 @@ def test_length_rate_and_text_are_kept(settings, persona, zh_speech):
     assert abs(len(out.samples) - len(zh_speech.samples)) <= 0.005 * zh_speech.sample_rate
     assert out.text == zh_speech.text and out.turn_id == zh_speech.turn_id
     assert out.samples.dtype == np.float32 and np.abs(out.samples).max() <= 1.0
-    assert np.sqrt(np.mean(out.samples ** 2)) > 0.02
+    assert np.sqrt(np.mean(out.samples**2)) > 0.02
 
 
 def test_spread_scales_pitch_movement(settings, persona, en_speech):
     import parselmouth
 
     def log_f0_std(chunk):
-        f = parselmouth.Sound(chunk.samples.astype(np.float64), sampling_frequency=chunk.sample_rate) \
-            .to_pitch(pitch_floor=60.0, pitch_ceiling=800.0).selected_array["frequency"]
+        f = (
+            parselmouth.Sound(chunk.samples.astype(np.float64), sampling_frequency=chunk.sample_rate)
+            .to_pitch(pitch_floor=60.0, pitch_ceiling=800.0)
+            .selected_array["frequency"]
+        )
         return float(np.std(np.log(f[f > 0])))
 
     flat = convert(settings, persona, en_speech, f0_spread=0.5)

@@ -1,6 +1,7 @@
 """Session fixtures for the so-vits tests: a tiny so-vits voice trained for one epoch by our own
 ``voice-train`` code on synthetic clips, with a tiny random-initialised HuBERT saved as the local
 ContentVec folder.  Everything is built offline under pytest's tmp folders."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,6 +16,7 @@ from .helpers import save_tiny_contentvec, voiced_clip, write_clips
 @pytest.fixture(scope="session", autouse=True)
 def _two_threads():
     import torch
+
     previous = torch.get_num_threads()
     torch.set_num_threads(2)
     yield
@@ -38,8 +40,11 @@ def trained_voice(tmp_path_factory, clips_dir, contentvec_dir):
 
     lines: list[str] = []
     out = tmp_path_factory.mktemp("voices") / "alice"
-    result = train_voice(TrainOptions(clips=clips_dir, out=out, contentvec=contentvec_dir, size="tiny",
-                                      epochs=1, batch_size=5, log=lines.append))
+    result = train_voice(
+        TrainOptions(
+            clips=clips_dir, out=out, contentvec=contentvec_dir, size="tiny", epochs=1, batch_size=5, log=lines.append
+        )
+    )
     return result, lines
 
 

@@ -1,4 +1,5 @@
 """so-vits-svc-fork next to the CPU torch: torchaudio stand-in, offline pretrained, numpy-2 plots."""
+
 from __future__ import annotations
 
 import math
@@ -17,14 +18,17 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def ta():
     from pipelines.voice import torchaudio_shim
+
     return torchaudio_shim
 
 
 def test_spectrogram_matches_librosa_stft(ta):
     import librosa
+
     y = np.random.default_rng(0).standard_normal(4000).astype(np.float32)
-    spec = ta.transforms.Spectrogram(n_fft=512, win_length=512, hop_length=128, power=1.0,
-                                     window_fn=torch.hann_window)(torch.from_numpy(y))
+    spec = ta.transforms.Spectrogram(n_fft=512, win_length=512, hop_length=128, power=1.0, window_fn=torch.hann_window)(
+        torch.from_numpy(y)
+    )
     ref = np.abs(librosa.stft(y, n_fft=512, hop_length=128, win_length=512, center=True, pad_mode="reflect"))
     assert spec.shape == ref.shape
     np.testing.assert_allclose(spec.numpy(), ref, rtol=1e-3, atol=1e-3)
@@ -32,6 +36,7 @@ def test_spectrogram_matches_librosa_stft(ta):
 
 def test_mel_filterbank_matches_librosa_htk(ta):
     import librosa
+
     fb = ta.functional.melscale_fbanks(257, 0.0, 8000.0, 40, 16000)
     ref = librosa.filters.mel(sr=16000, n_fft=512, n_mels=40, fmin=0.0, fmax=8000.0, htk=True, norm=None)
     np.testing.assert_allclose(fb.numpy().T, ref, atol=2e-3)
@@ -53,12 +58,13 @@ def test_resample_keeps_the_tone_and_gives_ceil_length(ta, sr_in, sr_out):
     spectrum = np.abs(np.fft.rfft(y.numpy()[200:-200] * np.hanning(len(y) - 400)))
     peak = np.fft.rfftfreq(len(y) - 400, 1 / sr_out)[np.argmax(spectrum)]
     assert abs(peak - 440) < 4
-    mid = y.numpy()[len(y) // 4: 3 * len(y) // 4]
-    assert np.sqrt(np.mean(mid ** 2)) == pytest.approx(np.sqrt(0.5), rel=0.02)
+    mid = y.numpy()[len(y) // 4 : 3 * len(y) // 4]
+    assert np.sqrt(np.mean(mid**2)) == pytest.approx(np.sqrt(0.5), rel=0.02)
 
 
 def test_load_reads_channels_first_float(ta, tmp_path):
     import soundfile as sf
+
     stereo = np.stack([np.linspace(-0.5, 0.5, 1000), np.zeros(1000)], axis=1).astype(np.float32)
     sf.write(str(tmp_path / "a.wav"), stereo, 8000, subtype="FLOAT")
     wav, sr = ta.load(tmp_path / "a.wav")
@@ -68,28 +74,37 @@ def test_load_reads_channels_first_float(ta, tmp_path):
 
 def _run(code: str, extra_path: Path | None = None) -> subprocess.CompletedProcess:
     env_path = f"{extra_path}:{ROOT}" if extra_path else str(ROOT)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True, text=True,
-                          env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+        timeout=300,
+    )
 
 
 def test_a_torchaudio_that_cannot_load_is_replaced_by_the_stand_in(tmp_path):
     broken = tmp_path / "site" / "torchaudio"
     broken.mkdir(parents=True)
-    (broken / "__init__.py").write_text(
-        "raise OSError('Could not load this library: _torchaudio.abi3.so')\n")
-    r = _run("""
+    (broken / "__init__.py").write_text("raise OSError('Could not load this library: _torchaudio.abi3.so')\n")
+    r = _run(
+        """
         from pipelines.voice import sovits_compat
         kind = sovits_compat.ensure_torchaudio()
         import torchaudio, torchcrepe
         import so_vits_svc_fork.utils as fu
         print(kind, torchaudio.IS_PIPELINES_SHIM, fu.torchaudio is torchaudio)
-    """, tmp_path / "site")
+    """,
+        tmp_path / "site",
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["shim", "True", "True"]
 
 
 def test_fork_imports_with_its_helpers_fixed_for_offline_and_numpy2(tmp_path):
     from pipelines.voice import sovits_compat
+
     utils = sovits_compat.import_fork()
     img = utils.plot_spectrogram_to_numpy(np.random.default_rng(0).random((20, 30)))
     assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3 and img.std() > 0
@@ -101,7 +116,8 @@ def test_fork_imports_with_its_helpers_fixed_for_offline_and_numpy2(tmp_path):
 
 
 def test_install_check_command_reports_ready():
-    r = subprocess.run([sys.executable, "-m", "pipelines.voice.sovits_compat"], cwd=ROOT, capture_output=True,
-                       text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "pipelines.voice.sovits_compat"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "so-vits backend ready" in r.stdout

@@ -1,7 +1,9 @@
 """ContentVec from a local Hugging Face folder or a fairseq checkpoint; never a hub."""
+
 from __future__ import annotations
 
 import argparse
+import pickle
 
 import numpy as np
 import pytest
@@ -21,6 +23,7 @@ def _features(model, seed=0):
 
 def test_hf_folder_loads_the_saved_weights(contentvec_dir):
     from safetensors.torch import load_file
+
     model = load_contentvec(contentvec_dir)
     saved = load_file(str(contentvec_dir / "model.safetensors"))
     assert torch.equal(model.final_proj.weight, saved["final_proj.weight"])
@@ -42,16 +45,26 @@ def _fairseq_state_from(model) -> dict:
         out[f"feature_extractor.conv_layers.{i}.0.weight"] = sd[f"feature_extractor.conv_layers.{i}.conv.weight"]
     out["feature_extractor.conv_layers.0.2.weight"] = sd["feature_extractor.conv_layers.0.layer_norm.weight"]
     out["feature_extractor.conv_layers.0.2.bias"] = sd["feature_extractor.conv_layers.0.layer_norm.bias"]
-    for a, b in (("layer_norm", "feature_projection.layer_norm"), ("post_extract_proj", "feature_projection.projection"),
-                 ("encoder.layer_norm", "encoder.layer_norm"), ("final_proj", "final_proj")):
+    for a, b in (
+        ("layer_norm", "feature_projection.layer_norm"),
+        ("post_extract_proj", "feature_projection.projection"),
+        ("encoder.layer_norm", "encoder.layer_norm"),
+        ("final_proj", "final_proj"),
+    ):
         out[f"{a}.weight"], out[f"{a}.bias"] = sd[f"{b}.weight"], sd[f"{b}.bias"]
     out["encoder.pos_conv.0.weight_g"] = sd["encoder.pos_conv_embed.conv.parametrizations.weight.original0"]
     out["encoder.pos_conv.0.weight_v"] = sd["encoder.pos_conv_embed.conv.parametrizations.weight.original1"]
     out["encoder.pos_conv.0.bias"] = sd["encoder.pos_conv_embed.conv.bias"]
-    names = {"self_attn.k_proj": "attention.k_proj", "self_attn.q_proj": "attention.q_proj",
-             "self_attn.v_proj": "attention.v_proj", "self_attn.out_proj": "attention.out_proj",
-             "self_attn_layer_norm": "layer_norm", "fc1": "feed_forward.intermediate_dense",
-             "fc2": "feed_forward.output_dense", "final_layer_norm": "final_layer_norm"}
+    names = {
+        "self_attn.k_proj": "attention.k_proj",
+        "self_attn.q_proj": "attention.q_proj",
+        "self_attn.v_proj": "attention.v_proj",
+        "self_attn.out_proj": "attention.out_proj",
+        "self_attn_layer_norm": "layer_norm",
+        "fc1": "feed_forward.intermediate_dense",
+        "fc2": "feed_forward.output_dense",
+        "final_layer_norm": "final_layer_norm",
+    }
     for i in range(2):
         for a, b in names.items():
             for w in ("weight", "bias"):
@@ -66,6 +79,7 @@ def test_fairseq_checkpoint_with_foreign_objects_loads_without_running_their_cod
     import types
 
     from pipelines.voice.contentvec import _model_class
+
     # pickled under fairseq's own module name, as in the real file (the loader refuses any other module)
     for name in ("fairseq", "fairseq.tasks", "fairseq.tasks.hubert_pretraining"):
         monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
@@ -73,14 +87,18 @@ def test_fairseq_checkpoint_with_foreign_objects_loads_without_running_their_cod
     sys.modules["fairseq.tasks.hubert_pretraining"].FairseqTask = FairseqTask
     torch.manual_seed(3)
     ref = _model_class()(tiny_hubert_config()).eval()
-    ckpt = {"args": argparse.Namespace(encoder_attention_heads=2), "task_state": FairseqTask("hubert_pretraining"),
-            "model": _fairseq_state_from(ref), "optimizer_history": []}
+    ckpt = {
+        "args": argparse.Namespace(encoder_attention_heads=2),
+        "task_state": FairseqTask("hubert_pretraining"),
+        "model": _fairseq_state_from(ref),
+        "optimizer_history": [],
+    }
     path = tmp_path / "hubert" / "checkpoint_best_legacy_500.pt"
     path.parent.mkdir()
     torch.save(ckpt, path)
-    with pytest.raises(Exception):  # the safe loader alone refuses the foreign class
+    with pytest.raises(pickle.UnpicklingError):  # the safe loader alone refuses the foreign class
         torch.load(path, weights_only=True)
-    assert resolve_contentvec(path.parent) == ("fairseq", path)   # DL-B's hubert/ folder works too
+    assert resolve_contentvec(path.parent) == ("fairseq", path)  # DL-B's hubert/ folder works too
     model = load_contentvec(path.parent)
     for got, want in zip(_features(model), _features(ref)):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
@@ -114,15 +132,17 @@ def test_missing_empty_and_corrupt_contentvec_are_clear_errors(tmp_path, content
 
 def test_plain_hubert_without_final_proj_is_refused_for_legacy_models(tmp_path):
     from transformers import HubertModel
+
     HubertModel(tiny_hubert_config()).save_pretrained(str(tmp_path / "plain"))
     with pytest.raises(ContentVecError, match="no 'final_proj' layer"):
         load_contentvec(tmp_path / "plain", final_proj=True)
-    model = load_contentvec(tmp_path / "plain", final_proj=False)   # 768-style models use the last layer only
+    model = load_contentvec(tmp_path / "plain", final_proj=False)  # 768-style models use the last layer only
     assert model(torch.zeros(1, 4000))["last_hidden_state"].shape[-1] == 32
 
 
 def test_fork_get_hubert_model_is_routed_to_the_local_folder(contentvec_dir):
     from pipelines.voice import sovits_compat
+
     utils = sovits_compat.import_fork()
     with pytest.raises(ContentVecError, match="no local folder is configured"):
         utils.get_hubert_model("cpu", True)

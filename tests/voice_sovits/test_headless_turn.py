@@ -1,5 +1,6 @@
 """A whole headless turn with ``sovits`` as the voice conversion backend (retrieval -> espeak -> sovits
 -> warp -> MP4), nothing replaced."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,8 +19,13 @@ def test_a_turn_speaks_through_the_sovits_voice(sovits_settings, tmp_path):
     engine = Engine(settings, log_path=tmp_path / "log.jsonl").start()
     try:
         assert engine.describe()["vc"].endswith("sovits")
-        engine.subscribe(lambda stage, msg: (vc_chunks if stage == "vc" else tts_chunks if stage == "tts" else [])
-                         .append(msg) if isinstance(msg, AudioChunk) else None)
+        engine.subscribe(
+            lambda stage, msg: (
+                (vc_chunks if stage == "vc" else tts_chunks if stage == "tts" else []).append(msg)
+                if isinstance(msg, AudioChunk)
+                else None
+            )
+        )
         rec = engine.wait(engine.submit("你好，介绍一下你自己"), timeout=600)
     finally:
         engine.close()

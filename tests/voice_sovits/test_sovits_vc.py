@@ -1,4 +1,5 @@
 """The ``sovits`` vc backend on a tiny model trained by voice-train (no mocks)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,11 +29,12 @@ def test_conversion_returns_one_chunk_at_the_model_rate_with_the_input_duration(
     assert len(out.samples) == round(len(samples) * 16000 / sr)
     assert out.duration == pytest.approx(len(samples) / sr, abs=1e-3)
     assert np.all(np.isfinite(out.samples)) and np.max(np.abs(out.samples)) <= 1.0
-    assert np.sqrt(np.mean(out.samples ** 2)) > 0.01, "voiced input must give audible output"
+    assert np.sqrt(np.mean(out.samples**2)) > 0.01, "voiced input must give audible output"
 
 
 def test_output_is_not_the_input_resampled(sovits_stage, tts_like_sentence):
     from pipelines.media.audio import resample
+
     samples, sr = tts_like_sentence
     (out,) = convert_chunk(sovits_stage, samples, sr)
     ref = resample(samples, sr, out.sample_rate)
@@ -45,6 +47,7 @@ def test_f0_of_the_output_follows_transpose(sovits_stage, tts_like_sentence):
     voice, f_in = sovits_stage.voice, 130.0
     shifts = (-5, 0, 5)
     import torch
+
     outs = {}
     for t in shifts:
         torch.manual_seed(0)  # the generator's noise and the NSF source's phases
@@ -73,6 +76,7 @@ def test_seq_counts_per_turn_and_the_model_stays_loaded_between_turns(sovits_sta
     assert c[0].seq == 0 and sovits_stage.voice is voice
     with pytest.raises(TypeError, match="AudioChunk"):
         from pipelines.messages import Sentence
+
         list(sovits_stage.process(Sentence(12, 1, "x"), TurnContext(12)))
 
 
@@ -87,14 +91,16 @@ def test_f0_methods_all_convert(sovits_stage, tts_like_sentence):
     samples, sr = tts_like_sentence
     for method in ("dio", "harvest", "parselmouth", "crepe-tiny"):
         y = sovits_stage.voice.convert(samples[:11025], sr, f0_method=method)
-        assert len(y) == 8000 and np.sqrt(np.mean(y ** 2)) > 0.01, method
+        assert len(y) == 8000 and np.sqrt(np.mean(y**2)) > 0.01, method
     with pytest.raises(ValueError, match="f0_method"):
         sovits_stage.voice.convert(samples, sr, f0_method="yin")
 
 
-def test_cluster_model_blends_content_and_is_required_when_ratio_is_set(voice_dir, contentvec_dir, tmp_path,
-                                                                      tts_like_sentence):
+def test_cluster_model_blends_content_and_is_required_when_ratio_is_set(
+    voice_dir, contentvec_dir, tmp_path, tts_like_sentence
+):
     import torch
+
     from pipelines.voice.sovits_vc import SovitsVoice
 
     folder = tmp_path / "with_cluster"
@@ -104,8 +110,9 @@ def test_cluster_model_blends_content_and_is_required_when_ratio_is_set(voice_di
         no_cluster.convert(np.ones(8000, np.float32) * 0.1, 16000, cluster_ratio=0.5)
     dim = json.loads((folder / "config.json").read_text())["model"]["ssl_dim"]
     centers = np.random.default_rng(0).standard_normal((8, dim)).astype(np.float32)
-    torch.save({"alice": {"n_features_in_": dim, "_n_threads": 1, "cluster_centers_": centers}},
-               folder / "kmeans_10000.pt")
+    torch.save(
+        {"alice": {"n_features_in_": dim, "_n_threads": 1, "cluster_centers_": centers}}, folder / "kmeans_10000.pt"
+    )
     voice = SovitsVoice(folder, contentvec_dir)
     samples, sr = tts_like_sentence
     torch.manual_seed(0)
@@ -119,6 +126,7 @@ def test_cluster_model_blends_content_and_is_required_when_ratio_is_set(voice_di
 # -- clear errors -----------------------------------------------------------------
 def _stage_error(settings, persona, **voice_changes):
     from pipelines.voice.sovits_vc import SovitsConversion
+
     s = dataclasses.replace(settings, voice=dataclasses.replace(settings.voice, **voice_changes))
     with pytest.raises(Exception) as info:
         SovitsConversion(s, persona).load()
@@ -151,6 +159,7 @@ def test_corrupt_checkpoint_and_config_are_clear_errors(sovits_settings, persona
     d_only = tmp_path / "d_as_g"
     shutil.copytree(voice_dir, d_only)
     import torch
+
     torch.save({"iteration": 1}, d_only / "G_1.pth")
     assert "not a so-vits generator checkpoint" in _stage_error(sovits_settings, persona, sovits_dir=str(d_only))
 
@@ -170,15 +179,16 @@ def test_corrupt_checkpoint_and_config_are_clear_errors(sovits_settings, persona
 
 def test_missing_or_wrong_contentvec_is_a_clear_error(sovits_settings, persona, tmp_path):
     assert "voice.contentvec_dir is empty" in _stage_error(sovits_settings, persona, contentvec_dir="")
-    assert "ContentVec encoder not found" in _stage_error(sovits_settings, persona,
-                                                          contentvec_dir=str(tmp_path / "missing"))
+    assert "ContentVec encoder not found" in _stage_error(
+        sovits_settings, persona, contentvec_dir=str(tmp_path / "missing")
+    )
     empty = tmp_path / "empty_cv"
     empty.mkdir()
-    assert "neither a Hugging Face HuBERT folder" in _stage_error(sovits_settings, persona,
-                                                                  contentvec_dir=str(empty))
+    assert "neither a Hugging Face HuBERT folder" in _stage_error(sovits_settings, persona, contentvec_dir=str(empty))
 
 
 def test_registry_builds_the_sovits_backend(sovits_settings, persona):
     from pipelines.registry import build_stage
+
     stage = build_stage("vc", sovits_settings, persona)
     assert type(stage).__name__ == "SovitsConversion" and stage.name == "vc" and stage.backend == "sovits"

@@ -13,6 +13,7 @@ position while the block position counts 1, 2, ... from ``<sop>``.
 P-tuning v2: ``transformer.prefix_encoder`` (THUDM's keys) gives each layer
 ``pre_seq_len`` extra keys/values that every token sees; positions still start at 0.
 """
+
 from __future__ import annotations
 
 import math
@@ -60,8 +61,9 @@ class PrefixEncoder(nn.Module):
         self.projection = cfg.prefix_projection
         if self.projection:
             self.embedding = nn.Embedding(cfg.pre_seq_len, cfg.hidden_size)
-            self.trans = nn.Sequential(nn.Linear(cfg.hidden_size, cfg.hidden_size), nn.Tanh(),
-                                       nn.Linear(cfg.hidden_size, width))
+            self.trans = nn.Sequential(
+                nn.Linear(cfg.hidden_size, cfg.hidden_size), nn.Tanh(), nn.Linear(cfg.hidden_size, width)
+            )
         else:
             self.embedding = nn.Embedding(cfg.pre_seq_len, width)
 
@@ -108,11 +110,11 @@ class SelfAttention(nn.Module):
     def forward(self, x, position_ids, mask, past):
         b, s, _ = x.shape
         q, k, v = self.query_key_value(x).view(b, s, self.heads, 3 * self.head_dim).split(self.head_dim, dim=-1)
-        q, k, v = (t.transpose(1, 2) for t in (q, k, v))          # (b, heads, s, head_dim)
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (b, heads, s, head_dim)
         half = self.head_dim // 2
         parts_q, parts_k = [], []
         for j, (qq, kk) in enumerate(zip(q.split(half, -1), k.split(half, -1))):
-            cos, sin = rotary_tables(half, position_ids[:, j], q.dtype)   # (b, s, half)
+            cos, sin = rotary_tables(half, position_ids[:, j], q.dtype)  # (b, s, half)
             cos, sin = cos[:, None], sin[:, None]
             parts_q.append(qq * cos + rotate_half(qq) * sin)
             parts_k.append(kk * cos + rotate_half(kk) * sin)
@@ -218,7 +220,7 @@ class ChatGLM6B(nn.Module):
         kv = self.transformer.prefix_encoder(tokens).to(dtype)
         hd = c.hidden_size // c.num_attention_heads
         kv = kv.view(batch, c.pre_seq_len, c.num_layers * 2, c.num_attention_heads, hd).permute(2, 0, 3, 1, 4)
-        return [(kv[2 * i], kv[2 * i + 1]) for i in range(c.num_layers)]   # (b, heads, p, hd)
+        return [(kv[2 * i], kv[2 * i + 1]) for i in range(c.num_layers)]  # (b, heads, p, hd)
 
     def forward(self, input_ids, past_key_values=None, labels=None, attention_mask=None, last_only: bool = False):
         """Logits ``(b, s, vocab)``, the new cache, and the loss with ``labels`` (-100 ignored).
@@ -239,20 +241,31 @@ class ChatGLM6B(nn.Module):
         for i, layer in enumerate(self.transformer.layers):
             x, present = layer(x, pos, mask, None if past_key_values is None else past_key_values[i])
             presents.append(present)
-        if last_only:   # generation needs only the newest position's logits
+        if last_only:  # generation needs only the newest position's logits
             x = x[:, -1:]
         logits = self.lm_head(self.transformer.final_layernorm(x))
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),
-                                   labels[:, 1:].reshape(-1), ignore_index=-100)
+            loss = F.cross_entropy(
+                logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=-100
+            )
         return GLMOutput(logits, presents, loss)
 
     # -- generation ---------------------------------------------------------
     @torch.no_grad()
-    def generate(self, input_ids, max_new_tokens: int = 64, streamer: Any = None, stopping_criteria: Any = None,
-                 eos_token_id: Any = None, do_sample: bool = False, temperature: float | None = None,
-                 top_p: float | None = None, use_cache: bool = True, **_ignored):
+    def generate(
+        self,
+        input_ids,
+        max_new_tokens: int = 64,
+        streamer: Any = None,
+        stopping_criteria: Any = None,
+        eos_token_id: Any = None,
+        do_sample: bool = False,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        use_cache: bool = True,
+        **_ignored,
+    ):
         """Greedy or top-p sampling, one sequence at a time with a KV cache (THUDM's semantics)."""
         if input_ids.shape[0] != 1:
             raise ValueError("ChatGLM6B.generate handles one sequence at a time")

@@ -16,6 +16,7 @@ device, each tensor cast straight to the asked dtype (bf16/fp16 never pass
 through fp32).  ChatGLM2/3 tensors are renamed (and the fused QKV split) onto
 transformers' native ``GlmForCausalLM``.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,14 +67,17 @@ def weight_files(folder: Path) -> list[Path]:
             files = sorted(set(weight_map.values()))
             missing = [f for f in files if not (folder / f).is_file()]
             if missing:
-                raise FolderError(f"{folder}: {len(missing)} of {len(files)} weight shards are missing "
-                                  f"({', '.join(missing)}); copy every file listed in {name} into the folder")
+                raise FolderError(
+                    f"{folder}: {len(missing)} of {len(files)} weight shards are missing "
+                    f"({', '.join(missing)}); copy every file listed in {name} into the folder"
+                )
             return [folder / f for f in files]
     for name in SINGLE_FILES:
         if (folder / name).is_file():
             return [folder / name]
-    raise FolderError(f"{folder}: no weights (expected {INDEX_FILES[0]} with its shards, or "
-                      f"{' / '.join(SINGLE_FILES)})")
+    raise FolderError(
+        f"{folder}: no weights (expected {INDEX_FILES[0]} with its shards, or {' / '.join(SINGLE_FILES)})"
+    )
 
 
 def iter_tensors(files: list[Path]) -> Iterator[tuple[str, Any]]:
@@ -88,8 +92,10 @@ def iter_tensors(files: list[Path]) -> Iterator[tuple[str, Any]]:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         except Exception as exc:
-            raise FolderError(f"{path}: cannot read this weight shard ({type(exc).__name__}); the file is "
-                              f"damaged or incomplete, copy it again") from exc
+            raise FolderError(
+                f"{path}: cannot read this weight shard ({type(exc).__name__}); the file is "
+                f"damaged or incomplete, copy it again"
+            ) from exc
         yield from state.items()
         del state
 
@@ -100,8 +106,10 @@ def _assign(model, name: str, tensor, dtype) -> None:
     module = model.get_submodule(module_name)
     old = getattr(module, attr)
     if tuple(old.shape) != tuple(tensor.shape):
-        raise FolderError(f"weight {name} has shape {tuple(tensor.shape)} but config.json needs "
-                          f"{tuple(old.shape)}; config.json and the weights belong to different models")
+        raise FolderError(
+            f"weight {name} has shape {tuple(tensor.shape)} but config.json needs "
+            f"{tuple(old.shape)}; config.json and the weights belong to different models"
+        )
     value = tensor.to(dtype) if tensor.is_floating_point() else tensor
     if value.data_ptr() == tensor.data_ptr():
         value = value.clone()  # off the memory map
@@ -120,15 +128,16 @@ def _quantize_if_complete(model, module_name: str) -> None:
         return
     lin.float()
     lin.qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
-    with warnings.catch_warnings():   # torch's deprecation notice for its quantized tensors
+    with warnings.catch_warnings():  # torch's deprecation notice for its quantized tensors
         warnings.simplefilter("ignore")
         q = torch.ao.nn.quantized.dynamic.Linear.from_float(lin)
     parent_name, _, attr = module_name.rpartition(".")
     setattr(model.get_submodule(parent_name), attr, q)
 
 
-def load_into(model, files: list[Path], dtype, rename: Callable[[str, Any], list[tuple[str, Any]]],
-              quantize_int8: bool = False) -> None:
+def load_into(
+    model, files: list[Path], dtype, rename: Callable[[str, Any], list[tuple[str, Any]]], quantize_int8: bool = False
+) -> None:
     """Fill ``model`` (built on the meta device) from ``files``; every parameter must be covered.
 
     With ``quantize_int8`` every Linear of the transformer layers becomes int8 as soon as its
@@ -145,8 +154,10 @@ def load_into(model, files: list[Path], dtype, rename: Callable[[str, Any], list
                     _quantize_if_complete(model, name.rpartition(".")[0])
     missing = sorted(wanted - seen)
     if missing:
-        raise FolderError(f"weights for {len(missing)} tensors are missing (e.g. {missing[0]}); the folder is "
-                          f"incomplete or config.json (num_layers) does not match its weights")
+        raise FolderError(
+            f"weights for {len(missing)} tensors are missing (e.g. {missing[0]}); the folder is "
+            f"incomplete or config.json (num_layers) does not match its weights"
+        )
 
 
 # -- ChatGLM-6B ----------------------------------------------------------------
@@ -167,14 +178,17 @@ def load_tokenizer(folder: Path, gen: str, config: dict):
                     raise TokenizerError(
                         f"{folder / 'ice_text.model'} does not match config.json: {name} is id {tok.specials[name]} "
                         f"in the tokenizer but {config[key]} in config.json ({key}); copy the folder's own "
-                        f"ice_text.model and tokenizer_config.json")
+                        f"ice_text.model and tokenizer_config.json"
+                    )
         else:
             tok = ChatGLM2Tokenizer(folder / "tokenizer.model", roles=(gen == "chatglm3"))
             vocab = int(config.get("padded_vocab_size") or config.get("vocab_size"))
         if tok.vocab_size > vocab:
             name = "ice_text.model" if gen == "chatglm6b" else "tokenizer.model"
-            raise TokenizerError(f"{folder / name} has {tok.vocab_size} tokens but the model's vocabulary is "
-                                 f"{vocab}; this tokenizer belongs to another model, copy the folder's own {name}")
+            raise TokenizerError(
+                f"{folder / name} has {tok.vocab_size} tokens but the model's vocabulary is "
+                f"{vocab}; this tokenizer belongs to another model, copy the folder's own {name}"
+            )
     except TokenizerError as exc:
         raise FolderError(str(exc)) from exc
     return tok
@@ -189,8 +203,14 @@ def _json(path: Path) -> dict:
         return {}
 
 
-def load_chatglm6b(folder: Path, config: dict, dtype, pre_seq_len: int = 0, prefix_projection: bool = False,
-                   quantize_int8: bool = False):
+def load_chatglm6b(
+    folder: Path,
+    config: dict,
+    dtype,
+    pre_seq_len: int = 0,
+    prefix_projection: bool = False,
+    quantize_int8: bool = False,
+):
     torch = require("torch", purpose="the ChatGLM-6B model")
     from .chatglm6b_model import ChatGLM6B, GLM6BConfig
 
@@ -201,7 +221,7 @@ def load_chatglm6b(folder: Path, config: dict, dtype, pre_seq_len: int = 0, pref
     encoder = model.transformer.prefix_encoder
     model.transformer.prefix_encoder = None
     load_into(model, weight_files(folder), dtype, _v1_rename, quantize_int8)
-    if encoder is not None:   # created with real values, kept float32 (THUDM's way)
+    if encoder is not None:  # created with real values, kept float32 (THUDM's way)
         model.transformer.prefix_encoder = encoder.to_empty(device="cpu")
         init_prefix_encoder(model.transformer.prefix_encoder)
     model._seq_cache = []
@@ -228,14 +248,25 @@ def glm_config(config: dict):
     eos = config.get("eos_token_id", 2)
     return tf.GlmConfig(
         vocab_size=int(config.get("padded_vocab_size") or config["vocab_size"]),
-        hidden_size=int(config["hidden_size"]), intermediate_size=int(config["ffn_hidden_size"]),
-        num_hidden_layers=int(config["num_layers"]), num_attention_heads=heads, num_key_value_heads=kv,
-        head_dim=int(config["kv_channels"]), max_position_embeddings=int(config.get("seq_length", 8192)),
+        hidden_size=int(config["hidden_size"]),
+        intermediate_size=int(config["ffn_hidden_size"]),
+        num_hidden_layers=int(config["num_layers"]),
+        num_attention_heads=heads,
+        num_key_value_heads=kv,
+        head_dim=int(config["kv_channels"]),
+        max_position_embeddings=int(config.get("seq_length", 8192)),
         rms_norm_eps=float(config.get("layernorm_epsilon", 1e-5)),
-        rope_parameters={"rope_type": "default", "partial_rotary_factor": 0.5,
-                         "rope_theta": 10000.0 * float(config.get("rope_ratio", 1.0))},
-        attention_bias=bool(config.get("add_qkv_bias", True)), tie_word_embeddings=False,
-        pad_token_id=config.get("pad_token_id", 0), eos_token_id=eos, bos_token_id=None)
+        rope_parameters={
+            "rope_type": "default",
+            "partial_rotary_factor": 0.5,
+            "rope_theta": 10000.0 * float(config.get("rope_ratio", 1.0)),
+        },
+        attention_bias=bool(config.get("add_qkv_bias", True)),
+        tie_word_embeddings=False,
+        pad_token_id=config.get("pad_token_id", 0),
+        eos_token_id=eos,
+        bos_token_id=None,
+    )
 
 
 def _v2_renamer(gcfg):
@@ -253,19 +284,22 @@ def _v2_renamer(gcfg):
             return [("lm_head.weight", t)]
         if not key.startswith("transformer.encoder.layers."):
             return [(key, t)]
-        rest = key[len("transformer.encoder.layers."):]
+        rest = key[len("transformer.encoder.layers.") :]
         n, _, sub = rest.partition(".")
         base = f"model.layers.{n}."
         if sub.startswith("self_attention.query_key_value."):
             kind = sub.rsplit(".", 1)[1]
             qt, kt, vt = t.split([q, kv, kv], dim=0)
             return [(base + f"self_attn.{p}_proj.{kind}", x) for p, x in zip("qkv", (qt, kt, vt))]
-        table = {"self_attention.dense.weight": "self_attn.o_proj.weight",
-                 "mlp.dense_h_to_4h.weight": "mlp.gate_up_proj.weight",
-                 "mlp.dense_4h_to_h.weight": "mlp.down_proj.weight",
-                 "input_layernorm.weight": "input_layernorm.weight",
-                 "post_attention_layernorm.weight": "post_attention_layernorm.weight"}
+        table = {
+            "self_attention.dense.weight": "self_attn.o_proj.weight",
+            "mlp.dense_h_to_4h.weight": "mlp.gate_up_proj.weight",
+            "mlp.dense_4h_to_h.weight": "mlp.down_proj.weight",
+            "input_layernorm.weight": "input_layernorm.weight",
+            "post_attention_layernorm.weight": "post_attention_layernorm.weight",
+        }
         return [(base + table.get(sub, sub), t)]
+
     return rename
 
 

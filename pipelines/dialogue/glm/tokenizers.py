@@ -11,6 +11,7 @@ after the sentencepiece vocabulary in THUDM's order (``[MASK] [gMASK] [sMASK]
 sop eop``, ChatGLM3 adds ``<|system|> <|user|> <|assistant|> <|observation|>``);
 a prompt starts with ``[gMASK] sop``; eos is sentencepiece's ``</s>``, pad its unk.
 """
+
 from __future__ import annotations
 
 import re
@@ -42,8 +43,9 @@ class Encoding:
 def _sp(path: Path):
     spm = require("sentencepiece", purpose="ChatGLM tokenizers")
     if not path.is_file():
-        raise TokenizerError(f"{path.parent}: tokenizer file {path.name} is missing; copy it from the original "
-                             f"THUDM model folder")
+        raise TokenizerError(
+            f"{path.parent}: tokenizer file {path.name} is missing; copy it from the original THUDM model folder"
+        )
     sp = spm.SentencePieceProcessor()
     try:
         sp.Load(str(path))

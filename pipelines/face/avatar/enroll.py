@@ -13,6 +13,7 @@ nothing already enrolled is touched.
 ``progress(message, fraction)`` (optional) is called as the work advances, for
 the GUI's progress bar.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,13 +49,13 @@ from pipelines.paths import SOURCE_DIR
 DEFAULT_PERSONAS = SOURCE_DIR
 
 FPS = 25.0
-MAX_SIDE = 720            # frames are kept with the longer side at most this
-DETECT_SIDE = 320         # face detection runs on a copy this large
-MAX_FACELESS = 0.10       # refuse a clip with more than this share of frames without a face
-SMOOTH_FRAMES = 5         # box centre smoothing window (Wav2Lip: mean over 5 frames)
-SIZE_SMOOTH_FRAMES = 11   # the box size changes slowly: a longer window keeps it from breathing
-MIN_SECONDS, MAX_SECONDS = 5.0, 10.0   # advised clip length
-KEEP_SECONDS = 20.0       # longer clips are cut here
+MAX_SIDE = 720  # frames are kept with the longer side at most this
+DETECT_SIDE = 320  # face detection runs on a copy this large
+MAX_FACELESS = 0.10  # refuse a clip with more than this share of frames without a face
+SMOOTH_FRAMES = 5  # box centre smoothing window (Wav2Lip: mean over 5 frames)
+SIZE_SMOOTH_FRAMES = 11  # the box size changes slowly: a longer window keeps it from breathing
+MIN_SECONDS, MAX_SECONDS = 5.0, 10.0  # advised clip length
+KEEP_SECONDS = 20.0  # longer clips are cut here
 
 Progress = Callable[[str, float], None]
 
@@ -65,9 +66,9 @@ class EnrollmentError(ValueError):
 
 @dataclass
 class ClipFaces:
-    boxes: np.ndarray        # (N, 4) float32 raw detection boxes (NaN where none)
-    landmarks: np.ndarray    # (N, 478, 2) float32 (NaN where none)
-    found: np.ndarray        # (N,) bool: a face was found on the frame
+    boxes: np.ndarray  # (N, 4) float32 raw detection boxes (NaN where none)
+    landmarks: np.ndarray  # (N, 478, 2) float32 (NaN where none)
+    found: np.ndarray  # (N,) bool: a face was found on the frame
     counts: np.ndarray | None = None  # (N,) faces the detector saw on each frame (the largest is taken)
 
 
@@ -88,15 +89,21 @@ class FaceTracker:
 
     def add(self, img: np.ndarray) -> bool:
         import cv2
+
         img = np.ascontiguousarray(img)
         h, w = img.shape[:2]
         scale = min(1.0, DETECT_SIDE / max(h, w))
-        small = (cv2.resize(img, (max(1, int(round(w * scale))), max(1, int(round(h * scale)))),
-                            interpolation=cv2.INTER_LINEAR) if scale < 1 else img)
+        small = (
+            cv2.resize(
+                img, (max(1, int(round(w * scale))), max(1, int(round(h * scale)))), interpolation=cv2.INTER_LINEAR
+            )
+            if scale < 1
+            else img
+        )
         det = None
         found = []
         if self.model is None:
-            for sel in (0, 1):        # short-range model first, the full-range model for far faces
+            for sel in (0, 1):  # short-range model first, the full-range model for far faces
                 found = lmk.detect_faces(small, sel)
                 if found:
                     self.model = sel
@@ -121,7 +128,7 @@ class FaceTracker:
             # the mesh's own detector misses small faces: run it on an enlarged crop around the box
             pts = mesh_in_box(img, box)
             if pts is not None:
-                self.crop_mesh = True     # keep to crops for this clip (tracking mode would jump)
+                self.crop_mesh = True  # keep to crops for this clip (tracking mode would jump)
         if pts is None:
             pts = np.full((lmk.N_LANDMARKS, 2), np.nan, np.float32)
         self.boxes.append(box.astype(np.float32))
@@ -159,6 +166,7 @@ def mesh_in_box(img: np.ndarray, box: np.ndarray, context: float = 2.2) -> np.nd
     """478-point mesh of the face in ``box`` (x1, y1, x2, y2), found on a square crop
     ``context`` times the box, resized to ``MESH_CROP_SIDE`` px; in ``img`` coordinates."""
     import cv2
+
     h, w = img.shape[:2]
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     half = max(box[2] - box[0], box[3] - box[1], 4.0) * context / 2
@@ -166,20 +174,20 @@ def mesh_in_box(img: np.ndarray, box: np.ndarray, context: float = 2.2) -> np.nd
     side = int(np.ceil(2 * half))
     pad = max(0, -x0, -y0, x0 + side - w, y0 + side - h)
     src = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else img
-    crop = src[y0 + pad:y0 + pad + side, x0 + pad:x0 + pad + side]
+    crop = src[y0 + pad : y0 + pad + side, x0 + pad : x0 + pad + side]
     if crop.shape[0] < 4 or crop.shape[1] < 4:
         return None
     k = MESH_CROP_SIDE / side
-    big = cv2.resize(crop, (MESH_CROP_SIDE, MESH_CROP_SIDE),
-                     interpolation=cv2.INTER_CUBIC if k > 1 else cv2.INTER_AREA)
+    big = cv2.resize(crop, (MESH_CROP_SIDE, MESH_CROP_SIDE), interpolation=cv2.INTER_CUBIC if k > 1 else cv2.INTER_AREA)
     pts = lmk.face_mesh(np.ascontiguousarray(big), static=True)
     if pts is None:
         return None
     return (pts / k + (x0, y0)).astype(np.float32)
 
 
-def detect_clip(frames: np.ndarray, progress: Progress | None = None, label: str = "",
-                base: float = 0.0, span: float = 1.0) -> ClipFaces:
+def detect_clip(
+    frames: np.ndarray, progress: Progress | None = None, label: str = "", base: float = 0.0, span: float = 1.0
+) -> ClipFaces:
     """Face box and mesh for every frame of one clip (already in memory)."""
     n = len(frames)
     tracker = FaceTracker(static=n == 1)
@@ -193,8 +201,9 @@ def detect_clip(frames: np.ndarray, progress: Progress | None = None, label: str
 _END = object()
 
 
-def _read_and_track(path: Path, fps: float, max_side: int, size: tuple[int, int] | None,
-                    progress: Progress, base: float, span: float) -> tuple[Clip, ClipFaces]:
+def _read_and_track(
+    path: Path, fps: float, max_side: int, size: tuple[int, int] | None, progress: Progress, base: float, span: float
+) -> tuple[Clip, ClipFaces]:
     """Decode in a thread while the face is tracked here (the two overlap on two cores)."""
     info: dict = {}
     q: queue.Queue = queue.Queue(maxsize=24)
@@ -289,8 +298,14 @@ def smooth_boxes(boxes: np.ndarray, window: int = SMOOTH_FRAMES) -> np.ndarray:
     return ((c[hi] - c[lo]) / (hi - lo)[:, None]).astype(np.float32)
 
 
-def wav2lip_boxes(raw: np.ndarray, width: int, height: int, pads=PADS,
-                  window: int = SMOOTH_FRAMES, size_window: int = SIZE_SMOOTH_FRAMES) -> np.ndarray:
+def wav2lip_boxes(
+    raw: np.ndarray,
+    width: int,
+    height: int,
+    pads=PADS,
+    window: int = SMOOTH_FRAMES,
+    size_window: int = SIZE_SMOOTH_FRAMES,
+) -> np.ndarray:
     """Pad like Wav2Lip ([top, bottom, left, right]), clip to the frame, smooth over time.
 
     The centre is averaged over ``window`` frames (Wav2Lip's 5), the width and
@@ -318,6 +333,7 @@ def wav2lip_boxes(raw: np.ndarray, width: int, height: int, pads=PADS,
 def clip_quality(clip: Clip, faces: ClipFaces, boxes: np.ndarray) -> dict:
     """Sharpness, head motion, lighting, duration, face size, and advice for one clip."""
     import cv2
+
     n = len(clip.frames)
     h, w = clip.frames.shape[1:3]
     sample = np.unique(np.linspace(0, n - 1, min(n, 25)).astype(int))
@@ -360,19 +376,30 @@ def clip_quality(clip: Clip, faces: ClipFaces, boxes: np.ndarray) -> dict:
     name = Path(clip.path).name
     if clip.info.get("kind") == "video":
         if q["duration_s"] < MIN_SECONDS:
-            adv.append(f"{name}: only {q['duration_s']:.1f} s; record {MIN_SECONDS:.0f}-{MAX_SECONDS:.0f} s "
-                       f"so idle motion does not repeat too visibly")
+            adv.append(
+                f"{name}: only {q['duration_s']:.1f} s; record {MIN_SECONDS:.0f}-{MAX_SECONDS:.0f} s "
+                f"so idle motion does not repeat too visibly"
+            )
         elif clip.info.get("duration", 0) > MAX_SECONDS + 0.5:
-            adv.append(f"{name}: {clip.info.get('duration', 0):.1f} s is longer than needed; "
-                       f"{MIN_SECONDS:.0f}-{MAX_SECONDS:.0f} s is enough"
-                       + (f" (only the first {KEEP_SECONDS:.0f} s are kept)"
-                          if clip.info.get("duration", 0) > KEEP_SECONDS else ""))
+            adv.append(
+                f"{name}: {clip.info.get('duration', 0):.1f} s is longer than needed; "
+                f"{MIN_SECONDS:.0f}-{MAX_SECONDS:.0f} s is enough"
+                + (
+                    f" (only the first {KEEP_SECONDS:.0f} s are kept)"
+                    if clip.info.get("duration", 0) > KEEP_SECONDS
+                    else ""
+                )
+            )
         if q["head_jump_p95"] > 0.04 or q["head_motion"] > 0.12:
-            adv.append(f"{name}: the head or camera moves a lot (motion {q['head_motion']:.2f} of the face "
-                       f"width); hold the camera still and keep the head roughly in place")
+            adv.append(
+                f"{name}: the head or camera moves a lot (motion {q['head_motion']:.2f} of the face "
+                f"width); hold the camera still and keep the head roughly in place"
+            )
     if q["sharpness"] < 40:
-        adv.append(f"{name}: the face looks blurry (sharpness {q['sharpness']:.0f}); focus on the face, "
-                   f"use more light or a steadier camera")
+        adv.append(
+            f"{name}: the face looks blurry (sharpness {q['sharpness']:.0f}); focus on the face, "
+            f"use more light or a steadier camera"
+        )
     if q["brightness"] < 70:
         adv.append(f"{name}: the face is dark (mean {q['brightness']:.0f}/255); add light from the front")
     elif q["brightness"] > 200:
@@ -388,6 +415,7 @@ def clip_quality(clip: Clip, faces: ClipFaces, boxes: np.ndarray) -> dict:
 def _conform(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Scale to cover ``size`` (w, h) and crop the centre, so clips of other shapes fit."""
     import cv2
+
     w, h = size
     fh, fw = frames.shape[1:3]
     if (fw, fh) == (w, h):
@@ -395,12 +423,11 @@ def _conform(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     s = max(w / fw, h / fh)
     nw, nh = max(w, int(round(fw * s))), max(h, int(round(fh * s)))
     x0, y0 = (nw - w) // 2, (nh - h) // 2
-    return np.stack([cv2.resize(f, (nw, nh), interpolation=cv2.INTER_AREA)[y0:y0 + h, x0:x0 + w]
-                     for f in frames])
+    return np.stack([cv2.resize(f, (nw, nh), interpolation=cv2.INTER_AREA)[y0 : y0 + h, x0 : x0 + w] for f in frames])
 
 
-JUMP_SHIFT = 0.5      # the face centre moving more than this share of its width in one frame: another face
-JUMP_SCALE = 1.6      # or its size changing by more than this factor in one frame
+JUMP_SHIFT = 0.5  # the face centre moving more than this share of its width in one frame: another face
+JUMP_SCALE = 1.6  # or its size changing by more than this factor in one frame
 
 
 def which_face_note(path: Path, faces: ClipFaces, width: int) -> str:
@@ -411,12 +438,16 @@ def which_face_note(path: Path, faces: ClipFaces, width: int) -> str:
     i = int(np.flatnonzero(faces.counts == many)[0])
     b = faces.boxes[i]
     if np.isnan(b[0]):
-        return f"{path.name}: {many} faces in the picture; the largest was taken. Crop to one face if it is the wrong one."
+        return (
+            f"{path.name}: {many} faces in the picture; the largest was taken. Crop to one face if it is the wrong one."
+        )
     cx = (b[0] + b[2]) / 2 / max(width, 1)
     where = "left" if cx < 0.4 else "right" if cx > 0.6 else "centre"
-    return (f"{path.name}: {many} faces in the picture; took the largest, on the {where} "
-            f"({int(b[2] - b[0])}x{int(b[3] - b[1])} px at x={int(b[0])}, y={int(b[1])}). "
-            "If that is the wrong person, crop the picture or clip to one face.")
+    return (
+        f"{path.name}: {many} faces in the picture; took the largest, on the {where} "
+        f"({int(b[2] - b[0])}x{int(b[3] - b[1])} px at x={int(b[0])}, y={int(b[1])}). "
+        "If that is the wrong person, crop the picture or clip to one face."
+    )
 
 
 def check_one_person(path: Path, faces: ClipFaces, fps: float) -> None:
@@ -441,11 +472,19 @@ def check_one_person(path: Path, faces: ClipFaces, fps: float) -> None:
         raise EnrollmentError(
             f"{path}: the face changes at frame {k} ({k / fps:.2f} s): the largest face jumps to another "
             f"face there (another person, or a cut). Enroll clips of one person only; cut the clip at "
-            f"{k / fps:.2f} s")
+            f"{k / fps:.2f} s"
+        )
 
 
-def build_avatar(clips: Sequence[str | Path], progress: Progress | None = None, fps: float = FPS,
-                 max_side: int = MAX_SIDE, pads=PADS, box=None, nosmooth: bool = False) -> tuple[Avatar, dict]:
+def build_avatar(
+    clips: Sequence[str | Path],
+    progress: Progress | None = None,
+    fps: float = FPS,
+    max_side: int = MAX_SIDE,
+    pads=PADS,
+    box=None,
+    nosmooth: bool = False,
+) -> tuple[Avatar, dict]:
     """Read, detect, smooth and crop; returns the avatar and its quality report (writes nothing).
 
     Wav2Lip's own options: ``pads`` (top, bottom, left, right) pixels added to the face box
@@ -459,8 +498,9 @@ def build_avatar(clips: Sequence[str | Path], progress: Progress | None = None, 
         raise EnrollmentError("no clips given: pass 5-10 s video clips of the face, or one portrait image")
     images = [c for c in clips if is_image(c)]
     if images and len(clips) > 1:
-        raise EnrollmentError(f"give either video clips or one portrait image, not both "
-                              f"({', '.join(str(c) for c in images)})")
+        raise EnrollmentError(
+            f"give either video clips or one portrait image, not both ({', '.join(str(c) for c in images)})"
+        )
     report_progress = progress or (lambda msg, frac: None)
     all_frames, all_boxes, all_marks, qualities, hashes = [], [], [], [], []
     size = None
@@ -488,12 +528,14 @@ def build_avatar(clips: Sequence[str | Path], progress: Progress | None = None, 
         if len(missing) == n:
             raise EnrollmentError(
                 f"{path}: no face found in any of its {n} frames. Record the face from the front, "
-                f"well lit, filling a good part of the picture.")
+                f"well lit, filling a good part of the picture."
+            )
         if len(missing) > MAX_FACELESS * n:
             raise EnrollmentError(
                 f"{path}: no face on {len(missing)} of {n} frames ({len(missing) / n:.0%}; at most "
                 f"{MAX_FACELESS:.0%} allowed): frames {describe_frames(missing, fps)}. "
-                f"Trim those parts or record again with the face always in view.")
+                f"Trim those parts or record again with the face always in view."
+            )
         check_one_person(path, faces, fps)
         raw = _fill_gaps(faces.boxes, faces.found)
         marks = _fill_gaps(faces.landmarks, faces.found)
@@ -508,8 +550,14 @@ def build_avatar(clips: Sequence[str | Path], progress: Progress | None = None, 
             raw = np.tile(np.array([x1 * w / sw, y1 * h / sh, x2 * w / sw, y2 * h / sh], np.float32), (n, 1))
         window = 1 if nosmooth else SMOOTH_FRAMES
         # as in Wav2Lip, a fixed box is used as given (no pads)
-        boxes = wav2lip_boxes(raw, w, h, pads=(0, 0, 0, 0) if box is not None else tuple(pads), window=window,
-                              size_window=1 if nosmooth else SIZE_SMOOTH_FRAMES)
+        boxes = wav2lip_boxes(
+            raw,
+            w,
+            h,
+            pads=(0, 0, 0, 0) if box is not None else tuple(pads),
+            window=window,
+            size_window=1 if nosmooth else SIZE_SMOOTH_FRAMES,
+        )
         q = clip_quality(clip, faces, boxes)
         note = which_face_note(path, faces, w)
         if note:
@@ -525,8 +573,14 @@ def build_avatar(clips: Sequence[str | Path], progress: Progress | None = None, 
     marks = np.concatenate(all_marks)
     crops = make_crops(frames, boxes)
     kind = "portrait" if images else "clips"
-    avatar = Avatar(frames=frames, boxes=boxes, landmarks=marks, crops=crops, fps=float(fps),
-                    source=("portrait " if images else "clips ") + ", ".join(c.name for c in clips))
+    avatar = Avatar(
+        frames=frames,
+        boxes=boxes,
+        landmarks=marks,
+        crops=crops,
+        fps=float(fps),
+        source=("portrait " if images else "clips ") + ", ".join(c.name for c in clips),
+    )
     avatar.validate()
     advice = [a for q in qualities for a in q["advice"]]
     report = {
@@ -566,8 +620,10 @@ def persona_folder(name_or_folder: str | Path, persona_dir: str | Path | None = 
     if not s:
         raise EnrollmentError(f"empty persona name: {how}")
     if "/" in s or "\\" in s or os.sep in s:
-        raise EnrollmentError(f"persona name {s!r} contains a path separator and is not an existing persona "
-                              f"folder (no persona.json there): {how}")
+        raise EnrollmentError(
+            f"persona name {s!r} contains a path separator and is not an existing persona "
+            f"folder (no persona.json there): {how}"
+        )
     if s.strip(".") == "":
         raise EnrollmentError(f"persona name {s!r} is only dots: {how}")
     if not _NAME_RE.match(s):
@@ -610,9 +666,18 @@ def _four(value, what: str, default):
     return nums
 
 
-def enroll(name_or_folder: str | Path, clips: Sequence[str | Path], progress: Progress | None = None, *,
-           persona_dir: str | Path | None = None, fps: float = FPS, max_side: int = MAX_SIDE,
-           pads=PADS, box=None, nosmooth: bool = False) -> dict:
+def enroll(
+    name_or_folder: str | Path,
+    clips: Sequence[str | Path],
+    progress: Progress | None = None,
+    *,
+    persona_dir: str | Path | None = None,
+    fps: float = FPS,
+    max_side: int = MAX_SIDE,
+    pads=PADS,
+    box=None,
+    nosmooth: bool = False,
+) -> dict:
     """Enroll ``clips`` as the face of a persona; returns the quality report.
 
     The persona folder is created (with a minimal ``persona.json``) when it does
@@ -620,8 +685,7 @@ def enroll(name_or_folder: str | Path, clips: Sequence[str | Path], progress: Pr
     the clips cannot be used.
     """
     folder = persona_folder(name_or_folder, persona_dir)
-    avatar, report = build_avatar(clips, progress, fps=fps, max_side=max_side, pads=pads, box=box,
-                                  nosmooth=nosmooth)
+    avatar, report = build_avatar(clips, progress, fps=fps, max_side=max_side, pads=pads, box=box, nosmooth=nosmooth)
     if progress:
         progress(f"saving to {folder / 'avatar'}", 0.99)
     report = save_enrollment(folder, avatar, report)
@@ -638,8 +702,9 @@ def save_enrollment(folder: Path, avatar: Avatar, report: dict) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     meta = folder / "persona.json"
     if not meta.exists():
-        atomic_write_text(meta, json.dumps({"name": folder.name, "display_name": folder.name},
-                                           ensure_ascii=False, indent=2) + "\n")
+        atomic_write_text(
+            meta, json.dumps({"name": folder.name, "display_name": folder.name}, ensure_ascii=False, indent=2) + "\n"
+        )
     report = dict(report, avatar_dir=str(folder / "avatar"))
     save_avatar(avatar, folder / "avatar", report)
     return report

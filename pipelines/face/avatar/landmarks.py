@@ -9,6 +9,7 @@ between threads (mediapipe's solution objects are not re-entrant).
 Index sets of the mouth, jaw and eyes are the canonical mediapipe face-mesh
 topology (``mediapipe/python/solutions/face_mesh_connections.py``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,30 +26,62 @@ N_LANDMARKS = 478
 
 # -- index sets (mediapipe canonical face mesh) ---------------------------------
 #: outer lip contour, clockwise from the left mouth corner (61) over the upper lip
-LIPS_OUTER = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291,
-              375, 321, 405, 314, 17, 84, 181, 91, 146]
+LIPS_OUTER = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146]
 #: inner lip contour (the mouth opening), same order
-LIPS_INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308,
-              324, 318, 402, 317, 14, 87, 178, 88, 95]
+LIPS_INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95]
 UPPER_LIP_OUTER = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291]
 LOWER_LIP_OUTER = [291, 375, 321, 405, 314, 17, 84, 181, 91, 146, 61]
 UPPER_LIP_INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308]
 LOWER_LIP_INNER = [308, 324, 318, 402, 317, 14, 87, 178, 88, 95, 78]
-MOUTH_LEFT, MOUTH_RIGHT = 61, 291          # mouth corners (image left / right)
-UPPER_LIP_TOP, LOWER_LIP_BOTTOM = 0, 17    # outer lip midpoints
-UPPER_LIP_IN, LOWER_LIP_IN = 13, 14        # inner lip midpoints
+MOUTH_LEFT, MOUTH_RIGHT = 61, 291  # mouth corners (image left / right)
+UPPER_LIP_TOP, LOWER_LIP_BOTTOM = 0, 17  # outer lip midpoints
+UPPER_LIP_IN, LOWER_LIP_IN = 13, 14  # inner lip midpoints
 CHIN = 152
 NOSE_TIP = 1
 #: face oval from the forehead (10) clockwise
-FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288,
-             397, 365, 379, 378, 400, 377, 152, 148, 176, 149, 150, 136,
-             172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]
+FACE_OVAL = [
+    10,
+    338,
+    297,
+    332,
+    284,
+    251,
+    389,
+    356,
+    454,
+    323,
+    361,
+    288,
+    397,
+    365,
+    379,
+    378,
+    400,
+    377,
+    152,
+    148,
+    176,
+    149,
+    150,
+    136,
+    172,
+    58,
+    132,
+    93,
+    234,
+    127,
+    162,
+    21,
+    54,
+    103,
+    67,
+    109,
+]
 #: lower jaw line, ear to ear through the chin
-JAW = [234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152,
-       377, 400, 378, 379, 365, 397, 288, 361, 323, 454]
+JAW = [234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361, 323, 454]
 #: eyelids: (upper midpoint, lower midpoint, outer corner, inner corner)
-RIGHT_EYE = (159, 145, 33, 133)    # the subject's right eye (image left)
-LEFT_EYE = (386, 374, 263, 362)    # the subject's left eye (image right)
+RIGHT_EYE = (159, 145, 33, 133)  # the subject's right eye (image left)
+LEFT_EYE = (386, 374, 263, 362)  # the subject's left eye (image right)
 RIGHT_EYE_CONTOUR = [33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7]
 LEFT_EYE_CONTOUR = [263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249]
 RIGHT_IRIS = [468, 469, 470, 471, 472]
@@ -58,7 +91,7 @@ MOUTH_ALL = sorted(set(LIPS_OUTER) | set(LIPS_INNER))
 
 @dataclass
 class Detection:
-    box: np.ndarray      # (4,) float32 x1, y1, x2, y2 in pixels
+    box: np.ndarray  # (4,) float32 x1, y1, x2, y2 in pixels
     score: float
     keypoints: np.ndarray  # (6, 2) float32: eyes, nose tip, mouth, ear tragions
 
@@ -75,8 +108,9 @@ def _protobuf_compat() -> None:
     except ImportError:
         return
     if not hasattr(message_factory.MessageFactory, "GetPrototype"):
-        message_factory.MessageFactory.GetPrototype = (
-            lambda self, descriptor: message_factory.GetMessageClass(descriptor))
+        message_factory.MessageFactory.GetPrototype = lambda self, descriptor: message_factory.GetMessageClass(
+            descriptor
+        )
 
 
 def _mediapipe():
@@ -132,7 +166,8 @@ class _Models:
             mp = _mediapipe()
             with _quiet_native_stderr():
                 self._det[model_selection] = mp.solutions.face_detection.FaceDetection(
-                    model_selection=model_selection, min_detection_confidence=0.5)
+                    model_selection=model_selection, min_detection_confidence=0.5
+                )
         return self._det[model_selection]
 
     def mesh(self, static: bool):
@@ -140,8 +175,12 @@ class _Models:
             mp = _mediapipe()
             with _quiet_native_stderr():
                 self._mesh[static] = mp.solutions.face_mesh.FaceMesh(
-                    static_image_mode=static, max_num_faces=1, refine_landmarks=True,
-                    min_detection_confidence=0.5, min_tracking_confidence=0.5)
+                    static_image_mode=static,
+                    max_num_faces=1,
+                    refine_landmarks=True,
+                    min_detection_confidence=0.5,
+                    min_tracking_confidence=0.5,
+                )
         return self._mesh[static]
 
 
@@ -169,8 +208,7 @@ def detect_faces(image: np.ndarray, model_selection: int = 1) -> list[Detection]
     out: list[Detection] = []
     for det in result.detections or []:
         bb = det.location_data.relative_bounding_box
-        box = np.array([bb.xmin * w, bb.ymin * h, (bb.xmin + bb.width) * w,
-                        (bb.ymin + bb.height) * h], np.float32)
+        box = np.array([bb.xmin * w, bb.ymin * h, (bb.xmin + bb.width) * w, (bb.ymin + bb.height) * h], np.float32)
         kps = np.array([[k.x * w, k.y * h] for k in det.location_data.relative_keypoints], np.float32)
         out.append(Detection(box=box, score=float(det.score[0]), keypoints=kps))
     out.sort(key=lambda d: -d.score)

@@ -3,6 +3,7 @@
 Kept apart from ``storage`` (which only reads and writes avatar folders) so that
 storage never imports enrollment.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,30 +36,42 @@ def load_avatar(persona, settings) -> Avatar:
             folder = settings.resolve(settings.face.face)
             _recover(folder)
             if read_meta(folder) is None:
-                raise AvatarError(f"face.face: {folder} is not an enrolled avatar folder (no meta.json). "
-                                  f"Enroll one with 'python -m pipelines enroll --name NAME clip.mp4' "
-                                  f"or clear face.face to use the persona's own face.")
+                raise AvatarError(
+                    f"face.face: {folder} is not an enrolled avatar folder (no meta.json). "
+                    f"Enroll one with 'python -m pipelines enroll --name NAME clip.mp4' "
+                    f"or clear face.face to use the persona's own face."
+                )
             return _cached_read(folder)
         folder = Path(persona.avatar_dir)
         _recover(folder)
         meta = read_meta(folder)
         portrait = Path(persona.portrait) if persona.portrait else None
         if meta is not None:
-            stale = (meta.get("kind") == "portrait" and portrait is not None and portrait.is_file()
-                     and meta.get("source_sha1") != [file_sha1(portrait)])
+            stale = (
+                meta.get("kind") == "portrait"
+                and portrait is not None
+                and portrait.is_file()
+                and meta.get("source_sha1") != [file_sha1(portrait)]
+            )
             if not stale:
                 return _cached_read(folder)
             log.info("portrait of %s changed: enrolling it again", persona.name)
         if portrait is None or not portrait.is_file():
-            raise AvatarError(f"persona '{persona.name}' ({persona.root}) has no face: add portrait.png "
-                              f"or enroll clips with 'python -m pipelines enroll --name {persona.name} clip.mp4'")
+            raise AvatarError(
+                f"persona '{persona.name}' ({persona.root}) has no face: add portrait.png "
+                f"or enroll clips with 'python -m pipelines enroll --name {persona.name} clip.mp4'"
+            )
         f = settings.face
-        avatar, report = build_avatar([portrait], max_side=int(getattr(f, "enroll_max_side", 720)),
-                                      pads=getattr(f, "pads", None) or None, box=getattr(f, "box", None) or None,
-                                      nosmooth=bool(getattr(f, "nosmooth", False)))
+        avatar, report = build_avatar(
+            [portrait],
+            max_side=int(getattr(f, "enroll_max_side", 720)),
+            pads=getattr(f, "pads", None) or None,
+            box=getattr(f, "box", None) or None,
+            nosmooth=bool(getattr(f, "nosmooth", False)),
+        )
         try:
             save_avatar(avatar, folder, report)
-        except OSError as exc:   # read-only persona folder: use it from memory
+        except OSError as exc:  # read-only persona folder: use it from memory
             log.warning("could not cache the enrolled portrait in %s (%s); using it uncached", folder, exc)
             return avatar
         return _cached_read(folder)

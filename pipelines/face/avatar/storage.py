@@ -15,6 +15,7 @@ and cached in the persona's ``avatar/`` folder, so chat time needs no detection:
 ``save_avatar`` writes a complete new folder beside the old one and swaps it in
 by renames, so an old avatar stays until the new one is complete.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,12 +46,12 @@ class AvatarError(ValueError):
 
 @dataclass
 class Avatar:
-    frames: np.ndarray     # (N,H,W,3) uint8 RGB at `fps` (N == 1 for a portrait)
-    boxes: np.ndarray      # (N,4) int32 x1,y1,x2,y2: Wav2Lip face box (pads [0,10,0,0]), smoothed, clipped
+    frames: np.ndarray  # (N,H,W,3) uint8 RGB at `fps` (N == 1 for a portrait)
+    boxes: np.ndarray  # (N,4) int32 x1,y1,x2,y2: Wav2Lip face box (pads [0,10,0,0]), smoothed, clipped
     landmarks: np.ndarray  # (N,478,2) float32 pixel coords from mediapipe face mesh
-    crops: np.ndarray      # (N,96,96,3) uint8 RGB: frames[i][y1:y2, x1:x2] resized to 96x96
+    crops: np.ndarray  # (N,96,96,3) uint8 RGB: frames[i][y1:y2, x1:x2] resized to 96x96
     fps: float
-    source: str            # what it was made from
+    source: str  # what it was made from
 
     def __len__(self) -> int:
         return int(len(self.frames))
@@ -113,6 +114,7 @@ def avatar_index_at(avatar, t: float) -> int:
 def make_crops(frames: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """frames[i][y1:y2, x1:x2] resized to 96×96 for every frame."""
     import cv2
+
     out = np.empty((len(frames), CROP_SIZE, CROP_SIZE, 3), np.uint8)
     for i, (x1, y1, x2, y2) in enumerate(np.asarray(boxes, np.int64)):
         face = frames[i][y1:y2, x1:x2]
@@ -177,6 +179,7 @@ FRAMES_FILE = "frames-png.npz"
 
 def _encode_frames(frames: np.ndarray) -> dict:
     import cv2
+
     blobs = []
     for f in frames:
         ok, buf = cv2.imencode(".png", np.ascontiguousarray(f[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 3])
@@ -184,17 +187,21 @@ def _encode_frames(frames: np.ndarray) -> dict:
             raise AvatarError("could not encode a frame as PNG")
         blobs.append(buf.reshape(-1))
     offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
-    return {"png": np.concatenate(blobs) if blobs else np.zeros(0, np.uint8), "offsets": offsets,
-            "shape": np.asarray(frames.shape, np.int64)}
+    return {
+        "png": np.concatenate(blobs) if blobs else np.zeros(0, np.uint8),
+        "offsets": offsets,
+        "shape": np.asarray(frames.shape, np.int64),
+    }
 
 
 def _decode_frames(path: Path) -> np.ndarray:
     import cv2
+
     with np.load(path, allow_pickle=False) as z:
         data, offsets, shape = z["png"], z["offsets"], tuple(int(x) for x in z["shape"])
     out = np.empty(shape, np.uint8)
     for i in range(shape[0]):
-        img = cv2.imdecode(data[offsets[i]:offsets[i + 1]], cv2.IMREAD_COLOR)
+        img = cv2.imdecode(data[offsets[i] : offsets[i + 1]], cv2.IMREAD_COLOR)
         if img is None or img.shape != shape[1:]:
             raise ValueError(f"frame {i} does not decode to {shape[1:]}")
         out[i] = img[..., ::-1]
@@ -237,11 +244,15 @@ def read_avatar(folder: Path) -> Avatar:
     _recover(folder)
     meta = read_meta(folder)
     if meta is None:
-        raise AvatarError(f"{folder}: not an enrolled avatar (no meta.json). "
-                          f"Enroll a face with 'python -m pipelines enroll --name NAME clip.mp4'.")
+        raise AvatarError(
+            f"{folder}: not an enrolled avatar (no meta.json). "
+            f"Enroll a face with 'python -m pipelines enroll --name NAME clip.mp4'."
+        )
     if meta.get("version") != AVATAR_VERSION:
-        raise AvatarError(f"{folder}: avatar format version {meta.get('version')} "
-                          f"(this program reads {AVATAR_VERSION}); enroll the face again")
+        raise AvatarError(
+            f"{folder}: avatar format version {meta.get('version')} "
+            f"(this program reads {AVATAR_VERSION}); enroll the face again"
+        )
     arrays = {}
     for name in _ARRAYS:
         p = folder / f"{name}.npy"
@@ -257,9 +268,14 @@ def read_avatar(folder: Path) -> Avatar:
             arrays[name] = np.load(p, mmap_mode="r" if name == "frames" else None, allow_pickle=False)
         except (ValueError, OSError) as exc:
             raise AvatarError(f"{p}: unreadable ({exc}); enroll the face again") from exc
-    av = Avatar(frames=arrays["frames"], boxes=np.asarray(arrays["boxes"], np.int32),
-                landmarks=np.asarray(arrays["landmarks"], np.float32), crops=arrays["crops"],
-                fps=float(meta["fps"]), source=str(meta.get("source", folder)))
+    av = Avatar(
+        frames=arrays["frames"],
+        boxes=np.asarray(arrays["boxes"], np.int32),
+        landmarks=np.asarray(arrays["landmarks"], np.float32),
+        crops=arrays["crops"],
+        fps=float(meta["fps"]),
+        source=str(meta.get("source", folder)),
+    )
     av.validate()
     return av
 

@@ -9,6 +9,7 @@ clips come out evenly timed.  ``read_image`` reads a still (EXIF orientation
 applied).  ``write_clip`` writes an H.264 MP4 (used by tests and benchmarks to
 make synthetic clips).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -27,10 +28,10 @@ class ClipError(ValueError):
 
 @dataclass
 class Clip:
-    frames: np.ndarray            # (N, H, W, 3) uint8 RGB at ``fps``
+    frames: np.ndarray  # (N, H, W, 3) uint8 RGB at ``fps``
     fps: float
     path: str
-    info: dict = field(default_factory=dict)   # source fps, size, rotation, duration, ...
+    info: dict = field(default_factory=dict)  # source fps, size, rotation, duration, ...
 
     @property
     def duration(self) -> float:
@@ -75,8 +76,10 @@ def unreadable_clip(p: Path, exc: Exception) -> ClipError:
     printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head)
     if head and printable / len(head) > 0.95:
         return ClipError(f"{p} is a text file, not a video: give an MP4/MOV/WebM clip or a PNG/JPEG portrait")
-    return ClipError(f"{p} is not a video that can be decoded (damaged, cut short or an unknown format): "
-                     "export it again as MP4 (H.264)")
+    return ClipError(
+        f"{p} is not a video that can be decoded (damaged, cut short or an unknown format): "
+        "export it again as MP4 (H.264)"
+    )
 
 
 def read_image(path: str | Path, max_side: int | None = 1024) -> Clip:
@@ -92,9 +95,12 @@ def read_image(path: str | Path, max_side: int | None = 1024) -> Clip:
     if (w2, h2) != (w, h):
         bgr = cv2.resize(bgr, (w2, h2), interpolation=cv2.INTER_AREA)
     rgb = np.ascontiguousarray(bgr[..., ::-1])
-    return Clip(frames=rgb[None], fps=25.0, path=str(p),
-                info={"kind": "image", "width": w, "height": h, "rotation": 0, "source_fps": None,
-                      "duration": 0.0})
+    return Clip(
+        frames=rgb[None],
+        fps=25.0,
+        path=str(p),
+        info={"kind": "image", "width": w, "height": h, "rotation": 0, "source_fps": None, "duration": 0.0},
+    )
 
 
 def _frame_rotation(frame, stream) -> float:
@@ -111,8 +117,9 @@ def _frame_rotation(frame, stream) -> float:
     return 0.0
 
 
-def read_clip(path: str | Path, fps: float = 25.0, max_side: int | None = 720,
-              max_seconds: float | None = None) -> Clip:
+def read_clip(
+    path: str | Path, fps: float = 25.0, max_side: int | None = 720, max_seconds: float | None = None
+) -> Clip:
     """Decode a video (or read an image) into RGB frames at a constant ``fps``."""
     p = Path(path)
     if is_image(p):
@@ -122,8 +129,13 @@ def read_clip(path: str | Path, fps: float = 25.0, max_side: int | None = 720,
     return Clip(frames=np.stack(frames), fps=float(fps), path=str(p), info=info)
 
 
-def iter_clip(path: str | Path, fps: float = 25.0, max_side: int | None = 720,
-              max_seconds: float | None = None, info: dict | None = None):
+def iter_clip(
+    path: str | Path,
+    fps: float = 25.0,
+    max_side: int | None = 720,
+    max_seconds: float | None = None,
+    info: dict | None = None,
+):
     """Yield the clip's frames (RGB uint8, upright) at a constant ``fps`` as they are decoded.
 
     ``info`` (a dict, optional) is filled with the source facts once the clip is read.
@@ -151,7 +163,7 @@ def iter_clip(path: str | Path, fps: float = 25.0, max_side: int | None = 720,
             info["expected_frames"] = max(1, int(round(keep * fps)))
         step = 1.0 / fps
         n_out = 0
-        prev = None          # [time, av frame, converted array or None]
+        prev = None  # [time, av frame, converted array or None]
         t0 = None
         rotation = 0.0
         size = None
@@ -172,7 +184,7 @@ def iter_clip(path: str | Path, fps: float = 25.0, max_side: int | None = 720,
             except Exception as exc:
                 if prev is None:
                     raise ClipError(f"{p}: could not decode video ({exc})") from exc
-                break   # a truncated file: keep what decoded
+                break  # a truncated file: keep what decoded
             if frame.time is None:
                 continue
             if t0 is None:
@@ -201,15 +213,29 @@ def iter_clip(path: str | Path, fps: float = 25.0, max_side: int | None = 720,
         w, h = size
         disp_w, disp_h = (h, w) if int(round(rotation / 90.0)) % 2 else (w, h)
         if info is not None:
-            info.update({"kind": "video", "source_fps": src_fps, "width": stream.width,
-                         "height": stream.height, "rotation": rotation,
-                         "duration": round(max(prev[0] + last_dur, total or 0.0), 3),
-                         "source_frames": n_src, "frame_size": [disp_w, disp_h]})
+            info.update(
+                {
+                    "kind": "video",
+                    "source_fps": src_fps,
+                    "width": stream.width,
+                    "height": stream.height,
+                    "rotation": rotation,
+                    "duration": round(max(prev[0] + last_dur, total or 0.0), 3),
+                    "source_frames": n_src,
+                    "frame_size": [disp_w, disp_h],
+                }
+            )
 
 
-def write_clip(path: str | Path, frames, fps: float = 25.0, crf: int = 18,
-               audio: np.ndarray | None = None, sample_rate: int = 16000,
-               rotation: int = 0) -> Path:
+def write_clip(
+    path: str | Path,
+    frames,
+    fps: float = 25.0,
+    crf: int = 18,
+    audio: np.ndarray | None = None,
+    sample_rate: int = 16000,
+    rotation: int = 0,
+) -> Path:
     """Write RGB frames (an array or an iterable of (H, W, 3) uint8) as H.264 MP4.
 
     ``rotation`` (0/90/180/270, clockwise, like a phone's 'rotate' tag) is stored
@@ -217,6 +243,7 @@ def write_clip(path: str | Path, frames, fps: float = 25.0, crf: int = 18,
     """
     av = require("av", "av", "writing video clips")
     from fractions import Fraction
+
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     it = iter(frames)
@@ -228,7 +255,7 @@ def write_clip(path: str | Path, frames, fps: float = 25.0, crf: int = 18,
         vs.width, vs.height, vs.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
         vs.options = {"crf": str(crf), "preset": "veryfast"}
         if rotation:
-            if hasattr(vs, "set_display_rotation"):    # PyAV >= 17: a real display matrix
+            if hasattr(vs, "set_display_rotation"):  # PyAV >= 17: a real display matrix
                 vs.set_display_rotation(-float(rotation))
             else:
                 vs.metadata["rotate"] = str(rotation)

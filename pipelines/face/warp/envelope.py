@@ -7,17 +7,18 @@ loud voice both use the whole range), then smoothed with a fast attack and a
 slower release, as a jaw moves.  The smoother's state and the peak carry over
 from sentence to sentence within a turn.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-SILENCE_DB = -45.0     # below this the mouth is closed
-RANGE_DB = 28.0        # loudness range mapped onto closed..fully open
-HEADROOM_DB = 2.0      # the peak minus this is "fully open"
+SILENCE_DB = -45.0  # below this the mouth is closed
+RANGE_DB = 28.0  # loudness range mapped onto closed..fully open
+HEADROOM_DB = 2.0  # the peak minus this is "fully open"
 WINDOW_S = 0.08
-ATTACK, RELEASE = 0.75, 0.45   # one-pole smoothing coefficients per frame (opening / closing)
+ATTACK, RELEASE = 0.75, 0.45  # one-pole smoothing coefficients per frame (opening / closing)
 MIN_OPENING = 0.04
 
 
@@ -40,8 +41,9 @@ def frame_levels(samples: np.ndarray, sample_rate: int, fps: float, n_frames: in
     return (20 * np.log10(rms + 1e-10)).astype(np.float32)
 
 
-def mouth_openings(samples: np.ndarray, sample_rate: int, fps: float, n_frames: int,
-                   state: EnvelopeState | None = None) -> np.ndarray:
+def mouth_openings(
+    samples: np.ndarray, sample_rate: int, fps: float, n_frames: int, state: EnvelopeState | None = None
+) -> np.ndarray:
     """Opening in [0, 1] for each of ``n_frames`` frames; updates ``state`` in place."""
     state = state or EnvelopeState()
     level = frame_levels(samples, sample_rate, fps, n_frames)

@@ -7,6 +7,7 @@ incommensurate sines; blinks come every 2.8–5.5 s (seeded) and last ~0.24 s.
 A blink moves the upper lid down to the lower lid with a backward map on each
 eye's region (the skin above the lid stretches, the eye compresses below it).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import numpy as np
 
 from pipelines.face.avatar import landmarks as L
 
-BLINK_PROFILE = np.array([0.35, 0.8, 1.0, 0.85, 0.5, 0.2], np.float32)   # per frame at 25 fps
+BLINK_PROFILE = np.array([0.35, 0.8, 1.0, 0.85, 0.5, 0.2], np.float32)  # per frame at 25 fps
 MAX_CLOSE = 0.92
 #: height of the lid skin that stretches over the eye, in eye openings (kept below the brow:
 #: a taller band dragged the eyebrow down and smeared it)
@@ -26,6 +27,7 @@ LASH_POWER = 2.5
 def sway_matrix(frame_no: int, fps: float, pivot: tuple[float, float], scale: float) -> np.ndarray:
     """2×3 affine matrix of the head sway at ``frame_no`` (identity-like, tiny)."""
     import cv2
+
     t = frame_no / fps
     ang = 0.55 * np.sin(2 * np.pi * t / 4.3) + 0.25 * np.sin(2 * np.pi * t / 2.65 + 1.0)
     dx = scale * (1.2 * np.sin(2 * np.pi * t / 5.1 + 0.3) + 0.4 * np.sin(2 * np.pi * t / 1.9))
@@ -62,9 +64,9 @@ class EyeRig:
     y0: int
     x1: int
     y1: int
-    y_up: np.ndarray     # (w,) upper lid row per column (ROI)
-    y_low: np.ndarray    # (w,) lower lid row per column
-    y_top: np.ndarray    # (w,) top of the stretched skin
+    y_up: np.ndarray  # (w,) upper lid row per column (ROI)
+    y_low: np.ndarray  # (w,) lower lid row per column
+    y_top: np.ndarray  # (w,) top of the stretched skin
     gx: np.ndarray
     gy: np.ndarray
 
@@ -92,15 +94,17 @@ def build_eye_rigs(frame: np.ndarray, pts: np.ndarray) -> list[EyeRig]:
         y_up = line_y - up_h * wgt - y0
         y_low = line_y + lo_h * wgt - y0
         y_top = y_up - LID_SKIN * (up_h + lo_h) * wgt
-        gy, gx = np.mgrid[0:y1 - y0, 0:x1 - x0].astype(np.float32)
-        rigs.append(EyeRig(x0, y0, x1, y1, y_up.astype(np.float32), y_low.astype(np.float32),
-                           y_top.astype(np.float32), gx, gy))
+        gy, gx = np.mgrid[0 : y1 - y0, 0 : x1 - x0].astype(np.float32)
+        rigs.append(
+            EyeRig(x0, y0, x1, y1, y_up.astype(np.float32), y_low.astype(np.float32), y_top.astype(np.float32), gx, gy)
+        )
     return rigs
 
 
 def blink(src: np.ndarray, dst: np.ndarray, rigs: list[EyeRig], amount: float) -> None:
     """Close both eyes by ``amount`` (0..1): writes the eye regions of ``dst`` from ``src``."""
     import cv2
+
     if amount <= 0:
         return
     b = min(float(amount), 1.0) * MAX_CLOSE
@@ -113,9 +117,10 @@ def blink(src: np.ndarray, dst: np.ndarray, rigs: list[EyeRig], amount: float) -
         # the lid skin is stretched mostly from its upper part, so the lashes stay a thin line at
         # the lid's edge instead of a dark smear over the eye
         u = np.clip((y - top) / np.maximum(lid - top, 1e-3), 0, 1)
-        src_skin = top + (up - top) * u ** LASH_POWER
+        src_skin = top + (up - top) * u**LASH_POWER
         src_eye = up + (y - lid) * (low - up) / np.maximum(low - lid, 1e-3)
         sy = np.where(in_skin, src_skin, np.where(in_eye, src_eye, y))
-        roi = cv2.remap(src, r.gx + r.x0, (sy + r.y0).astype(np.float32), cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_REPLICATE)
-        dst[r.y0:r.y1, r.x0:r.x1] = roi
+        roi = cv2.remap(
+            src, r.gx + r.x0, (sy + r.y0).astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        dst[r.y0 : r.y1, r.x0 : r.x1] = roi

@@ -12,6 +12,7 @@ inside the opened gap are painted as the inner mouth: a dark, shaded cavity
 with a hint of upper (and, when wide open, lower) teeth and the tongue.  Only the
 ROI is touched, so a frame costs well under a millisecond at 512×512.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,19 +39,19 @@ class MouthRig:
     y0: int
     x1: int
     y1: int
-    width: float            # mouth width in pixels (corner to corner)
-    cx: float               # mouth centre x (ROI coordinates)
-    gx: np.ndarray          # (h, w) float32 column coordinate in the ROI
-    gy: np.ndarray          # (h, w) float32 row coordinate in the ROI
-    ym: np.ndarray          # (w,) float32 mouth line row per column (ROI)
-    p: np.ndarray           # (w,) gap profile across the mouth, 1 at the centre, 0 at the corners
-    q: np.ndarray           # (w,) jaw profile
-    t: np.ndarray           # (h, w) rows below the mouth line (negative above)
-    chin_t: float           # rows from the mouth line to the chin
+    width: float  # mouth width in pixels (corner to corner)
+    cx: float  # mouth centre x (ROI coordinates)
+    gx: np.ndarray  # (h, w) float32 column coordinate in the ROI
+    gy: np.ndarray  # (h, w) float32 row coordinate in the ROI
+    ym: np.ndarray  # (w,) float32 mouth line row per column (ROI)
+    p: np.ndarray  # (w,) gap profile across the mouth, 1 at the centre, 0 at the corners
+    q: np.ndarray  # (w,) jaw profile
+    t: np.ndarray  # (h, w) rows below the mouth line (negative above)
+    chin_t: float  # rows from the mouth line to the chin
     lip_colour: np.ndarray  # (3,) float32 mean lip colour (for the cavity's rim)
-    down0: np.ndarray | None = None   # down(t) on the ROI grid
-    up0: np.ndarray | None = None     # up(t) on the ROI grid
-    cols: np.ndarray | None = None    # (w,) int column index
+    down0: np.ndarray | None = None  # down(t) on the ROI grid
+    up0: np.ndarray | None = None  # up(t) on the ROI grid
+    cols: np.ndarray | None = None  # (w,) int column index
     rest_half: np.ndarray | None = None  # (w,) half the inner-lip gap at rest (a smiling photo shows teeth)
 
     def __post_init__(self) -> None:
@@ -117,13 +118,18 @@ def build_rig(frame: np.ndarray, pts: np.ndarray) -> MouthRig:
     # lip colour: pixels on the outer-to-inner lip band at the centre
     mid = (pts[L.UPPER_LIP_TOP] + pts[L.LOWER_LIP_BOTTOM]) / 2
     yy, xx = int(np.clip(mid[1], 0, H - 1)), int(np.clip(mid[0], 0, W_img - 1))
-    ys = np.clip([int(pts[L.UPPER_LIP_TOP][1] * 0.4 + pts[L.UPPER_LIP_IN][1] * 0.6),
-                  int(pts[L.LOWER_LIP_BOTTOM][1] * 0.5 + pts[L.LOWER_LIP_IN][1] * 0.5)], 0, H - 1)
+    ys = np.clip(
+        [
+            int(pts[L.UPPER_LIP_TOP][1] * 0.4 + pts[L.UPPER_LIP_IN][1] * 0.6),
+            int(pts[L.LOWER_LIP_BOTTOM][1] * 0.5 + pts[L.LOWER_LIP_IN][1] * 0.5),
+        ],
+        0,
+        H - 1,
+    )
     lip = frame[ys, xx].astype(np.float32).mean(0) if yy >= 0 else np.array([170, 90, 90], np.float32)
     inside = (cols >= cl[0]) & (cols <= cr[0])
     rest_half = np.where(inside, np.clip((yl - yu) / 2, 0, None), 0).astype(np.float32)
-    return MouthRig(x0, y0, x1, y1, mw, cxm, gx, gy, ym, p, q, t.astype(np.float32), chin_t, lip,
-                    rest_half=rest_half)
+    return MouthRig(x0, y0, x1, y1, mw, cxm, gx, gy, ym, p, q, t.astype(np.float32), chin_t, lip, rest_half=rest_half)
 
 
 def open_mouth(src: np.ndarray, dst: np.ndarray, rig: MouthRig, opening: float, width: float = 1.0) -> None:
@@ -133,17 +139,18 @@ def open_mouth(src: np.ndarray, dst: np.ndarray, rig: MouthRig, opening: float, 
     rounded).  Opening 0 at width 1 leaves ``dst`` as it is (the caller copies the frame).
     """
     import cv2
+
     if opening <= 0:
         if abs(width - 1.0) > 1e-3:
-            roi = np.ascontiguousarray(src[rig.y0:rig.y1, rig.x0:rig.x1])
-            dst[rig.y0:rig.y1, rig.x0:rig.x1] = _reshape_width(roi, rig, width)
+            roi = np.ascontiguousarray(src[rig.y0 : rig.y1, rig.x0 : rig.x1])
+            dst[rig.y0 : rig.y1, rig.x0 : rig.x1] = _reshape_width(roi, rig, width)
         return
     gap = float(np.clip(opening, 0, 1.5)) * MAX_GAP * rig.width
     U, D = UPPER_SHARE * gap, (1 - UPPER_SHARE) * gap
     t = rig.t
     h = t.shape[0]
     ym = rig.ym[None, :]
-    gap_top, gap_bot = -U * rig.p[None, :], D * rig.p[None, :]   # the opened gap, rows relative to the line
+    gap_top, gap_bot = -U * rig.p[None, :], D * rig.p[None, :]  # the opened gap, rows relative to the line
     # backward map, two fixed-point steps:  t_src = t - D*down(t_src) below the gap,
     # t_src = t + U*up(t_src) above it; the second step samples the precomputed weights
     tb = t - D * rig.down0
@@ -157,25 +164,29 @@ def open_mouth(src: np.ndarray, dst: np.ndarray, rig: MouthRig, opening: float, 
     # at their natural size: the upper teeth ride with the upper lip, the lower ones with the jaw
     rh = rig.rest_half[None, :]
     from_top, from_bot = t - gap_top, gap_bot - t
-    t_in = np.where(from_top < UPPER_TEETH * 2 * rh, -rh + from_top,
-                    np.where(from_bot < (1 - UPPER_TEETH) * 2 * rh, rh - from_bot, 0.0))
+    t_in = np.where(
+        from_top < UPPER_TEETH * 2 * rh,
+        -rh + from_top,
+        np.where(from_bot < (1 - UPPER_TEETH) * 2 * rh, rh - from_bot, 0.0),
+    )
     ts = np.where(t >= gap_bot, tb, np.where(t <= gap_top, ta, t_in))
     map_y = (ts + rig.ym_abs[None, :]).astype(np.float32)
     roi = cv2.remap(src, rig.gx_abs, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     _paint_cavity(roi, rig, gap, U, D)
     if abs(width - 1.0) > 1e-3:
         roi = _reshape_width(roi, rig, width)
-    dst[rig.y0:rig.y1, rig.x0:rig.x1] = roi
+    dst[rig.y0 : rig.y1, rig.x0 : rig.x1] = roi
 
 
 def _reshape_width(roi: np.ndarray, rig: MouthRig, width: float) -> np.ndarray:
     """Spread (> 1) or round (< 1) the lips: a horizontal scale about the mouth centre that
     fades out away from the mouth line and beyond the corners (a backward map on the ROI)."""
     import cv2
+
     s = float(np.clip(width, 0.6, 1.4))
     W = rig.width
     dx = rig.gx - rig.cx
-    fade = np.exp(-(rig.t / (0.45 * W)) ** 2) * np.clip(1 - (np.abs(dx) / (1.1 * W)) ** 2, 0, 1)
+    fade = np.exp(-((rig.t / (0.45 * W)) ** 2)) * np.clip(1 - (np.abs(dx) / (1.1 * W)) ** 2, 0, 1)
     map_x = (rig.gx - (1 - 1 / s) * dx * fade).astype(np.float32)
     return cv2.remap(roi, map_x, rig.gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
@@ -198,16 +209,16 @@ def _paint_cavity(roi: np.ndarray, rig: MouthRig, gap: float, U: float, D: float
     inside = (~below) & (~above)
     if inside.any():
         span = np.maximum(gap_bot - gap_top, 1e-3)
-        r = (t - gap_top) / span                          # 0 at the upper lip, 1 at the lower lip
-        depth = np.sin(np.pi * np.clip(r, 0, 1))          # darkest in the middle
+        r = (t - gap_top) / span  # 0 at the upper lip, 1 at the lower lip
+        depth = np.sin(np.pi * np.clip(r, 0, 1))  # darkest in the middle
         side = np.clip(p, 0, 1)
         base = np.array([72, 24, 28], np.float32)
         cav = base * (1.0 - 0.45 * depth[..., None]) * (0.55 + 0.45 * side[..., None])
         cav = cav + (rig.lip_colour * 0.35 - base * 0.35) * (1 - depth[..., None]) * 0.5
         W = rig.width
         dx = np.abs(gx - rig.cx) / (0.36 * W)
-        tooth_w = np.clip(1 - dx ** 4, 0, 1)
-        up_h = min(0.10 * W, 0.45 * float(gap))           # upper teeth, showing below the upper lip
+        tooth_w = np.clip(1 - dx**4, 0, 1)
+        up_h = min(0.10 * W, 0.45 * float(gap))  # upper teeth, showing below the upper lip
         rows = t - gap_top
         teeth_up = _smooth(up_h + 0.8, up_h - 0.8, rows) * tooth_w
         lo_h = max(0.0, min(0.06 * W, 0.3 * float(gap) - 0.04 * W))
@@ -219,7 +230,7 @@ def _paint_cavity(roi: np.ndarray, rig: MouthRig, gap: float, U: float, D: float
         tooth = tooth * (0.7 + 0.3 * _smooth(0, 0.6 * up_h + 1, rows))[..., None]
         tooth = tooth * (1 - 0.12 * _smooth(0.6 * up_h, up_h + 0.8, rows))[..., None]
         phase = (gx - rig.cx) / max(0.11 * W, 2.0)
-        seam = np.exp(-((phase - np.round(phase)) ** 2) / 0.004)   # at the centre and every tooth width
+        seam = np.exp(-((phase - np.round(phase)) ** 2) / 0.004)  # at the centre and every tooth width
         tooth = tooth * (1 - 0.22 * seam)[..., None]
         tongue_h = max(0.0, float(gap) - 0.15 * W) * 0.5
         tongue = _smooth(tongue_h + 1, tongue_h - 2, gap_bot - t) * np.clip(1 - (dx / 1.6) ** 2, 0, 1) * (tongue_h > 0)
@@ -232,11 +243,13 @@ def _paint_cavity(roi: np.ndarray, rig: MouthRig, gap: float, U: float, D: float
         # a photo whose mouth already shows its interior keeps it (stretched), with only the depth
         # darkening a little: no painted hole, and no dark rim at the lips
         keep = rig.shows_interior
-        if keep > 0:   # the photo's own teeth in bands at both lips, the painted cavity between them
+        if keep > 0:  # the photo's own teeth in bands at both lips, the painted cavity between them
             rh = rig.rest_half[None, c0:c1]
-            bands = np.maximum(_smooth(UPPER_TEETH * 2 * rh + 1, UPPER_TEETH * 2 * rh - 1, t - gap_top),
-                               _smooth((1 - UPPER_TEETH) * 2 * rh + 1, (1 - UPPER_TEETH) * 2 * rh - 1, gap_bot - t))
-            plain = (base * (1.0 - 0.3 * depth[..., None]) + 0.4 * rig.lip_colour * (1 - 0.5 * depth[..., None]))
+            bands = np.maximum(
+                _smooth(UPPER_TEETH * 2 * rh + 1, UPPER_TEETH * 2 * rh - 1, t - gap_top),
+                _smooth((1 - UPPER_TEETH) * 2 * rh + 1, (1 - UPPER_TEETH) * 2 * rh - 1, gap_bot - t),
+            )
+            plain = base * (1.0 - 0.3 * depth[..., None]) + 0.4 * rig.lip_colour * (1 - 0.5 * depth[..., None])
             plain = plain * (0.6 + 0.4 * side[..., None])
             cav = cav * (1 - keep) + plain * keep
             a = a * (1 - keep * bands[..., None])

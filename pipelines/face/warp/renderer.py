@@ -11,6 +11,7 @@ idle frame.  A still portrait also gets a tiny head sway and blinks
 (``warp_idle``).  The frame counter, the loudness peak and the smoother carry
 over between the sentences of a turn.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -38,10 +39,10 @@ from pipelines.stage import TurnContext
 
 @dataclass
 class _Turn:
-    frame: int = 0             # frames already rendered in this turn
+    frame: int = 0  # frames already rendered in this turn
     seq: int = 0
     env: EnvelopeState = field(default_factory=EnvelopeState)
-    width: float = 1.0         # last frame's lip width (visemes carry over between sentences)
+    width: float = 1.0  # last frame's lip width (visemes carry over between sentences)
 
 
 #: frames per streamed VideoChunk (0.4 s at 25 fps)
@@ -72,6 +73,7 @@ class WarpRenderer(FaceStage):
     def load(self) -> None:
         if self.avatar is None:
             from pipelines.face.avatar.loading import load_avatar
+
             self.avatar = load_avatar(self.persona, self.settings)
         av = self.avatar
         self.still = len(av) == 1
@@ -100,12 +102,13 @@ class WarpRenderer(FaceStage):
         """Avatar frame under output frame ``frame_no``: taken by time, at the avatar's own fps."""
         return avatar_index_at(self.avatar, frame_no / self.fps)
 
-
-    def render_frame(self, frame_no: int, opening: float, out: np.ndarray | None = None,
-                     width: float = 1.0) -> np.ndarray:
+    def render_frame(
+        self, frame_no: int, opening: float, out: np.ndarray | None = None, width: float = 1.0
+    ) -> np.ndarray:
         """Frame ``frame_no`` of a turn with the mouth opened by ``opening`` (0: the idle frame)
         and the lips at ``width`` times their rest width (visemes: rounded < 1 < spread)."""
         import cv2
+
         if self.avatar is None:
             raise RuntimeError("WarpRenderer.load() has not been called")
         j = self.avatar_index(frame_no)
@@ -126,14 +129,21 @@ class WarpRenderer(FaceStage):
             out = np.empty((h, w, 3), np.uint8)
         if moving:
             m = sway_matrix(frame_no, self.fps, self._pivot, self._scale)
-            cv2.warpAffine(np.ascontiguousarray(work), m, (w, h), dst=out, flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REFLECT_101)
+            cv2.warpAffine(
+                np.ascontiguousarray(work),
+                m,
+                (w, h),
+                dst=out,
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REFLECT_101,
+            )
         else:
             np.copyto(out, work)
         return out
 
-    def openings(self, samples: np.ndarray, sample_rate: int, n_frames: int | None = None,
-                 state: EnvelopeState | None = None) -> np.ndarray:
+    def openings(
+        self, samples: np.ndarray, sample_rate: int, n_frames: int | None = None, state: EnvelopeState | None = None
+    ) -> np.ndarray:
         """Mouth opening per frame for ``samples`` (a fresh envelope state unless given)."""
         if n_frames is None:
             n_frames = max(1, int(round(len(samples) / sample_rate * self.fps)))
@@ -153,9 +163,15 @@ class WarpRenderer(FaceStage):
         n = max(1, int(round(len(x) / sr * self.fps)))
         audio = fit_to_frames(x, sr, n, self.fps)
         phonemes = tuple(getattr(msg, "phonemes", ()) or ())
-        if phonemes:    # visemes from the synthesiser's phoneme timings; loudness only scales them
-            opens, widths = viseme_track(phonemes, self.fps, n, frame_levels(audio, sr, self.fps, n),
-                                         start_opening=turn.env.last, start_width=turn.width)
+        if phonemes:  # visemes from the synthesiser's phoneme timings; loudness only scales them
+            opens, widths = viseme_track(
+                phonemes,
+                self.fps,
+                n,
+                frame_levels(audio, sr, self.fps, n),
+                start_opening=turn.env.last,
+                start_width=turn.width,
+            )
             turn.env.last, turn.width = float(opens[-1]), float(widths[-1])
         else:
             opens = mouth_openings(audio, sr, self.fps, n, turn.env)
@@ -176,8 +192,15 @@ class WarpRenderer(FaceStage):
             seq = turn.seq
             turn.seq += 1
             lo, hi = int(round(a * sr / self.fps)), int(round(b * sr / self.fps))
-            yield VideoChunk(msg.turn_id, seq, frames=frames, fps=self.fps, audio=audio[lo:hi],
-                             sample_rate=sr, text=msg.text if a == 0 else "")
+            yield VideoChunk(
+                msg.turn_id,
+                seq,
+                frames=frames,
+                fps=self.fps,
+                audio=audio[lo:hi],
+                sample_rate=sr,
+                text=msg.text if a == 0 else "",
+            )
         turn.frame += n
 
     def end_turn(self, ctx: TurnContext):

@@ -13,6 +13,7 @@ with that slope), so the lips move in and out of a closure over 2–3 frames and
 never pop.  Loudness only scales the opening (quieter speech opens less) and
 closes the mouth in real silence; it does not decide the shape.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -20,7 +21,15 @@ from collections.abc import Sequence
 import numpy as np
 
 CLOSED, ROUNDED, SPREAD, OPEN, TEETH, MID, NEUTRAL, REST = (
-    "closed", "rounded", "spread", "open", "teeth", "mid", "neutral", "rest")
+    "closed",
+    "rounded",
+    "spread",
+    "open",
+    "teeth",
+    "mid",
+    "neutral",
+    "rest",
+)
 
 #: viseme -> (opening, width)
 SHAPES = {
@@ -72,9 +81,15 @@ def intervals(phonemes: Sequence[tuple[float, str]], duration: float) -> list[tu
     return out
 
 
-def viseme_track(phonemes: Sequence[tuple[float, str]], fps: float, n_frames: int,
-                 levels_db: np.ndarray | None = None, silence_db: float = -45.0,
-                 start_opening: float = 0.0, start_width: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def viseme_track(
+    phonemes: Sequence[tuple[float, str]],
+    fps: float,
+    n_frames: int,
+    levels_db: np.ndarray | None = None,
+    silence_db: float = -45.0,
+    start_opening: float = 0.0,
+    start_width: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """(openings, widths) per frame for a sentence's phonemes.
 
     ``levels_db`` (per frame, optional) scales the opening by loudness and shuts
@@ -98,7 +113,7 @@ def viseme_track(phonemes: Sequence[tuple[float, str]], fps: float, n_frames: in
             opening += ov * o
             width += ov * (w - 1.0)
             weight += ov
-        if vis == CLOSED:   # lips meet on every frame the bilabial covers for a fair share
+        if vis == CLOSED:  # lips meet on every frame the bilabial covers for a fair share
             ov = np.clip(np.minimum(edges[1:], b) - np.maximum(edges[:-1], a), 0, None) * fps
             hard |= ov >= 0.3
     has = weight > 0
@@ -121,10 +136,10 @@ def _ease(x: np.ndarray, step: float, start: float) -> np.ndarray:
     """The largest curve <= x whose frame-to-frame change is at most ``step`` (from ``start``)."""
     y = x.copy()
     prev = start
-    for i in range(len(y)):          # closing may not be later than the target says...
+    for i in range(len(y)):  # closing may not be later than the target says...
         y[i] = min(y[i], prev + step)
         prev = y[i]
-    for i in range(len(y) - 2, -1, -1):   # ...and a closure is approached over a few frames
+    for i in range(len(y) - 2, -1, -1):  # ...and a closure is approached over a few frames
         y[i] = min(y[i], y[i + 1] + step)
     return y
 

@@ -8,6 +8,7 @@ checks every key and shape against the architecture before touching the
 model, so a wrong file is refused with a message that says what it looks like
 and which file is expected.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,9 +18,11 @@ from pipelines.atomic_files import atomic_path
 from pipelines.safe_load import load_error_line
 
 EXPECTED_FILE = "module/wav2lip/wav2lip_gan.pth (or wav2lip.pth)"
-HOW_TO_GET = ("Put the official Wav2Lip generator checkpoint (wav2lip_gan.pth or wav2lip.pth from "
-              "Rudrabha/Wav2Lip, non-commercial licence) in module/wav2lip/ and point "
-              "face.checkpoint at it")
+HOW_TO_GET = (
+    "Put the official Wav2Lip generator checkpoint (wav2lip_gan.pth or wav2lip.pth from "
+    "Rudrabha/Wav2Lip, non-commercial licence) in module/wav2lip/ and point "
+    "face.checkpoint at it"
+)
 
 
 class CheckpointError(ValueError):
@@ -28,7 +31,7 @@ class CheckpointError(ValueError):
 
 def strip_prefix(state: dict, prefix: str = "module.") -> dict:
     """Keys without the DataParallel ``module.`` prefix (others unchanged)."""
-    return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in state.items()}
+    return {(k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in state.items()}
 
 
 def sniff(path: str | os.PathLike) -> str:
@@ -56,9 +59,9 @@ def sniff(path: str | os.PathLike) -> str:
 
 _SNIFF_ADVICE = {
     "html": "a web page (HTML), not model weights: the download saved the site's page, e.g. a "
-            "'blob' or sign-in page. Download the file itself (the 'raw'/'download' link)",
+    "'blob' or sign-in page. Download the file itself (the 'raw'/'download' link)",
     "git-lfs pointer": "a git-lfs pointer (a small text file naming the real file), not the weights: "
-                       "run 'git lfs pull' in that repository or download the file itself",
+    "run 'git lfs pull' in that repository or download the file itself",
     "empty": "an empty file (an interrupted download?): download it again",
     "onnx": "an ONNX model: set face.runtime to 'onnx' or 'auto' (the .onnx suffix selects it)",
     "unknown": "not a PyTorch checkpoint (neither a zip nor a legacy torch save)",
@@ -71,14 +74,15 @@ def read_state_dict(path: str | os.PathLike) -> dict:
 
     p = Path(path)
     if not p.is_file():
-        raise CheckpointError(f"{p}: Wav2Lip checkpoint not found. {HOW_TO_GET} "
-                              f"(expected e.g. {EXPECTED_FILE}).")
+        raise CheckpointError(f"{p}: Wav2Lip checkpoint not found. {HOW_TO_GET} (expected e.g. {EXPECTED_FILE}).")
     kind = sniff(p)
     if kind in _SNIFF_ADVICE:
-        raise CheckpointError(f"{p}: this file is {_SNIFF_ADVICE[kind]}. Expected the official Wav2Lip "
-                              f"generator, e.g. {EXPECTED_FILE}.")
+        raise CheckpointError(
+            f"{p}: this file is {_SNIFF_ADVICE[kind]}. Expected the official Wav2Lip generator, e.g. {EXPECTED_FILE}."
+        )
     if kind == "safetensors":
         from safetensors.torch import load_file
+
         return strip_prefix(load_file(str(p)))
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
@@ -86,15 +90,17 @@ def read_state_dict(path: str | os.PathLike) -> dict:
         raise CheckpointError(
             f"{p}: a {kind} file that cannot be read as a PyTorch checkpoint with weights_only=True "
             f"({load_error_line(exc)}). "
-            f"Expected the official Wav2Lip generator, e.g. {EXPECTED_FILE}.") from exc
+            f"Expected the official Wav2Lip generator, e.g. {EXPECTED_FILE}."
+        ) from exc
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         state = obj["state_dict"]
     elif isinstance(obj, dict) and obj and all(hasattr(v, "shape") for v in obj.values()):
         state = obj  # a bare state dict
     else:
         what = f"a dict with keys {sorted(obj)[:6]}" if isinstance(obj, dict) else type(obj).__name__
-        raise CheckpointError(f"{p}: holds {what}, not a state dict "
-                              f"(expected {{'state_dict': ...}} as in {EXPECTED_FILE}).")
+        raise CheckpointError(
+            f"{p}: holds {what}, not a state dict (expected {{'state_dict': ...}} as in {EXPECTED_FILE})."
+        )
     return strip_prefix(state)
 
 
@@ -113,17 +119,22 @@ def high_res_fork(state: dict) -> str:
         return ""
     extra = n - 7
     size = {1: "192 or 288", 2: "384", 3: "576 or 768"}.get(extra, "a larger")
-    return (f" Its shapes are those of a high-resolution Wav2Lip fork: {n} face-encoder blocks (the official "
-            f"96x96 has 7), first convolution 6->{width} channels (official 6->16), so about {size} px faces "
-            f"(e.g. the wav2lip_288x288 / 384x384 forks). This program runs the official 96x96 generator only.")
+    return (
+        f" Its shapes are those of a high-resolution Wav2Lip fork: {n} face-encoder blocks (the official "
+        f"96x96 has 7), first convolution 6->{width} channels (official 6->16), so about {size} px faces "
+        f"(e.g. the wav2lip_288x288 / 384x384 forks). This program runs the official 96x96 generator only."
+    )
 
 
 def _guess(keys: set[str]) -> str:
     """What a foreign state dict probably is, for the error message."""
     if any(k.startswith("binary_pred") for k in keys):
         return " It looks like the Wav2Lip visual-quality discriminator (disc checkpoint), not the generator."
-    if any(k.startswith("face_encoder.") for k in keys) and any(k.startswith("audio_encoder.") for k in keys) \
-            and not any(k.startswith("face_decoder_blocks") for k in keys):
+    if (
+        any(k.startswith("face_encoder.") for k in keys)
+        and any(k.startswith("audio_encoder.") for k in keys)
+        and not any(k.startswith("face_decoder_blocks") for k in keys)
+    ):
         return " It looks like the SyncNet lip-sync expert (lipsync_expert.pth), not the generator."
     if any(k.startswith("enc_p.") or k.startswith("dec.") for k in keys):
         return " It looks like a so-vits-svc voice model (G_*.pth), not Wav2Lip."
@@ -137,8 +148,11 @@ def check_state_dict(state: dict, model, source: str = "checkpoint") -> None:
     # BatchNorm step counters are not used at inference; very old saves lack them
     missing = sorted(k for k in set(expected) - keys if not k.endswith("num_batches_tracked"))
     unexpected = sorted(keys - set(expected))
-    shapes = sorted((k, tuple(state[k].shape), tuple(expected[k].shape)) for k in keys & set(expected)
-                    if tuple(state[k].shape) != tuple(expected[k].shape))
+    shapes = sorted(
+        (k, tuple(state[k].shape), tuple(expected[k].shape))
+        for k in keys & set(expected)
+        if tuple(state[k].shape) != tuple(expected[k].shape)
+    )
     if not (missing or unexpected or shapes):
         return
     parts = []
@@ -147,15 +161,22 @@ def check_state_dict(state: dict, model, source: str = "checkpoint") -> None:
     if unexpected:
         parts.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:3])})")
     if shapes:
-        parts.append(f"{len(shapes)} shape mismatches (e.g. " + ", ".join(
-            f"{k}: file {a} vs model {b}" for k, a, b in shapes[:3]) + ")")
+        parts.append(
+            f"{len(shapes)} shape mismatches (e.g. "
+            + ", ".join(f"{k}: file {a} vs model {b}" for k, a, b in shapes[:3])
+            + ")"
+        )
     fork = high_res_fork(state)
     hint = fork or _guess(keys)
     if shapes and not missing and not unexpected and not fork:
         hint += " Same layer names but other sizes: a modified Wav2Lip variant (e.g. a 192x192 or HD fork)?"
     raise CheckpointError(
-        f"{source}: not an official 96x96 Wav2Lip generator checkpoint: " + "; ".join(parts) + "."
-        + hint + f" Expected {EXPECTED_FILE}.")
+        f"{source}: not an official 96x96 Wav2Lip generator checkpoint: "
+        + "; ".join(parts)
+        + "."
+        + hint
+        + f" Expected {EXPECTED_FILE}."
+    )
 
 
 def load_wav2lip(path: str | os.PathLike, device: str = "cpu"):
@@ -169,9 +190,15 @@ def load_wav2lip(path: str | os.PathLike, device: str = "cpu"):
     return model.to(device).eval()
 
 
-def save_checkpoint(model, path: str | os.PathLike, *, data_parallel_prefix: bool = True,
-                    optimizer_state: dict | None = None, global_step: int = 0,
-                    global_epoch: int = 0) -> Path:
+def save_checkpoint(
+    model,
+    path: str | os.PathLike,
+    *,
+    data_parallel_prefix: bool = True,
+    optimizer_state: dict | None = None,
+    global_step: int = 0,
+    global_epoch: int = 0,
+) -> Path:
     """Write ``model`` like the official training script does (atomically: temp file + rename)."""
     import torch
 
@@ -179,8 +206,12 @@ def save_checkpoint(model, path: str | os.PathLike, *, data_parallel_prefix: boo
     p.parent.mkdir(parents=True, exist_ok=True)
     prefix = "module." if data_parallel_prefix else ""
     state = {prefix + k: v.detach().cpu() for k, v in model.state_dict().items()}
-    payload = {"state_dict": state, "optimizer": optimizer_state, "global_step": global_step,
-               "global_epoch": global_epoch}
+    payload = {
+        "state_dict": state,
+        "optimizer": optimizer_state,
+        "global_step": global_step,
+        "global_epoch": global_epoch,
+    }
     with atomic_path(p) as tmp:
         torch.save(payload, tmp)
     return p

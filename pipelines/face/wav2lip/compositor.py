@@ -15,23 +15,24 @@ feathered mask over the lower face only:
   (mean and standard deviation per L*a*b* channel, measured on the feather ring
   where both show the same skin).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 #: mediapipe face-mesh indices: lower face oval (cheek to cheek through the chin) ...
-LOWER_OVAL = [93, 132, 58, 172, 136, 150, 149, 176, 148, 152,
-              377, 400, 378, 379, 365, 397, 288, 361, 323]
+LOWER_OVAL = [93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361, 323]
 #: ... and the bottom of the nose (nostril wings and the point under the tip)
 NOSE_BOTTOM = [129, 98, 2, 327, 358]
 MASK_POINTS = LOWER_OVAL + NOSE_BOTTOM
 
-TOP_CUT = 0.45        # mask rows start at this fraction of the box height
+TOP_CUT = 0.45  # mask rows start at this fraction of the box height
 MIN_FEATHER = 2.0
 
 
 def _cv2():
     from pipelines.optional import require
+
     return require("cv2", "opencv-python-headless", "compositing the rendered face")
 
 
@@ -62,8 +63,16 @@ def lower_face_mask(box, landmarks: np.ndarray | None = None, feather: float | N
         hull = cv2.convexHull(np.round(pts).astype(np.int32))
         cv2.fillConvexPoly(hard, hull, 1)
     else:
-        cv2.ellipse(hard, (int(round(0.5 * w)), int(round(0.74 * h))),
-                    (int(round(0.36 * w)), int(round(0.27 * h))), 0, 0, 360, 1, -1)
+        cv2.ellipse(
+            hard,
+            (int(round(0.5 * w)), int(round(0.74 * h))),
+            (int(round(0.36 * w)), int(round(0.27 * h))),
+            0,
+            0,
+            360,
+            1,
+            -1,
+        )
     hard[: int(np.ceil(TOP_CUT * h))] = 0
     hard[0, :] = hard[-1, :] = 0
     hard[:, 0] = hard[:, -1] = 0
@@ -81,8 +90,7 @@ def _stats(lab: np.ndarray, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return px.mean(axis=0), px.std(axis=0) + 1e-3
 
 
-def match_colour(patch: np.ndarray, target: np.ndarray, mask: np.ndarray,
-                 max_gain: float = 1.4) -> np.ndarray:
+def match_colour(patch: np.ndarray, target: np.ndarray, mask: np.ndarray, max_gain: float = 1.4) -> np.ndarray:
     """``patch`` (uint8 RGB) with its L*a*b* mean/std matched to ``target`` on the mask's ring.
 
     The ring is where the mask is strictly between 0 and 1 (skin around the
@@ -123,12 +131,13 @@ class Compositor:
             if len(ys) == 0:
                 raise ValueError(f"empty mouth mask for face box {tuple(int(v) for v in box)}")
             r = (int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1)
-            hit = (np.ascontiguousarray(m[r[0]:r[1], r[2]:r[3]]), r)
+            hit = (np.ascontiguousarray(m[r[0] : r[1], r[2] : r[3]]), r)
             self._masks[key] = hit
         return hit
 
-    def paste(self, frame: np.ndarray, box, face96: np.ndarray, key: int = 0,
-              landmarks: np.ndarray | None = None) -> np.ndarray:
+    def paste(
+        self, frame: np.ndarray, box, face96: np.ndarray, key: int = 0, landmarks: np.ndarray | None = None
+    ) -> np.ndarray:
         """A copy of ``frame`` (H,W,3 uint8 RGB) with ``face96`` (96,96,3 uint8 RGB) blended in.
 
         Only pixels where the mask is > 0 change.
@@ -139,7 +148,7 @@ class Compositor:
         mask, (r0, r1, c0, c1) = self.mask_for(key, box, landmarks)
         patch = cv2.resize(face96, (w, h), interpolation=cv2.INTER_CUBIC)[r0:r1, c0:c1]
         out = frame.copy()
-        region = out[y1 + r0:y1 + r1, x1 + c0:x1 + c1]
+        region = out[y1 + r0 : y1 + r1, x1 + c0 : x1 + c1]
         if self.colour_match:
             patch = match_colour(patch, region, mask)
         m = mask[..., None]

@@ -9,6 +9,7 @@ Also the tensor conventions of the original ``inference.py``: faces are
 BGR / 255, channels 0-2 the target face with its lower half zeroed, channels
 3-5 the reference face; the output is BGR in [0, 1].
 """
+
 from __future__ import annotations
 
 import os
@@ -37,7 +38,7 @@ def faces_to_input(crops_rgb: np.ndarray, reference_rgb: np.ndarray | None = Non
     scale = np.float32(1.0 / 255.0)
     ref = crops if reference_rgb is None else np.asarray(reference_rgb)
     np.multiply(ref[..., ::-1].transpose(0, 3, 1, 2), scale, out=out[:, 3:], casting="unsafe")
-    if reference_rgb is None:   # the target is the reference with its lower half zeroed
+    if reference_rgb is None:  # the target is the reference with its lower half zeroed
         out[:, :3, :half] = out[:, 3:, :half]
     else:
         np.multiply(crops[:, :half, :, ::-1].transpose(0, 3, 1, 2), scale, out=out[:, :3, :half], casting="unsafe")
@@ -66,23 +67,36 @@ def resolve_runtime(path: Path, runtime: str) -> str:
     suffix = path.suffix.lower()
     kind = {".pth": "torch", ".pt": "torch", ".tar": "torch", ".onnx": "onnx"}.get(suffix)
     if kind is None:
-        raise ValueError(f"{path}: face.checkpoint must be a Wav2Lip .pth checkpoint or an .onnx export, "
-                         f"got a '{suffix or 'no'}' file")
+        raise ValueError(
+            f"{path}: face.checkpoint must be a Wav2Lip .pth checkpoint or an .onnx export, "
+            f"got a '{suffix or 'no'}' file"
+        )
     if runtime in ("auto", "", None) or runtime == kind:
         return kind
     if runtime == "onnx":
-        raise ValueError(f"face.runtime is 'onnx' but face.checkpoint {path} is a PyTorch checkpoint: export it "
-                         f"first with 'python -m pipelines export-onnx --checkpoint {path}' and point "
-                         f"face.checkpoint at the .onnx file (or set face.runtime to 'auto')")
-    raise ValueError(f"face.runtime is '{runtime}' but face.checkpoint {path} is an ONNX export: point "
-                     f"face.checkpoint at the .pth checkpoint (or set face.runtime to 'auto')")
+        raise ValueError(
+            f"face.runtime is 'onnx' but face.checkpoint {path} is a PyTorch checkpoint: export it "
+            f"first with 'python -m pipelines export-onnx --checkpoint {path}' and point "
+            f"face.checkpoint at the .onnx file (or set face.runtime to 'auto')"
+        )
+    raise ValueError(
+        f"face.runtime is '{runtime}' but face.checkpoint {path} is an ONNX export: point "
+        f"face.checkpoint at the .pth checkpoint (or set face.runtime to 'auto')"
+    )
 
 
 class Wav2LipInference:
     """The generator behind one call; built once by ``load()``."""
 
-    def __init__(self, checkpoint: str | os.PathLike, runtime: str = "auto", device: str = "cpu",
-                 threads: int = 0, half: bool = False, cpu_layout: bool = True):
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike,
+        runtime: str = "auto",
+        device: str = "cpu",
+        threads: int = 0,
+        half: bool = False,
+        cpu_layout: bool = True,
+    ):
         self.path = Path(checkpoint)
         #: int8 exports on the CPU provider run as ``onnx_rewrites.cpu_int8_model`` (one NHWC layout)
         self.cpu_layout = cpu_layout
@@ -137,8 +151,10 @@ class Wav2LipInference:
     def _load_onnx(self) -> None:
         ort = require("onnxruntime", "onnxruntime", "ONNX Wav2Lip inference")
         if not self.path.is_file():
-            raise FileNotFoundError(f"{self.path}: ONNX model not found; make it with "
-                                    f"'python -m pipelines export-onnx' (or point face.checkpoint at a .pth)")
+            raise FileNotFoundError(
+                f"{self.path}: ONNX model not found; make it with "
+                f"'python -m pipelines export-onnx' (or point face.checkpoint at a .pth)"
+            )
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if self.threads > 0:
@@ -151,12 +167,15 @@ class Wav2LipInference:
         try:
             sess = ort.InferenceSession(str(self.path), sess_options=opts, providers=providers)
         except Exception as exc:
-            raise ValueError(f"{self.path}: ONNX Runtime cannot load this model ({exc}); "
-                             f"re-export it with 'python -m pipelines export-onnx'") from exc
+            raise ValueError(
+                f"{self.path}: ONNX Runtime cannot load this model ({exc}); "
+                f"re-export it with 'python -m pipelines export-onnx'"
+            ) from exc
         inputs = sess.get_inputs()
         if len(inputs) != 2:
-            raise ValueError(f"{self.path}: expected a Wav2Lip export with 2 inputs (mel, faces), "
-                             f"found {[i.name for i in inputs]}")
+            raise ValueError(
+                f"{self.path}: expected a Wav2Lip export with 2 inputs (mel, faces), found {[i.name for i in inputs]}"
+            )
         # which input is the mel: the one shaped (.., 80, 16)
         mel_first = list(inputs[0].shape[-2:]) == [MEL_BANDS, MEL_STEPS] or inputs[0].name == INPUT_NAMES[0]
         self._names = (inputs[0].name, inputs[1].name) if mel_first else (inputs[1].name, inputs[0].name)
@@ -211,8 +230,13 @@ class Wav2LipInference:
             return np.zeros((0, 3, FACE_SIZE, FACE_SIZE), np.float32)
         if self._session is not None:
             m_name, f_name = self._names
-            out = self._session.run(None, {m_name: mel.astype(self._in_types[m_name], copy=False),
-                                           f_name: faces.astype(self._in_types[f_name], copy=False)})[0]
+            out = self._session.run(
+                None,
+                {
+                    m_name: mel.astype(self._in_types[m_name], copy=False),
+                    f_name: faces.astype(self._in_types[f_name], copy=False),
+                },
+            )[0]
             return np.asarray(out, np.float32)
         torch = self._torch
         dtype = torch.float16 if self.precision == "fp16" else torch.float32
@@ -224,4 +248,3 @@ class Wav2LipInference:
     def close(self) -> None:
         self._model = None
         self._session = None
-

@@ -10,6 +10,7 @@ columns from ``int(i * 80 / fps)`` (the last windows clamped to the end).
 Also here: resampling to 16 kHz and the per-frame loudness used to find
 silent stretches (whose frames keep the original face).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -30,9 +31,9 @@ PREEMPHASIS = 0.97
 MIN_LEVEL_DB = -100.0
 REF_LEVEL_DB = 20.0
 MAX_ABS_VALUE = 4.0
-MEL_STEP = 16                       # mel columns per video frame window
+MEL_STEP = 16  # mel columns per video frame window
 MEL_PER_SECOND = SAMPLE_RATE / HOP  # 80
-PAD_MODE = "reflect"                # librosa 0.7's stft default, which Wav2Lip was trained with
+PAD_MODE = "reflect"  # librosa 0.7's stft default, which Wav2Lip was trained with
 
 
 def resample(samples: np.ndarray, sr_in: int, sr_out: int = SAMPLE_RATE) -> np.ndarray:
@@ -44,8 +45,7 @@ def resample(samples: np.ndarray, sr_in: int, sr_out: int = SAMPLE_RATE) -> np.n
 def mel_basis() -> np.ndarray:
     import librosa
 
-    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS,
-                               fmin=FMIN, fmax=FMAX).astype(np.float32)
+    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX).astype(np.float32)
 
 
 @lru_cache(maxsize=1)
@@ -64,7 +64,8 @@ def stft_magnitude(y: np.ndarray) -> np.ndarray:
     y = np.pad(y, (pad, pad), mode=PAD_MODE)
     n_frames = 1 + (len(y) - N_FFT) // HOP
     frames = np.lib.stride_tricks.as_strided(
-        y, shape=(n_frames, N_FFT), strides=(y.strides[0] * HOP, y.strides[0]), writeable=False)
+        y, shape=(n_frames, N_FFT), strides=(y.strides[0] * HOP, y.strides[0]), writeable=False
+    )
     spec = np.fft.rfft(frames * _window(), n=N_FFT, axis=1)
     return np.abs(spec).T
 
@@ -99,8 +100,9 @@ def mel_windows(mel: np.ndarray, n_frames: int, fps: float, first_frame: int = 0
     if total < MEL_STEP:
         mel = np.pad(mel, ((0, 0), (0, MEL_STEP - total)), constant_values=-MAX_ABS_VALUE)
         total = MEL_STEP
-    starts = np.array([min(mel_start(i, fps), total - MEL_STEP)
-                       for i in range(first_frame, first_frame + n_frames)], dtype=np.int64)
+    starts = np.array(
+        [min(mel_start(i, fps), total - MEL_STEP) for i in range(first_frame, first_frame + n_frames)], dtype=np.int64
+    )
     idx = starts[:, None] + np.arange(MEL_STEP)[None, :]
     return np.ascontiguousarray(np.transpose(mel[:, idx], (1, 0, 2)))
 

@@ -16,6 +16,7 @@ The architecture is written here as tables of layer specs; ``fuse_batchnorm``
 folds every BatchNorm into its convolution for inference (same outputs, fewer
 operations), which is what the ONNX export and the PyTorch runtime use.
 """
+
 from __future__ import annotations
 
 import torch
@@ -34,8 +35,7 @@ class Conv2d(nn.Module):
 
     def __init__(self, cin: int, cout: int, kernel_size, stride, padding, residual: bool = False):
         super().__init__()
-        self.conv_block = nn.Sequential(nn.Conv2d(cin, cout, kernel_size, stride, padding),
-                                        nn.BatchNorm2d(cout))
+        self.conv_block = nn.Sequential(nn.Conv2d(cin, cout, kernel_size, stride, padding), nn.BatchNorm2d(cout))
         self.act = nn.ReLU()
         self.residual = residual
 
@@ -52,8 +52,8 @@ class Conv2dTranspose(nn.Module):
     def __init__(self, cin: int, cout: int, kernel_size, stride, padding, output_padding: int = 0):
         super().__init__()
         self.conv_block = nn.Sequential(
-            nn.ConvTranspose2d(cin, cout, kernel_size, stride, padding, output_padding),
-            nn.BatchNorm2d(cout))
+            nn.ConvTranspose2d(cin, cout, kernel_size, stride, padding, output_padding), nn.BatchNorm2d(cout)
+        )
         self.act = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -78,10 +78,14 @@ FACE_ENCODER: list[list[Spec]] = [
 
 # Audio encoder: (1, 80, 16) -> (512, 1, 1), one Sequential.
 AUDIO_ENCODER: list[Spec] = (
-    [(1, 32, 3, 1, 1, False)] + _res(32, 2)
-    + [(32, 64, 3, (3, 1), 1, False)] + _res(64, 2)
-    + [(64, 128, 3, 3, 1, False)] + _res(128, 2)
-    + [(128, 256, 3, (3, 2), 1, False)] + _res(256, 1)
+    [(1, 32, 3, 1, 1, False)]
+    + _res(32, 2)
+    + [(32, 64, 3, (3, 1), 1, False)]
+    + _res(64, 2)
+    + [(64, 128, 3, 3, 1, False)]
+    + _res(128, 2)
+    + [(128, 256, 3, (3, 2), 1, False)]
+    + _res(256, 1)
     + [(256, 512, 3, 1, 0, False), (512, 512, 1, 1, 0, False)]
 )
 
@@ -89,12 +93,12 @@ AUDIO_ENCODER: list[Spec] = (
 # output_padding) followed by residual convs; the first entry is a single 1x1 Conv2d.
 # Input channels grow by the skip connection concatenated after every block.
 FACE_DECODER: list[tuple[tuple, int]] = [
-    ((1024, 512, 3, 1, 0, 0), 1),   # 1 -> 3
-    ((1024, 512, 3, 2, 1, 1), 2),   # 3 -> 6
-    ((768, 384, 3, 2, 1, 1), 2),    # 6 -> 12
-    ((512, 256, 3, 2, 1, 1), 2),    # 12 -> 24
-    ((320, 128, 3, 2, 1, 1), 2),    # 24 -> 48
-    ((160, 64, 3, 2, 1, 1), 2),     # 48 -> 96
+    ((1024, 512, 3, 1, 0, 0), 1),  # 1 -> 3
+    ((1024, 512, 3, 2, 1, 1), 2),  # 3 -> 6
+    ((768, 384, 3, 2, 1, 1), 2),  # 6 -> 12
+    ((512, 256, 3, 2, 1, 1), 2),  # 12 -> 24
+    ((320, 128, 3, 2, 1, 1), 2),  # 24 -> 48
+    ((160, 64, 3, 2, 1, 1), 2),  # 48 -> 96
 ]
 
 
@@ -108,19 +112,20 @@ class Wav2Lip(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.face_encoder_blocks = nn.ModuleList(
-            nn.Sequential(*[_conv(s) for s in block]) for block in FACE_ENCODER)
+        self.face_encoder_blocks = nn.ModuleList(nn.Sequential(*[_conv(s) for s in block]) for block in FACE_ENCODER)
         self.audio_encoder = nn.Sequential(*[_conv(s) for s in AUDIO_ENCODER])
         decoder = [nn.Sequential(_conv((512, 512, 1, 1, 0, False)))]
         for (cin, cout, k, s, p, op), n_res in FACE_DECODER:
-            decoder.append(nn.Sequential(
-                Conv2dTranspose(cin, cout, kernel_size=k, stride=s, padding=p, output_padding=op),
-                *[_conv(r) for r in _res(cout, n_res)]))
+            decoder.append(
+                nn.Sequential(
+                    Conv2dTranspose(cin, cout, kernel_size=k, stride=s, padding=p, output_padding=op),
+                    *[_conv(r) for r in _res(cout, n_res)],
+                )
+            )
         self.face_decoder_blocks = nn.ModuleList(decoder)
         self.output_block = nn.Sequential(
-            _conv((80, 32, 3, 1, 1, False)),
-            nn.Conv2d(32, 3, kernel_size=1, stride=1, padding=0),
-            nn.Sigmoid())
+            _conv((80, 32, 3, 1, 1, False)), nn.Conv2d(32, 3, kernel_size=1, stride=1, padding=0), nn.Sigmoid()
+        )
 
     def forward(self, audio_sequences: torch.Tensor, face_sequences: torch.Tensor) -> torch.Tensor:
         """``(B,1,80,16)`` mel + ``(B,6,96,96)`` faces -> ``(B,3,96,96)``.
@@ -183,7 +188,7 @@ class SubpixelConvTranspose(nn.Module):
     def __init__(self, convt: nn.ConvTranspose2d, relu: bool = False):
         super().__init__()
         self.relu = relu
-        w = convt.weight.detach()          # (cin, cout, k, k)
+        w = convt.weight.detach()  # (cin, cout, k, k)
         b = convt.bias.detach() if convt.bias is not None else torch.zeros(w.shape[1])
         cin, cout, k, _ = w.shape
         s, p, op = convt.stride[0], convt.padding[0], convt.output_padding[0]
@@ -198,7 +203,7 @@ class SubpixelConvTranspose(nn.Module):
             self.mode = "subpixel"
             # taps per output phase along one axis: phase 0 -> x[m]*w[1]; phase 1 -> x[m]*w[2] + x[m+1]*w[0]
             taps = {0: {0: 1}, 1: {0: 2, 1: 0}}
-            kern = torch.zeros(cout, 2, 2, cin, 2, 2, dtype=w.dtype)   # (cout, py, px, cin, dy, dx)
+            kern = torch.zeros(cout, 2, 2, cin, 2, 2, dtype=w.dtype)  # (cout, py, px, cin, dy, dx)
             for py in (0, 1):
                 for px in (0, 1):
                     for dy, ky in taps[py].items():
@@ -208,8 +213,9 @@ class SubpixelConvTranspose(nn.Module):
             conv.weight.data = kern.reshape(cout * 4, cin, 2, 2).contiguous()
             conv.bias.data = b.repeat_interleave(4).clone()
         else:
-            raise ValueError(f"unsupported transposed convolution (stride {s}, kernel {k}, padding {p}, "
-                             f"output padding {op})")
+            raise ValueError(
+                f"unsupported transposed convolution (stride {s}, kernel {k}, padding {p}, output padding {op})"
+            )
         self.conv = conv
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -219,7 +225,7 @@ class SubpixelConvTranspose(nn.Module):
         y = self.conv(nn.functional.pad(x, (0, 1, 0, 1)))
         if self.relu:  # ReLU commutes with the shuffle; before it, it fuses into the conv
             y = torch.relu(y)
-        return nn.functional.pixel_shuffle(y, 2)   # ONNX DepthToSpace (CRD), moved as 8-bit by int8 runtimes
+        return nn.functional.pixel_shuffle(y, 2)  # ONNX DepthToSpace (CRD), moved as 8-bit by int8 runtimes
 
 
 def replace_transposed_convs(model: Wav2Lip, make) -> Wav2Lip:

@@ -16,6 +16,7 @@ For an ``AudioChunk`` of ``d`` seconds at ``fps``:
 Avatar frames are taken in ping-pong order and continue across the sentences
 of a turn.  The model or ONNX session is built once in ``load()``.
 """
+
 from __future__ import annotations
 
 import time
@@ -35,7 +36,7 @@ from pipelines.stage import TurnContext
 
 @dataclass
 class _TurnState:
-    next_frame: int = 0     # position in the ping-pong sequence of avatar frames
+    next_frame: int = 0  # position in the ping-pong sequence of avatar frames
     frames: int = 0
     silent: int = 0
 
@@ -43,6 +44,7 @@ class _TurnState:
 @dataclass
 class RenderStats:
     """Seconds spent per step and frame counts (cumulative; ``reset_stats`` clears)."""
+
     frames: int = 0
     silent_frames: int = 0
     mel_s: float = 0.0
@@ -95,27 +97,37 @@ class Wav2LipRenderer(FaceStage):
                     "face.backend is 'wav2lip' but face.checkpoint is empty: put the official Wav2Lip "
                     "generator (wav2lip_gan.pth or wav2lip.pth) in module/wav2lip/ and set face.checkpoint "
                     "(e.g. module/wav2lip/wav2lip_gan.pth), or an .onnx made by 'python -m pipelines export-onnx'; "
-                    "or use face.backend 'warp', which needs no weights")
+                    "or use face.backend 'warp', which needs no weights"
+                )
             if self.avatar is None:
                 from pipelines.face.avatar.loading import load_avatar
+
                 self.avatar = load_avatar(self.persona, self.settings)
             path, runtime = self.settings.resolve(ckpt), self.settings.face.runtime
             device = self.settings.resolved_device()
-            if runtime == "auto" and device == "cpu" and path.suffix.lower() in (".pth", ".pt", ".tar") \
-                    and path.is_file():
+            if (
+                runtime == "auto"
+                and device == "cpu"
+                and path.suffix.lower() in (".pth", ".pt", ".tar")
+                and path.is_file()
+            ):
                 # PyTorch fp32 cannot keep up with 25 fps on a CPU: use (and on first use make) the
                 # cached int8 ONNX export of this checkpoint
                 from pipelines.face.wav2lip.export.cache import int8_for_checkpoint
+
                 path, runtime = int8_for_checkpoint(path, np.asarray(self.avatar.crops), self.persona), "onnx"
             self.model = Wav2LipInference(path, runtime=runtime, device=device, threads=int(self.settings.threads))
         self.model.load()
         if self.avatar is None:
             from pipelines.face.avatar.loading import load_avatar
+
             self.avatar = load_avatar(self.persona, self.settings)
         crops = np.asarray(self.avatar.crops)
         if crops.ndim != 4 or crops.shape[1:] != (96, 96, 3) or len(crops) != len(self.avatar.frames):
-            raise ValueError(f"avatar {getattr(self.avatar, 'source', '')}: crops must be (N, 96, 96, 3) for its "
-                             f"{len(self.avatar.frames)} frames, got {crops.shape}; enroll the face again")
+            raise ValueError(
+                f"avatar {getattr(self.avatar, 'source', '')}: crops must be (N, 96, 96, 3) for its "
+                f"{len(self.avatar.frames)} frames, got {crops.shape}; enroll the face again"
+            )
         self.backend = f"wav2lip/{self.model.describe()}"
         self.warm_up()
 
@@ -130,6 +142,7 @@ class Wav2LipRenderer(FaceStage):
     def _avatar_index(self, i: int) -> int:
         """Avatar frame under output frame ``i`` of a turn: by time, at the avatar's own fps."""
         from pipelines.face.avatar.storage import avatar_index_at
+
         return avatar_index_at(self.avatar, i / self.fps)
 
     def analyse(self, samples: np.ndarray, sample_rate: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
@@ -156,8 +169,9 @@ class Wav2LipRenderer(FaceStage):
             size = min(bs, size * 2)
         return out
 
-    def render_frames(self, ids: np.ndarray, windows: np.ndarray, silent: np.ndarray,
-                      weights: np.ndarray | None = None) -> np.ndarray:
+    def render_frames(
+        self, ids: np.ndarray, windows: np.ndarray, silent: np.ndarray, weights: np.ndarray | None = None
+    ) -> np.ndarray:
         """Frames for avatar frames ``ids`` with mel ``windows``; silent ones are the originals.
 
         ``weights`` (0..1 per frame, optional): the generated face's share; frames between
@@ -177,8 +191,9 @@ class Wav2LipRenderer(FaceStage):
         t1 = time.perf_counter()
         for j, k in enumerate(talk):
             a = int(ids[k])
-            frames[k] = self.compositor.paste(np.asarray(av.frames[a]), av.boxes[a], faces[j], key=a,
-                                              landmarks=av.landmarks[a])
+            frames[k] = self.compositor.paste(
+                np.asarray(av.frames[a]), av.boxes[a], faces[j], key=a, landmarks=av.landmarks[a]
+            )
             w = 1.0 if weights is None else float(weights[k])
             if w < 1.0:
                 orig = np.asarray(av.frames[a], np.float32)
@@ -214,8 +229,15 @@ class Wav2LipRenderer(FaceStage):
             self.stats.silent_frames += n_silent
             st.frames += end - start
             st.silent += n_silent
-            yield VideoChunk(msg.turn_id, self.next_seq(msg.turn_id), frames=frames, fps=self.fps,
-                             audio=audio[a0:a1], sample_rate=sr, text=msg.text)
+            yield VideoChunk(
+                msg.turn_id,
+                self.next_seq(msg.turn_id),
+                frames=frames,
+                fps=self.fps,
+                audio=audio[a0:a1],
+                sample_rate=sr,
+                text=msg.text,
+            )
         st.next_frame += n
 
     def end_turn(self, ctx: TurnContext):

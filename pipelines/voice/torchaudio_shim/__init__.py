@@ -20,6 +20,7 @@ imports the real ``torchaudio`` when it loads (a GPU user who installed the
 build matching their torch keeps it) and registers this module under the name
 ``torchaudio`` only when the real one is missing or broken.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,16 +34,22 @@ IS_PIPELINES_SHIM = True
 __all__ = ["functional", "transforms", "load", "save", "info", "AudioMetaData"]
 
 
-def load(uri: Any, frame_offset: int = 0, num_frames: int = -1, normalize: bool = True,
-         channels_first: bool = True, **_: Any):
+def load(
+    uri: Any, frame_offset: int = 0, num_frames: int = -1, normalize: bool = True, channels_first: bool = True, **_: Any
+):
     """Read an audio file as (float32 tensor (channels, frames), sample_rate), like torchaudio.load."""
     import numpy as np
     import soundfile as sf
     import torch
 
     stop = None if num_frames is None or num_frames < 0 else frame_offset + num_frames
-    data, sr = sf.read(str(uri) if isinstance(uri, Path) else uri, start=frame_offset, stop=stop,
-                       dtype="float32" if normalize else "int16", always_2d=True)
+    data, sr = sf.read(
+        str(uri) if isinstance(uri, Path) else uri,
+        start=frame_offset,
+        stop=stop,
+        dtype="float32" if normalize else "int16",
+        always_2d=True,
+    )
     tensor = torch.from_numpy(np.ascontiguousarray(data.T if channels_first else data))
     return tensor, int(sr)
 

@@ -3,6 +3,7 @@
 Formulas follow torchaudio 2.x ``torchaudio/functional/functional.py``
 (BSD-2-Clause, Copyright (c) the pytorch/audio contributors).
 """
+
 from __future__ import annotations
 
 import math
@@ -22,19 +23,38 @@ def _spec_norms(normalized: Union[bool, str]) -> tuple[bool, bool]:
     return False, bool(normalized)
 
 
-def spectrogram(waveform: Tensor, pad: int, window: Tensor, n_fft: int, hop_length: int,
-                win_length: int, power: Optional[float], normalized: Union[bool, str],
-                center: bool = True, pad_mode: str = "reflect", onesided: bool = True,
-                return_complex: Optional[bool] = None) -> Tensor:
+def spectrogram(
+    waveform: Tensor,
+    pad: int,
+    window: Tensor,
+    n_fft: int,
+    hop_length: int,
+    win_length: int,
+    power: Optional[float],
+    normalized: Union[bool, str],
+    center: bool = True,
+    pad_mode: str = "reflect",
+    onesided: bool = True,
+    return_complex: Optional[bool] = None,
+) -> Tensor:
     """(..., time) -> (..., n_fft // 2 + 1, frames); complex when ``power`` is None."""
     if pad > 0:
         waveform = torch.nn.functional.pad(waveform, (pad, pad), "constant")
     frame_length_norm, window_norm = _spec_norms(normalized)
     shape = waveform.size()
     waveform = waveform.reshape(-1, shape[-1])
-    spec_f = torch.stft(input=waveform, n_fft=n_fft, hop_length=hop_length, win_length=win_length,
-                        window=window, center=center, pad_mode=pad_mode, normalized=frame_length_norm,
-                        onesided=onesided, return_complex=True)
+    spec_f = torch.stft(
+        input=waveform,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        win_length=win_length,
+        window=window,
+        center=center,
+        pad_mode=pad_mode,
+        normalized=frame_length_norm,
+        onesided=onesided,
+        return_complex=True,
+    )
     spec_f = spec_f.reshape(shape[:-1] + spec_f.shape[-2:])
     if window_norm:
         spec_f /= window.pow(2.0).sum().sqrt()
@@ -84,8 +104,15 @@ def _create_triangular_filterbank(all_freqs: Tensor, f_pts: Tensor) -> Tensor:
     return torch.max(zero, torch.min(down_slopes, up_slopes))
 
 
-def melscale_fbanks(n_freqs: int, f_min: float, f_max: float, n_mels: int, sample_rate: int,
-                    norm: Optional[str] = None, mel_scale: str = "htk") -> Tensor:
+def melscale_fbanks(
+    n_freqs: int,
+    f_min: float,
+    f_max: float,
+    n_mels: int,
+    sample_rate: int,
+    norm: Optional[str] = None,
+    mel_scale: str = "htk",
+) -> Tensor:
     """Triangular mel filter bank of shape (n_freqs, n_mels)."""
     if norm is not None and norm != "slaney":
         raise ValueError('norm must be one of None or "slaney"')
@@ -96,15 +123,23 @@ def melscale_fbanks(n_freqs: int, f_min: float, f_max: float, n_mels: int, sampl
     f_pts = _mel_to_hz(m_pts, mel_scale=mel_scale)
     fb = _create_triangular_filterbank(all_freqs, f_pts)
     if norm == "slaney":
-        enorm = 2.0 / (f_pts[2: n_mels + 2] - f_pts[:n_mels])
+        enorm = 2.0 / (f_pts[2 : n_mels + 2] - f_pts[:n_mels])
         fb *= enorm.unsqueeze(0)
     return fb
 
 
-def _get_sinc_resample_kernel(orig_freq: int, new_freq: int, gcd: int, lowpass_filter_width: int = 6,
-                              rolloff: float = 0.99, resampling_method: str = "sinc_interp_hann",
-                              beta: Optional[float] = None, device: torch.device = torch.device("cpu"),
-                              dtype: Optional[torch.dtype] = None):
+def _get_sinc_resample_kernel(
+    orig_freq: int,
+    new_freq: int,
+    gcd: int,
+    lowpass_filter_width: int = 6,
+    rolloff: float = 0.99,
+    resampling_method: str = "sinc_interp_hann",
+    beta: Optional[float] = None,
+    device: Optional[torch.device] = None,
+    dtype: Optional[torch.dtype] = None,
+):
+    device = torch.device("cpu") if device is None else device
     if not (int(orig_freq) == orig_freq and int(new_freq) == new_freq):
         raise ValueError("resample: sample rates must be integers")
     if resampling_method not in ("sinc_interp_hann", "sinc_interp_kaiser"):
@@ -134,8 +169,9 @@ def _get_sinc_resample_kernel(orig_freq: int, new_freq: int, gcd: int, lowpass_f
     return kernels, width
 
 
-def _apply_sinc_resample_kernel(waveform: Tensor, orig_freq: int, new_freq: int, gcd: int,
-                                kernel: Tensor, width: int) -> Tensor:
+def _apply_sinc_resample_kernel(
+    waveform: Tensor, orig_freq: int, new_freq: int, gcd: int, kernel: Tensor, width: int
+) -> Tensor:
     if not waveform.is_floating_point():
         raise TypeError(f"Expected floating point type for waveform tensor, but received {waveform.dtype}.")
     orig_freq = int(orig_freq) // gcd
@@ -151,15 +187,30 @@ def _apply_sinc_resample_kernel(waveform: Tensor, orig_freq: int, new_freq: int,
     return resampled.view(shape[:-1] + resampled.shape[-1:])
 
 
-def resample(waveform: Tensor, orig_freq: int, new_freq: int, lowpass_filter_width: int = 6,
-             rolloff: float = 0.99, resampling_method: str = "sinc_interp_hann",
-             beta: Optional[float] = None) -> Tensor:
+def resample(
+    waveform: Tensor,
+    orig_freq: int,
+    new_freq: int,
+    lowpass_filter_width: int = 6,
+    rolloff: float = 0.99,
+    resampling_method: str = "sinc_interp_hann",
+    beta: Optional[float] = None,
+) -> Tensor:
     """Band-limited sinc resampling of (..., time); output length ceil(time * new / orig)."""
     if orig_freq <= 0.0 or new_freq <= 0.0:
         raise ValueError("Original frequency and desired frequency should be positive")
     if orig_freq == new_freq:
         return waveform
     gcd = math.gcd(int(orig_freq), int(new_freq))
-    kernel, width = _get_sinc_resample_kernel(orig_freq, new_freq, gcd, lowpass_filter_width, rolloff,
-                                              resampling_method, beta, waveform.device, waveform.dtype)
+    kernel, width = _get_sinc_resample_kernel(
+        orig_freq,
+        new_freq,
+        gcd,
+        lowpass_filter_width,
+        rolloff,
+        resampling_method,
+        beta,
+        waveform.device,
+        waveform.dtype,
+    )
     return _apply_sinc_resample_kernel(waveform, orig_freq, new_freq, gcd, kernel, width)

@@ -8,6 +8,7 @@ the checkpoint's content hash: next to the checkpoint when that folder is
 writable, else in ``~/.cache/digital-persona/wav2lip/``.  A changed checkpoint
 gets a new hash and a new export; later runs find the cached model at once.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,8 +49,9 @@ def _writable(folder: Path) -> bool:
         return False
 
 
-def int8_for_checkpoint(checkpoint: str | os.PathLike, crops: np.ndarray, persona=None,
-                        log: Callable[[str], None] = print) -> Path:
+def int8_for_checkpoint(
+    checkpoint: str | os.PathLike, crops: np.ndarray, persona=None, log: Callable[[str], None] = print
+) -> Path:
     """The cached int8 ONNX export of ``checkpoint`` (made now, with progress lines, if missing)."""
     from pipelines.face.wav2lip.checkpoint import load_wav2lip
     from pipelines.face.wav2lip.export import onnx_export as ex
@@ -63,8 +65,10 @@ def int8_for_checkpoint(checkpoint: str | os.PathLike, crops: np.ndarray, person
     folder.mkdir(parents=True, exist_ok=True)
     dst = folder / cached_name(pth)
     t0 = time.perf_counter()
-    log(f"wav2lip: first use of {pth.name} on the CPU: making an int8 ONNX model for real-time "
-        f"rendering (once; cached as {dst})")
+    log(
+        f"wav2lip: first use of {pth.name} on the CPU: making an int8 ONNX model for real-time "
+        f"rendering (once; cached as {dst})"
+    )
     log("wav2lip: [1/3] reading the checkpoint")
     model = load_wav2lip(pth)
     with tempfile.TemporaryDirectory() as work:
@@ -73,6 +77,6 @@ def int8_for_checkpoint(checkpoint: str | os.PathLike, crops: np.ndarray, person
         windows = speech_windows(speech_samples(persona, SENTENCES[0::2]))
         mels, faces = paired_inputs(np.asarray(crops), windows, CALIBRATION_PAIRS, seed=0)
         log(f"wav2lip: [3/3] int8 calibration on {len(mels)} face/speech pairs")
-        ex.quantize_int8(fp32, dst, mels, faces)      # written atomically
+        ex.quantize_int8(fp32, dst, mels, faces)  # written atomically
     log(f"wav2lip: int8 model ready in {time.perf_counter() - t0:.0f} s")
     return dst

@@ -7,6 +7,7 @@ windows of real speech.  The speech comes from the espeak-ng base voice
 persona's espeak voices; only frames with sound are used (silent frames are
 never rendered).
 """
+
 from __future__ import annotations
 
 from typing import Iterator
@@ -44,8 +45,7 @@ def speech_samples(persona=None, sentences=SENTENCES) -> list[tuple[np.ndarray, 
     return out
 
 
-def speech_windows(speech: list[tuple[np.ndarray, int]], fps: float = 25.0,
-                   silence_db: float = -45.0) -> np.ndarray:
+def speech_windows(speech: list[tuple[np.ndarray, int]], fps: float = 25.0, silence_db: float = -45.0) -> np.ndarray:
     """``(M, 80, 16)`` mel windows of the non-silent frames of every utterance."""
     windows = []
     for samples, sr in speech:
@@ -62,8 +62,7 @@ def speech_windows(speech: list[tuple[np.ndarray, int]], fps: float = 25.0,
     return np.concatenate(windows).astype(np.float32)
 
 
-def paired_inputs(crops: np.ndarray, windows: np.ndarray, count: int, seed: int = 0
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def paired_inputs(crops: np.ndarray, windows: np.ndarray, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``count`` (mel (count,1,80,16), faces (count,6,96,96)) pairs: crops in order, mels shuffled."""
     rng = np.random.default_rng(seed)
     crops = np.asarray(crops)
@@ -74,7 +73,7 @@ def paired_inputs(crops: np.ndarray, windows: np.ndarray, count: int, seed: int 
 
 def batches(mels: np.ndarray, faces: np.ndarray, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     for i in range(0, len(mels), batch):
-        yield mels[i:i + batch], faces[i:i + batch]
+        yield mels[i : i + batch], faces[i : i + batch]
 
 
 def make_reader(mels: np.ndarray, faces: np.ndarray, batch: int = 16, names=("mel_batch", "face_batch")):

@@ -17,6 +17,7 @@
 Files are written beside the checkpoint (or ``--out-dir``) as
 ``<stem>.fp32.onnx`` etc., each through a temp file and a rename.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,9 +65,17 @@ def export_fp32(model, dst: str | os.PathLike, opset: int = OPSET, transposed_co
     axes = {INPUT_NAMES[0]: {0: "batch"}, INPUT_NAMES[1]: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}
     with atomic_path(dst, suffix=".tmp.onnx") as tmp, warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(fused, (mel, face), str(tmp), dynamo=False, opset_version=opset,
-                          input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
-                          dynamic_axes=axes, do_constant_folding=True)
+        torch.onnx.export(
+            fused,
+            (mel, face),
+            str(tmp),
+            dynamo=False,
+            opset_version=opset,
+            input_names=list(INPUT_NAMES),
+            output_names=[OUTPUT_NAME],
+            dynamic_axes=axes,
+            do_constant_folding=True,
+        )
         _set_meta(tmp, precision="fp32", transposed_convs=transposed_convs)
     return Path(dst)
 
@@ -100,14 +109,24 @@ def convert_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     return Path(dst)
 
 
-def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, mels: np.ndarray, faces: np.ndarray,
-                  batch: int = 16, method: str = "minmax", per_channel: bool = True) -> Path:
+def quantize_int8(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    mels: np.ndarray,
+    faces: np.ndarray,
+    batch: int = 16,
+    method: str = "minmax",
+    per_channel: bool = True,
+) -> Path:
     """Static int8 QDQ quantisation of the fp32 model ``src`` calibrated on (mels, faces)."""
     q = require("onnxruntime.quantization", "onnxruntime", "int8 quantisation")
     from pipelines.face.wav2lip.export.calibration import make_reader
 
-    methods = {"minmax": q.CalibrationMethod.MinMax, "percentile": q.CalibrationMethod.Percentile,
-               "entropy": q.CalibrationMethod.Entropy}
+    methods = {
+        "minmax": q.CalibrationMethod.MinMax,
+        "percentile": q.CalibrationMethod.Percentile,
+        "entropy": q.CalibrationMethod.Entropy,
+    }
     if method not in methods:
         raise ValueError(f"calibration method must be one of {', '.join(methods)}, got {method!r}")
     extra = {"ActivationSymmetric": False, "WeightSymmetric": True}
@@ -117,33 +136,45 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, mels: np.ndarr
         pre = Path(work) / "pre.onnx"
         q.shape_inference.quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         import onnx
+
         m = onnx.load(str(pre))
         if fold_pads_into_convs(m):
             onnx.save(m, str(pre))
-        q.quantize_static(str(pre), str(tmp), make_reader(mels, faces, batch),
-                          quant_format=q.QuantFormat.QDQ, per_channel=per_channel,
-                          activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8,
-                          calibrate_method=methods[method], extra_options=extra)
+        q.quantize_static(
+            str(pre),
+            str(tmp),
+            make_reader(mels, faces, batch),
+            quant_format=q.QuantFormat.QDQ,
+            per_channel=per_channel,
+            activation_type=q.QuantType.QUInt8,
+            weight_type=q.QuantType.QInt8,
+            calibrate_method=methods[method],
+            extra_options=extra,
+        )
         tied = tie_permutation_scales(tmp)
-        _set_meta(tmp, precision="int8", calibration=method, tied_permutations=str(tied),
-                  calibration_pairs=str(len(mels)))
+        _set_meta(
+            tmp, precision="int8", calibration=method, tied_permutations=str(tied), calibration_pairs=str(len(mels))
+        )
     return Path(dst)
 
 
-def run_model(path: str | os.PathLike, mels: np.ndarray, faces: np.ndarray, batch: int = 16,
-              threads: int = 0) -> np.ndarray:
+def run_model(
+    path: str | os.PathLike, mels: np.ndarray, faces: np.ndarray, batch: int = 16, threads: int = 0
+) -> np.ndarray:
     from pipelines.face.wav2lip.inference import Wav2LipInference
 
     inf = Wav2LipInference(path, runtime="onnx", threads=threads).load()
-    return np.concatenate([inf(mels[i:i + batch], faces[i:i + batch]) for i in range(0, len(mels), batch)])
+    return np.concatenate([inf(mels[i : i + batch], faces[i : i + batch]) for i in range(0, len(mels), batch)])
 
 
 def compare(reference: np.ndarray, test: np.ndarray) -> dict:
     from pipelines.face.wav2lip.export.calibration import psnr
 
-    return {"psnr_db": round(float(psnr(reference, test)), 2),
-            "max_abs": round(float(np.max(np.abs(reference - test))), 5),
-            "mean_abs": round(float(np.mean(np.abs(reference - test))), 5)}
+    return {
+        "psnr_db": round(float(psnr(reference, test)), 2),
+        "max_abs": round(float(np.max(np.abs(reference - test))), 5),
+        "mean_abs": round(float(np.mean(np.abs(reference - test))), 5),
+    }
 
 
 # -- command line --------------------------------------------------------------------
@@ -152,8 +183,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--settings", help="settings JSON (default: settings.json if present)")
     p.add_argument("--checkpoint", help="Wav2Lip .pth (default: face.checkpoint from the settings)")
     p.add_argument("--out-dir", help="where the .onnx files go (default: beside the checkpoint)")
-    p.add_argument("--precision", nargs="+", choices=PRECISIONS, default=list(PRECISIONS),
-                   help="which exports to make (default: all three)")
+    p.add_argument(
+        "--precision",
+        nargs="+",
+        choices=PRECISIONS,
+        default=list(PRECISIONS),
+        help="which exports to make (default: all three)",
+    )
     p.add_argument("--persona", help="persona folder whose enrolled face calibrates int8 (default: settings)")
     p.add_argument("--calib-frames", type=int, default=128, help="face/mel pairs for int8 calibration")
     p.add_argument("--check-frames", type=int, default=48, help="held-out pairs for the PSNR check")
@@ -176,8 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     ckpt = args.checkpoint or settings.face.checkpoint
     if not ckpt:
-        print("no checkpoint: pass --checkpoint module/wav2lip/wav2lip_gan.pth or set face.checkpoint",
-              file=sys.stderr)
+        print("no checkpoint: pass --checkpoint module/wav2lip/wav2lip_gan.pth or set face.checkpoint", file=sys.stderr)
         return 2
     ckpt_path = settings.resolve(ckpt)
     if ckpt_path.suffix.lower() == ".onnx":
@@ -185,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.threads > 0:
         import torch
+
         torch.set_num_threads(args.threads)
     try:
         model = load_wav2lip(ckpt_path)
@@ -216,17 +252,24 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         quantize_int8(paths["fp32"], paths["int8"], mels_c, faces_c, method=args.calibrate)
         report["files"]["int8"] = str(paths["int8"])
-        report["calibration"] = {"pairs": int(len(mels_c)), "face": source, "method": args.calibrate,
-                                 "held_out_pairs": int(len(mels_h))}
-        print(f"int8  {paths['int8']}  ({time.perf_counter() - t0:.1f} s, {len(mels_c)} calibration pairs "
-              f"from {source})")
+        report["calibration"] = {
+            "pairs": int(len(mels_c)),
+            "face": source,
+            "method": args.calibrate,
+            "held_out_pairs": int(len(mels_h)),
+        }
+        print(
+            f"int8  {paths['int8']}  ({time.perf_counter() - t0:.1f} s, {len(mels_c)} calibration pairs from {source})"
+        )
         ref = run_model(paths["fp32"], mels_h, faces_h, threads=args.threads)
-        report["check"] = {"int8_vs_fp32": compare(ref, run_model(paths["int8"], mels_h, faces_h,
-                                                                  threads=args.threads))}
+        report["check"] = {
+            "int8_vs_fp32": compare(ref, run_model(paths["int8"], mels_h, faces_h, threads=args.threads))
+        }
         if "fp16" in args.precision:
             try:
-                report["check"]["fp16_vs_fp32"] = compare(ref, run_model(paths["fp16"], mels_h, faces_h,
-                                                                         threads=args.threads))
+                report["check"]["fp16_vs_fp32"] = compare(
+                    ref, run_model(paths["fp16"], mels_h, faces_h, threads=args.threads)
+                )
             except Exception as exc:  # some CPU builds lack fp16 kernels
                 report["check"]["fp16_vs_fp32"] = {"error": str(exc).splitlines()[0]}
         for k, v in report["check"].items():

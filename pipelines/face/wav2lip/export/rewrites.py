@@ -11,6 +11,7 @@
   one NHWC layout (layout transposes sunk through QLinearConcat/QLinearAdd and
   cancelled), used by ``Wav2LipInference`` for int8 exports on the CPU.
 """
+
 from __future__ import annotations
 
 import os
@@ -60,14 +61,18 @@ def phase_conv_transpose(convt, relu: bool = True):
     s, k, p, op = convt.stride[0], convt.kernel_size[0], convt.padding[0], convt.output_padding[0]
     if s == 1:
         return SubpixelConvTranspose(convt, relu=relu)
-    if (convt.stride, convt.kernel_size, convt.padding, convt.output_padding) != ((2, 2), (3, 3), (1, 1), (1, 1)) \
-            or convt.dilation != (1, 1) or convt.groups != 1:
-        raise ValueError(f"unsupported transposed convolution (stride {s}, kernel {k}, padding {p}, "
-                         f"output padding {op})")
+    if (
+        (convt.stride, convt.kernel_size, convt.padding, convt.output_padding) != ((2, 2), (3, 3), (1, 1), (1, 1))
+        or convt.dilation != (1, 1)
+        or convt.groups != 1
+    ):
+        raise ValueError(
+            f"unsupported transposed convolution (stride {s}, kernel {k}, padding {p}, output padding {op})"
+        )
     interleave = _interleave_phases_fn()
-    w = convt.weight.detach()                      # (cin, cout, 3, 3)
+    w = convt.weight.detach()  # (cin, cout, 3, 3)
     b = convt.bias.detach() if convt.bias is not None else torch.zeros(w.shape[1])
-    taps = {0: [1], 1: [2, 0]}                     # kernel index per input offset 0, 1
+    taps = {0: [1], 1: [2, 0]}  # kernel index per input offset 0, 1
 
     class PhaseConvTranspose(nn.Module):
         def __init__(self):
@@ -77,7 +82,7 @@ def phase_conv_transpose(convt, relu: bool = True):
             self.pads = []
             for py in (0, 1):
                 for px in (0, 1):
-                    kern = w[:, :, taps[py]][:, :, :, taps[px]]          # (cin, cout, kh, kw)
+                    kern = w[:, :, taps[py]][:, :, :, taps[px]]  # (cin, cout, kh, kw)
                     conv = nn.Conv2d(w.shape[0], w.shape[1], tuple(kern.shape[2:]))
                     conv.weight.data = kern.transpose(0, 1).contiguous()
                     conv.bias.data = b.clone()
@@ -150,6 +155,7 @@ def fold_pads_into_convs(model) -> int:
         new = [old[0] + pads[2], old[1] + pads[3], old[2] + pads[6], old[3] + pads[7]]
         if attr is None:
             from onnx import helper
+
             conv.attribute.append(helper.make_attribute("pads", new))
         else:
             del attr.ints[:]
@@ -188,21 +194,27 @@ def tie_permutation_scales(path: Path, ops=("DepthToSpace", "Reshape", "Transpos
                 dq.input[1], dq.input[2] = scale, zero
 
     tied = 0
-    for n in g.node:   # phase concatenations: Q_i -> DQ_i -> Concat -> Q_c -> DQ_c -> DepthToSpace
+    for n in g.node:  # phase concatenations: Q_i -> DQ_i -> Concat -> Q_c -> DQ_c -> DepthToSpace
         if n.op_type != "Concat":
             continue
         outs = consumers.get(n.output[0], [])
         if len(outs) != 1 or outs[0].op_type != "QuantizeLinear" or len(outs[0].input) < 3:
             continue
         qc = outs[0]
-        if not any(u.op_type == "DequantizeLinear" and any(v.op_type == "DepthToSpace" for v in consumers.get(u.output[0], []))
-                   for u in consumers.get(qc.output[0], [])):
+        if not any(
+            u.op_type == "DequantizeLinear" and any(v.op_type == "DepthToSpace" for v in consumers.get(u.output[0], []))
+            for u in consumers.get(qc.output[0], [])
+        ):
             continue
         for name in n.input:
             dq = producer.get(name)
             q = producer.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
-            if q is not None and q.op_type == "QuantizeLinear" and len(q.input) >= 3 \
-                    and all(c.op_type == "DequantizeLinear" for c in consumers.get(q.output[0], [])):
+            if (
+                q is not None
+                and q.op_type == "QuantizeLinear"
+                and len(q.input) >= 3
+                and all(c.op_type == "DequantizeLinear" for c in consumers.get(q.output[0], []))
+            ):
                 set_q(q, qc.input[1], qc.input[2])
                 tied += 1
     for n in g.node:
@@ -217,7 +229,7 @@ def tie_permutation_scales(path: Path, ops=("DepthToSpace", "Reshape", "Transpos
                 set_q(q, dq.input[1], dq.input[2])
                 tied += 1
     used = {name for n in g.node for name in n.input} | {o.name for o in g.output}
-    unused = [i for i in g.initializer if i.name not in used]   # the replaced scales / zero points
+    unused = [i for i in g.initializer if i.name not in used]  # the replaced scales / zero points
     for init in unused:
         g.initializer.remove(init)
     onnx.save(model, str(path))
@@ -285,12 +297,16 @@ def nhwc_layout_pass(model, shapes: dict[str, list]) -> int:
         s2 = numpy_helper.from_array(np.array([0, h2, w2, c], np.int64), base + "/nhwc_shape2")
         g.initializer.extend([s1, s2])
         g.node.remove(n)
-        g.node.extend([
-            helper.make_node("Reshape", [x, s1.name], [base + "/nhwc_r1"], name=base + "/nhwc_r1"),
-            helper.make_node("Transpose", [base + "/nhwc_r1"], [base + "/nhwc_t"], perm=[0, 1, 3, 2, 4],
-                             name=base + "/nhwc_t"),
-            helper.make_node("Reshape", [base + "/nhwc_t", s2.name], [out + "/nhwc"], name=base + "/nhwc_r2"),
-            helper.make_node("Transpose", [out + "/nhwc"], [out], perm=_TO_NCHW, name=out + "/to_nchw")])
+        g.node.extend(
+            [
+                helper.make_node("Reshape", [x, s1.name], [base + "/nhwc_r1"], name=base + "/nhwc_r1"),
+                helper.make_node(
+                    "Transpose", [base + "/nhwc_r1"], [base + "/nhwc_t"], perm=[0, 1, 3, 2, 4], name=base + "/nhwc_t"
+                ),
+                helper.make_node("Reshape", [base + "/nhwc_t", s2.name], [out + "/nhwc"], name=base + "/nhwc_r2"),
+                helper.make_node("Transpose", [out + "/nhwc"], [out], perm=_TO_NCHW, name=out + "/to_nchw"),
+            ]
+        )
         changed += 1
     while True:
         moved = 0
@@ -316,16 +332,20 @@ def nhwc_layout_pass(model, shapes: dict[str, list]) -> int:
             g.node.append(helper.make_node("Transpose", [n.output[0]], [old], perm=_TO_NCHW, name=old + "/to_nchw"))
             moved += 1
         prod, cons = maps()
-        for n in list(g.node):   # NCHW -> NHWC of an NHWC -> NCHW: read the NHWC tensor directly
-            if n.op_type == "Transpose" and _perm(n) == _TO_NHWC and is_to_nchw(prod.get(n.input[0])) \
-                    and n.output[0] not in outs:
+        for n in list(g.node):  # NCHW -> NHWC of an NHWC -> NCHW: read the NHWC tensor directly
+            if (
+                n.op_type == "Transpose"
+                and _perm(n) == _TO_NHWC
+                and is_to_nchw(prod.get(n.input[0]))
+                and n.output[0] not in outs
+            ):
                 for user in cons.get(n.output[0], []):
                     for k, name in enumerate(user.input):
                         if name == n.output[0]:
                             user.input[k] = prod[n.input[0]].input[0]
                 g.node.remove(n)
                 moved += 1
-        while True:   # nodes nobody reads any more
+        while True:  # nodes nobody reads any more
             _, cons = maps()
             dead = [n for n in g.node if not any(cons.get(o) or o in outs for o in n.output)]
             if not dead:
@@ -378,12 +398,10 @@ def cpu_int8_model(src: str | os.PathLike):
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.optimized_model_filepath = str(Path(work) / "opt.onnx")
         opts.intra_op_num_threads = 1
-        opts.log_severity_level = 3   # the "hardware specific optimisations" notice: none here (8-bit ops)
+        opts.log_severity_level = 3  # the "hardware specific optimisations" notice: none here (8-bit ops)
         ort.InferenceSession(str(src), opts, providers=["CPUExecutionProvider"])
         model = onnx.load(opts.optimized_model_filepath)
     rewrites = nhwc_layout_pass(model, shapes)
     entry = model.metadata_props.add()
     entry.key, entry.value = "cpu_layout", f"nhwc ({rewrites} rewrites)"
     return model
-
-
