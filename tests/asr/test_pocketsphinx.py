@@ -20,7 +20,7 @@ def test_simple_questions_come_back_word_for_word(espeak):
     rec.load()
     questions = ["Where do you live?", "How are you today?"]
     scores = {}
-    for q in questions:   # the better of two renderings of each question
+    for q in questions:  # the better of two renderings of each question
         tries = []
         for _ in range(2):
             audio = np.concatenate([silence(0.5), espeak(q, rate=140), silence(0.5)])
