@@ -198,6 +198,8 @@ class BargeIn:
         in the engine if it is still being generated, and drops its queued audio
         from the player either way (a finished turn may still be playing)."""
         target = played_turn if played_turn is not None else self.engine.active_turn  # between sentences
+        if target in self.interrupted:
+            target = None  # already cut off: what still trickles in of it is not the avatar talking
         if not self.detector.feed(mic, played_block, target is not None):
             return None
         if self.engine.active_turn == target:
