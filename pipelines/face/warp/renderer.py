@@ -40,7 +40,6 @@ from pipelines.stage import TurnContext
 @dataclass
 class _Turn:
     frame: int = 0  # frames already rendered in this turn
-    seq: int = 0
     env: EnvelopeState = field(default_factory=EnvelopeState)
     width: float = 1.0  # last frame's lip width (visemes carry over between sentences)
 
@@ -189,8 +188,7 @@ class WarpRenderer(FaceStage):
                 if ctx.cancelled:
                     return
                 self.render_frame(turn.frame + i, float(opens[i]), out=frames[i - a], width=float(widths[i]))
-            seq = turn.seq
-            turn.seq += 1
+            seq = self.next_seq(msg.turn_id)
             lo, hi = int(round(a * sr / self.fps)), int(round(b * sr / self.fps))
             yield VideoChunk(
                 msg.turn_id,
