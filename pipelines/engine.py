@@ -207,8 +207,8 @@ class Engine:
             self._records[turn_id] = rec
             self._done[turn_id] = threading.Event()
             self._active = turn_id
-        self.inboxes[0].put(UserTurn(turn_id, 0, text))
-        self.inboxes[0].put(TurnEnd(turn_id, 1))
+        self.inboxes[0].put(UserTurn(turn_id, text))
+        self.inboxes[0].put(TurnEnd(turn_id))
         return turn_id
 
     def interrupt(self) -> int | None:
@@ -321,4 +321,4 @@ class Engine:
                     getattr(exc, "strerror", None) or exc,
                 )
         self._done[rec.turn_id].set()
-        self._publish("engine", TurnFinished(rec.turn_id, -1, rec))
+        self._publish("engine", TurnFinished(rec.turn_id, rec))

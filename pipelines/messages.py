@@ -5,7 +5,7 @@ Two kinds, as in pipecat's frames:
 * **data** (``Message`` subclasses: ``UserTurn``, ``TextChunk``, ``Sentence``,
   ``AudioChunk``, ``VideoChunk``, ``TurnEnd``): they carry the ``turn_id`` of the
   turn they belong to and a ``seq`` number (their position within that turn, per
-  stage output).  Every data message of a cancelled turn is dropped, on every
+  stage output, given by the stage's worker as it publishes them).  Every data message of a cancelled turn is dropped, on every
   queue and before it is published.
 * **control** (``ControlMessage`` subclasses: ``Cancel``, ``Reset``): never
   dropped; each worker handles them and forwards them downstream, in order.
@@ -29,8 +29,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Message:
+    """Base of the data messages.
+
+    ``seq`` is the message's position among its stage's outputs in the turn (0, 1, 2, …).
+    Stages never set it: the stage's worker numbers each output as it publishes it
+    (``StageWorker._emit``), the one place numbers are given.
+    """
+
     turn_id: int
-    seq: int
+    seq: int = field(default=0, kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,7 @@ class SplitterStage(Stage):
 
     def _emit(self, turn_id: int, texts: list[str]) -> Iterator[Sentence]:
         for t in texts:
-            yield Sentence(turn_id, self.next_seq(turn_id), t)
+            yield Sentence(turn_id, t)
 
     def process(self, msg, ctx: TurnContext):
         if isinstance(msg, TextChunk):

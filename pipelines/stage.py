@@ -71,21 +71,5 @@ class Stage:
         """
         return None, 25.0
 
-    # -- per-turn output numbering (the worker forgets a turn when it ends) ----
-    def next_seq(self, turn_id: int) -> int:
-        """0, 1, 2, … for this stage's outputs within turn ``turn_id``."""
-        counters = self.__dict__.setdefault("_seq_counters", {})
-        seq = counters.get(turn_id, 0)
-        counters[turn_id] = seq + 1
-        return seq
-
-    def forget_turn(self, turn_id: int | None = None) -> None:
-        """Drop the output counter of ``turn_id`` (of every turn when None)."""
-        counters = self.__dict__.get("_seq_counters", {})
-        if turn_id is None:
-            counters.clear()
-        else:
-            counters.pop(turn_id, None)
-
     def describe(self) -> str:
         return f"{self.name}:{self.backend or type(self).__name__}"

@@ -8,6 +8,7 @@ so the next turn works.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import queue
 import threading
@@ -113,6 +114,8 @@ class StageWorker(threading.Thread):
         self.loaded = threading.Event()
         self.load_error: BaseException | None = None
         self._contexts: dict[int, TurnContext] = {}
+        #: per turn, the ``seq`` the next published output gets (the one place outputs are numbered)
+        self._next_seq: dict[int, int] = {}
 
     # -- helpers -----------------------------------------------------------
     def _ctx(self, turn_id: int) -> TurnContext:
@@ -125,6 +128,11 @@ class StageWorker(threading.Thread):
     def _emit(self, msg: object) -> None:
         if isinstance(msg, Message) and self.gate.is_cancelled(msg.turn_id):
             return  # a cancelled turn's output is never published nor forwarded
+        if isinstance(msg, Message) and not isinstance(msg, TurnEnd):
+            seq = self._next_seq.get(msg.turn_id, 0)
+            self._next_seq[msg.turn_id] = seq + 1
+            if msg.seq != seq:
+                msg = dataclasses.replace(msg, seq=seq)
         if isinstance(msg, Message):
             t = self.stats.timing(msg.turn_id)
             now = time.perf_counter()
@@ -142,7 +150,7 @@ class StageWorker(threading.Thread):
         text = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, OSError) and exc.errno in _DISK_ADVICE:
             text = f"{exc.strerror} ({exc.filename or 'a file'}): {_DISK_ADVICE[exc.errno]}"
-        err = StageError(turn_id, -1, stage=self.stage.name, error=text, traceback=traceback.format_exc())
+        err = StageError(turn_id, stage=self.stage.name, error=text, traceback=traceback.format_exc())
         self.on_error(err)
 
     # -- thread body -------------------------------------------------------
@@ -177,7 +185,7 @@ class StageWorker(threading.Thread):
                 self._report(-1, exc)
             return
         if isinstance(msg, Reset):
-            self.stage.forget_turn()
+            self._next_seq.clear()
             try:
                 self.stage.reset()
                 if msg.history:
@@ -191,7 +199,7 @@ class StageWorker(threading.Thread):
                 self.stage.cancel_turn(msg.turn_id)
             except Exception as exc:
                 self._report(msg.turn_id, exc)
-            self.stage.forget_turn(msg.turn_id)
+            self._next_seq.pop(msg.turn_id, None)
             self._contexts.pop(msg.turn_id, None)
             self._emit(msg)
             return
@@ -211,8 +219,7 @@ class StageWorker(threading.Thread):
             self._pump(outputs, ctx, timing, start)
             if isinstance(msg, TurnEnd) and not ctx.cancelled:
                 self._contexts.pop(turn_id, None)
-                self.stage.forget_turn(turn_id)
-                self._emit(TurnEnd(turn_id, msg.seq, info={**msg.info, **ctx.info}))
+                self._emit(TurnEnd(turn_id, seq=self._next_seq.pop(turn_id, 0), info={**msg.info, **ctx.info}))
         except Exception as exc:
             timing.busy += time.perf_counter() - start
             self._report(turn_id, exc)

@@ -57,7 +57,7 @@ class AsrStage(Stage):
             if self.recognizer.supports_partials:
                 text = self.recognizer.partial(msg.samples, msg.sample_rate)
                 if text:
-                    yield PartialText(msg.turn_id, self.next_seq(msg.turn_id), text)
+                    yield PartialText(msg.turn_id, text)
             return
         t = time.perf_counter()
         text = self.recognizer.transcribe(msg.samples, msg.sample_rate).strip()
@@ -70,7 +70,7 @@ class AsrStage(Stage):
             "rtf": round(took / msg.duration, 4) if msg.duration else None,
         }
         if text and not ctx.cancelled:
-            yield UserTurn(msg.turn_id, self.next_seq(msg.turn_id), text)
+            yield UserTurn(msg.turn_id, text)
 
     def close(self) -> None:
         self.recognizer.close()

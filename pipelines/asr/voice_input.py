@@ -61,8 +61,7 @@ class VoiceInput:
 
     def _recognize(self, samples: np.ndarray, source: str) -> Recognized:
         uid = next(self._ids)
-        outs = list(self.stage.process(SpokenInput(uid, 0, samples, ASR_RATE), TurnContext(uid)))
-        self.stage.forget_turn(uid)
+        outs = list(self.stage.process(SpokenInput(uid, samples, ASR_RATE), TurnContext(uid)))
         text = " ".join(m.text for m in outs if isinstance(m, UserTurn)).strip()
         speech = dict(self.stage.last_figures, source=source)
         return Recognized(text, speech)
@@ -106,7 +105,7 @@ class VoiceInput:
             audio = self.cutter.partial()
             if len(audio) / ASR_RATE - self._last_partial >= self.partial_every:
                 self._last_partial = len(audio) / ASR_RATE
-                for m in self.stage.process(SpokenInput(0, 0, audio, ASR_RATE, final=False), TurnContext(0)):
+                for m in self.stage.process(SpokenInput(0, audio, ASR_RATE, final=False), TurnContext(0)):
                     if isinstance(m, PartialText):
                         self.on_partial(m.text)
         elif not self.cutter.in_speech:

@@ -65,7 +65,7 @@ def bench_backend(settings, engine=None) -> dict:
             rows.append({"question": q, "text": "", "wer": 1.0})
             continue
         t = time.perf_counter()
-        outs = list(stage.process(SpokenInput(i + 1, 0, utt.samples, 16000), TurnContext(i + 1)))
+        outs = list(stage.process(SpokenInput(i + 1, utt.samples, 16000), TurnContext(i + 1)))
         text = " ".join(getattr(m, "text", "") for m in outs).strip()
         done = time.perf_counter()
         row = {

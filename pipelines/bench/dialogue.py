@@ -72,12 +72,12 @@ def bench_variant(settings, persona, variant: str, prompts: list[str], turns: in
     rows = []
     try:
         stage.reset()  # one warm-up reply, not counted (first-call allocations)
-        list(stage.process(UserTurn(0, 0, prompts[0]), TurnContext(0)))
+        list(stage.process(UserTurn(0, prompts[0]), TurnContext(0)))
         for i in range(turns):
             stage.reset()
             ctx = TurnContext(i + 1)
             t = time.perf_counter()
-            text = "".join(c.text for c in stage.process(UserTurn(i + 1, 0, prompts[i % len(prompts)]), ctx))
+            text = "".join(c.text for c in stage.process(UserTurn(i + 1, prompts[i % len(prompts)]), ctx))
             wall = time.perf_counter() - t
             st = stage.last_stats
             rows.append(

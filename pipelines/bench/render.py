@@ -108,12 +108,12 @@ def _run(runtime: str, path: Path, batch: int, avatar, persona, speech, threads:
     r = Wav2LipRenderer(settings, persona, avatar=avatar, inference=inf)
     r.load()
     warm, sr = speech[0]
-    list(r.process(AudioChunk(0, 0, warm[int(0.3 * sr) : int(0.3 * sr) + sr], sr), TurnContext(0)))
+    list(r.process(AudioChunk(0, warm[int(0.3 * sr) : int(0.3 * sr) + sr], sr), TurnContext(0)))
     r.reset_stats()
     frames = 0
     t0, c0 = time.perf_counter(), time.process_time()
     for k, (samples, rate) in enumerate(speech):
-        for chunk in r.process(AudioChunk(1, k, samples, rate), TurnContext(1)):
+        for chunk in r.process(AudioChunk(1, samples, rate), TurnContext(1)):
             frames += len(chunk.frames)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     st = r.stats

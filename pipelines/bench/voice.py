@@ -47,7 +47,7 @@ def sentences_audio() -> list[tuple[np.ndarray, int, str]]:
         tts.load()
         out = []
         for i, text in enumerate(SENTENCES):
-            for chunk in tts.process(Sentence(1, i, text), TurnContext(1)):
+            for chunk in tts.process(Sentence(1, text), TurnContext(1)):
                 out.append((np.asarray(chunk.samples, np.float32), chunk.sample_rate, text))
         if out:
             return out

@@ -52,9 +52,9 @@ def measure_warp(seconds: float = 10.0, threads: int = 1) -> dict:
     load_s = time.perf_counter() - t0
     sr = 22050
     x = _speech_like(seconds, sr)
-    list(r.process(AudioChunk(0, 0, x[: sr // 2], sr, "warm-up"), TurnContext(0)))
+    list(r.process(AudioChunk(0, x[: sr // 2], sr, "warm-up"), TurnContext(0)))
     t0 = time.perf_counter()
-    out = list(r.process(AudioChunk(1, 0, x, sr, "bench"), TurnContext(1)))
+    out = list(r.process(AudioChunk(1, x, sr, "bench"), TurnContext(1)))
     dt = time.perf_counter() - t0
     n = len(out[0].frames)
     opens = r.last_openings

@@ -113,12 +113,11 @@ class ChatGLMDialogue(Stage):
         query = msg.text.strip()
         ctx.info["dialogue_mode"] = "llm"
         if not query:
-            yield TextChunk(msg.turn_id, 0, text=EMPTY_ZH if self.persona.language == "zh" else EMPTY_EN, mode="llm")
+            yield TextChunk(msg.turn_id, text=EMPTY_ZH if self.persona.language == "zh" else EMPTY_EN, mode="llm")
             return
         ds = self.settings.dialogue
         stats = GenerationStats()
         self.last_stats = stats
-        seq = 0
         reply = []
         pieces = stream_generate(
             self.loaded.model,
@@ -134,8 +133,7 @@ class ChatGLMDialogue(Stage):
         try:
             for piece in pieces:
                 reply.append(piece)
-                yield TextChunk(msg.turn_id, seq, text=piece, mode="llm")
-                seq += 1
+                yield TextChunk(msg.turn_id, text=piece, mode="llm")
         finally:
             pieces.close()  # stops generate() if the worker closed us (interrupt)
             ctx.info.update(

@@ -352,7 +352,7 @@ class OpenAIDialogue(Stage):
         query = msg.text.strip()
         ctx.info.update({"dialogue_mode": "server", "dialogue_endpoint": self.endpoint})
         if not query:
-            yield TextChunk(msg.turn_id, 0, text=EMPTY_ZH if self.persona.language == "zh" else EMPTY_EN, mode="server")
+            yield TextChunk(msg.turn_id, text=EMPTY_ZH if self.persona.language == "zh" else EMPTY_EN, mode="server")
             return
         model = self._model()
         stats = ServerStats(model=model)
@@ -423,7 +423,7 @@ class OpenAIDialogue(Stage):
                     stats.chunk_times.append(now)
                     reply.append(piece)
                     received += len(piece)
-                    yield TextChunk(msg.turn_id, stats.chunks - 1, text=piece, mode="server")
+                    yield TextChunk(msg.turn_id, text=piece, mode="server")
         finally:
             stats.finished_at = time.perf_counter()
             if not finished:

@@ -122,14 +122,14 @@ class RetrievalDialogue(Stage):
         )
         delay = max(0, self.settings.dialogue.stream_delay_ms) / 1000.0
         rng = random.Random(msg.turn_id)
-        seq = 0
+        first = True
         for piece in stream_pieces(reply, rng):
             if ctx.cancelled:
                 return  # interrupted: the partial reply is not kept in the history
-            if seq and delay:
+            if not first and delay:
                 time.sleep(delay)
-            yield TextChunk(msg.turn_id, seq, text=piece, mode="retrieval")
-            seq += 1
+            yield TextChunk(msg.turn_id, text=piece, mode="retrieval")
+            first = False
         if not ctx.cancelled:
             self.history.append((msg.text.strip(), reply))
             ctx.info["dialogue_reply"] = reply

@@ -54,7 +54,7 @@ def run_stage(
             turns.append(msg.turn_id)
     if end_turns:
         for t in turns:
-            inbox.put(TurnEnd(t, -1))
+            inbox.put(TurnEnd(t))
     inbox.put(SENTINEL)
     worker.start()
     worker.join(timeout)

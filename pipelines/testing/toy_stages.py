@@ -29,12 +29,10 @@ class ScriptedDialogue(Stage):
         if not isinstance(msg, UserTurn):
             return
         self.history.append(msg.text)
-        seq = 0
         try:
             for i in range(0, len(self.reply), self.piece):
                 time.sleep(self.delay)
-                yield TextChunk(msg.turn_id, seq, self.reply[i : i + self.piece], mode="scripted")
-                seq += 1
+                yield TextChunk(msg.turn_id, self.reply[i : i + self.piece], mode="scripted")
             self.finished_at[msg.turn_id] = time.perf_counter()
         finally:
             self.stopped_early[msg.turn_id] = msg.turn_id not in self.finished_at
@@ -58,9 +56,7 @@ class ToneTTS(Stage):
                 raise RuntimeError(f"cannot say {self.fail_on!r}")
             n = int(0.1 * len(msg.text) * self.sr)
             t = np.arange(n) / self.sr
-            yield AudioChunk(
-                msg.turn_id, msg.seq, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), self.sr, msg.text
-            )
+            yield AudioChunk(msg.turn_id, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), self.sr, msg.text)
 
 
 class PassAudio(Stage):
@@ -93,7 +89,7 @@ class FlatFace(Stage):
             frames = np.full((n, self.size, self.size, 3), 128, np.uint8)
             if self.vary:
                 frames[:] = ((40 + 5 * np.arange(n)) % 256).astype(np.uint8)[:, None, None, None]
-            yield VideoChunk(msg.turn_id, msg.seq, frames, 25.0, audio, msg.sample_rate, msg.text)
+            yield VideoChunk(msg.turn_id, frames, 25.0, audio, msg.sample_rate, msg.text)
 
 
 class CollectSink(Stage):

@@ -271,7 +271,6 @@ class EspeakTTS(Stage):
             return  # nothing speakable (punctuation only), or interrupted (partial audio dropped)
         yield AudioChunk(
             msg.turn_id,
-            self.next_seq(msg.turn_id),
             samples=audio,
             sample_rate=self.sample_rate,
             text=msg.text,

@@ -24,7 +24,6 @@ class NoConversion(Stage):
             raise TypeError(f"vc expects AudioChunk messages, got {type(msg).__name__}")
         yield AudioChunk(
             msg.turn_id,
-            self.next_seq(msg.turn_id),
             samples=as_mono_float32(msg.samples),
             sample_rate=msg.sample_rate,
             text=msg.text,

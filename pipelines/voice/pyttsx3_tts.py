@@ -147,4 +147,4 @@ class Pyttsx3TTS(Stage):
         audio, sr = self.synthesize(msg.text)
         if len(audio) == 0 or ctx.cancelled:
             return
-        yield AudioChunk(msg.turn_id, self.next_seq(msg.turn_id), samples=audio, sample_rate=sr, text=msg.text)
+        yield AudioChunk(msg.turn_id, samples=audio, sample_rate=sr, text=msg.text)

@@ -397,7 +397,6 @@ class SovitsConversion(Stage):
         out = self.voice.convert(msg.samples, msg.sample_rate, **self.options())
         yield AudioChunk(
             msg.turn_id,
-            self.next_seq(msg.turn_id),
             samples=out,
             sample_rate=self.voice.sample_rate,
             text=msg.text,

@@ -151,7 +151,6 @@ class WorldConversion(Stage):
         out = self.converter.convert(msg.samples, msg.sample_rate)
         yield AudioChunk(
             msg.turn_id,
-            self.next_seq(msg.turn_id),
             samples=out,
             sample_rate=msg.sample_rate,
             text=msg.text,

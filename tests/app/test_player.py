@@ -21,7 +21,7 @@ def chunk(turn_id, seq, n_frames, start_value=0):
     for i in range(n_frames):
         frames[i] = (start_value + i) % 256
     audio = (0.1 * np.sin(np.arange(int(n_frames / FPS * SR)) * 0.05)).astype(np.float32)
-    return VideoChunk(turn_id, seq, frames, FPS, audio, SR, "x")
+    return VideoChunk(turn_id, frames, FPS, audio, SR, "x")
 
 
 def test_silent_clock_runs_in_real_time_and_waits_when_starved():

@@ -129,12 +129,12 @@ def test_tiny_whisper_runs_through_the_stage(whisper_dir, espeak, language):
     stage.load()
     assert stage.recognizer._language == (None if language == "auto" else "zh")  # the <|zh|> token is forced
     audio = espeak("Hello there.")
-    outs = list(stage.process(SpokenInput(1, 0, audio, 16000), TurnContext(1)))
+    outs = list(stage.process(SpokenInput(1, audio, 16000), TurnContext(1)))
     # random weights: some text or none, but the whole path (features, generate, decode) ran
     assert all(isinstance(m, UserTurn) for m in outs)
     assert stage.last_figures["backend"].startswith("whisper") and stage.last_figures["audio_s"] > 0.3
     assert stage.last_figures["recognize_s"] > 0
-    partial = list(stage.process(SpokenInput(2, 0, audio[:8000], 16000, final=False), TurnContext(2)))
+    partial = list(stage.process(SpokenInput(2, audio[:8000], 16000, final=False), TurnContext(2)))
     assert all(isinstance(m, PartialText) for m in partial)
     text = stage.recognizer.transcribe(np.concatenate([audio, audio]), 16000)
     assert isinstance(text, str)

@@ -32,7 +32,7 @@ def test_first_sentence_reaches_the_voice_before_generation_ends(tiny_glm, tuned
     first_sentence_at = None
     sentences = []
     chunks = []
-    for chunk in stage.process(UserTurn(1, 0, TRAINED[0]["prompt"]), ctx):
+    for chunk in stage.process(UserTurn(1, TRAINED[0]["prompt"]), ctx):
         chunks.append(chunk)
         for sentence in splitter.process(chunk, sctx):
             sentences.append(sentence.text)
@@ -53,7 +53,7 @@ def test_interrupt_stops_generation_at_once(tiny_glm):
     stage = make_stage(tiny_glm, max_new_tokens=2000)  # the random base model rambles on
     flag = {"cancel": False}
     ctx = TurnContext(2, is_cancelled=lambda: flag["cancel"])
-    gen = stage.process(UserTurn(2, 0, "讲个笑话吧"), ctx)
+    gen = stage.process(UserTurn(2, "讲个笑话吧"), ctx)
     first = next(gen)
     flag["cancel"] = True
     rest = list(gen)
@@ -64,7 +64,7 @@ def test_interrupt_stops_generation_at_once(tiny_glm):
     assert len(stage.history) == 0  # an interrupted reply is not history
 
     # the worker closing the generator (a new turn arrives) stops it the same way
-    gen = stage.process(UserTurn(3, 0, "再讲一个"), TurnContext(3))
+    gen = stage.process(UserTurn(3, "再讲一个"), TurnContext(3))
     next(gen)
     gen.close()
     assert stage.last_stats.stopped_early and stage.last_stats.new_tokens < 40
@@ -73,7 +73,7 @@ def test_interrupt_stops_generation_at_once(tiny_glm):
 
 def test_history_is_kept_in_the_prompt_and_reset_clears_it(tiny_glm, tuned_adapter):
     stage = make_stage(tiny_glm, tuned_adapter, max_new_tokens=40)
-    first = "".join(c.text for c in stage.process(UserTurn(1, 0, TRAINED[1]["prompt"]), TurnContext(1)))
+    first = "".join(c.text for c in stage.process(UserTurn(1, TRAINED[1]["prompt"]), TurnContext(1)))
     assert first == TRAINED[1]["response"]
     assert stage.history.window() == [(TRAINED[1]["prompt"], first)]
     ids = stage.encode_prompt("next question")[0].tolist()
@@ -91,7 +91,7 @@ def test_int8_quantisation_keeps_the_prefix_in_float32(tiny_glm, tuned_adapter):
     assert not any(type(m) is torch.nn.Linear for m in modules)
     prefix = stage.loaded.model.prompt_encoder["default"].embedding.weight
     assert prefix.dtype == torch.float32
-    chunks = list(stage.process(UserTurn(1, 0, TRAINED[0]["prompt"]), TurnContext(1)))
+    chunks = list(stage.process(UserTurn(1, TRAINED[0]["prompt"]), TurnContext(1)))
     assert stage.last_stats.new_tokens >= 1 and all(c.mode == "llm" for c in chunks)
 
 

@@ -23,7 +23,7 @@ def replies(model_dir, ptuning_dir=""):
     out = []
     for i, row in enumerate(TRAINED):
         stage.reset()
-        out.append("".join(c.text for c in stage.process(UserTurn(i, 0, row["prompt"]), TurnContext(i))))
+        out.append("".join(c.text for c in stage.process(UserTurn(i, row["prompt"]), TurnContext(i))))
     return out
 
 

@@ -110,7 +110,7 @@ def openai_settings(endpoint, model, tmp_path=None, **dialogue):
 
 def run_turn(stage, text, turn_id=1, cancelled=lambda: False):
     ctx = TurnContext(turn_id, is_cancelled=cancelled)
-    chunks = list(stage.process(UserTurn(turn_id, 0, text), ctx))
+    chunks = list(stage.process(UserTurn(turn_id, text), ctx))
     return chunks, ctx
 
 
@@ -192,7 +192,7 @@ def test_transformers_serve_interrupt_stops_the_stream(tf_serve, persona):
     stage = OpenAIDialogue(openai_settings(tf_serve.endpoint, tf_serve.model_dir, max_new_tokens=4000), persona)
     stage.load()
     ctx = TurnContext(1)
-    gen = stage.process(UserTurn(1, 0, "hi"), ctx)
+    gen = stage.process(UserTurn(1, "hi"), ctx)
     got = [next(gen) for _ in range(3)]
     gen.close()  # what the worker does on an interrupt
     assert len(got) == 3 and stage.last_stats.chunks == 3

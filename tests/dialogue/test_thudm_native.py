@@ -46,7 +46,7 @@ def test_each_generation_loads_natively_and_streams_a_turn(thudm_folders, gen, f
     assert not loaded.remote_code and loaded.generation == gen and stage.format.kind == fmt
     assert all(p.dtype == torch.bfloat16 for n, p in loaded.model.named_parameters())
     ctx = TurnContext(1)
-    chunks = list(stage.process(UserTurn(1, 0, "你好，介绍一下你自己"), ctx))
+    chunks = list(stage.process(UserTurn(1, "你好，介绍一下你自己"), ctx))
     assert all(isinstance(c, TextChunk) and c.mode == "llm" for c in chunks)
     assert ctx.info["dialogue_tokens"] == stage.last_stats.new_tokens >= 1
     assert len(stage.history) == 1
@@ -190,7 +190,7 @@ def test_chatglm3_stops_at_user_token(thudm_folders):
         w[word], w[user] = h1 - h2, h2 - h1  # step 1 picks `word`, step 2 picks <|user|>
         model.lm_head.weight.copy_(w)
     ctx = TurnContext(1)
-    text = "".join(c.text for c in stage.process(UserTurn(1, 0, "你好"), ctx))
+    text = "".join(c.text for c in stage.process(UserTurn(1, "你好"), ctx))
     assert stage.last_stats.new_tokens == 2 and not stage.last_stats.stopped_early
     assert text == tok.decode([word]).strip() and "<|user|>" not in text
 
@@ -376,5 +376,5 @@ def test_int8_layers_quantised_while_loading(thudm_folders, gen):
         a, b = fp.loaded.model(ids)[0][0, -1], model(ids)[0][0, -1]
     assert F.cosine_similarity(a, b, dim=0) > 0.99
     ctx = TurnContext(1)
-    list(q8.process(UserTurn(1, 0, "你好"), ctx))
+    list(q8.process(UserTurn(1, "你好"), ctx))
     assert ctx.info["dialogue_tokens"] >= 1

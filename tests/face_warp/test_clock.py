@@ -59,9 +59,9 @@ def test_warp_motion_speed_and_av_duration_do_not_depend_on_face_fps(portrait_av
     r = WarpRenderer(s, Persona.load(REPO / "source" / "default"), avatar=_marked_avatar(portrait_avatar))
     r.load()
     x = _speechlike(2.3)
-    chunks = list(r.process(AudioChunk(1, 0, x, SR, "hi"), TurnContext(1)))
+    chunks = list(r.process(AudioChunk(1, x, SR, "hi"), TurnContext(1)))
     # a second sentence of the same turn continues the clock
-    chunks += list(r.process(AudioChunk(1, 1, x[: SR // 2], SR, "again"), TurnContext(1)))
+    chunks += list(r.process(AudioChunk(1, x[: SR // 2], SR, "again"), TurnContext(1)))
     frames = np.concatenate([c.frames for c in chunks])
     audio_len = sum(len(c.audio) for c in chunks)
     assert all(c.fps == fps for c in chunks)

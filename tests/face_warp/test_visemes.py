@@ -33,7 +33,7 @@ def spoken():
     s, p = Settings().replace("language", "en"), Persona.load(REPO / "source" / "default")
     tts = EspeakTTS(s, p)
     tts.load()
-    (chunk,) = list(tts.process(Sentence(1, 0, TEXT), TurnContext(1)))
+    (chunk,) = list(tts.process(Sentence(1, TEXT), TurnContext(1)))
     (converted,) = list(NoConversion(s, p).process(chunk, TurnContext(1)))
     return chunk, converted
 
@@ -100,7 +100,7 @@ def test_loudness_only_scales_the_shape(renderer, spoken):
     renderer.reset()
     list(renderer.process(chunk, TurnContext(6)))
     loud = renderer.last_openings.copy()
-    quiet = AudioChunk(7, 0, chunk.samples * 0.2, chunk.sample_rate, chunk.text, phonemes=chunk.phonemes)
+    quiet = AudioChunk(7, chunk.samples * 0.2, chunk.sample_rate, chunk.text, phonemes=chunk.phonemes)
     list(renderer.process(quiet, TurnContext(7)))
     soft = renderer.last_openings
     assert not soft[loud == 0].any()  # the same closures

@@ -21,18 +21,16 @@ def _am_tone(seconds: float, sr: int = SR, mod_hz: float = 1.7, lo: float = 0.02
     return (amp * carrier / 1.4).astype(np.float32)
 
 
-def _render(renderer, samples, turn_id=1, seq=0, sr=SR):
+def _render(renderer, samples, turn_id=1, sr=SR):
     ctx = TurnContext(turn_id)
-    out = list(renderer.process(AudioChunk(turn_id, seq, samples, sr, "x"), ctx))
+    out = list(renderer.process(AudioChunk(turn_id, samples, sr, "x"), ctx))
     assert out and all(isinstance(c, VideoChunk) for c in out)
     # streamed in short chunks, each with exactly its frames' share of the audio
     for c in out:
         assert len(c.frames) <= 10
         assert len(c.audio) == pytest.approx(len(c.frames) * sr / 25, abs=1)
-    assert [c.seq for c in out] == list(range(out[0].seq, out[0].seq + len(out)))
     v = VideoChunk(
         turn_id,
-        out[0].seq,
         np.concatenate([c.frames for c in out]),
         out[0].fps,
         np.concatenate([c.audio for c in out]),
@@ -127,11 +125,10 @@ def test_all_silent_chunk_has_the_mouth_closed_and_idle_motion(renderer):
 def test_frames_continue_across_the_sentences_of_a_turn(renderer):
     a = _am_tone(1.0)
     ctx = TurnContext(5)
-    c1 = list(renderer.process(AudioChunk(5, 0, a, SR, "one"), ctx))
-    c2 = list(renderer.process(AudioChunk(5, 1, np.zeros(SR // 2, np.float32), SR, "two"), ctx))
-    assert [c.seq for c in c1 + c2] == list(range(len(c1) + len(c2)))  # seq continues across sentences
+    c1 = list(renderer.process(AudioChunk(5, a, SR, "one"), ctx))
+    c2 = list(renderer.process(AudioChunk(5, np.zeros(SR // 2, np.float32), SR, "two"), ctx))
     assert c2[0].text == "two"
-    v2 = VideoChunk(5, 0, np.concatenate([c.frames for c in c2]), 25.0, np.zeros(1, np.float32), SR)
+    v2 = VideoChunk(5, np.concatenate([c.frames for c in c2]), 25.0, np.zeros(1, np.float32), SR)
     n1 = sum(len(c.frames) for c in c1)
     # the second sentence starts where the first ended (idle motion continues), not at frame 0
     np.testing.assert_array_equal(v2.frames[5], renderer.render_frame(n1 + 5, 0.0))
@@ -147,4 +144,4 @@ def test_rejects_other_messages(renderer):
     from pipelines.messages import Sentence
 
     with pytest.raises(TypeError, match="AudioChunk"):
-        list(renderer.process(Sentence(7, 0, "hi"), TurnContext(7)))
+        list(renderer.process(Sentence(7, "hi"), TurnContext(7)))

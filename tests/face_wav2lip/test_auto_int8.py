@@ -32,7 +32,7 @@ def test_auto_runtime_exports_caches_and_reuses_int8(w2l_checkpoint, face_avatar
     assert cached is not None and cached.parent == tmp_path and cached.name == cached_name(pth)
     assert r.backend.startswith("wav2lip/onnx-int8")
     samples, sr = speech
-    chunks = list(r.process(AudioChunk(1, 0, samples, sr, "hi"), TurnContext(1)))
+    chunks = list(r.process(AudioChunk(1, samples, sr, "hi"), TurnContext(1)))
     assert sum(len(c.frames) for c in chunks) == round(len(samples) / sr * 25)
     stamp = cached.stat().st_mtime_ns
     # a second start reuses the cached model: no export, no progress

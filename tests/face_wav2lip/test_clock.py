@@ -24,7 +24,7 @@ def test_wav2lip_frames_by_time(w2l_checkpoint, face_avatar, tmp_path, fps):
     r = Wav2LipRenderer(s, Persona(root=tmp_path, name="t", display_name="t", system_prompt=""), avatar=face_avatar)
     r.load()
     sr = 16000
-    chunks = list(r.process(AudioChunk(1, 0, np.zeros(int(1.3 * sr), np.float32), sr, ""), TurnContext(1)))
+    chunks = list(r.process(AudioChunk(1, np.zeros(int(1.3 * sr), np.float32), sr, ""), TurnContext(1)))
     frames = np.concatenate([c.frames for c in chunks])
     n = round(1.3 * fps)
     assert len(frames) == n and all(c.fps == fps for c in chunks)

@@ -30,8 +30,8 @@ def renderer(w2l_checkpoint, face_avatar, tmp_path_factory):
     return r
 
 
-def _render(r, samples, sr, turn=1, seq=0):
-    return run_stage(r, [AudioChunk(turn, seq, samples=samples, sample_rate=sr, text="hi")], end_turns=False)
+def _render(r, samples, sr, turn=1):
+    return run_stage(r, [AudioChunk(turn, samples=samples, sample_rate=sr, text="hi")], end_turns=False)
 
 
 def test_audio_is_the_clock_and_output_streams_in_batches(renderer, speech):
@@ -100,8 +100,8 @@ def test_speech_changes_only_the_lower_face_and_pauses_keep_the_face(renderer, f
 def test_frames_continue_across_sentences_and_restart_per_turn(renderer, face_avatar):
     renderer.reset()
     quiet = np.zeros(int(22050 * 0.28), np.float32)  # 7 frames each
-    first = np.concatenate([c.frames for c in _render(renderer, quiet, 22050, turn=3, seq=0)])
-    second = np.concatenate([c.frames for c in _render(renderer, quiet, 22050, turn=3, seq=1)])
+    first = np.concatenate([c.frames for c in _render(renderer, quiet, 22050, turn=3)])
+    second = np.concatenate([c.frames for c in _render(renderer, quiet, 22050, turn=3)])
     assert len(first) == len(second) == 7
     for i, f in enumerate(np.concatenate([first, second])):  # 6 avatar frames: 0..5, 4..0, 1, ...
         assert np.array_equal(f, face_avatar.frames[face_avatar.index(i)])
@@ -122,7 +122,7 @@ def test_cancelled_turn_stops_between_batches(renderer, speech):
         calls["n"] += 1
         return calls["n"] > 1
 
-    gen = renderer.process(AudioChunk(9, 0, samples=samples, sample_rate=sr), TurnContext(9, is_cancelled=cancelled))
+    gen = renderer.process(AudioChunk(9, samples=samples, sample_rate=sr), TurnContext(9, is_cancelled=cancelled))
     assert len(list(gen)) == 1
 
 
@@ -165,7 +165,7 @@ def test_load_errors_are_clear(w2l_checkpoint, face_avatar, tmp_path):
 
 def test_only_audio_is_accepted(renderer):
     with pytest.raises(TypeError, match="AudioChunk"):
-        list(renderer.process(TextChunk(1, 0, text="x"), TurnContext(1)))
+        list(renderer.process(TextChunk(1, text="x"), TurnContext(1)))
 
 
 def test_registry_builds_the_wav2lip_backend(w2l_checkpoint, tmp_path):

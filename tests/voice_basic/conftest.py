@@ -32,7 +32,7 @@ def tts(settings, persona):
 
 def speak(stage, text: str, turn_id: int = 1):
     """The AudioChunks a tts stage gives for one sentence."""
-    return list(stage.process(Sentence(turn_id, 0, text), TurnContext(turn_id)))
+    return list(stage.process(Sentence(turn_id, text), TurnContext(turn_id)))
 
 
 def median_f0_praat(samples: np.ndarray, sample_rate: int) -> float:

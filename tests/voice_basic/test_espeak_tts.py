@@ -6,6 +6,7 @@ import pytest
 from pipelines.media.audio import rms
 from pipelines.messages import AudioChunk, Sentence
 from pipelines.stage import TurnContext
+from pipelines.testing.harness import run_stage
 from pipelines.voice.espeak_tts import EspeakError, EspeakTTS
 
 from .conftest import median_f0_praat, speak
@@ -102,19 +103,14 @@ def test_punctuation_only_gives_no_audio(tts):
 
 def test_seq_counts_outputs_within_a_turn(settings, persona):
     stage = EspeakTTS(settings, persona)
-    stage.load()
-    ctx = TurnContext(7)
-    seqs = [c.seq for i, t in enumerate(["你好。", "。", "再见。"]) for c in stage.process(Sentence(7, i, t), ctx)]
-    assert seqs == [0, 1]
-    stage.end_turn(ctx)
-    stage.forget_turn(7)  # what the worker does once the turn has ended
-    (c,) = stage.process(Sentence(7, 9, "又见面了。"), TurnContext(7))
-    assert c.seq == 0
+    sentences = [Sentence(7, t) for t in ["你好。", "。", "再见。"]] + [Sentence(8, "又见面了。")]
+    out = run_stage(stage, sentences, load=True)  # the worker numbers what the stage yields
+    assert [(c.turn_id, c.seq) for c in out] == [(7, 0), (7, 1), (8, 0)]  # "。" alone says nothing
 
 
 def test_cancelled_turn_yields_nothing(tts):
     ctx = TurnContext(3, is_cancelled=lambda: True)
-    assert list(tts.process(Sentence(3, 0, "这句话不会被读出来。"), ctx)) == []
+    assert list(tts.process(Sentence(3, "这句话不会被读出来。"), ctx)) == []
 
 
 def test_concurrent_use_from_threads_gives_the_same_audio(tts):

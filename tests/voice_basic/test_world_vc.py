@@ -92,7 +92,7 @@ def test_silence_and_tiny_chunks_pass_unchanged(settings, persona):
     stage = WorldConversion(settings, persona)
     stage.load()
     for samples in (np.zeros(22050, np.float32), np.full(100, 0.1, np.float32)):
-        (out,) = stage.process(AudioChunk(1, 0, samples=samples, sample_rate=22050), TurnContext(1))
+        (out,) = stage.process(AudioChunk(1, samples=samples, sample_rate=22050), TurnContext(1))
         np.testing.assert_array_equal(out.samples, samples)
 
 

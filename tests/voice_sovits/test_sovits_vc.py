@@ -16,8 +16,8 @@ from pipelines.testing.harness import run_stage
 from .conftest import harmonic_score
 
 
-def convert_chunk(stage, samples, sr, turn_id=1, seq=0):
-    return run_stage(stage, [AudioChunk(turn_id, seq, samples=samples, sample_rate=sr, text="句子")], end_turns=False)
+def convert_chunk(stage, samples, sr, turn_id=1):
+    return run_stage(stage, [AudioChunk(turn_id, samples=samples, sample_rate=sr, text="句子")], end_turns=False)
 
 
 def test_conversion_returns_one_chunk_at_the_model_rate_with_the_input_duration(sovits_stage, tts_like_sentence):
@@ -68,16 +68,17 @@ def test_silence_and_very_short_input_give_silence_of_the_same_length(sovits_sta
 def test_seq_counts_per_turn_and_the_model_stays_loaded_between_turns(sovits_stage, tts_like_sentence):
     samples, sr = tts_like_sentence
     voice = sovits_stage.voice
-    a = convert_chunk(sovits_stage, samples[:8000], sr, turn_id=11, seq=0)
-    b = convert_chunk(sovits_stage, samples[8000:], sr, turn_id=11, seq=1)
-    assert [m.seq for m in a + b] == [0, 1]
-    list(sovits_stage.end_turn(TurnContext(11)))
-    c = convert_chunk(sovits_stage, samples, sr, turn_id=12)
-    assert c[0].seq == 0 and sovits_stage.voice is voice
+    chunks = [
+        AudioChunk(11, samples=samples[:8000], sample_rate=sr),
+        AudioChunk(11, samples=samples[8000:], sample_rate=sr),
+    ]
+    out = run_stage(sovits_stage, chunks + [AudioChunk(12, samples=samples, sample_rate=sr)])
+    assert [(m.turn_id, m.seq) for m in out] == [(11, 0), (11, 1), (12, 0)]  # numbered by the worker, per turn
+    assert sovits_stage.voice is voice
     with pytest.raises(TypeError, match="AudioChunk"):
         from pipelines.messages import Sentence
 
-        list(sovits_stage.process(Sentence(12, 1, "x"), TurnContext(12)))
+        list(sovits_stage.process(Sentence(12, "x"), TurnContext(12)))
 
 
 def test_speaker_from_config_and_unknown_speaker_is_a_clear_error(sovits_stage):

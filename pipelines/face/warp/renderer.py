@@ -188,11 +188,9 @@ class WarpRenderer(FaceStage):
                 if ctx.cancelled:
                     return
                 self.render_frame(turn.frame + i, float(opens[i]), out=frames[i - a], width=float(widths[i]))
-            seq = self.next_seq(msg.turn_id)
             lo, hi = int(round(a * sr / self.fps)), int(round(b * sr / self.fps))
             yield VideoChunk(
                 msg.turn_id,
-                seq,
                 frames=frames,
                 fps=self.fps,
                 audio=audio[lo:hi],

@@ -231,7 +231,6 @@ class Wav2LipRenderer(FaceStage):
             st.silent += n_silent
             yield VideoChunk(
                 msg.turn_id,
-                self.next_seq(msg.turn_id),
                 frames=frames,
                 fps=self.fps,
                 audio=audio[a0:a1],
@@ -249,11 +248,9 @@ class Wav2LipRenderer(FaceStage):
 
     def cancel_turn(self, turn_id: int) -> None:
         self._turns.pop(turn_id, None)
-        self.forget_turn(turn_id)
 
     def reset(self) -> None:
         self._turns.clear()
-        self.forget_turn()
 
     def close(self) -> None:
         if self.model is not None:
