@@ -11,7 +11,7 @@ import sys
 from pipelines.logs import configure_logging
 
 COMMANDS = {
-    "demo": ("main_demo", "main", "run the headless conversation demo (same as main_demo.py)"),
+    "demo": ("pipelines.headless_demo", "main", "run the headless conversation demo (same as main_demo.py)"),
     "finetune": ("pipelines.dialogue.finetune_cli", "main", "P-tune the dialogue model on JSON chat logs"),
     "voice-train": ("pipelines.voice.train_cli", "main", "train a so-vits-svc voice from recordings"),
     "enroll": ("pipelines.face.avatar.enroll_cli", "main", "enroll a face from 5-10 s clips or a portrait"),
