@@ -18,7 +18,7 @@ from tests.dialogue.conftest import TRAINED, chat_settings
 
 
 def replies(model_dir, ptuning_dir=""):
-    stage = ChatGLMDialogue(chat_settings(model_dir, ptuning_dir), Persona.load(DEFAULT_PERSONA))
+    stage = ChatGLMDialogue.from_settings(chat_settings(model_dir, ptuning_dir), Persona.load(DEFAULT_PERSONA))
     stage.load()
     out = []
     for i, row in enumerate(TRAINED):

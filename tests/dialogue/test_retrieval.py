@@ -19,8 +19,8 @@ def log_replies():
 @pytest.fixture
 def stage():
     settings = Settings()
-    settings.dialogue.stream_delay_ms = 0
-    st = RetrievalDialogue(settings, Persona.load(DEFAULT_PERSONA))
+    settings.dialogue.retrieval.stream_delay_ms = 0
+    st = RetrievalDialogue.from_settings(settings, Persona.load(DEFAULT_PERSONA))
     st.load()
     return st
 
@@ -95,7 +95,7 @@ def test_cancel_stops_streaming_and_keeps_no_partial_history(stage):
 
 def test_persona_without_chat_log_is_a_clear_error(tmp_path):
     (tmp_path / "persona.json").write_text('{"name": "empty"}', encoding="utf-8")
-    st = RetrievalDialogue(Settings(), Persona.load(tmp_path))
+    st = RetrievalDialogue.from_settings(Settings(), Persona.load(tmp_path))
     with pytest.raises(ValueError, match="no chat log"):
         st.load()
 

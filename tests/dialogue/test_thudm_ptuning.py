@@ -19,7 +19,9 @@ LOG = DEFAULT_PERSONA / "chat.jsonl"
 
 
 def reply(folder, ptuning, prompt):
-    stage = ChatGLMDialogue(chat_settings(folder, ptuning, max_new_tokens=60), Persona.load(DEFAULT_PERSONA))
+    stage = ChatGLMDialogue.from_settings(
+        chat_settings(folder, ptuning, max_new_tokens=60), Persona.load(DEFAULT_PERSONA)
+    )
     stage.load()
     return "".join(c.text for c in stage.process(UserTurn(1, prompt), TurnContext(1))), stage
 

@@ -25,7 +25,7 @@ def persona(settings) -> Persona:
 def tts(settings, persona):
     from pipelines.voice.espeak_tts import EspeakTTS
 
-    stage = EspeakTTS(settings, persona)
+    stage = EspeakTTS.from_settings(settings, persona)
     stage.load()
     return stage
 
