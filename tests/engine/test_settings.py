@@ -104,3 +104,31 @@ def test_old_option_names_still_work_on_the_command_line():
     assert s.dialogue.chatglm.model_dir == "m" and s.face.wav2lip.batch_size == 8
     assert s.voice.espeak.voice == s.voice.pyttsx3.voice == "en-us"
     assert "--dialogue.model_dir" not in parser.format_help()  # hidden: --help shows today's names
+
+
+def test_every_backend_is_built_from_its_own_typed_section_not_the_whole_settings():
+    import dataclasses
+    import importlib
+
+    from pipelines.paths import DEFAULT_PERSONA
+    from pipelines.persona import Persona
+    from pipelines.registry import BACKENDS
+    from pipelines.stage import section_of
+    from pipelines.stage_env import StageEnv
+
+    s = Settings()
+    s.threads = 3
+    persona = Persona.load(DEFAULT_PERSONA)
+    sections = set()
+    for (kind, backend), target in BACKENDS.items():
+        module, name = target.split(":")
+        cls = getattr(importlib.import_module(module), name)
+        section = section_of(s, cls.settings_section)
+        assert section is None or dataclasses.is_dataclass(section), (kind, backend)
+        if section is not None:
+            assert cls.settings_section.split(".")[-1] == backend  # dialogue.chatglm for chatglm, …
+            sections.add(cls.settings_section)
+        stage = cls.from_settings(s, persona)
+        assert stage.cfg is section and isinstance(stage.env, StageEnv) and stage.env.threads == 3
+        assert not any(isinstance(v, Settings) for v in vars(stage).values()), f"{backend} holds the whole Settings"
+    assert len(sections) == 8  # retrieval, chatglm, openai, espeak, pyttsx3, world, sovits, wav2lip

@@ -58,8 +58,7 @@ class WarpRenderer(FaceStage):
 
     #: warp has no settings of its own: it reads the face stage's shared ones (``env.face``)
     def __init__(self, cfg: None, persona, env: StageEnv | None = None, avatar=None) -> None:
-        self.env = env or StageEnv()
-        self.persona = persona
+        super().__init__(cfg, persona, env)
         self.fps = self.env.fps
         self.avatar = avatar
         self._turns: dict[int, _Turn] = {}
