@@ -4,10 +4,11 @@ import pytest
 
 from pipelines.dialogue.chat_data import load_chat_log
 from pipelines.dialogue.retrieval import FALLBACK_EN, FALLBACK_ZH, RetrievalDialogue
-from pipelines.messages import TextChunk, UserTurn
+from pipelines.messages import TextChunk, TurnEnd, UserTurn
 from pipelines.persona import Persona
 from pipelines.settings import DEFAULT_PERSONA, Settings
 from pipelines.stage import TurnContext
+from pipelines.testing.harness import run_stage
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +26,11 @@ def stage():
     return st
 
 
-def ask(stage, text, turn_id=1, ctx=None):
-    ctx = ctx or TurnContext(turn_id)
-    chunks = list(stage.process(UserTurn(turn_id, text), ctx))
-    return "".join(c.text for c in chunks), chunks, ctx
+def ask(stage, text, turn_id=1):
+    """One turn through a real worker: (reply, its chunks, the turn's end with the stage's facts)."""
+    *chunks, end = run_stage(stage, [UserTurn(turn_id, text)], keep_turn_ends=True)
+    assert isinstance(end, TurnEnd)
+    return "".join(c.text for c in chunks), chunks, end
 
 
 @pytest.mark.parametrize(
