@@ -49,7 +49,14 @@ class DialogueSettings:
         False, "run the model folder's own Python code (only for unknown folders; THUDM ChatGLM folders load natively)"
     )
     dtype: str = opt("auto", "weights dtype", choices=("auto", "fp32", "bf16", "fp16"))
-    quantize_int8: bool = opt(False, "dynamic int8 quantisation of Linear layers (CPU)")
+    quantize_int8: bool = opt(False, "dynamic int8 quantisation of Linear layers (CPU); same as quantize=int8")
+    quantize: str = opt(
+        "none",
+        "CPU weight-only quantisation of the Linear layers: int8 (dynamic int8), int4 (4-bit groups of 32-128, "
+        "bf16 activations; fastest decode)",
+        choices=("none", "int8", "int4"),
+    )
+    kv_cache: bool = opt(True, "keep the conversation's keys/values between turns (first token does not slow down)")
     max_new_tokens: int = opt(256, "longest reply in tokens", lo=1, hi=8192)
     temperature: float = opt(0.8, "sampling temperature (0: greedy)", lo=0.0, hi=5.0)
     top_p: float = opt(0.8, "nucleus sampling", lo=0.0, hi=1.0)
