@@ -4,7 +4,7 @@
   activations quantised per call; oneDNN/FBGEMM VNNI kernels).  Measured on the
   6B layer shapes it is as fast as ``torch._weight_int8pack_mm`` for one token
   and 5x faster for a prompt (see ``pipelines/bench/glm_shapes.py``), so it stays.
-- ``int4``: 4-bit weights in groups of 128 (64 / 32 for narrow layers) with a
+- ``int4``: 4-bit weights in groups of 128 (32 for layers narrower than 2048) with a
   bf16 scale and zero point per group, run by ``aten._weight_int4pack_mm_for_cpu``
   (the kernel gpt-fast / torchao use), bf16 activations.  The fastest decode.
 
@@ -52,7 +52,8 @@ def problem(mode: str, device: str, dtype) -> str | None:
 
 
 def group_size(in_features: int) -> int | None:
-    for g in GROUP_SIZES:
+    """128 for wide layers (the 6B models: 32+ groups a row); 32 for narrow ones so a row keeps several."""
+    for g in GROUP_SIZES if in_features >= 2048 else GROUP_SIZES[::-1]:
         if in_features % g == 0:
             return g
     return None
