@@ -241,8 +241,9 @@ def load_thudm_native(
                 model = pt.apply_prefix_to_peft(model, ckpt)
             elif adapter is not None:
                 model = pt.load_peft_adapter(model, adapter.path)
-            if adapter is not None:  # THUDM numbering: positions start at 0 after the prefix
-                glm_folder.positions_from_zero(model, model.peft_config["default"].num_virtual_tokens)
+            virtual = getattr(model.peft_config["default"], "num_virtual_tokens", 0) if adapter else 0
+            if virtual:  # THUDM numbering: positions start at 0 after the prefix (not for LoRA)
+                glm_folder.positions_from_zero(model, virtual)
     except glm_folder.FolderError as exc:
         raise ModelLoadError(f"{model_dir}: {exc}") from exc
     model.to(device)
