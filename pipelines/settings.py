@@ -52,9 +52,10 @@ class DialogueSettings:
     quantize_int8: bool = opt(False, "dynamic int8 quantisation of Linear layers (CPU); same as quantize=int8")
     quantize: str = opt(
         "none",
-        "CPU weight-only quantisation of the Linear layers: int8 (dynamic int8), int4 (4-bit groups of 32-128, "
-        "bf16 activations; fastest decode)",
-        choices=("none", "int8", "int4"),
+        "CPU weight-only quantisation of the Linear layers: int8 (dynamic int8; fast prompts), int4 (4-bit "
+        "groups, bf16 activations; fastest decoding, slow prompts), int4+int8 (both: int4 decoding, int8 "
+        "prompts; the memory of both)",
+        choices=("none", "int8", "int4", "int4+int8"),
     )
     kv_cache: bool = opt(True, "keep the conversation's keys/values between turns (first token does not slow down)")
     max_new_tokens: int = opt(256, "longest reply in tokens", lo=1, hi=8192)

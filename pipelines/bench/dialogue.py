@@ -36,6 +36,7 @@ VARIANTS = {
     "bf16": ("bf16", "none"),
     "int8": ("fp32", "int8"),
     "int4": ("bf16", "int4"),
+    "int4+int8": ("fp32", "int4+int8"),
     "auto": ("auto", "none"),
 }
 

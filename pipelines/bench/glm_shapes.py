@@ -52,7 +52,7 @@ def _build(layers: int, variant: str):
             else:
                 t.fill_(1.0 if "layernorm" in mod_name and name == "weight" else 0.0)
             setattr(mod, name, torch.nn.Parameter(t, requires_grad=False))
-        if variant in ("int8", "int4") and (".layers." in mod_name or mod_name == "lm_head"):
+        if variant in ("int8", "int4", "int4+int8") and (".layers." in mod_name or mod_name == "lm_head"):
             if type(mod) is torch.nn.Linear:  # as the loader: every Linear, the output layer too
                 parent, _, attr = mod_name.rpartition(".")
                 owner = model.get_submodule(parent) if parent else model
@@ -63,7 +63,7 @@ def _build(layers: int, variant: str):
     for n, mod in model.named_modules():
         key = "layers" if ".layers." in n else "other"
         if isinstance(mod, Int4Linear):
-            weight_bytes[key] += sum(b.numel() * b.element_size() for b in mod.buffers())
+            weight_bytes[key] += sum(b.numel() * b.element_size() for b in mod.buffers(recurse=False))
             weight_bytes[key] += mod.bias.numel() * 4 if mod.bias is not None else 0
         elif isinstance(mod, qlin):
             w, b = mod.weight(), mod.bias()
@@ -164,7 +164,7 @@ def _build_glm2(layers: int, variant: str):
                 t.fill_(1.0 if "norm" in mod_name else 0.0)
             setattr(mod, name, torch.nn.Parameter(t, requires_grad=False))
     model.model.rotary_emb = type(model.model.rotary_emb)(config=gcfg)
-    if variant in ("int8", "int4"):
+    if variant in ("int8", "int4", "int4+int8"):
         for mod_name, mod in list(model.named_modules()):
             if type(mod) is torch.nn.Linear:
                 parent, _, attr = mod_name.rpartition(".")

@@ -6,7 +6,10 @@
   and 5x faster for a prompt (see ``pipelines/bench/glm_shapes.py``), so it stays.
 - ``int4``: 4-bit weights in groups of 128 (32 for layers narrower than 2048) with a
   bf16 scale and zero point per group, run by ``aten._weight_int4pack_mm_for_cpu``
-  (the kernel gpt-fast / torchao use), bf16 activations.  The fastest decode.
+  (the kernel gpt-fast / torchao use), bf16 activations.  The fastest decode, but
+  its cost grows with every row, so a prompt of 40 tokens is ~5x slower than int8.
+- ``int4+int8``: both: int4 for decoding one token, the int8 copy for prompts of more
+  than ``PREFILL_ROWS`` tokens; fast decode and fast first token for the memory of both.
 
 Prefix encoders (P-tuning) are never quantised; they stay float32.
 """
@@ -17,7 +20,8 @@ import warnings
 
 from ..optional import require
 
-MODES = ("none", "int8", "int4")
+MODES = ("none", "int8", "int4", "int4+int8")
+PREFILL_ROWS = 4  # int4+int8: prompts longer than this go through the int8 copy
 GROUP_SIZES = (128, 64, 32)
 
 torch = require("torch", purpose="weight quantisation")
@@ -44,9 +48,9 @@ def problem(mode: str, device: str, dtype) -> str | None:
             "dialogue.quantize int8 works with dtype fp32 (int8 weights, fp32 activations); set "
             "dialogue.dtype to fp32 or auto, or use dialogue.quantize int4 (bf16 activations)"
         )
-    if mode == "int4" and dtype not in (torch.float32, torch.bfloat16):
-        return "dialogue.quantize int4 works with dtype fp32 or bf16; set dialogue.dtype to one of them"
-    if mode == "int4" and not hasattr(torch.ops.aten, "_weight_int4pack_mm_for_cpu"):
+    if mode.startswith("int4") and dtype not in (torch.float32, torch.bfloat16):
+        return f"dialogue.quantize {mode} works with dtype fp32 or bf16; set dialogue.dtype to one of them"
+    if mode.startswith("int4") and not hasattr(torch.ops.aten, "_weight_int4pack_mm_for_cpu"):
         return f"this torch ({torch.__version__}) has no int4 CPU kernel; use dialogue.quantize int8"
     return None
 
@@ -62,8 +66,9 @@ def group_size(in_features: int) -> int | None:
 class Int4Linear(torch.nn.Module):
     """``y = x W^T + b`` with W in 4-bit groups (asymmetric: ``w = (q - 8) * scale + zero``)."""
 
-    def __init__(self, weight, bias, group: int) -> None:
+    def __init__(self, weight, bias, group: int, prefill=None) -> None:
         super().__init__()
+        self.prefill = prefill  # int4+int8: the int8 Linear that runs prompts
         out, k = weight.shape
         self.in_features, self.out_features, self.group = k, out, group
         n = -(-out // 16) * 16  # the kernel packs 16 output rows at a time: pad with zero rows
@@ -81,6 +86,8 @@ class Int4Linear(torch.nn.Module):
 
     def forward(self, x):
         shape = x.shape
+        if self.prefill is not None and x.numel() > PREFILL_ROWS * self.in_features:
+            return self.prefill(x.float()).to(x.dtype)
         x2 = x.reshape(-1, self.in_features).to(torch.bfloat16)
         y = torch.ops.aten._weight_int4pack_mm_for_cpu(x2, self.packed, self.group, self.scales_zeros)
         y = y[:, : self.out_features].to(x.dtype)
@@ -100,11 +107,13 @@ def quantize_linear(lin, mode: str):
         with warnings.catch_warnings():  # torch's deprecation notice for its quantized tensors
             warnings.simplefilter("ignore")
             return torch.ao.nn.quantized.dynamic.Linear.from_float(lin)
-    if mode == "int4":
+    if mode in ("int4", "int4+int8"):
         g = group_size(lin.in_features)
         if g is None:
             return lin
-        return Int4Linear(lin.weight, lin.bias, g)
+        weight, bias = lin.weight.detach(), None if lin.bias is None else lin.bias.detach()
+        prefill = quantize_linear(lin, "int8") if mode == "int4+int8" else None
+        return Int4Linear(weight, bias, g, prefill)
     return lin
 
 
