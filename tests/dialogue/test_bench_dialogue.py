@@ -36,3 +36,17 @@ def test_bench_reports_consistent_figures_for_the_tiny_model(capsys):
         assert v["peak_rss_mb"] >= v["rss_mb"] > 50
     assert report["finetune"]["steps"] == 3 and report["finetune"]["steps_per_s"] > 0
     assert bench.main(["--variants", "fp64"]) == 2
+
+
+def test_conversation_bench_reports_the_kept_cache_per_turn(capsys):
+    args = ["--tiny", "--conversation", "--turns", "3", "--tokens", "8", "--threads", "1", "--json"]
+    assert bench.main(args) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    on, off = report["variants"]
+    assert on["kv_cache"] and not off["kv_cache"]
+    assert [t["prompt_tokens"] for t in on["per_turn"]] == [t["prompt_tokens"] for t in off["per_turn"]]
+    prompts = [t["prompt_tokens"] for t in on["per_turn"]]
+    assert prompts == sorted(prompts) and prompts[0] < prompts[-1]  # one conversation: the history grows
+    assert all(t["reused_tokens"] == 0 for t in off["per_turn"])
+    for before, turn in zip(on["per_turn"], on["per_turn"][1:]):
+        assert turn["reused_tokens"] >= before["prompt_tokens"]  # the previous prompt came from the cache
