@@ -11,7 +11,7 @@
 - ``int4+int8``: both: int4 for decoding one token, the int8 copy for prompts of more
   than ``PREFILL_ROWS`` tokens; fast decode and fast first token for the memory of both.
 
-Prefix encoders (P-tuning) are never quantised; they stay float32.
+Prefix encoders (P-tuning) and LoRA's A/B matrices are never quantised; they stay float32.
 """
 
 from __future__ import annotations
@@ -118,7 +118,8 @@ def quantize_linear(lin, mode: str):
 
 
 def _skip(name: str) -> bool:
-    return "prefix_encoder" in name or "prompt_encoder" in name
+    """P-tuning encoders and LoRA's own small matrices stay float (the layer LoRA wraps is quantised)."""
+    return "prefix_encoder" in name or "prompt_encoder" in name or ".lora_" in name
 
 
 def quantize_model(model, mode: str):

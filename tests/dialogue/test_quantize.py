@@ -99,3 +99,19 @@ def test_int4_int8_decodes_with_int4_and_runs_prompts_through_int8(tiny_glm):
     assert same >= 15 and top5 == 20 and cos >= 0.98
     list(stage.process(UserTurn(1, 0, "你好"), TurnContext(1)))
     assert stage.last_stats.new_tokens >= 1
+
+
+def test_lora_adapter_stays_float_over_int4_base_layers(tiny_glm, trained_log, tmp_path):
+    from pipelines.dialogue.finetune import FinetuneConfig, finetune
+
+    out = tmp_path / "lora"
+    cfg = FinetuneConfig(
+        data=str(trained_log), base=str(tiny_glm), out=str(out), method="lora", steps=2, batch_size=1, save_steps=2
+    )
+    finetune(cfg, on_log=lambda text: None)
+    stage = stage_for(tiny_glm, out, quantize="int4")
+    named = dict(stage.loaded.model.named_modules())
+    loras = [n for n, m in named.items() if ".lora_A." in n + "." and type(m) is torch.nn.Linear]
+    assert loras and all(isinstance(named[n.rsplit(".lora_A", 1)[0] + ".base_layer"], Int4Linear) for n in loras)
+    list(stage.process(UserTurn(1, 0, "你好"), TurnContext(1)))
+    assert stage.last_stats.new_tokens >= 1
