@@ -118,3 +118,18 @@ def test_trimmed_history_reset_restore_and_interrupt_recompute_the_front(thudm):
     fresh_after.history.low_water = stage.history.low_water
     fresh_after.restore_history(stage.history.window())
     assert converse(stage, ["再来一次"])[0][0] == converse(fresh_after, ["再来一次"])[0][0]
+
+
+def test_thudm_chatglm3_with_its_ptuning_reuses_the_cache(thudm, trained_log, tmp_path):
+    from pipelines.dialogue.finetune import FinetuneConfig, finetune
+
+    out = tmp_path / "pt"
+    cfg = FinetuneConfig(
+        data=str(trained_log), base=str(thudm["chatglm3"]), out=str(out), pre_seq_len=8, steps=3, lr=0.05
+    )
+    cfg.batch_size, cfg.save_steps, cfg.seed = 2, 3, 1
+    finetune(cfg, on_log=lambda text: None)
+    stage = stage_for(thudm["chatglm3"], out, kv_cache=True)
+    assert stage.kv.enabled and stage.kv.prefix == 8  # the THUDM prefix, numbered from 0 after it
+    cached = check_cached_equals_fresh(thudm["chatglm3"], out)
+    assert all(reused >= before for (_, _, reused), (_, before, _) in zip(cached[1:], cached))
