@@ -17,6 +17,7 @@ Prefix encoders (P-tuning) and LoRA's A/B matrices are never quantised; they sta
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 from ..optional import require
 
@@ -25,6 +26,7 @@ PREFILL_ROWS = 4  # int4+int8: prompts longer than this go through the int8 copy
 GROUP_SIZES = (128, 64, 32)
 
 torch = require("torch", purpose="weight quantisation")
+_Module: Any = torch.nn.Module
 
 
 def resolve_mode(ds) -> str:
@@ -63,7 +65,7 @@ def group_size(in_features: int) -> int | None:
     return None
 
 
-class Int4Linear(torch.nn.Module):
+class Int4Linear(_Module):
     """``y = x W^T + b`` with W in 4-bit groups (asymmetric: ``w = (q - 8) * scale + zero``)."""
 
     def __init__(self, weight, bias, group: int, prefill=None) -> None:
