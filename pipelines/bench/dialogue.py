@@ -304,6 +304,11 @@ def main(argv: list[str] | None = None) -> int:
         "layer shapes (1-2 layers, scaled to 28) instead of a model folder; see pipelines/bench/glm_shapes.py",
     )
     parser.add_argument("--history", type=int, default=300, help="prompt tokens for --shapes")
+    parser.add_argument(
+        "--kernels",
+        action="store_true",
+        help="time the CPU weight-only matmul kernels on the 6B Linear shapes (pipelines/bench/glm_kernels.py)",
+    )
     add_settings_arguments(parser)
     args = parser.parse_args(argv)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -311,6 +316,27 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}", file=sys.stderr)
         return 2
+
+    if args.kernels:
+        from .glm_kernels import bench_kernels
+
+        threads = settings_from_args(args).threads
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        report = bench_kernels()
+        if args.json:
+            print(json.dumps(report))
+        else:
+            print(
+                f"threads {report['threads']}, 1 GiB copy {report['copy_gb_s']:.1f} GB/s; ms per call (GB/s of weights)"
+            )
+            for shape, rows in report["shapes"].items():
+                for label, kernels in rows.items():
+                    cells = ", ".join(f"{k} {v['ms']:.1f} ({v['gb_s']:.1f})" for k, v in kernels.items())
+                    print(f"{shape:<24}{label:>8}: {cells}")
+        return 0
 
     if args.shapes:
         from .glm_shapes import bench_shapes, bench_turns
