@@ -72,7 +72,15 @@ class ChatGLMSettings(GenerationSettings):
         False, "run the model folder's own Python code (only for unknown folders; THUDM ChatGLM folders load natively)"
     )
     dtype: str = opt("auto", "weights dtype", choices=("auto", "fp32", "bf16", "fp16"))
-    quantize_int8: bool = opt(False, "int8 weight-only quantisation of the Linear layers while loading (CPU)")
+    quantize_int8: bool = opt(False, "int8 weight-only quantisation of the Linear layers (CPU); same as quantize=int8")
+    quantize: str = opt(
+        "none",
+        "CPU weight-only quantisation of the Linear layers: int8 (dynamic int8; fast prompts), int4 (4-bit "
+        "groups, bf16 activations; fastest decoding, slow prompts), int4+int8 (both: int4 decoding, int8 "
+        "prompts; the memory of both)",
+        choices=("none", "int8", "int4", "int4+int8"),
+    )
+    kv_cache: bool = opt(True, "keep the conversation's keys/values between turns (first token does not slow down)")
     pre_seq_len: int = opt(
         0, "P-tuning prefix length the checkpoint must have (0: take it from the checkpoint)", lo=0, hi=4096
     )

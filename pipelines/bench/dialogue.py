@@ -3,9 +3,12 @@
 For the configured model (``dialogue.chatglm.model_dir``; ``--tiny`` or no model
 configured: the tiny random GLM built offline from the persona's chat log) and
 each variant in ``--variants`` (``fp32``, ``bf16``, ``int8`` = fp32 + dynamic
-int8 Linear layers) it runs ``--turns`` replies through the real stage and
-reports load time, time to first token, decoding tokens/s (after the first
-token), tokens per reply, and memory (RSS after the variant, process peak).
+int8 Linear layers, ``int4`` = bf16 + 4-bit weight groups) it runs ``--turns``
+replies through the real stage and reports load time, time to first token,
+decoding tokens/s (after the first token), tokens per reply, and memory (RSS
+after the variant, process peak).  ``--conversation``: the turns are one
+conversation (the history grows), run with the kept KV cache and without it,
+so each turn's first-token time shows whether it grows with the history.
 ``--finetune-steps N`` also P-tunes the model for N steps on the persona's chat
 log and reports steps/s.  Prints a table, or JSON with ``--json``.
 
@@ -28,7 +31,14 @@ from pathlib import Path
 
 from ..cli_settings import add_settings_arguments, settings_from_args
 
-VARIANTS = {"fp32": ("fp32", False), "bf16": ("bf16", False), "int8": ("fp32", True), "auto": ("auto", False)}
+VARIANTS = {
+    "fp32": ("fp32", "none"),
+    "bf16": ("bf16", "none"),
+    "int8": ("fp32", "int8"),
+    "int4": ("bf16", "int4"),
+    "int4+int8": ("fp32", "int4+int8"),
+    "auto": ("auto", "none"),
+}
 
 
 def _status_mb(field: str) -> float | None:
@@ -58,13 +68,14 @@ def _median(values):
     return statistics.median(values) if values else None
 
 
-def bench_variant(settings, persona, variant: str, prompts: list[str], turns: int) -> dict:
+def bench_variant(settings, persona, variant: str, prompts: list[str], turns: int, conversation: bool = False) -> dict:
     from ..dialogue.chatglm_stage import ChatGLMDialogue
     from ..messages import UserTurn
     from ..stage import TurnContext
 
-    dtype, int8 = VARIANTS[variant]
-    s = settings.replace("dialogue.chatglm.dtype", dtype).replace("dialogue.chatglm.quantize_int8", int8)
+    dtype, quantize = VARIANTS[variant]
+    s = settings.replace("dialogue.chatglm.dtype", dtype).replace("dialogue.chatglm.quantize", quantize)
+    s = s.replace("dialogue.chatglm.quantize_int8", False)
     stage = ChatGLMDialogue.from_settings(s, persona)
     t = time.perf_counter()
     stage.load()
@@ -73,8 +84,10 @@ def bench_variant(settings, persona, variant: str, prompts: list[str], turns: in
     try:
         stage.reset()  # one warm-up reply, not counted (first-call allocations)
         list(stage.process(UserTurn(0, prompts[0]), TurnContext(0)))
+        stage.reset()
         for i in range(turns):
-            stage.reset()
+            if not conversation:
+                stage.reset()
             ctx = TurnContext(i + 1)
             t = time.perf_counter()
             text = "".join(c.text for c in stage.process(UserTurn(i + 1, prompts[i % len(prompts)]), ctx))
@@ -82,7 +95,8 @@ def bench_variant(settings, persona, variant: str, prompts: list[str], turns: in
             st = stage.last_stats
             rows.append(
                 {
-                    "prompt_tokens": st.prompt_tokens,
+                    "prompt_tokens": ctx.info.get("dialogue_prompt_tokens", st.prompt_tokens),
+                    "reused_tokens": ctx.info.get("dialogue_reused_tokens", 0),
                     "new_tokens": st.new_tokens,
                     "first_token_s": st.time_to_first_token,
                     "tokens_per_s": st.tokens_per_second,
@@ -92,6 +106,7 @@ def bench_variant(settings, persona, variant: str, prompts: list[str], turns: in
             )
         result = {
             "variant": variant,
+            "kv_cache": bool(stage.kv is not None and stage.kv.enabled),
             "model": stage.loaded.describe(),
             "load_s": load_s,
             "turns": turns,
@@ -207,6 +222,20 @@ def _fmt(v, digits=3):
     return str(v)
 
 
+def print_turns_table(rows: list[dict], threads) -> None:
+    for r in rows:
+        print(
+            f"{r['variant']}: {r['shapes']} scaled to 28 layers, threads {threads or 'default'}, "
+            f"{_fmt(r['tokens_per_s_28_layers'], 2)} tokens/s, weights {r['weights_gb_28_layers']:.1f} GB"
+        )
+        print(f"  {'turn':>4}{'prompt':>8}{'1st tok kept cache s':>22}{'1st tok recomputed s':>22}")
+        for t in r["per_turn"]:
+            print(
+                f"  {t['turn']:>4}{t['prompt_tokens']:>8}{t['first_token_s_kept_cache']:>22.2f}"
+                f"{t['first_token_s_recomputed']:>22.2f}"
+            )
+
+
 def print_table(report: dict) -> None:
     print(
         f"dialogue bench: {report['model_dir']} ({report['turns']} turns, max_new_tokens "
@@ -217,6 +246,12 @@ def print_table(report: dict) -> None:
     print("-" * len(head))
     base = None
     for r in report["variants"]:
+        if report.get("conversation"):
+            turns = ", ".join(
+                f"{_fmt(t['first_token_s'], 3)} s ({t['prompt_tokens']} tok, {t['reused_tokens']} kept)"
+                for t in r["per_turn"]
+            )
+            print(f"{r['variant']} kv_cache={'on' if r['kv_cache'] else 'off'}: first token per turn: {turns}")
         print(
             f"{r['variant']:<8}{_fmt(r['load_s'], 2):>9}{_fmt(r['first_token_s'], 4):>11}"
             f"{_fmt(r['tokens_per_s'], 1):>9}{_fmt(r['new_tokens']):>8}{_fmt(r['wall_s'], 3):>9}"
@@ -241,7 +276,12 @@ def print_table(report: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines bench dialogue", description=__doc__.split("\n")[0])
     parser.add_argument("--tiny", action="store_true", help="use the tiny random GLM built offline")
-    parser.add_argument("--variants", default="fp32", help="comma list of fp32, bf16, int8, auto")
+    parser.add_argument("--variants", default="fp32", help="comma list of fp32, bf16, int8, int4, auto")
+    parser.add_argument(
+        "--conversation",
+        action="store_true",
+        help="the turns are one conversation; each variant runs with the kept KV cache and without it",
+    )
     parser.add_argument("--turns", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=64, help="max new tokens per reply")
     parser.add_argument("--finetune-steps", type=int, default=0, help="also P-tune N steps and report steps/s")
@@ -259,11 +299,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--shapes",
-        choices=["6b"],
-        help="time ChatGLM-6B's real layer shapes (1-2 layers, "
-        "scaled to 28) instead of a model folder; see pipelines/bench/glm_shapes.py",
+        choices=["6b", "6b2"],
+        help="time ChatGLM-6B's (6b) or ChatGLM2/3-6B's (6b2: --turns turns with the kept KV cache) real "
+        "layer shapes (1-2 layers, scaled to 28) instead of a model folder; see pipelines/bench/glm_shapes.py",
     )
     parser.add_argument("--history", type=int, default=300, help="prompt tokens for --shapes")
+    parser.add_argument(
+        "--kernels",
+        action="store_true",
+        help="time the CPU weight-only matmul kernels on the 6B Linear shapes (pipelines/bench/glm_kernels.py)",
+    )
     add_settings_arguments(parser)
     args = parser.parse_args(argv)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -272,17 +317,45 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}", file=sys.stderr)
         return 2
 
+    if args.kernels:
+        from .glm_kernels import bench_kernels
+
+        threads = settings_from_args(args).threads
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        report = bench_kernels()
+        if args.json:
+            print(json.dumps(report))
+        else:
+            print(
+                f"threads {report['threads']}, 1 GiB copy {report['copy_gb_s']:.1f} GB/s; ms per call (GB/s of weights)"
+            )
+            for shape, rows in report["shapes"].items():
+                for label, kernels in rows.items():
+                    cells = ", ".join(f"{k} {v['ms']:.1f} ({v['gb_s']:.1f})" for k, v in kernels.items())
+                    print(f"{shape:<24}{label:>8}: {cells}")
+        return 0
+
     if args.shapes:
-        from .glm_shapes import bench_shapes
+        from .glm_shapes import bench_shapes, bench_turns
 
         if "auto" in variants:
-            print("--shapes times fp32, bf16 or int8", file=sys.stderr)
+            print("--shapes times fp32, bf16, int8 or int4", file=sys.stderr)
             return 2
         threads = settings_from_args(args).threads
         if threads:
             import torch
 
             torch.set_num_threads(threads)
+        if args.shapes == "6b2":
+            rows = [bench_turns(v, history=args.history, turns=args.turns, tokens=args.tokens) for v in variants]
+            if args.json:
+                print(json.dumps({"shapes": args.shapes, "threads": threads, "variants": rows}))
+            else:
+                print_turns_table(rows, threads)
+            return 0
         rows = [bench_shapes(v, history=args.history, tokens=args.tokens) for v in variants]
         if args.json:
             print(json.dumps({"shapes": args.shapes, "threads": threads, "variants": rows}))
@@ -344,10 +417,23 @@ def main(argv: list[str] | None = None) -> int:
             "max_new_tokens": args.tokens,
             "threads": settings.threads,
             "device": settings.resolved_device(),
+            "conversation": args.conversation,
             "variants": [],
         }
         for v in variants:
-            report["variants"].append(bench_variant(settings, persona, v, prompts, args.turns))
+            if args.conversation:
+                for kv in (True, False):
+                    run = bench_variant(
+                        settings.replace("dialogue.chatglm.kv_cache", kv),
+                        persona,
+                        v,
+                        prompts,
+                        args.turns,
+                        conversation=True,
+                    )
+                    report["variants"].append(run)
+            else:
+                report["variants"].append(bench_variant(settings, persona, v, prompts, args.turns))
         if args.finetune_steps > 0:
             data = persona.chat_log
             report["finetune"] = bench_finetune(

@@ -1,10 +1,15 @@
 """``bench dialogue --shapes 6b``: our ChatGLM-6B at its real layer shapes, 1 and 2 layers, scaled to 28.
 
-Random weights made directly in the variant's dtype (fp32, bf16, or int8 = per-channel dynamic
-int8 Linear layers with fp32 activations).  For 1 and 2 layers it times the prefill of a
+Random weights made directly in the variant's dtype (fp32, bf16, int8 = per-channel dynamic
+int8 Linear layers with fp32 activations, int4 = 4-bit weight groups with bf16 activations; the
+quantised variants quantise the output layer too, as the loader does).  For 1 and 2 layers it times the prefill of a
 ``--history``-token prompt (time to first token) and greedy decoding with the KV cache; one
 layer's cost is the difference, so a 28-layer figure is ``t(1) + 27 * (t(2) - t(1))``.
 Memory: the process peak RSS here, and the weight bytes a 28-layer model would hold.
+
+``bench_turns`` (``--shapes 6b2``): ChatGLM2/3-6B's shapes on ``GlmForCausalLM``, a conversation
+of ``--turns`` turns after a ``--history``-token start: each turn's first-token time with the
+kept KV cache (only the new tokens prefilled) and with the whole prompt recomputed.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ def _build(layers: int, variant: str):
     import torch
 
     from ..dialogue.glm.chatglm6b_model import ChatGLM6B, GLM6BConfig
-    from ..dialogue.glm.folder import _quantize_if_complete
+    from ..dialogue.quantize import Int4Linear, quantize_linear
 
     s = SHAPES_6B
     cfg = GLM6BConfig(
@@ -37,7 +42,7 @@ def _build(layers: int, variant: str):
     )
     with torch.device("meta"):
         model = ChatGLM6B(cfg)
-    dtype = torch.bfloat16 if variant == "bf16" else torch.float32
+    dtype = torch.bfloat16 if variant in ("bf16", "int4") else torch.float32
     g = torch.Generator().manual_seed(0)
     for mod_name, mod in list(model.named_modules()):
         for name, p in list(mod.named_parameters(recurse=False)):
@@ -47,14 +52,20 @@ def _build(layers: int, variant: str):
             else:
                 t.fill_(1.0 if "layernorm" in mod_name and name == "weight" else 0.0)
             setattr(mod, name, torch.nn.Parameter(t, requires_grad=False))
-        if variant == "int8" and ".layers." in mod_name and isinstance(mod, torch.nn.Linear):
-            _quantize_if_complete(model, mod_name)
+        if variant in ("int8", "int4", "int4+int8") and (".layers." in mod_name or mod_name == "lm_head"):
+            if type(mod) is torch.nn.Linear:  # as the loader: every Linear, the output layer too
+                parent, _, attr = mod_name.rpartition(".")
+                owner = model.get_submodule(parent) if parent else model
+                setattr(owner, attr, quantize_linear(mod, variant))
     model._seq_cache = []
     weight_bytes = {"layers": 0, "other": 0}
     qlin = torch.ao.nn.quantized.dynamic.Linear
     for n, mod in model.named_modules():
         key = "layers" if ".layers." in n else "other"
-        if isinstance(mod, qlin):
+        if isinstance(mod, Int4Linear):
+            weight_bytes[key] += sum(b.numel() * b.element_size() for b in mod.buffers(recurse=False))
+            weight_bytes[key] += mod.bias.numel() * 4 if mod.bias is not None else 0
+        elif isinstance(mod, qlin):
             w, b = mod.weight(), mod.bias()
             weight_bytes[key] += w.numel() + w.shape[0] * 8 + (b.numel() * 4 if b is not None else 0)
         else:
@@ -114,5 +125,132 @@ def bench_shapes(variant: str, history: int = 300, tokens: int = 8) -> dict:
         "decode_s_per_token": {"1_layer": times[1][1], "2_layers": times[2][1], "28_layers_scaled": tok_full},
         "tokens_per_s_28_layers": 1.0 / tok_full if tok_full > 0 else None,
         "weights_gb_28_layers": (bytes_by[1]["other"] + full * per_layer_bytes) / 1e9,
+        "peak_rss_mb_here": peak_rss_mb(),
+    }
+
+
+# -- ChatGLM2/3-6B shapes on transformers' GlmForCausalLM: turns with the kept KV cache ----------
+SHAPES_6B2 = {
+    "padded_vocab_size": 65024,
+    "hidden_size": 4096,
+    "num_attention_heads": 32,
+    "multi_query_attention": True,
+    "multi_query_group_num": 2,
+    "kv_channels": 128,
+    "ffn_hidden_size": 13696,
+    "seq_length": 8192,
+    "full_layers": 28,
+}
+
+
+def _build_glm2(layers: int, variant: str):
+    import torch
+
+    from ..dialogue.glm.folder import glm_config
+    from ..dialogue.quantize import quantize_linear
+
+    tf = __import__("transformers")
+    gcfg = glm_config({**SHAPES_6B2, "num_layers": layers})
+    with torch.device("meta"):
+        model = tf.GlmForCausalLM(gcfg)
+    dtype = torch.bfloat16 if variant in ("bf16", "int4") else torch.float32
+    g = torch.Generator().manual_seed(0)
+    for mod_name, mod in list(model.named_modules()):
+        for name, p in list(mod.named_parameters(recurse=False)):
+            t = torch.empty(p.shape, dtype=dtype)
+            if t.dim() > 1:
+                t.normal_(0.0, 0.02, generator=g)
+            else:
+                t.fill_(1.0 if "norm" in mod_name else 0.0)
+            setattr(mod, name, torch.nn.Parameter(t, requires_grad=False))
+    model.model.rotary_emb = type(model.model.rotary_emb)(config=gcfg)
+    if variant in ("int8", "int4", "int4+int8"):
+        for mod_name, mod in list(model.named_modules()):
+            if type(mod) is torch.nn.Linear:
+                parent, _, attr = mod_name.rpartition(".")
+                setattr(model.get_submodule(parent), attr, quantize_linear(mod, variant))
+    weight_bytes = sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
+    for mod in model.modules():
+        if isinstance(mod, torch.ao.nn.quantized.dynamic.Linear):
+            w = mod.weight()
+            weight_bytes += w.numel() + w.shape[0] * 8
+    return model.eval(), weight_bytes
+
+
+def _time_turns(model, history: int, turn_tokens: int, turns: int, tokens: int):
+    """Per turn: first-token time with the kept cache (only the new tokens), and with the whole prompt recomputed."""
+    import torch
+    from transformers import DynamicCache
+
+    g = torch.Generator().manual_seed(1)
+    top = min(60000, model.config.vocab_size)
+    ids = torch.randint(100, top, (1, history), generator=g)
+    rows = []
+    with torch.inference_mode():
+        model(ids[:, :32], past_key_values=DynamicCache(config=model.config))  # warm-up
+        cache = DynamicCache(config=model.config)
+        model(ids[:, :-1], past_key_values=cache)  # the history so far, kept
+        seen = ids
+        for t in range(turns):
+            new = torch.randint(100, top, (1, turn_tokens), generator=g)
+            seen = torch.cat((seen, new), 1)
+            todo = seen[:, cache.get_seq_length() :]
+            warm = float("inf")
+            for rep in range(2):  # the better of two (other processes share the cores)
+                if rep:
+                    cache.crop(-todo.shape[1])
+                start = time.perf_counter()
+                out = model(todo, past_key_values=cache, logits_to_keep=1)
+                warm = min(warm, time.perf_counter() - start)
+            start = time.perf_counter()
+            model(seen, past_key_values=DynamicCache(config=model.config), logits_to_keep=1)
+            cold = time.perf_counter() - start
+            nxt = out.logits[:, -1:].argmax(-1)
+            start = time.perf_counter()
+            for _ in range(tokens):
+                out = model(nxt, past_key_values=cache)
+                nxt = out.logits[:, -1:].argmax(-1)
+                seen = torch.cat((seen, nxt), 1)
+            per_token = (time.perf_counter() - start) / tokens
+            rows.append({"prompt_tokens": int(seen.shape[1]), "warm": warm, "cold": cold, "per_token": per_token})
+    return rows
+
+
+def bench_turns(variant: str, history: int = 300, turn_tokens: int = 40, turns: int = 4, tokens: int = 8) -> dict:
+    """ChatGLM2/3-6B layer shapes, 1 and 3 layers scaled to 28: first token per turn, kept cache vs recomputed."""
+    from .dialogue import peak_rss_mb
+
+    runs, sizes = {}, {}
+    lo, hi = 1, 3  # per layer: (t(3) - t(1)) / 2, less noise than t(2) - t(1)
+    for layers in (lo, hi):
+        model, sizes[layers] = _build_glm2(layers, variant)
+        runs[layers] = _time_turns(model, history, turn_tokens, turns, tokens)
+        del model
+        gc.collect()
+    full = SHAPES_6B2["full_layers"]
+
+    def scaled(key, i):
+        a, b = runs[lo][i][key], runs[hi][i][key]
+        return a + (full - lo) * (b - a) / (hi - lo)
+
+    per_turn = [
+        {
+            "turn": i + 1,
+            "prompt_tokens": runs[lo][i]["prompt_tokens"],
+            "first_token_s_kept_cache": scaled("warm", i),
+            "first_token_s_recomputed": scaled("cold", i),
+            "decode_s_per_token": scaled("per_token", i),
+        }
+        for i in range(turns)
+    ]
+    tok = sorted(r["decode_s_per_token"] for r in per_turn)[len(per_turn) // 2]
+    return {
+        "variant": variant,
+        "shapes": "chatglm2/3-6b (GlmForCausalLM)",
+        "history_tokens": history,
+        "new_tokens_per_turn": turn_tokens,
+        "per_turn": per_turn,
+        "tokens_per_s_28_layers": 1.0 / tok if tok > 0 else None,
+        "weights_gb_28_layers": (sizes[lo] + (full - lo) * (sizes[hi] - sizes[lo]) / (hi - lo)) / 1e9,
         "peak_rss_mb_here": peak_rss_mb(),
     }

@@ -7,7 +7,11 @@ ChatGLM's round format for ChatGLM-6B folders, the chat template otherwise,
 with the persona's system prompt (or the one the P-tuning was trained with).
 History is kept within ``dialogue.chatglm.history_tokens`` (``history.py``).  Tokens
 stream out as ``TextChunk(mode="llm")`` while generation continues
-(``streaming.py``); an interrupted turn stops generating at once.
+(``streaming.py``); an interrupted turn stops generating at once.  The
+conversation's keys/values stay between turns (``prompt_cache.py``, ``dialogue.chatglm.kv_cache``):
+a turn prefills only what is new since the last one, the system prompt is
+prefilled at load, and the history is trimmed a few rounds at a time so the
+cached front of the prompt stays put for several turns.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from ..settings import ChatGLMSettings
 from ..stage import Stage, TurnContext
 from ..stage_env import StageEnv
 from .history import ChatHistory
+from .prompt_cache import PromptCache, _common_prefix
 from .prompt_format import PromptFormat
 from .retrieval import EMPTY_EN, EMPTY_ZH
 from .streaming import GenerationStats, stream_generate
@@ -44,6 +49,7 @@ class ChatGLMDialogue(Stage):
         self.format: PromptFormat | None = None
         self.history: ChatHistory | None = None
         self.last_stats: GenerationStats | None = None
+        self.kv: PromptCache | None = None
 
     # -- loading -----------------------------------------------------------
     def load(self) -> None:
@@ -67,9 +73,23 @@ class ChatGLMDialogue(Stage):
         system = meta.get("system_prompt", self.persona.system_prompt) if meta else self.persona.system_prompt
         tok = self.loaded.tokenizer
         self.format = PromptFormat(self.loaded.prompt_format, tok, system)
-        self.history = ChatHistory(ds.history_tokens, lambda text: len(tok(text, add_special_tokens=False).input_ids))
+        self.kv = PromptCache(self.loaded) if ds.kv_cache else None
+        cached = self.kv is not None and self.kv.enabled
+        self.history = ChatHistory(
+            ds.history_tokens,
+            lambda text: len(tok(text, add_special_tokens=False).input_ids),
+            low_water=0.75 if cached else 1.0,  # drop a few rounds at once: the cached prefix survives longer
+        )
+        self.warm()
         self.backend = f"chatglm ({self.loaded.describe()})"
         log.info("dialogue model: %s, prompt format %s", self.loaded.describe(), self.format.kind)
+
+    def warm(self) -> int:
+        """Prefill the prompt's fixed head (system prompt) into the kept cache; returns its length."""
+        if self.kv is None or not self.kv.enabled:
+            return 0
+        a, b = (self.encode_prompt(q)[0].tolist() for q in ("a", "b"))
+        return self.kv.warm(a[: _common_prefix(a, b)])
 
     # -- helpers -----------------------------------------------------------
     def eos_token_ids(self) -> list[int]:
@@ -123,28 +143,41 @@ class ChatGLMDialogue(Stage):
         stats = GenerationStats()
         self.last_stats = stats
         reply = []
+        prompt = self.encode_prompt(query)
+        plan = self.kv.plan(prompt[0].tolist()) if self.kv is not None else None
+        stats.reused_tokens = plan.reused if plan is not None else 0
+        finished = False
         pieces = stream_generate(
-            self.loaded.model,
+            plan.model if plan is not None else self.loaded.model,
             self.loaded.tokenizer,
-            self.encode_prompt(query),
+            plan.input_ids if plan is not None else prompt,
             max_new_tokens=ds.max_new_tokens,
             temperature=ds.temperature,
             top_p=ds.top_p,
             eos_token_ids=self.eos_token_ids(),
             should_stop=lambda: ctx.cancelled,
             stats=stats,
+            generate_kwargs=plan.extra if plan is not None else None,
         )
         try:
             for piece in pieces:
                 reply.append(piece)
                 yield TextChunk(msg.turn_id, text=piece, mode="llm")
+            finished = True
         finally:
             pieces.close()  # stops generate() if the worker closed us (interrupt)
+            if self.kv is not None and plan is not None:
+                if finished and not stats.stopped_early and not ctx.cancelled:
+                    self.kv.keep(plan, stats.output_ids)
+                else:
+                    self.kv.clear()  # an interrupted / failed turn: its cache is not trusted
             ctx.info.update(
                 {
                     "dialogue_tokens": stats.new_tokens,
                     "dialogue_first_token_s": stats.time_to_first_token,
                     "dialogue_tokens_per_s": stats.tokens_per_second,
+                    "dialogue_prompt_tokens": int(prompt.shape[-1]),
+                    "dialogue_reused_tokens": stats.reused_tokens,
                 }
             )
         if not ctx.cancelled and not stats.stopped_early:
@@ -155,12 +188,18 @@ class ChatGLMDialogue(Stage):
     def reset(self) -> None:
         if self.history is not None:
             self.history.clear()
+        if self.kv is not None:
+            self.kv.clear()
+            self.warm()
 
     def restore_history(self, rounds) -> None:
+        if self.kv is not None:
+            self.kv.clear()  # the next turn's prompt shares only what the cache really holds
         if self.history is not None:
             for query, answer in rounds:
                 self.history.add(query, answer)  # trimmed to the token budget as usual
 
     def close(self) -> None:
         self.loaded = None
+        self.kv = None
         gc.collect()

@@ -4,7 +4,10 @@ Each example becomes ``source + target``: ``source`` is the prompt exactly as
 the ``chatglm`` backend builds it at inference (same ``PromptFormat``, same
 history), left-truncated to ``max_source_length`` (the newest words matter
 most); ``target`` is the response, cut to ``max_target_length``, plus the end
-token.  Labels are ``-100`` on the source, as in THUDM's P-tuning script.
+token.  Labels are ``-100`` on the source, as in THUDM's P-tuning script; for
+ChatGLM-6B (v1) the source's last token, ``<sop>``, keeps its label as there
+(``ptuning/main.py``: ``labels = [-100] * context_length + input_ids[context_length:]``
+with ``context_length`` the index of ``<sop>``), so ``[gMASK]`` learns to predict ``<sop>``.
 
 Batch order is a pure function of (seed, epoch), so a resumed run sees exactly
 the batches the interrupted run would have seen.
@@ -54,7 +57,10 @@ def encode_examples(
             src = src[-(max_source_length - len(head)) :]
         src = head + src
         tgt = tokenizer(ex.response, add_special_tokens=False).input_ids[:max_target_length] + [eos_id]
-        out.append(Encoded(src + tgt, [IGNORE] * len(src) + tgt, ex.line))
+        labels = [IGNORE] * len(src) + tgt
+        if fmt.kind == "chatglm" and src and src[-1] == getattr(tokenizer, "bos_token_id", None):
+            labels[len(src) - 1] = src[-1]  # THUDM v1 keeps <sop> in the labels
+        out.append(Encoded(src + tgt, labels, ex.line))
     return out
 
 

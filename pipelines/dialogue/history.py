@@ -8,8 +8,11 @@ Round = tuple[str, str]
 
 
 class ChatHistory:
-    def __init__(self, budget_tokens: int, count_tokens: Callable[[str], int]) -> None:
+    def __init__(self, budget_tokens: int, count_tokens: Callable[[str], int], low_water: float = 1.0) -> None:
+        """``low_water`` < 1: once over the budget, drop the oldest rounds down to that share of it
+        (whole rounds, a few at a time, so a kept KV cache of the prompt's front stays valid longer)."""
         self.budget = max(0, int(budget_tokens))
+        self.low_water = min(1.0, max(0.0, float(low_water)))
         self.count = count_tokens
         self.rounds: list[Round] = []
         self._sizes: list[int] = []
@@ -20,7 +23,9 @@ class ChatHistory:
         self._trim()
 
     def _trim(self) -> None:
-        while self.rounds and sum(self._sizes) > self.budget:
+        if sum(self._sizes) <= self.budget:
+            return
+        while self.rounds and sum(self._sizes) > self.budget * self.low_water:
             self.rounds.pop(0)
             self._sizes.pop(0)
 

@@ -48,6 +48,7 @@ class LoadedModel:
     adapter: pt.AdapterSource | None = None
     pre_seq_len: int = 0
     quantized: bool = False
+    quantization: str = "none"  # none / int8 / int4 (dialogue.chatglm.quantize)
     stop_ids: list[int] = field(default_factory=list)
     generation: str = ""  # chatglm6b / chatglm2 / chatglm3 for THUDM folders loaded natively
     notes: list[str] = field(default_factory=list)
@@ -55,7 +56,7 @@ class LoadedModel:
     def describe(self) -> str:
         parts = [self.folder.name, str(self.dtype).replace("torch.", ""), self.device]
         if self.quantized:
-            parts.append("int8")
+            parts.append(self.quantization if self.quantization != "none" else "int8")
         if self.adapter:
             parts.append(
                 f"{self.adapter.kind} P-tuning {self.adapter.path.name}"
@@ -187,15 +188,22 @@ def _expected_pre_seq_len(settings_value: int, config: dict) -> tuple[int | None
 
 def quantize_int8(model):
     """Dynamic int8 quantisation of the Linear layers (CPU); prefix encoders stay float32."""
-    torch = require("torch", purpose="int8 quantisation")
-    names = {
-        name: torch.ao.quantization.default_dynamic_qconfig
-        for name, mod in model.named_modules()
-        if isinstance(mod, torch.nn.Linear) and "prefix_encoder" not in name and "prompt_encoder" not in name
-    }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return torch.ao.quantization.quantize_dynamic(model, names, dtype=torch.qint8)
+    from .quantize import quantize_model
+
+    return quantize_model(model, "int8")
+
+
+def _quantize_mode(ds, device: str, dtype) -> str:
+    from .quantize import problem, resolve_mode
+
+    try:
+        mode = resolve_mode(ds)
+    except ValueError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    why = problem(mode, device, dtype)
+    if why:
+        raise ModelLoadError(why)
+    return mode
 
 
 def load_thudm_native(
@@ -203,17 +211,11 @@ def load_thudm_native(
 ) -> LoadedModel:
     """A THUDM ChatGLM folder through our own code (``pipelines.dialogue.glm``); its Python never runs.
 
-    ``dialogue.chatglm.quantize_int8``: the layers' Linear weights become int8 one by one while loading.
+    ``dialogue.chatglm.quantize`` (int8 / int4): the Linear weights are quantised one by one while loading.
     """
-    torch = require("torch", purpose="the chatglm dialogue backend")
     from .glm import folder as glm_folder
 
-    q8 = bool(ds.quantize_int8)
-    if q8 and (device != "cpu" or dtype != torch.float32):
-        raise ModelLoadError(
-            "dialogue.chatglm.quantize_int8 works on the CPU with dtype fp32 (int8 weights, fp32 "
-            "activations); set dialogue.chatglm.dtype to fp32 or auto, or switch quantize_int8 off"
-        )
+    qmode = _quantize_mode(ds, device, dtype)
     try:
         tokenizer = glm_folder.load_tokenizer(model_dir, gen, config)
     except glm_folder.FolderError as exc:
@@ -231,18 +233,19 @@ def load_thudm_native(
                 dtype,
                 pre_seq_len=ckpt.pre_seq_len if ckpt else 0,
                 prefix_projection=bool(ckpt and ckpt.projection),
-                quantize_int8=q8,
+                quantize=qmode,
             )
             if ckpt is not None:
                 pt.apply_prefix_to_glm6b(model, ckpt)
         else:
-            model = glm_folder.load_chatglm2(model_dir, config, dtype, quantize_int8=q8)
+            model = glm_folder.load_chatglm2(model_dir, config, dtype, quantize=qmode)
             if ckpt is not None:
                 model = pt.apply_prefix_to_peft(model, ckpt)
             elif adapter is not None:
                 model = pt.load_peft_adapter(model, adapter.path)
-            if adapter is not None:  # THUDM numbering: positions start at 0 after the prefix
-                glm_folder.positions_from_zero(model, model.peft_config["default"].num_virtual_tokens)
+            virtual = getattr(model.peft_config["default"], "num_virtual_tokens", 0) if adapter else 0
+            if virtual:  # THUDM numbering: positions start at 0 after the prefix (not for LoRA)
+                glm_folder.positions_from_zero(model, virtual)
     except glm_folder.FolderError as exc:
         raise ModelLoadError(f"{model_dir}: {exc}") from exc
     model.to(device)
@@ -264,7 +267,8 @@ def load_thudm_native(
         pre_seq_len=ckpt.pre_seq_len if ckpt else 0,
         stop_ids=stops,
         generation=gen,
-        quantized=q8,
+        quantized=qmode != "none",
+        quantization=qmode,
     )
 
 
@@ -272,7 +276,7 @@ def load_for_chat(
     dialogue_settings, model_dir: Path, ptuning_dir: Path | None, device: str = "cpu", threads: int = 0
 ) -> LoadedModel:
     """The model, tokenizer and P-tuning the ``chatglm`` stage generates with."""
-    torch = require("torch", purpose="the chatglm dialogue backend")
+    require("torch", purpose="the chatglm dialogue backend")
     ds = dialogue_settings
     set_threads(threads)
     dtype = resolve_dtype(ds.dtype, device)
@@ -327,14 +331,11 @@ def load_for_chat(
         model = pt.load_peft_adapter(model, adapter.path)
     model.to(device)
     model.eval()
-    quantized = False
-    if ds.quantize_int8:
-        if device != "cpu" or dtype != torch.float32:
-            raise ModelLoadError(
-                "dialogue.chatglm.quantize_int8 works on the CPU with dtype fp32; switch one of them off"
-            )
-        model = quantize_int8(model)
-        quantized = True
+    qmode = _quantize_mode(ds, device, dtype)
+    if qmode != "none":
+        from .quantize import quantize_model
+
+        model = quantize_model(model, qmode)
     fmt = adapter.meta.get("prompt_format") if adapter and adapter.meta else None
     return LoadedModel(
         model=model,
@@ -347,5 +348,6 @@ def load_for_chat(
         prompt_format=fmt or detect_format(config, tokenizer),
         adapter=adapter,
         pre_seq_len=pre_seq_len,
-        quantized=quantized,
+        quantized=qmode != "none",
+        quantization=qmode,
     )

@@ -243,6 +243,11 @@ def apply_prefix_to_thudm(model, ckpt: PrefixCheckpoint) -> None:
 
 def load_peft_adapter(model, folder: Path):
     peft = require("peft", purpose="loading peft adapters")
+    from .adapter_fit import adapter_problem
+
+    why = adapter_problem(model, Path(folder))
+    if why:
+        raise PtuningError(why)
     try:
         with quiet_peft():
             return peft.PeftModel.from_pretrained(model, str(folder), is_trainable=False)

@@ -32,6 +32,8 @@ class GenerationStats:
     stopped_early: bool = False
     tokens_at: list[float] = field(default_factory=list)  # when the consumer received each token
     produced_at: list[float] = field(default_factory=list)  # when generate() produced each token
+    output_ids: list[int] = field(default_factory=list)  # the tokens generate() produced
+    reused_tokens: int = 0  # prompt tokens whose keys/values came from the previous turns
 
     @property
     def time_to_first_token(self) -> float | None:
@@ -87,8 +89,12 @@ def stream_generate(
     eos_token_ids: Sequence[int] = (),
     should_stop: Callable[[], bool] = lambda: False,
     stats: GenerationStats | None = None,
+    generate_kwargs: dict | None = None,
 ) -> Iterator[str]:
-    """Yield the reply's text in pieces while ``model.generate`` is still running."""
+    """Yield the reply's text in pieces while ``model.generate`` is still running.
+
+    ``generate_kwargs``: passed on (``past_key_values`` / ``attention_mask`` / ``position_ids``
+    of a kept cache, ``prompt_cache.py``); ``stats.output_ids`` collects the new tokens."""
     torch = require("torch", purpose="the chatglm dialogue backend")
     tf = require("transformers", purpose="the chatglm dialogue backend")
     stats = stats if stats is not None else GenerationStats()
@@ -104,7 +110,9 @@ def stream_generate(
                 self.prompt_seen = True
                 return
             stats.produced_at.append(time.perf_counter())
-            tokens.put(value.reshape(-1).tolist())
+            ids = value.reshape(-1).tolist()
+            stats.output_ids.extend(ids)
+            tokens.put(ids)
 
         def end(self) -> None:
             tokens.put(_END)
@@ -126,6 +134,8 @@ def stream_generate(
         stopping_criteria=tf.StoppingCriteriaList([StopOnFlag()]),
         pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (list(eos_token_ids) or [0])[0],
     )
+    for key, value in (generate_kwargs or {}).items():
+        gen_kwargs[key] = value.to(device) if hasattr(value, "to") and hasattr(value, "dtype") else value
     if eos_token_ids:
         gen_kwargs["eos_token_id"] = list(eos_token_ids)
     if temperature and temperature > 0:

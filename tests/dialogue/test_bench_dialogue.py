@@ -36,3 +36,30 @@ def test_bench_reports_consistent_figures_for_the_tiny_model(capsys):
         assert v["peak_rss_mb"] >= v["rss_mb"] > 50
     assert report["finetune"]["steps"] == 3 and report["finetune"]["steps_per_s"] > 0
     assert bench.main(["--variants", "fp64"]) == 2
+
+
+def test_conversation_bench_reports_the_kept_cache_per_turn(capsys):
+    args = ["--tiny", "--conversation", "--turns", "3", "--tokens", "8", "--threads", "1", "--json"]
+    assert bench.main(args) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    on, off = report["variants"]
+    assert on["kv_cache"] and not off["kv_cache"]
+    assert [t["prompt_tokens"] for t in on["per_turn"]] == [t["prompt_tokens"] for t in off["per_turn"]]
+    prompts = [t["prompt_tokens"] for t in on["per_turn"]]
+    assert prompts == sorted(prompts) and prompts[0] < prompts[-1]  # one conversation: the history grows
+    assert all(t["reused_tokens"] == 0 for t in off["per_turn"])
+    for before, turn in zip(on["per_turn"], on["per_turn"][1:]):
+        assert turn["reused_tokens"] >= before["prompt_tokens"]  # the previous prompt came from the cache
+
+
+def test_kernel_bench_times_every_kernel_and_each_computes_the_product():
+    from pipelines.bench.glm_kernels import kernels_for
+
+    rows = kernels_for(128, 48, 5, repeat=1)
+    assert set(rows) == {"1_row", "5_rows"}
+    for kernels in rows.values():
+        assert set(kernels) == {"fp32", "bf16", "int8_dynamic", "int8_pack", "int4_pack"}
+        assert kernels["fp32"]["rel_err"] < 1e-5 and kernels["bf16"]["rel_err"] < 0.02
+        assert kernels["int8_dynamic"]["rel_err"] < 0.03 and kernels["int8_pack"]["rel_err"] < 0.03
+        assert 0.01 < kernels["int4_pack"]["rel_err"] < 0.15  # 4 bits in groups of 32
+        assert all(v["ms"] > 0 and v["gb_s"] > 0 for v in kernels.values())

@@ -215,6 +215,19 @@ class ChatGLM6B(nn.Module):
         return pos, mask
 
     def prefix_past(self, batch: int, dtype, device):
+        """The P-tuning prefix's keys/values per layer; kept between calls at inference (a
+        ``prefix_projection`` MLP costs a prompt's worth of compute on a 6B model)."""
+        enc = self.transformer.prefix_encoder
+        inference = not torch.is_grad_enabled() and not self.training
+        key = (batch, dtype, str(device), id(enc), tuple(p._version for p in enc.parameters()))
+        memo = getattr(self, "_prefix_memo", None)
+        if inference and memo is not None and memo[0] == key:
+            return memo[1]
+        past = self._prefix_past(batch, dtype, device)
+        self._prefix_memo = (key, past) if inference else None
+        return past
+
+    def _prefix_past(self, batch: int, dtype, device):
         c = self.cfg
         tokens = torch.arange(c.pre_seq_len, device=device)[None].expand(batch, -1)
         kv = self.transformer.prefix_encoder(tokens).to(dtype)

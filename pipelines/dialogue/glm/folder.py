@@ -20,7 +20,6 @@ transformers' native ``GlmForCausalLM``.
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -117,31 +116,28 @@ def _assign(model, name: str, tensor, dtype) -> None:
 
 
 def _quantizable(name: str) -> bool:
-    return ".layers." in name and "prefix_encoder" not in name
+    return (".layers." in name or name.startswith("lm_head.")) and "prefix_encoder" not in name
 
 
-def _quantize_if_complete(model, module_name: str) -> None:
-    """Swap a fully loaded Linear of a transformer layer for torch's dynamic int8 Linear (per-channel)."""
-    torch = require("torch", purpose="int8 quantisation")
+def _quantize_if_complete(model, module_name: str, mode: str = "int8") -> None:
+    """Swap a fully loaded Linear for its quantised version (``dialogue.chatglm.quantize``: int8 / int4)."""
+    torch = require("torch", purpose="weight quantisation")
+    from ..quantize import quantize_linear
+
     lin = model.get_submodule(module_name)
     if type(lin) is not torch.nn.Linear or any(p.is_meta for p in lin.parameters()):
         return
-    lin.float()
-    lin.qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
-    with warnings.catch_warnings():  # torch's deprecation notice for its quantized tensors
-        warnings.simplefilter("ignore")
-        q = torch.ao.nn.quantized.dynamic.Linear.from_float(lin)
     parent_name, _, attr = module_name.rpartition(".")
-    setattr(model.get_submodule(parent_name), attr, q)
+    setattr(model.get_submodule(parent_name) if parent_name else model, attr, quantize_linear(lin, mode))
 
 
 def load_into(
-    model, files: list[Path], dtype, rename: Callable[[str, Any], list[tuple[str, Any]]], quantize_int8: bool = False
+    model, files: list[Path], dtype, rename: Callable[[str, Any], list[tuple[str, Any]]], quantize: str = "none"
 ) -> None:
     """Fill ``model`` (built on the meta device) from ``files``; every parameter must be covered.
 
-    With ``quantize_int8`` every Linear of the transformer layers becomes int8 as soon as its
-    tensors have arrived, so at most one layer's weights exist in float32 at a time.
+    With ``quantize`` (int8 / int4) every Linear (the output layer too) is quantised as soon as its
+    tensors have arrived, so at most one layer's weights exist unquantised at a time.
     """
     wanted = {n for n, _ in model.named_parameters()}
     seen: set[str] = set()
@@ -150,8 +146,8 @@ def load_into(
             if name in wanted:
                 _assign(model, name, value, dtype)
                 seen.add(name)
-                if quantize_int8 and _quantizable(name):
-                    _quantize_if_complete(model, name.rpartition(".")[0])
+                if quantize != "none" and _quantizable(name):
+                    _quantize_if_complete(model, name.rpartition(".")[0], quantize)
     missing = sorted(wanted - seen)
     if missing:
         raise FolderError(
@@ -209,7 +205,7 @@ def load_chatglm6b(
     dtype,
     pre_seq_len: int = 0,
     prefix_projection: bool = False,
-    quantize_int8: bool = False,
+    quantize: str = "none",
 ):
     torch = require("torch", purpose="the ChatGLM-6B model")
     from .chatglm6b_model import ChatGLM6B, GLM6BConfig
@@ -220,7 +216,7 @@ def load_chatglm6b(
         model = ChatGLM6B(cfg)
     encoder = model.transformer.prefix_encoder
     model.transformer.prefix_encoder = None
-    load_into(model, weight_files(folder), dtype, _v1_rename, quantize_int8)
+    load_into(model, weight_files(folder), dtype, _v1_rename, quantize)
     if encoder is not None:  # created with real values, kept float32 (THUDM's way)
         model.transformer.prefix_encoder = encoder.to_empty(device="cpu")
         init_prefix_encoder(model.transformer.prefix_encoder)
@@ -303,13 +299,13 @@ def _v2_renamer(gcfg):
     return rename
 
 
-def load_chatglm2(folder: Path, config: dict, dtype, quantize_int8: bool = False):
+def load_chatglm2(folder: Path, config: dict, dtype, quantize: str = "none"):
     torch = require("torch", purpose="ChatGLM2/3")
     tf = require("transformers", purpose="ChatGLM2/3 through transformers' GLM")
     gcfg = glm_config(config)
     with torch.device("meta"):
         model = tf.GlmForCausalLM(gcfg)
-    load_into(model, weight_files(folder), dtype, _v2_renamer(gcfg), quantize_int8)
+    load_into(model, weight_files(folder), dtype, _v2_renamer(gcfg), quantize)
     rotary_cls = type(model.model.rotary_emb)
     model.model.rotary_emb = rotary_cls(config=gcfg)
     for name, buf in list(model.named_buffers()):
