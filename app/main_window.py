@@ -40,6 +40,7 @@ from .audio_output import AudioOutput, open_audio_output
 from .avatar_view import AvatarView
 from .chat_panel import ChatPanel
 from .engine_bridge import EngineController, EngineFactory, default_engine_factory
+from .plain_words import plain_mode
 from .player import AvatarPlayer
 from .status_panel import StatusPanel, describe_timings, fmt_s
 
@@ -83,8 +84,10 @@ class MainWindow(QMainWindow):
         engine_factory: EngineFactory = default_engine_factory,
         audio: AudioOutput | None = None,
         autostart: bool = True,
+        greet: bool = True,
         parent=None,
     ) -> None:
+        """``greet``: the persona says its greeting (persona.json) when its models are ready."""
         super().__init__(parent)
         self.settings_path = Path(settings_path) if settings_path else DEFAULT_SETTINGS_FILE
         settings_error = None
@@ -107,6 +110,9 @@ class MainWindow(QMainWindow):
         self._stopped: dict[int, str] = {}
         self._restored = False  # the last conversation is restored once, when the first engine is ready
         self.restored_rounds: list[tuple[str, str]] = []
+        self.greet = greet
+        self._greeted_persona: str | None = None  # the persona folder that last said its greeting
+        self.greeting_turn: int | None = None
         self.errors: list[StageError] = []
         self._idle_source = None  # (frames at full size, fps): rescaled to the view off the UI thread
         self._idle_task = None
@@ -264,7 +270,8 @@ class MainWindow(QMainWindow):
 
     def _on_ready(self, backends: dict, seconds: float) -> None:
         self.status.loading_done()
-        self.status.set_backends(backends)
+        ready = self.controller.engine
+        self.status.set_backends(backends, ready.settings if ready is not None else self.settings)
         self.status.set_timings(f"models loaded in {seconds:.1f} s")
         self.avatar.set_caption("")
         eng = self.controller.engine
@@ -278,6 +285,25 @@ class MainWindow(QMainWindow):
         if not self._restored and eng is not None:
             self._restored = True
             self._restore_conversation(eng)
+        if eng is not None and eng.persona is not None:
+            self._greet(eng.persona)
+
+    def _greet(self, persona) -> None:
+        """The persona's greeting, spoken and animated like a reply, once per persona loaded."""
+        root = str(persona.root.resolve())
+        if not self.greet or not persona.greeting or root == self._greeted_persona:
+            return
+        self._greeted_persona = root
+        try:
+            turn_id = self.controller.say(persona.greeting)
+        except Exception as exc:
+            log.warning("the greeting could not start: %s", exc)
+            return
+        self._t0[turn_id] = time.perf_counter()
+        self.current_turn = self.greeting_turn = turn_id
+        self._engine_busy = True
+        self.chat.begin_reply(turn_id)
+        self._update_busy()
 
     def _restore_conversation(self, eng) -> None:
         """Show the last conversation of the log and give it back to the dialogue as its history."""
@@ -408,9 +434,8 @@ class MainWindow(QMainWindow):
             self._engine_busy = False
         if rec.turn_id not in self._stopped:
             if rec.status == "ok":
-                meta = " · ".join(
-                    x for x in (rec.mode, f"first audio {fmt_s(rec.first_audio_s)}", f"{rec.audio_s:.1f} s") if x
-                )
+                timing = f"first audio {fmt_s(rec.first_audio_s)}" if self.status.details_shown else ""
+                meta = " · ".join(x for x in (plain_mode(rec.mode), f"{rec.audio_s:.1f} s of speech", timing) if x)
                 self.chat.finish_reply(rec.turn_id, meta)
                 self.chat.offer_video(rec.turn_id, lambda checked=False, t=rec.turn_id: self.save_video(t))
             elif rec.status == "error":
