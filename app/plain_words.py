@@ -17,7 +17,13 @@ def _folder(value: str) -> str:
     return Path(value).name or value
 
 
+def _kind(backend: str) -> str:
+    """The backend's registry name from what a stage calls itself ("warp (portrait)", "wav2lip/onnx ...")."""
+    return backend.split(" ")[0].split("/")[0]
+
+
 def plain_dialogue(backend: str, settings: Settings | None = None) -> str:
+    backend = _kind(backend)
     if backend == "retrieval":
         return "Replying from the chat log"
     if backend == "chatglm":
@@ -30,6 +36,7 @@ def plain_dialogue(backend: str, settings: Settings | None = None) -> str:
 
 
 def plain_voice(tts: str | None, vc: str | None) -> str:
+    tts, vc = _kind(tts or ""), _kind(vc or "")
     base = {"espeak": "espeak", "pyttsx3": "the system voice"}.get(tts or "", tts or "")
     conv = {
         "world": "persona pitch",
@@ -42,10 +49,12 @@ def plain_voice(tts: str | None, vc: str | None) -> str:
 
 
 def plain_face(backend: str, settings: Settings | None = None) -> str:
-    if backend == "warp":
-        enrolled = bool(settings and settings.face.face)
-        return "Face: mouth animation of the " + ("enrolled face" if enrolled else "portrait")
-    if backend == "wav2lip":
+    kind = _kind(backend)
+    if kind == "warp":
+        # the renderer says which: "warp (portrait)" or "warp (250-frame video)"
+        video = "video" in backend or (backend == "warp" and bool(settings and settings.face.face))
+        return "Face: mouth animation of the " + ("enrolled face" if video else "portrait")
+    if kind == "wav2lip":
         return "Face: lip-sync model"
     return f"Face: {backend}"
 

@@ -18,8 +18,12 @@ def test_plain_words_follow_the_backends():
         "Replying with the local model chatglm-6b  ·  Voice: the system voice → the persona's trained voice"
         "  ·  Face: lip-sync model"
     )
-    warp_enrolled = plain_backends({"face": "warp"}, s)
-    assert warp_enrolled == "Face: mouth animation of the enrolled face"
+    assert plain_backends({"face": "warp"}, s) == "Face: mouth animation of the enrolled face"
+    # what the stages call themselves once loaded
+    assert plain_backends({"face": "warp (250-frame video)"}) == "Face: mouth animation of the enrolled face"
+    assert plain_backends({"face": "warp (portrait)"}) == "Face: mouth animation of the portrait"
+    assert plain_backends({"face": "wav2lip/onnx cpu"}) == "Face: lip-sync model"
+    assert plain_backends({"dialogue": "chatglm (glm 6 layers)"}, s).startswith("Replying with the local model")
 
 
 def test_status_bar_speaks_plainly_and_details_show_timings(make_window, tmp_path, qtbot):
@@ -28,6 +32,7 @@ def test_status_bar_speaks_plainly_and_details_show_timings(make_window, tmp_pat
     w = make_window(default_engine_factory, settings=Settings(output_dir=str(tmp_path / "out"), threads=1))
     text = w.status.backends.text()
     assert text.startswith("Replying from the chat log") and "Voice: espeak → persona pitch" in text
+    assert "Face: mouth animation of the " in text
     assert "dialogue retrieval" not in text and not w.status.timings.isVisibleTo(w)
     turn = w.send("晚安")
     qtbot.waitUntil(lambda: turn in w._records, timeout=180_000)
