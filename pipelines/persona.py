@@ -10,11 +10,15 @@ Layout (``source/<name>/``)::
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .json_files import json_type as _json_type
 from .json_files import read_json_object
+from .paths import DEFAULT_PERSONA, SOURCE_DIR
+
+log = logging.getLogger(__name__)
 
 
 class PersonaError(ValueError):
@@ -85,6 +89,9 @@ class Persona:
     voice: VoiceProfile = field(default_factory=VoiceProfile)
     #: said when the app starts ("" in persona.json: say nothing)
     greeting: str = ""
+    #: what this persona borrows from source/default, in words (a persona made by enrollment
+    #: has a face but no chat log yet)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def avatar_dir(self) -> Path:
@@ -109,6 +116,15 @@ class Persona:
                 )
         chat = root / meta.get("chat_log", "chat.jsonl")
         portrait = root / meta.get("portrait", "portrait.png")
+        notes = []
+        default_chat = DEFAULT_PERSONA / "chat.jsonl"
+        if not chat.exists() and "chat_log" not in meta and default_chat.is_file() and root != DEFAULT_PERSONA:
+            notes.append(
+                f"{root.name} has no chat log of its own ({chat.name}): it replies from the default persona's "
+                f"({default_chat}); put a chat.jsonl in {root} to give it its own"
+            )
+            log.warning("%s", notes[-1])
+            chat = default_chat
         display_name = meta.get("display_name", meta.get("name", root.name))
         language = meta.get("language", "zh")
         return cls(
@@ -121,4 +137,20 @@ class Persona:
             portrait=portrait if portrait.exists() else None,
             voice=voice,
             greeting=meta.get("greeting", default_greeting(display_name, language)).strip(),
+            notes=notes,
         )
+
+
+def list_personas(folder: str | Path = SOURCE_DIR) -> list[Persona]:
+    """The personas in ``folder`` (each sub-folder with a persona.json), by name; a folder whose
+    persona.json is broken is left out with a warning (one line), never raised."""
+    out = []
+    base = Path(folder)
+    for sub in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []:
+        if not (sub / "persona.json").is_file():
+            continue
+        try:
+            out.append(Persona.load(sub))
+        except PersonaError as exc:
+            log.warning("persona %s left out: %s", sub.name, exc)
+    return out
