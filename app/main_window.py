@@ -28,11 +28,13 @@ from PySide6.QtWidgets import (
 )
 
 from pipelines.messages import StageError
+from pipelines.paths import SOURCE_DIR
 from pipelines.settings import (
     DEFAULT_SETTINGS_FILE,
     Settings,
     SettingsError,
     load_settings,
+    save_settings,
 )
 from pipelines.turn_record import TurnRecord
 
@@ -85,9 +87,11 @@ class MainWindow(QMainWindow):
         audio: AudioOutput | None = None,
         autostart: bool = True,
         greet: bool = True,
+        personas_dir: str | Path | None = None,
         parent=None,
     ) -> None:
-        """``greet``: the persona says its greeting (persona.json) when its models are ready."""
+        """``greet``: the persona says its greeting (persona.json) when its models are ready;
+        ``personas_dir``: where the persona picker looks (default source/)."""
         super().__init__(parent)
         self.settings_path = Path(settings_path) if settings_path else DEFAULT_SETTINGS_FILE
         settings_error = None
@@ -111,6 +115,7 @@ class MainWindow(QMainWindow):
         self._restored = False  # the last conversation is restored once, when the first engine is ready
         self.restored_rounds: list[tuple[str, str]] = []
         self.greet = greet
+        self.personas_dir = Path(personas_dir) if personas_dir else SOURCE_DIR
         self._greeted_persona: str | None = None  # the persona folder that last said its greeting
         self.greeting_turn: int | None = None
         self.errors: list[StageError] = []
@@ -152,6 +157,10 @@ class MainWindow(QMainWindow):
         pane.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         pl = QVBoxLayout(pane)
         pl.setContentsMargins(10, 10, 10, 12)
+        from .persona_picker import PersonaPicker
+
+        self.persona_picker = PersonaPicker(self.personas_dir)
+        pl.addWidget(self.persona_picker)
         self.avatar = AvatarView()
         self.persona_label = QLabel("")
         self.persona_label.setObjectName("personaName")
@@ -213,6 +222,7 @@ class MainWindow(QMainWindow):
         self.settings_panel.applied.connect(self.apply_settings)
         self.finetune_page.use_result.connect(self._use_finetune_result)
         self.enroll_page.enrolled.connect(self._on_enrolled)
+        self.persona_picker.chosen.connect(self.switch_persona)
 
     def _fit_to_screen(self, width: int, height: int) -> None:
         """Open at ``width`` x ``height``, or smaller: never wider or taller than the screen's free area."""
@@ -264,6 +274,21 @@ class MainWindow(QMainWindow):
         self.chat.add_notice("Settings saved — reloading the models (the conversation history starts afresh).")
         self.start_engine(settings)
 
+    def switch_persona(self, folder: str) -> bool:
+        """Talk to the persona in ``folder``: saved as ``settings.persona``, models reloaded with it."""
+        try:
+            new = self.settings.replace("persona", folder)
+            save_settings(new, self.settings_path)
+        except (SettingsError, OSError) as exc:
+            self.status.show_error(f"could not switch to the persona {folder}: {exc}")
+            return False
+        if self.settings_panel.dirty:  # keep the unsaved edits: only the persona field changes
+            self.settings_panel.set_value("persona", new.persona)
+        else:
+            self.settings_panel.load(new)
+        self.apply_settings(new)
+        return True
+
     def _on_loading(self, what: str, done: int, total: int) -> None:
         self.status.set_loading(what, done, total)
         self.avatar.set_caption(f"{what.capitalize()}… ({done}/{total})")
@@ -286,6 +311,9 @@ class MainWindow(QMainWindow):
             self._restored = True
             self._restore_conversation(eng)
         if eng is not None and eng.persona is not None:
+            self.persona_picker.refresh(eng.persona.root)
+            for note in eng.persona.notes:
+                self.chat.add_notice(note)
             self._greet(eng.persona)
 
     def _greet(self, persona) -> None:
