@@ -22,17 +22,23 @@ def _kind(backend: str) -> str:
     return backend.split(" ")[0].split("/")[0]
 
 
+def _inner(backend: str) -> str:
+    """What a loaded stage says in brackets: "chatglm (glm-6b, int8)" -> "glm-6b, int8"."""
+    head, _, rest = backend.partition(" (")
+    return rest[:-1] if rest.endswith(")") else ""
+
+
 def plain_dialogue(backend: str, settings: Settings | None = None) -> str:
-    backend = _kind(backend)
-    if backend == "retrieval":
+    kind = _kind(backend)
+    if kind == "retrieval":
         return "Replying from the chat log"
-    if backend == "chatglm":
-        model = _folder(settings.dialogue.chatglm.model_dir) if settings else ""
+    if kind == "chatglm":
+        model = _inner(backend) or (_folder(settings.dialogue.chatglm.model_dir) if settings else "")
         return f"Replying with the local model {model}".rstrip()
-    if backend == "openai":
-        where = settings.dialogue.openai.endpoint if settings else ""
+    if kind == "openai":
+        where = _inner(backend) or (settings.dialogue.openai.endpoint if settings else "")
         return f"Replying through the server {where}".rstrip()
-    return f"Replying with {backend}"
+    return f"Replying with {kind}"
 
 
 def plain_voice(tts: str | None, vc: str | None) -> str:
