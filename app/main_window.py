@@ -223,6 +223,7 @@ class MainWindow(QMainWindow):
         self.finetune_page.use_result.connect(self._use_finetune_result)
         self.enroll_page.enrolled.connect(self._on_enrolled)
         self.persona_picker.chosen.connect(self.switch_persona)
+        self.persona_picker.new_requested.connect(self.new_persona)
 
     def _fit_to_screen(self, width: int, height: int) -> None:
         """Open at ``width`` x ``height``, or smaller: never wider or taller than the screen's free area."""
@@ -273,6 +274,19 @@ class MainWindow(QMainWindow):
         self.chat.clear()  # the new engine starts with no history: so does the window
         self.chat.add_notice("Settings saved — reloading the models (the conversation history starts afresh).")
         self.start_engine(settings)
+
+    def new_persona(self):
+        """The New persona dialog; the persona it creates is listed and switched to."""
+        from .new_persona_dialog import NewPersonaDialog
+        from .persona_picker import settings_value
+
+        dialog = NewPersonaDialog(self.settings, self.personas_dir, self)
+        dialog.created.connect(
+            lambda folder: (self.persona_picker.refresh(), self.switch_persona(settings_value(Path(folder))))
+        )
+        dialog.open()
+        self.new_persona_dialog = dialog
+        return dialog
 
     def switch_persona(self, folder: str) -> bool:
         """Talk to the persona in ``folder``: saved as ``settings.persona``, models reloaded with it."""
