@@ -220,6 +220,7 @@ class MainWindow(QMainWindow):
         self.chat.clear_requested.connect(self.clear)
         self.chat.volume.valueChanged.connect(lambda v: self.audio.set_volume(v / 100.0))
         self.settings_panel.applied.connect(self.apply_settings)
+        self.settings_panel.voice_preview.connect(self.play_preview)
         self.finetune_page.use_result.connect(self._use_finetune_result)
         self.enroll_page.enrolled.connect(self._on_enrolled)
         self.persona_picker.chosen.connect(self.switch_persona)
@@ -287,6 +288,12 @@ class MainWindow(QMainWindow):
         dialog.open()
         self.new_persona_dialog = dialog
         return dialog
+
+    def play_preview(self, samples, sample_rate: int) -> None:
+        """Play a voice preview (Settings): the reply being played, if any, stops first."""
+        self.stop()
+        self.audio.clear()
+        self.audio.write(samples, int(sample_rate))
 
     def switch_persona(self, folder: str) -> bool:
         """Talk to the persona in ``folder``: saved as ``settings.persona``, models reloaded with it."""
@@ -560,6 +567,7 @@ class MainWindow(QMainWindow):
             t.wait(60000)
         self.finetune_page.shutdown()
         self.enroll_page.shutdown()
+        self.settings_panel.shutdown()
         self.player.close()
         self.controller.shutdown()
 

@@ -163,6 +163,7 @@ class PathField(QWidget):
 
 class SettingsPanel(QWidget):
     applied = Signal(object)  # the saved Settings
+    voice_preview = Signal(object, int)  # a sample sentence in the form's voice: samples, sample rate
 
     def __init__(self, settings: Settings, path: str | Path, parent=None) -> None:
         super().__init__(parent)
@@ -175,6 +176,7 @@ class SettingsPanel(QWidget):
         self.rows: dict[str, tuple[QLabel, QWidget]] = {}  # name -> (label, field with its hints)
         self.groups: dict[str, QGroupBox] = {}
         self._selectors: dict[str, tuple[str, str]] = {}
+        self.preview_task = None
         outer = QVBoxLayout(self)
         outer.setContentsMargins(12, 12, 12, 8)
         head = QLabel(
@@ -270,10 +272,65 @@ class SettingsPanel(QWidget):
             selector = backend_selector(settings, name)
             if selector is not None:
                 self._selectors[name] = selector
+        self._add_voice_preview(groups["voice"])
         for selector, _ in set(self._selectors.values()):
             w = self.widgets.get(selector)
             if isinstance(w, QComboBox):
                 w.currentIndexChanged.connect(lambda *_: self._update_visible())
+
+    def _add_voice_preview(self, form: QFormLayout) -> None:
+        row = QWidget()
+        lay = QHBoxLayout(row)
+        lay.setContentsMargins(0, 4, 0, 4)
+        self.preview_button = QPushButton("▶ Preview voice")
+        self.preview_button.setObjectName("previewVoiceButton")
+        self.preview_button.setToolTip("Speak a sample sentence with the voice settings as they are now (unsaved too)")
+        self.preview_button.clicked.connect(self.preview_voice)
+        self.preview_label = QLabel("")
+        self.preview_label.setObjectName("previewVoiceLabel")
+        self.preview_label.setWordWrap(True)
+        lay.addWidget(self.preview_button)
+        lay.addWidget(self.preview_label, 1)
+        form.addRow("", row)
+
+    def preview_voice(self):
+        """Speak the sample through the real voice stages with the form's values, off the UI
+        thread; ``voice_preview`` carries the audio to play.  Returns the task (None if refused)."""
+        from pipelines.voice.preview import preview_voice
+
+        from .tasks import BackgroundTask
+
+        if self.preview_task is not None and self.preview_task.running:
+            return None
+        try:
+            settings = Settings.from_dict(self.values())
+        except SettingsError as exc:
+            self._show_errors(exc.errors)
+            return None
+        self.preview_task = BackgroundTask(
+            lambda report, cancelled: preview_voice(settings, cancelled=cancelled), "voice-preview", self
+        )
+        self.preview_task.done.connect(self._preview_done)
+        self.preview_task.failed.connect(self._preview_failed)
+        self.preview_button.setEnabled(False)
+        self.preview_label.setStyleSheet("")
+        self.preview_label.setText(f"Speaking the sample ({settings.voice.tts_backend} → {settings.voice.vc_backend})…")
+        return self.preview_task.start()
+
+    def _preview_done(self, result) -> None:
+        samples, rate, text = result
+        self.preview_button.setEnabled(True)
+        self.preview_label.setText(f"“{text}” ({len(samples) / rate:.1f} s)")
+        self.voice_preview.emit(samples, rate)
+
+    def _preview_failed(self, message: str, tb: str) -> None:
+        self.preview_button.setEnabled(True)
+        self.preview_label.setStyleSheet("color: #c62828;")
+        self.preview_label.setText("No preview: " + (message.splitlines()[0] if message else "the voice failed"))
+
+    def shutdown(self) -> None:
+        if self.preview_task is not None:
+            self.preview_task.wait(60000)
 
     # -- what is shown -------------------------------------------------------------
     @property
