@@ -88,10 +88,12 @@ class MainWindow(QMainWindow):
         autostart: bool = True,
         greet: bool = True,
         personas_dir: str | Path | None = None,
+        theme=None,
         parent=None,
     ) -> None:
         """``greet``: the persona says its greeting (persona.json) when its models are ready;
-        ``personas_dir``: where the persona picker looks (default source/)."""
+        ``personas_dir``: where the persona picker looks (default source/); ``theme``: the app's
+        ``ThemeManager`` (one following the desktop is made when not given)."""
         super().__init__(parent)
         self.settings_path = Path(settings_path) if settings_path else DEFAULT_SETTINGS_FILE
         settings_error = None
@@ -126,6 +128,13 @@ class MainWindow(QMainWindow):
         self._idle_timer.setInterval(250)  # debounce window resizes
         self._idle_timer.timeout.connect(self._rescale_idle)
 
+        if theme is None:
+            from PySide6.QtWidgets import QApplication
+
+            from .theme import ThemeManager
+
+            theme = ThemeManager(QApplication.instance(), parent=self)
+        self.theme = theme
         self.setWindowTitle("Persona")
         self._fit_to_screen(1120, 700)
         self._build()
@@ -196,6 +205,15 @@ class MainWindow(QMainWindow):
 
         self.status = StatusPanel()
         self.setStatusBar(self.status)
+        from PySide6.QtWidgets import QToolButton
+
+        self.theme_button = QToolButton()
+        self.theme_button.setObjectName("themeButton")
+        self.theme_button.setText("Theme")
+        self.theme_button.setToolTip("Light, dark, or follow the desktop")
+        self.theme_button.setMenu(self.theme.menu(self.theme_button))
+        self.theme_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.status.addPermanentWidget(self.theme_button)
 
     def _connect(self) -> None:
         sig = self.controller.signals
@@ -601,10 +619,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     install_fonts(app)
-    from .style import STYLESHEET
+    from .theme import ThemeManager
 
-    app.setStyleSheet(STYLESHEET)
-    window = MainWindow(settings_path=args.settings, audio=open_audio_output(use_device=not args.no_audio))
+    theme = ThemeManager(app, persist=True)  # follows the desktop's light / dark, or the user's choice
+    window = MainWindow(settings_path=args.settings, audio=open_audio_output(use_device=not args.no_audio), theme=theme)
     window.show()
     if args.screenshot:
         from .screenshot import screenshot_mid_reply
