@@ -58,6 +58,7 @@ class PersonaPicker(QWidget):
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         label = QLabel("Persona")
+        label.setObjectName("pickerLabel")
         self.combo = QComboBox()
         self.combo.setObjectName("personaPicker")
         self.combo.setIconSize(QSize(ICON, ICON))

@@ -89,6 +89,7 @@ QPushButton#sendButton, QPushButton#primaryButton {{ background: {ACCENT}; color
 QPushButton#sendButton:disabled, QPushButton#primaryButton:disabled {{ background: {c["accentoff"]}; }}
 QPushButton#stopButton:enabled {{ color: {c["error"]}; border-color: {c["stopborder"]}; }}
 QWidget#avatarPane {{ background: #1d2430; border-radius: 14px; }}
+QWidget#avatarPane QLabel#pickerLabel {{ color: #c3c9d4; }}
 QLabel#personaName {{ color: #f0f3f8; font-size: 14pt; font-weight: 600; }}
 QLabel#personaState {{ color: #9aa6ba; }}
 QStatusBar#statusPanel {{ background: {c["status"]}; color: {c["statustext"]}; }}
