@@ -19,6 +19,8 @@ from .json_files import read_json_object
 from .paths import DEFAULT_PERSONA, SOURCE_DIR
 
 log = logging.getLogger(__name__)
+#: persona folders whose borrowed chat log has been logged already
+_NOTED: set[str] = set()
 
 
 class PersonaError(ValueError):
@@ -123,7 +125,9 @@ class Persona:
                 f"{root.name} has no chat log of its own ({chat.name}): it replies from the default persona's "
                 f"({default_chat}); put a chat.jsonl in {root} to give it its own"
             )
-            log.warning("%s", notes[-1])
+            if str(root.resolve()) not in _NOTED:  # once per folder and process (the picker reloads them)
+                _NOTED.add(str(root.resolve()))
+                log.warning("%s", notes[-1])
             chat = default_chat
         display_name = meta.get("display_name", meta.get("name", root.name))
         language = meta.get("language", "zh")
