@@ -16,7 +16,7 @@ import logging
 import time
 from typing import Callable
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from pipelines.engine import Engine, EngineError
 from pipelines.messages import Cancel, Reset, StageError, TextChunk, TurnFinished
@@ -61,9 +61,12 @@ class EngineSignals(QObject):
         super().__init__(parent)
         self.gate: TurnGate | None = None  # the running engine's record of cancelled turns
         self.floor = 0  # turn ids up to this one belong to an engine that was replaced
-        self._raw_text.connect(self._deliver_text)
-        self._raw_video.connect(self._deliver_video)
-        self._raw_rendered.connect(self._deliver_rendered)
+        # queued even when emitted on the UI thread (``Engine.say`` publishes its text there):
+        # the window has made the turn's bubble by the time its text arrives
+        queued = Qt.ConnectionType.QueuedConnection
+        self._raw_text.connect(self._deliver_text, queued)
+        self._raw_video.connect(self._deliver_video, queued)
+        self._raw_rendered.connect(self._deliver_rendered, queued)
 
     def attach(self, gate: TurnGate | None, floor: int) -> None:
         """From now on deliver only turns above ``floor`` that ``gate`` has not cancelled."""
@@ -282,6 +285,14 @@ class EngineController(QObject):
         if self.engine is None:
             raise RuntimeError("the models are still loading" if self._pending else "no engine: fix the settings")
         turn_id = self.engine.submit(text)
+        self.last_turn_id = max(self.last_turn_id, turn_id)
+        return turn_id
+
+    def say(self, text: str) -> int:
+        """Speak ``text`` as the persona (its greeting): voice and face, no dialogue, no history."""
+        if self.engine is None:
+            raise RuntimeError("the models are still loading" if self._pending else "no engine: fix the settings")
+        turn_id = self.engine.say(text, mode="greeting")
         self.last_turn_id = max(self.last_turn_id, turn_id)
         return turn_id
 

@@ -28,11 +28,13 @@ from PySide6.QtWidgets import (
 )
 
 from pipelines.messages import StageError
+from pipelines.paths import SOURCE_DIR
 from pipelines.settings import (
     DEFAULT_SETTINGS_FILE,
     Settings,
     SettingsError,
     load_settings,
+    save_settings,
 )
 from pipelines.turn_record import TurnRecord
 
@@ -40,6 +42,7 @@ from .audio_output import AudioOutput, open_audio_output
 from .avatar_view import AvatarView
 from .chat_panel import ChatPanel
 from .engine_bridge import EngineController, EngineFactory, default_engine_factory
+from .plain_words import plain_mode
 from .player import AvatarPlayer
 from .status_panel import StatusPanel, describe_timings, fmt_s
 
@@ -83,8 +86,14 @@ class MainWindow(QMainWindow):
         engine_factory: EngineFactory = default_engine_factory,
         audio: AudioOutput | None = None,
         autostart: bool = True,
+        greet: bool = True,
+        personas_dir: str | Path | None = None,
+        theme=None,
         parent=None,
     ) -> None:
+        """``greet``: the persona says its greeting (persona.json) when its models are ready;
+        ``personas_dir``: where the persona picker looks (default source/); ``theme``: the app's
+        ``ThemeManager`` (one following the desktop is made when not given)."""
         super().__init__(parent)
         self.settings_path = Path(settings_path) if settings_path else DEFAULT_SETTINGS_FILE
         settings_error = None
@@ -107,6 +116,10 @@ class MainWindow(QMainWindow):
         self._stopped: dict[int, str] = {}
         self._restored = False  # the last conversation is restored once, when the first engine is ready
         self.restored_rounds: list[tuple[str, str]] = []
+        self.greet = greet
+        self.personas_dir = Path(personas_dir) if personas_dir else SOURCE_DIR
+        self._greeted_persona: str | None = None  # the persona folder that last said its greeting
+        self.greeting_turn: int | None = None
         self.errors: list[StageError] = []
         self._idle_source = None  # (frames at full size, fps): rescaled to the view off the UI thread
         self._idle_task = None
@@ -115,6 +128,13 @@ class MainWindow(QMainWindow):
         self._idle_timer.setInterval(250)  # debounce window resizes
         self._idle_timer.timeout.connect(self._rescale_idle)
 
+        if theme is None:
+            from PySide6.QtWidgets import QApplication
+
+            from .theme import ThemeManager
+
+            theme = ThemeManager(QApplication.instance(), parent=self)
+        self.theme = theme
         self.setWindowTitle("Persona")
         self._fit_to_screen(1120, 700)
         self._build()
@@ -146,6 +166,10 @@ class MainWindow(QMainWindow):
         pane.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         pl = QVBoxLayout(pane)
         pl.setContentsMargins(10, 10, 10, 12)
+        from .persona_picker import PersonaPicker
+
+        self.persona_picker = PersonaPicker(self.personas_dir)
+        pl.addWidget(self.persona_picker)
         self.avatar = AvatarView()
         self.persona_label = QLabel("")
         self.persona_label.setObjectName("personaName")
@@ -181,6 +205,15 @@ class MainWindow(QMainWindow):
 
         self.status = StatusPanel()
         self.setStatusBar(self.status)
+        from PySide6.QtWidgets import QToolButton
+
+        self.theme_button = QToolButton()
+        self.theme_button.setObjectName("themeButton")
+        self.theme_button.setText("Theme")
+        self.theme_button.setToolTip("Light, dark, or follow the desktop")
+        self.theme_button.setMenu(self.theme.menu(self.theme_button))
+        self.theme_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.status.addPermanentWidget(self.theme_button)
 
     def _connect(self) -> None:
         sig = self.controller.signals
@@ -205,8 +238,11 @@ class MainWindow(QMainWindow):
         self.chat.clear_requested.connect(self.clear)
         self.chat.volume.valueChanged.connect(lambda v: self.audio.set_volume(v / 100.0))
         self.settings_panel.applied.connect(self.apply_settings)
+        self.settings_panel.voice_preview.connect(self.play_preview)
         self.finetune_page.use_result.connect(self._use_finetune_result)
         self.enroll_page.enrolled.connect(self._on_enrolled)
+        self.persona_picker.chosen.connect(self.switch_persona)
+        self.persona_picker.new_requested.connect(self.new_persona)
 
     def _fit_to_screen(self, width: int, height: int) -> None:
         """Open at ``width`` x ``height``, or smaller: never wider or taller than the screen's free area."""
@@ -258,13 +294,48 @@ class MainWindow(QMainWindow):
         self.chat.add_notice("Settings saved — reloading the models (the conversation history starts afresh).")
         self.start_engine(settings)
 
+    def new_persona(self):
+        """The New persona dialog; the persona it creates is listed and switched to."""
+        from .new_persona_dialog import NewPersonaDialog
+        from .persona_picker import settings_value
+
+        dialog = NewPersonaDialog(self.settings, self.personas_dir, self)
+        dialog.created.connect(
+            lambda folder: (self.persona_picker.refresh(), self.switch_persona(settings_value(Path(folder))))
+        )
+        dialog.open()
+        self.new_persona_dialog = dialog
+        return dialog
+
+    def play_preview(self, samples, sample_rate: int) -> None:
+        """Play a voice preview (Settings): the reply being played, if any, stops first."""
+        self.stop()
+        self.audio.clear()
+        self.audio.write(samples, int(sample_rate))
+
+    def switch_persona(self, folder: str) -> bool:
+        """Talk to the persona in ``folder``: saved as ``settings.persona``, models reloaded with it."""
+        try:
+            new = self.settings.replace("persona", folder)
+            save_settings(new, self.settings_path)
+        except (SettingsError, OSError) as exc:
+            self.status.show_error(f"could not switch to the persona {folder}: {exc}")
+            return False
+        if self.settings_panel.dirty:  # keep the unsaved edits: only the persona field changes
+            self.settings_panel.set_value("persona", new.persona)
+        else:
+            self.settings_panel.load(new)
+        self.apply_settings(new)
+        return True
+
     def _on_loading(self, what: str, done: int, total: int) -> None:
         self.status.set_loading(what, done, total)
         self.avatar.set_caption(f"{what.capitalize()}… ({done}/{total})")
 
     def _on_ready(self, backends: dict, seconds: float) -> None:
         self.status.loading_done()
-        self.status.set_backends(backends)
+        ready = self.controller.engine
+        self.status.set_backends(backends, ready.settings if ready is not None else self.settings)
         self.status.set_timings(f"models loaded in {seconds:.1f} s")
         self.avatar.set_caption("")
         eng = self.controller.engine
@@ -278,6 +349,28 @@ class MainWindow(QMainWindow):
         if not self._restored and eng is not None:
             self._restored = True
             self._restore_conversation(eng)
+        if eng is not None and eng.persona is not None:
+            self.persona_picker.refresh(eng.persona.root)
+            for note in eng.persona.notes:
+                self.chat.add_notice(note)
+            self._greet(eng.persona)
+
+    def _greet(self, persona) -> None:
+        """The persona's greeting, spoken and animated like a reply, once per persona loaded."""
+        root = str(persona.root.resolve())
+        if not self.greet or not persona.greeting or root == self._greeted_persona:
+            return
+        self._greeted_persona = root
+        try:
+            turn_id = self.controller.say(persona.greeting)
+        except Exception as exc:
+            log.warning("the greeting could not start: %s", exc)
+            return
+        self._t0[turn_id] = time.perf_counter()
+        self.current_turn = self.greeting_turn = turn_id
+        self._engine_busy = True
+        self.chat.begin_reply(turn_id)
+        self._update_busy()
 
     def _restore_conversation(self, eng) -> None:
         """Show the last conversation of the log and give it back to the dialogue as its history."""
@@ -408,9 +501,8 @@ class MainWindow(QMainWindow):
             self._engine_busy = False
         if rec.turn_id not in self._stopped:
             if rec.status == "ok":
-                meta = " · ".join(
-                    x for x in (rec.mode, f"first audio {fmt_s(rec.first_audio_s)}", f"{rec.audio_s:.1f} s") if x
-                )
+                timing = f"first audio {fmt_s(rec.first_audio_s)}" if self.status.details_shown else ""
+                meta = " · ".join(x for x in (plain_mode(rec.mode), f"{rec.audio_s:.1f} s of speech", timing) if x)
                 self.chat.finish_reply(rec.turn_id, meta)
                 self.chat.offer_video(rec.turn_id, lambda checked=False, t=rec.turn_id: self.save_video(t))
             elif rec.status == "error":
@@ -493,6 +585,7 @@ class MainWindow(QMainWindow):
             t.wait(60000)
         self.finetune_page.shutdown()
         self.enroll_page.shutdown()
+        self.settings_panel.shutdown()
         self.player.close()
         self.controller.shutdown()
 
@@ -526,10 +619,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     install_fonts(app)
-    from .style import STYLESHEET
+    from .theme import ThemeManager
 
-    app.setStyleSheet(STYLESHEET)
-    window = MainWindow(settings_path=args.settings, audio=open_audio_output(use_device=not args.no_audio))
+    theme = ThemeManager(app, persist=True)  # follows the desktop's light / dark, or the user's choice
+    window = MainWindow(settings_path=args.settings, audio=open_audio_output(use_device=not args.no_audio), theme=theme)
     window.show()
     if args.screenshot:
         from .screenshot import screenshot_mid_reply

@@ -3,7 +3,10 @@
 Every leaf of ``Settings`` gets a widget chosen from its type and metadata
 (choices: a list; bool: a tick box; numbers: a spin box with the field's range;
 paths: a line edit with Browse and a live check of what the folder or file
-holds).  Save validates the whole object, writes the same settings file the
+holds).  The panel opens on the Basic view (fields marked ``level="basic"``: persona, models, voice,
+microphone); Advanced shows every field.  A backend's own sub-section (``dialogue.chatglm.*``)
+shows only while that backend is the one selected.
+Save validates the whole object, writes the same settings file the
 command line reads (atomically, through ``save_settings``) and emits ``applied``
 so the window reloads the models in the background.
 """
@@ -14,6 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QButtonGroup,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -25,6 +29,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QPushButton,
+    QRadioButton,
     QScrollArea,
     QSpinBox,
     QToolButton,
@@ -48,6 +53,21 @@ def sections(settings: Settings) -> list[tuple[str, str]]:
         for f in dataclasses.fields(settings)
         if dataclasses.is_dataclass(getattr(settings, f.name))
     ]
+
+
+def backend_selector(settings: Settings, name: str) -> tuple[str, str] | None:
+    """For a field of a backend's own sub-section (``voice.sovits.model_dir``): the field that
+    selects that backend and the value that selects it (``("voice.vc_backend", "sovits")``)."""
+    import dataclasses
+
+    parts = name.split(".")
+    if len(parts) < 3:
+        return None
+    section = getattr(settings, parts[0])
+    for f in dataclasses.fields(section):
+        if f.metadata.get("choices") and parts[1] in f.metadata["choices"]:
+            return f"{parts[0]}.{f.name}", parts[1]
+    return None
 
 
 def _set_check_style(label: QLabel, check: Check) -> None:
@@ -143,6 +163,7 @@ class PathField(QWidget):
 
 class SettingsPanel(QWidget):
     applied = Signal(object)  # the saved Settings
+    voice_preview = Signal(object, int)  # a sample sentence in the form's voice: samples, sample rate
 
     def __init__(self, settings: Settings, path: str | Path, parent=None) -> None:
         super().__init__(parent)
@@ -152,6 +173,10 @@ class SettingsPanel(QWidget):
         self.saved = settings
         self.widgets: dict[str, QWidget] = {}
         self.meta: dict[str, dict] = {}
+        self.rows: dict[str, tuple[QLabel, QWidget]] = {}  # name -> (label, field with its hints)
+        self.groups: dict[str, QGroupBox] = {}
+        self._selectors: dict[str, tuple[str, str]] = {}
+        self.preview_task = None
         outer = QVBoxLayout(self)
         outer.setContentsMargins(12, 12, 12, 8)
         head = QLabel(
@@ -161,6 +186,21 @@ class SettingsPanel(QWidget):
         head.setObjectName("settingsHead")
         head.setWordWrap(True)
         outer.addWidget(head)
+        levels = QHBoxLayout()
+        self.basic_button = QRadioButton("Basic")
+        self.basic_button.setObjectName("basicView")
+        self.basic_button.setToolTip("Persona, models, voice and microphone")
+        self.advanced_button = QRadioButton("Advanced")
+        self.advanced_button.setObjectName("advancedView")
+        self.advanced_button.setToolTip("Every setting: threads, sampling, batch sizes, ...")
+        self._level_group = QButtonGroup(self)
+        for b in (self.basic_button, self.advanced_button):
+            self._level_group.addButton(b)
+            levels.addWidget(b)
+        levels.addStretch(1)
+        self.basic_button.setChecked(True)
+        self.basic_button.toggled.connect(lambda _: self._update_visible())
+        outer.addLayout(levels)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -186,6 +226,7 @@ class SettingsPanel(QWidget):
         row.addWidget(self.save_button)
         outer.addLayout(row)
         self.load(settings)
+        self._update_visible()
         from .wheel_guard import guard_wheel
 
         self._wheel_guard = guard_wheel(self)
@@ -199,6 +240,7 @@ class SettingsPanel(QWidget):
             form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
             form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
             groups[prefix] = form
+            self.groups[prefix] = box
             self.body_layout.addWidget(box)
         self.body_layout.addStretch(1)
         for name, f, value in iter_fields(settings):
@@ -226,6 +268,98 @@ class SettingsPanel(QWidget):
             hint.setStyleSheet("color: #7a8294; font-size: 8pt; font-weight: normal;")
             hl.addWidget(hint)
             groups[prefix].addRow(label, holder)
+            self.rows[name] = (label, holder)
+            selector = backend_selector(settings, name)
+            if selector is not None:
+                self._selectors[name] = selector
+        self._add_voice_preview(groups["voice"])
+        for selector, _ in set(self._selectors.values()):
+            w = self.widgets.get(selector)
+            if isinstance(w, QComboBox):
+                w.currentIndexChanged.connect(lambda *_: self._update_visible())
+
+    def _add_voice_preview(self, form: QFormLayout) -> None:
+        row = QWidget()
+        lay = QHBoxLayout(row)
+        lay.setContentsMargins(0, 4, 0, 4)
+        self.preview_button = QPushButton("▶ Preview voice")
+        self.preview_button.setObjectName("previewVoiceButton")
+        self.preview_button.setToolTip("Speak a sample sentence with the voice settings as they are now (unsaved too)")
+        self.preview_button.clicked.connect(self.preview_voice)
+        self.preview_label = QLabel("")
+        self.preview_label.setObjectName("previewVoiceLabel")
+        self.preview_label.setWordWrap(True)
+        lay.addWidget(self.preview_button)
+        lay.addWidget(self.preview_label, 1)
+        form.addRow("", row)
+
+    def preview_voice(self):
+        """Speak the sample through the real voice stages with the form's values, off the UI
+        thread; ``voice_preview`` carries the audio to play.  Returns the task (None if refused)."""
+        from pipelines.voice.preview import preview_voice
+
+        from .tasks import BackgroundTask
+
+        if self.preview_task is not None and self.preview_task.running:
+            return None
+        try:
+            settings = Settings.from_dict(self.values())
+        except SettingsError as exc:
+            self._show_errors(exc.errors)
+            return None
+        self.preview_task = BackgroundTask(
+            lambda report, cancelled: preview_voice(settings, cancelled=cancelled), "voice-preview", self
+        )
+        self.preview_task.done.connect(self._preview_done)
+        self.preview_task.failed.connect(self._preview_failed)
+        self.preview_button.setEnabled(False)
+        self.preview_label.setStyleSheet("")
+        self.preview_label.setText(f"Speaking the sample ({settings.voice.tts_backend} → {settings.voice.vc_backend})…")
+        return self.preview_task.start()
+
+    def _preview_done(self, result) -> None:
+        samples, rate, text = result
+        self.preview_button.setEnabled(True)
+        self.preview_label.setText(f"“{text}” ({len(samples) / rate:.1f} s)")
+        self.voice_preview.emit(samples, rate)
+
+    def _preview_failed(self, message: str, tb: str) -> None:
+        self.preview_button.setEnabled(True)
+        self.preview_label.setStyleSheet("color: #c62828;")
+        self.preview_label.setText("No preview: " + (message.splitlines()[0] if message else "the voice failed"))
+
+    def shutdown(self) -> None:
+        if self.preview_task is not None:
+            self.preview_task.wait(60000)
+
+    # -- what is shown -------------------------------------------------------------
+    @property
+    def advanced(self) -> bool:
+        return self.advanced_button.isChecked()
+
+    def set_advanced(self, on: bool) -> None:
+        (self.advanced_button if on else self.basic_button).setChecked(True)
+
+    def shown(self, name: str) -> bool:
+        """Whether field ``name`` is shown now (its level, and its backend selected)."""
+        if not self.advanced and self.meta[name].get("level", "advanced") != "basic":
+            return False
+        selector = self._selectors.get(name)
+        if selector is not None:
+            w = self.widgets[selector[0]]
+            return isinstance(w, QComboBox) and w.currentData() == selector[1]
+        return True
+
+    def _update_visible(self) -> None:
+        any_shown: dict[str, bool] = {}
+        for name, (label, holder) in self.rows.items():
+            on = self.shown(name)
+            label.setVisible(on)
+            holder.setVisible(on)
+            prefix = name.split(".")[0] if "." in name else ""
+            any_shown[prefix] = any_shown.get(prefix, False) or on
+        for prefix, box in self.groups.items():
+            box.setVisible(any_shown.get(prefix, False))
 
     def _make_widget(self, name: str, meta: dict, value) -> QWidget:
         if meta.get("choices"):

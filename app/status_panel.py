@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPainter
-from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QStatusBar
+from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QStatusBar, QToolButton
+
+from .plain_words import plain_backends
 
 STAGES = ("dialogue", "tts", "vc", "face")
 
@@ -74,6 +76,9 @@ class ElidedLabel(QLabel):
 
 
 class StatusPanel(QStatusBar):
+    """Plain words for what runs (``plain_backends``); the timings and the backends' technical
+    names show while the Details toggle is on."""
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("statusPanel")
@@ -95,17 +100,42 @@ class StatusPanel(QStatusBar):
         self.audio = QLabel("")
         self.audio.setObjectName("audioLabel")
         self.audio.setVisible(False)
+        self.timings.setVisible(False)
+        self.details_button = QToolButton()
+        self.details_button.setObjectName("detailsButton")
+        self.details_button.setText("Details")
+        self.details_button.setCheckable(True)
+        self.details_button.setToolTip("Show the timings of each reply and the backends' names")
+        self.details_button.toggled.connect(self.show_details)
         self.addWidget(self.backends, 1)
         self.addWidget(self.progress)
         self.addWidget(self.error, 1)
         self.addPermanentWidget(self.timings)
         self.addPermanentWidget(self.audio)
+        self.addPermanentWidget(self.details_button)
         self.error_details = ""
         self.errors: list[str] = []
+        self._backends: dict[str, str] = {}
+        self._settings = None
 
-    def set_backends(self, backends: dict[str, str]) -> None:
-        self.backends.setText(describe_backends(backends))
-        self.backends.setToolTip("\n".join(f"{k}: {v}" for k, v in backends.items()))
+    @property
+    def details_shown(self) -> bool:
+        return self.details_button.isChecked()
+
+    def show_details(self, on: bool = True) -> None:
+        """Details on: the timings, and the backends by name ("dialogue retrieval · tts espeak")."""
+        if self.details_button.isChecked() != on:
+            self.details_button.setChecked(on)  # comes back here through toggled
+            return
+        self.timings.setVisible(on)
+        if self._backends:
+            self.set_backends(self._backends, self._settings)
+
+    def set_backends(self, backends: dict[str, str], settings=None) -> None:
+        self._backends, self._settings = dict(backends), settings
+        plain = plain_backends(backends, settings)
+        self.backends.setText(plain + ("  —  " + describe_backends(backends) if self.details_shown else ""))
+        self.backends.setToolTip(plain + "\n\n" + "\n".join(f"{k}: {v}" for k, v in backends.items()))
 
     def set_loading(self, what: str, done: int, total: int) -> None:
         self.progress.setVisible(True)

@@ -211,6 +211,33 @@ class Engine:
         self.inboxes[0].put(TurnEnd(turn_id))
         return turn_id
 
+    def say(self, text: str, *, mode: str = "say") -> int:
+        """Speak and animate ``text`` as a turn whose reply is given (the persona's greeting).
+
+        It goes through the splitter, voice, face and sink like a reply, but the dialogue stage
+        never sees it: it is not a user turn, not in the dialogue's history and not in the
+        conversation log.  Listeners get it as the turn's text (a ``TextChunk`` from "dialogue",
+        ``mode``) so front ends show it like a reply."""
+        if not self._started:
+            raise EngineError("engine not started: call start() first")
+        text = text.strip()
+        if not text:
+            raise ValueError("nothing to say: the text is empty")
+        with self._lock:
+            if self._active is not None:
+                self._cancel(self._active, "interrupted")
+            turn_id = next(self._ids)
+            rec = TurnRecord(turn_id, "", t0=time.perf_counter(), kind="say")
+            self._records[turn_id] = rec
+            self._done[turn_id] = threading.Event()
+            self._active = turn_id
+        chunk = TextChunk(turn_id, text, mode=mode)
+        self._on_output("dialogue", chunk)  # the turn's text, as if the dialogue had written it
+        after = STAGE_ORDER.index("dialogue") + 1
+        self.inboxes[after].put(chunk)
+        self.inboxes[after].put(TurnEnd(turn_id))
+        return turn_id
+
     def interrupt(self, turn_id: int | None = None) -> int | None:
         """Stop the running turn at once; nothing more of it reaches the sink.
 
@@ -318,7 +345,8 @@ class Engine:
         rec.first_frame_s = rec.stages.get("face", StageFigures()).first_output_s
         rec.peak_rss_mb = peak_rss_mb()
         try:
-            self.log.append(rec.to_dict())
+            if rec.kind == "reply":  # what was only said (the greeting) is no part of the conversation
+                self.log.append(rec.to_dict())
         except OSError as exc:
             if getattr(exc, "first", True):  # once until it works again
                 log.error(

@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 DEFAULT_SETTINGS_FILE = REPO_ROOT / "settings.json"
 
 
+#: how far in a setting is: the settings panel shows the basic ones first
+LEVELS = ("basic", "advanced")
+
+
 def opt(
     default: Any,
     help: str,
@@ -36,9 +40,15 @@ def opt(
     path: str | None = None,
     lo: float | None = None,
     hi: float | None = None,
+    level: str = "advanced",
 ):
-    """A settings field with its description.  ``path`` is "dir" or "file" for paths."""
-    meta = {"help": help, "choices": choices, "path": path, "lo": lo, "hi": hi}
+    """A settings field with its description.  ``path`` is "dir" or "file" for paths.
+
+    ``level``: "basic" for what most people set (persona, models, voice, microphone; the settings
+    panel's Basic view), "advanced" for the rest (threads, batch sizes, sampling, ...)."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+    meta = {"help": help, "choices": choices, "path": path, "lo": lo, "hi": hi, "level": level}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -66,7 +76,9 @@ class RetrievalSettings:
 class ChatGLMSettings(GenerationSettings):
     """``dialogue.backend = chatglm``: a local ChatGLM / GLM / causal-LM folder."""
 
-    model_dir: str = opt("", "ChatGLM / GLM / causal-LM model folder (e.g. module/chatglm-6b)", path="dir")
+    model_dir: str = opt(
+        "", "ChatGLM / GLM / causal-LM model folder (e.g. module/chatglm-6b)", path="dir", level="basic"
+    )
     ptuning_dir: str = opt("", "P-tuning v2 checkpoint or peft adapter folder (empty: none)", path="dir")
     trust_remote_code: bool = opt(
         False, "run the model folder's own Python code (only for unknown folders; THUDM ChatGLM folders load natively)"
@@ -91,9 +103,11 @@ class OpenAISettings(GenerationSettings):
     """``dialogue.backend = openai``: an OpenAI-compatible server the user runs."""
 
     endpoint: str = opt(
-        "http://127.0.0.1:8000/v1", "base URL of an OpenAI-compatible server (vLLM, llama-server, Ollama, ...)"
+        "http://127.0.0.1:8000/v1",
+        "base URL of an OpenAI-compatible server (vLLM, llama-server, Ollama, ...)",
+        level="basic",
     )
-    model: str = opt("", "model or adapter name the server knows (empty: the first it lists)")
+    model: str = opt("", "model or adapter name the server knows (empty: the first it lists)", level="basic")
     api_key_env: str = opt(
         "OPENAI_API_KEY", "name of the environment variable holding the API key (the key is never stored here)"
     )
@@ -103,7 +117,7 @@ class OpenAISettings(GenerationSettings):
 
 @dataclass
 class DialogueSettings:
-    backend: str = opt("retrieval", "reply generator", choices=backend_choices("dialogue"))
+    backend: str = opt("retrieval", "reply generator", choices=backend_choices("dialogue"), level="basic")
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     chatglm: ChatGLMSettings = field(default_factory=ChatGLMSettings)
     openai: OpenAISettings = field(default_factory=OpenAISettings)
@@ -114,7 +128,7 @@ class DialogueSettings:
 class BaseVoiceSettings:
     """A text-to-speech engine's voice (names differ between engines, so each keeps its own)."""
 
-    voice: str = opt("", "base voice name (empty: the persona's, by language)")
+    voice: str = opt("", "base voice name (empty: the persona's, by language)", level="basic")
     rate: int = opt(0, "speaking rate in words per minute (0: the persona's)", lo=0, hi=600)
     pitch: int = opt(-1, "base pitch 0-99 (-1: the persona's)", lo=-1, hi=99)
 
@@ -144,10 +158,10 @@ class WorldSettings:
 class SovitsSettings:
     """``voice.vc_backend = sovits``: a so-vits-svc 4.0 / 4.1 model of the persona's voice."""
 
-    model_dir: str = opt("", "model folder: G_*.pth + config.json (e.g. module/So-VITS/44k)", path="dir")
+    model_dir: str = opt("", "model folder: G_*.pth + config.json (e.g. module/So-VITS/44k)", path="dir", level="basic")
     checkpoint: str = opt("", "G_*.pth inside model_dir (empty: newest)")
     contentvec_dir: str = opt(
-        "", "ContentVec encoder: HF content-vec-best folder or checkpoint_best_legacy_500.pt", path="any"
+        "", "ContentVec encoder: HF content-vec-best folder or checkpoint_best_legacy_500.pt", path="any", level="basic"
     )
     cluster_model: str = opt("", "optional kmeans cluster model (.pt)", path="file")
     speaker: str = opt("", "speaker name from the so-vits config (empty: the first)")
@@ -169,8 +183,10 @@ class SovitsSettings:
 
 @dataclass
 class VoiceSettings:
-    tts_backend: str = opt("espeak", "base text-to-speech voice", choices=backend_choices("tts"))
-    vc_backend: str = opt("world", "voice conversion into the persona's voice", choices=backend_choices("vc"))
+    tts_backend: str = opt("espeak", "base text-to-speech voice", choices=backend_choices("tts"), level="basic")
+    vc_backend: str = opt(
+        "world", "voice conversion into the persona's voice", choices=backend_choices("vc"), level="basic"
+    )
     espeak: EspeakSettings = field(default_factory=EspeakSettings)
     pyttsx3: Pyttsx3Settings = field(default_factory=Pyttsx3Settings)
     world: WorldSettings = field(default_factory=WorldSettings)
@@ -183,7 +199,10 @@ class Wav2LipSettings:
     """``face.backend = wav2lip``: the Wav2Lip generator (the user's .pth, or an .onnx export)."""
 
     checkpoint: str = opt(
-        "", "checkpoint (.pth) or exported model (.onnx) (e.g. module/wav2lip/wav2lip_gan.pth)", path="file"
+        "",
+        "checkpoint (.pth) or exported model (.onnx) (e.g. module/wav2lip/wav2lip_gan.pth)",
+        path="file",
+        level="basic",
     )
     runtime: str = opt("auto", "runtime", choices=("auto", "torch", "onnx"))
     batch_size: int = opt(32, "frames per inference batch", lo=1, hi=512)
@@ -197,9 +216,9 @@ class Wav2LipSettings:
 class FaceSettings:
     """What every face backend shares: the output frame rate and which face, enrolled how."""
 
-    backend: str = opt("warp", "lip-sync renderer", choices=backend_choices("face"))
+    backend: str = opt("warp", "lip-sync renderer", choices=backend_choices("face"), level="basic")
     fps: int = opt(25, "video frames per second", lo=1, hi=60)
-    face: str = opt("", "enrolled face (avatar folder); empty: the persona's", path="dir")
+    face: str = opt("", "enrolled face (avatar folder); empty: the persona's", path="dir", level="basic")
     pads: str = opt(
         "0 10 0 0",
         "enrollment: pixels added to the Wav2Lip face box: top bottom left right (more bottom for a cut-off chin)",
@@ -218,18 +237,24 @@ class FaceSettings:
 @dataclass
 class AsrSettings:
     backend: str = opt(
-        "pocketsphinx", "speech recogniser for voice input", choices=("pocketsphinx", "whisper", "sherpa-onnx")
+        "pocketsphinx",
+        "speech recogniser for voice input",
+        choices=("pocketsphinx", "whisper", "sherpa-onnx"),
+        level="basic",
     )
     model_dir: str = opt(
         "",
         "recogniser model folder (whisper: e.g. module/whisper-small; sherpa-onnx: a SenseVoice or Paraformer folder; pocketsphinx: empty = the model in its wheel)",
         path="dir",
+        level="basic",
     )
     language: str = opt(
         "auto", "language spoken to the persona (whisper, sherpa-onnx SenseVoice)", choices=("auto", "en", "zh")
     )
     end_pause_s: float = opt(0.6, "silence that ends an utterance (seconds)", lo=0.1, hi=5.0)
-    headphones: bool = opt(False, "the avatar's voice cannot reach the microphone: any speech barges in, no echo check")
+    headphones: bool = opt(
+        False, "the avatar's voice cannot reach the microphone: any speech barges in, no echo check", level="basic"
+    )
 
 
 @dataclass
@@ -246,11 +271,14 @@ class OutputSettings:
 @dataclass
 class Settings:
     persona: str = opt(
-        str(DEFAULT_PERSONA.relative_to(REPO_ROOT)), "persona folder (persona.json, chat log, portrait)", path="dir"
+        str(DEFAULT_PERSONA.relative_to(REPO_ROOT)),
+        "persona folder (persona.json, chat log, portrait)",
+        path="dir",
+        level="basic",
     )
     device: str = opt("auto", "compute device", choices=("auto", "cpu", "cuda"))
     threads: int = opt(0, "CPU threads for models (0: all cores)", lo=0, hi=256)
-    language: str = opt("auto", "reply language for the voice", choices=("auto", "zh", "en"))
+    language: str = opt("auto", "reply language for the voice", choices=("auto", "zh", "en"), level="basic")
     output_dir: str = opt("output", "where turn videos and the conversation log go", path="dir")
     min_sentence_chars: int = opt(6, "shortest first sentence sent to the voice", lo=1, hi=200)
     dialogue: DialogueSettings = field(default_factory=DialogueSettings)

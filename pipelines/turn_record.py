@@ -35,6 +35,8 @@ class TurnRecord:
     peak_rss_mb: float | None = None
     video_path: str | None = None
     stages: dict[str, StageFigures] = field(default_factory=dict)
+    #: "reply" (the dialogue wrote it) or "say" (given text spoken as is: the greeting, ``Engine.say``)
+    kind: str = "reply"
     speech: dict[str, Any] | None = None  # spoken turn: audio_s, text, backend, recognize_s (pipelines/asr)
     t0: float = field(default=0.0, repr=False)  # perf_counter at submit
 

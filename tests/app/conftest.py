@@ -93,6 +93,7 @@ def make_window(styled_app, qtbot, tmp_path):
         factory = factory or ToyFactory(tmp_path)
         settings = settings or Settings(output_dir=str(tmp_path / "out"))
         audio = kw.pop("audio", None) or SilentAudioOutput(record=True)
+        kw.setdefault("greet", False)  # only the greeting's own tests hear it
         w = MainWindow(
             settings=settings, settings_path=tmp_path / "settings.json", engine_factory=factory, audio=audio, **kw
         )

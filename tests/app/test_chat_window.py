@@ -40,7 +40,7 @@ def test_message_streams_text_frames_and_audio(make_window, qtbot):
     assert float(np.median(w.player.delays)) < 1 / 25
     rec = w._records[turn]
     assert rec.status == "ok" and "first audio" in w.status.timings.text()
-    assert "dialogue scripted" in w.status.backends.text() and "face flat" in w.status.backends.text()
+    assert "dialogue: scripted" in w.status.backends.toolTip() and "face: flat" in w.status.backends.toolTip()
 
 
 def test_shift_enter_inserts_newline_and_enter_sends(make_window, qtbot):
@@ -169,7 +169,7 @@ def test_models_that_cannot_load_are_reported_and_fixed_from_settings(make_windo
     combo.setCurrentIndex(combo.findData("retrieval"))
     assert panel.save() is not None
     qtbot.waitUntil(lambda: w.controller.engine is not None and w.chat.send_button.isEnabled(), timeout=120_000)
-    assert "dialogue retrieval" in w.status.backends.text()
+    assert "Replying from the chat log" in w.status.backends.text()
     turn = w.send("晚安")
     qtbot.waitUntil(lambda: turn in w._records, timeout=60_000)
     assert w._records[turn].status == "ok" and "晚安" in w.chat.reply_text(turn)

@@ -17,8 +17,8 @@ def real_window(make_window, tmp_path):
 
 def test_real_turn_streams_text_renders_speaking_face_and_plays_audio(real_window, qtbot):
     w = real_window
-    backends = w.status.backends.text()
-    for part in ("dialogue retrieval", "tts espeak", "vc world", "face warp"):
+    backends = w.status.backends.toolTip()
+    for part in ("dialogue: retrieval", "tts: espeak", "vc: world", "face: warp"):
         assert part in backends
     partial, chunks, painted = [], [], []
     w.controller.signals.text.connect(lambda t, piece, mode: partial.append((w.chat.reply_text(t), mode)))

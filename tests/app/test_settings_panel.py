@@ -141,3 +141,37 @@ def test_revert_without_a_settings_file_says_so_and_shows_the_defaults(styled_ap
     spin.setValue(5)
     panel.revert()
     assert spin.value() == 2 and panel.message.text() == f"Reloaded {path}."
+
+
+def test_basic_view_shows_basic_fields_and_only_the_selected_backends_own(styled_app, qtbot, tmp_path):
+    from app.settings_panel import SettingsPanel
+
+    panel = SettingsPanel(Settings(), tmp_path / "settings.json")
+    qtbot.addWidget(panel)
+    panel.show()
+    level = {name: f.metadata["level"] for name, f, _ in iter_fields(Settings())}
+
+    def visible():
+        return {name for name, (label, holder) in panel.rows.items() if holder.isVisibleTo(panel)}
+
+    assert not panel.advanced
+    shown = visible()
+    assert shown and all(level[n] == "basic" for n in shown)
+    assert {"persona", "dialogue.backend", "voice.tts_backend", "voice.espeak.voice", "asr.backend"} <= shown
+    assert "threads" not in shown and "voice.sovits.noise_scale" not in shown
+    assert "dialogue.chatglm.model_dir" not in shown  # retrieval is selected
+    combo = panel.widgets["dialogue.backend"]
+    combo.setCurrentIndex(combo.findData("chatglm"))
+    assert "dialogue.chatglm.model_dir" in visible() and "dialogue.openai.endpoint" not in visible()
+    assert "dialogue.chatglm.temperature" not in visible()  # advanced
+    panel.set_advanced(True)
+    shown = visible()
+    assert {"threads", "dialogue.chatglm.temperature", "dialogue.chatglm.model_dir", "face.fps"} <= shown
+    assert not any(n.startswith(("dialogue.openai.", "dialogue.retrieval.", "face.wav2lip.")) for n in shown)
+    vc = panel.widgets["voice.vc_backend"]
+    assert "voice.world.f0_method" in shown and "voice.sovits.noise_scale" not in shown
+    vc.setCurrentIndex(vc.findData("sovits"))
+    assert "voice.sovits.noise_scale" in visible() and "voice.world.f0_method" not in visible()
+    panel.set_advanced(False)
+    assert all(level[n] == "basic" for n in visible()) and "voice.sovits.model_dir" in visible()
+    assert Settings.from_dict(panel.values()).dialogue.backend == "chatglm"  # hidden fields still saved

@@ -135,3 +135,18 @@ def test_interrupt_of_a_finished_turn_marks_it_for_front_ends_and_keeps_its_reco
     second = eng.submit("again")
     assert eng.interrupt(second) == second  # the running turn: interrupted as before
     assert eng.wait(second, timeout=30).status == "interrupted"
+
+
+def test_say_speaks_given_text_without_the_dialogue(make_engine, tmp_path):
+    eng, dialogue, sink = make_engine()
+    heard = []
+    eng.subscribe(lambda stage, msg: heard.append(msg.text) if stage == "dialogue" and hasattr(msg, "text") else None)
+    rec = eng.wait(eng.say("你好，我是小林。"), timeout=30)
+    assert rec.status == "ok" and rec.kind == "say" and rec.user_text == "" and rec.reply == "你好，我是小林。"
+    assert "".join(c.text for c in sink.turn_chunks(rec.turn_id)) == "你好，我是小林。"
+    assert rec.audio_s > 0 and heard == ["你好，我是小林。"]
+    assert dialogue.history == [], "the dialogue stage saw the said text"
+    log_file = tmp_path / "log.jsonl"
+    assert not log_file.exists() or not log_file.read_text().strip(), "a said turn was logged"
+    rec2 = eng.wait(eng.submit("hi"), timeout=30)
+    assert dialogue.history == ["hi"] and rec2.turn_id == rec.turn_id + 1
