@@ -155,6 +155,7 @@ class MainWindow(QMainWindow):
         pl.addWidget(self.avatar, 1)
         pl.addWidget(self.persona_label)
         pl.addWidget(self.state_label)
+        self._voice_layout = pl  # the voice row goes under the avatar (placed in _connect)
         self.chat = ChatPanel()
         self.chat.set_ready(False, "Loading the models…")
         split.addWidget(pane)
@@ -206,6 +207,9 @@ class MainWindow(QMainWindow):
         self.settings_panel.applied.connect(self.apply_settings)
         self.finetune_page.use_result.connect(self._use_finetune_result)
         self.enroll_page.enrolled.connect(self._on_enrolled)
+        from .voice_panel import install_voice_input
+
+        self.voice = install_voice_input(self, self._voice_layout)  # mic button, level, barge-in
 
     def _fit_to_screen(self, width: int, height: int) -> None:
         """Open at ``width`` x ``height``, or smaller: never wider or taller than the screen's free area."""
@@ -327,7 +331,7 @@ class MainWindow(QMainWindow):
         self.chat.add_notice(f"Could not load the models: {message}")
 
     # -- turns ---------------------------------------------------------------------
-    def send(self, text: str) -> int | None:
+    def send(self, text: str, speech: dict | None = None) -> int | None:
         if self.controller.engine is None:
             return None
         self.player.stop()  # a new message cuts the previous reply short
@@ -336,7 +340,7 @@ class MainWindow(QMainWindow):
         self.status.clear_error()
         self.chat.add_user(text)
         try:
-            turn_id = self.controller.submit(text)
+            turn_id = self.controller.submit(text, speech=speech)
         except Exception as exc:
             self.status.show_error(str(exc))
             return None
@@ -492,6 +496,7 @@ class MainWindow(QMainWindow):
             t.wait(60000)
         self.finetune_page.shutdown()
         self.enroll_page.shutdown()
+        self.voice.close()
         self.player.close()
         self.controller.shutdown()
 

@@ -153,6 +153,7 @@ class AsrSettings:
     )
     end_pause_s: float = opt(0.6, "silence that ends an utterance (seconds)", lo=0.1, hi=5.0)
     headphones: bool = opt(False, "the avatar's voice cannot reach the microphone: any speech barges in, no echo check")
+    input_device: str = opt("", "microphone (name or index as the sound system lists it; empty: the default input)")
 
 
 @dataclass

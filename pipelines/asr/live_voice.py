@@ -86,6 +86,7 @@ class LiveVoice:
         self.on_listening = on_listening
         self.hands_free = False
         self.headphones = bool(settings.asr.headphones)
+        self.echo_hang_s = 0.5  # speech this long after the avatar stopped may still be its echo
         self._held = False
         self._held_audio: list[np.ndarray] = []
         self._release_at: float | None = None
@@ -155,20 +156,30 @@ class LiveVoice:
 
     def _run(self) -> None:
         try:
-            source = self.source_factory()
-            source.open()
+            source = self.source_factory()  # a device source picks its device here: no device, one line
         except MicUnavailable as exc:
             self.on_notice(str(exc))
             return
-        except Exception as exc:  # a device that fails to open: one line, the app keeps running
-            self.on_notice(f"the microphone could not be opened: {type(exc).__name__}: {exc}")
+        except Exception as exc:
+            self.on_notice(f"the microphone could not be used: {type(exc).__name__}: {exc}")
             return
         self.source = source
+        if self._worker is None and not self._start_worker():
+            return
         try:
-            if self._worker is None and not self._start_worker():
-                return
             cutter = UtteranceCutter(end_pause_s=self.settings.asr.end_pause_s)
             detector = BargeInDetector(headphones=self.headphones)
+        except Exception as exc:
+            self.on_notice(f"the voice activity detector could not load: {type(exc).__name__}: {exc}")
+            return
+        try:
+            source.open()  # last: a device starts recording (and a recording its clock) only now
+        except Exception as exc:  # a device that fails to open: one line, the app keeps running
+            self.on_notice(
+                str(exc) if isinstance(exc, MicUnavailable) else f"the microphone could not be opened: {exc}"
+            )
+            return
+        try:
             self.on_listening(True)
             self._loop(source, cutter, detector)
         except Exception as exc:
@@ -186,6 +197,7 @@ class LiveVoice:
         barged = False
         last_partial = 0.0
         was_held = False
+        last_talk = -1e9  # when the avatar was last heard talking (its echo lags behind)
         while not self._stop.is_set():
             block = source.read(0.1)
             if block is None:
@@ -201,6 +213,9 @@ class LiveVoice:
             target = played_turn if played_turn is not None else active
             if target in self.interrupted:
                 target = None  # already cut off: what trickles in of it is not the avatar talking
+            if target is not None:
+                last_talk = now
+            talking = now - last_talk < self.echo_hang_s
 
             if self._held or was_held:  # push-to-talk
                 if self._held:
@@ -232,8 +247,8 @@ class LiveVoice:
                 eos = now - (stream / ASR_RATE - utt.end_s)
                 self._final(utt.samples, eos)
             if cutter.in_speech and not before:
-                echo_utt, barged, last_partial = target is not None, False, 0.0
-            if cutter.in_speech and echo_utt and not barged and target is None:
+                echo_utt, barged, last_partial = talking, False, 0.0
+            if cutter.in_speech and echo_utt and not barged and not talking:
                 cutter.reset()  # the avatar stopped while its echo was being cut: start afresh
             if cutter.in_speech and (barged or not echo_utt):
                 audio = cutter.partial()
