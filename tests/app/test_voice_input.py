@@ -169,3 +169,23 @@ def test_no_input_device_is_a_clear_notice_in_the_window(make_window, qtbot):
     qtbot.waitUntil(lambda: bool(notices), timeout=10_000)
     assert "no microphone" in notices[0] and not w.voice.voice.running
     assert w.chat.send_button.isEnabled()  # typing still works
+
+
+def test_microphone_is_chosen_in_settings_from_the_listed_devices(styled_app, qtbot, tmp_path):
+    from PySide6.QtWidgets import QComboBox
+
+    from app.input_device_field import DEFAULT_LABEL, list_input_names
+    from app.settings_panel import SettingsPanel
+
+    s = Settings()
+    s.asr.input_device = "USB headset"
+    panel = SettingsPanel(s, tmp_path / "settings.json")
+    qtbot.addWidget(panel)
+    w = panel.widgets["asr.input_device"]
+    names, why = list_input_names()
+    assert isinstance(w, QComboBox)
+    assert [w.itemText(i) for i in range(w.count())] == [DEFAULT_LABEL, *names, "USB headset (not connected)"]
+    assert (why == "") == bool(names)
+    assert panel.values()["asr"]["input_device"] == "USB headset"  # a device unplugged now is kept
+    w.setCurrentIndex(0)
+    assert Settings.from_dict(panel.values()).asr.input_device == ""
