@@ -89,6 +89,11 @@ class VoiceInputBridge(QObject):
         self.notice.emit(text or "")
         return text
 
+    def preload(self) -> None:
+        """Load the recogniser in the background once the models are up (when a microphone exists)."""
+        if self._factory is not None or input_notice(self.settings) is None:
+            self.voice.preload()
+
     # -- modes ----------------------------------------------------------------------
     def set_hands_free(self, on: bool) -> None:
         self.hands_free = bool(on)

@@ -130,5 +130,6 @@ def install_voice_input(window, layout) -> VoiceInputBridge:
     bridge.error.connect(window._on_error)
     panel.button.talk_started.connect(on_press)
     window.settings_panel.applied.connect(lambda settings: (bridge.set_settings(settings), bridge.check_device()))
+    window.controller.ready.connect(lambda *a: bridge.preload())
     bridge.check_device()
     return bridge

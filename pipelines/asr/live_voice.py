@@ -88,9 +88,13 @@ class LiveVoice:
         self.headphones = bool(settings.asr.headphones)
         self.echo_hang_s = 0.5  # speech this long after the avatar stopped may still be its echo
         self._held = False
+        self._release_requested = False
         self._held_audio: list[np.ndarray] = []
         self._release_at: float | None = None
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # start / press / the end of a push-to-talk capture
+        self._load_lock = threading.Lock()
+        self._exiting = False
         self._thread: threading.Thread | None = None
         self._worker: StageWorker | None = None
         self._inbox: queue.Queue = queue.Queue()
@@ -104,15 +108,25 @@ class LiveVoice:
     # -- life cycle (any thread) ----------------------------------------------
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread is not None and self._thread.is_alive() and not self._exiting
 
     def start(self) -> LiveVoice:
-        if self.running:
-            return self
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="voice-capture", daemon=True)
-        self._thread.start()
+        with self._lock:
+            if self.running:
+                return self
+            if self._thread is not None:
+                self._thread.join(5.0)  # a push-to-talk capture that is just ending
+            self._stop.clear()
+            self._exiting = False
+            self._thread = threading.Thread(target=self._run, name="voice-capture", daemon=True)
+            self._thread.start()
         return self
+
+    def preload(self) -> threading.Thread:
+        """Load the recogniser now, on its worker thread (the first press then starts recording at once)."""
+        t = threading.Thread(target=self._ensure_worker, name="voice-preload", daemon=True)
+        t.start()
+        return t
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -125,16 +139,22 @@ class LiveVoice:
 
     def press(self) -> None:
         """Push-to-talk: start collecting (the capture starts if it was not running)."""
-        self._held_audio = []
-        self._held = True
+        with self._lock:
+            self._held_audio = []
+            self._release_requested = False
+            self._held = True
         self.start()
 
     def release(self) -> None:
         """Push-to-talk: what was heard since ``press`` becomes one utterance."""
         self._release_at = time.perf_counter()
-        self._held = False
+        self._release_requested = True  # the capture thread ends the hold with the next block
 
     # -- capture thread ----------------------------------------------------------
+    def _ensure_worker(self) -> bool:
+        with self._load_lock:
+            return self._worker is not None or self._start_worker()
+
     def _start_worker(self) -> bool:
         stage = self._stage or AsrStage(self.settings)
         self._stage = stage
@@ -164,7 +184,7 @@ class LiveVoice:
             self.on_notice(f"the microphone could not be used: {type(exc).__name__}: {exc}")
             return
         self.source = source
-        if self._worker is None and not self._start_worker():
+        if not self._ensure_worker():
             return
         try:
             cutter = UtteranceCutter(end_pause_s=self.settings.asr.end_pause_s)
@@ -196,7 +216,6 @@ class LiveVoice:
         echo_utt = False  # the utterance in progress started while the avatar talked
         barged = False
         last_partial = 0.0
-        was_held = False
         last_talk = -1e9  # when the avatar was last heard talking (its echo lags behind)
         while not self._stop.is_set():
             block = source.read(0.1)
@@ -217,21 +236,26 @@ class LiveVoice:
                 last_talk = now
             talking = now - last_talk < self.echo_hang_s
 
-            if self._held or was_held:  # push-to-talk
-                if self._held:
-                    self._held_audio.append(block)
-                    held = sum(len(b) for b in self._held_audio) / ASR_RATE
-                    if held - last_partial >= self.partial_every:
-                        last_partial = held
-                        self._partial(np.concatenate(self._held_audio))
-                else:  # released
-                    self._final_held(self._release_at or now)
+            if self._held:  # push-to-talk
+                self._held_audio.append(block)
+                held = sum(len(b) for b in self._held_audio) / ASR_RATE
+                if self._release_requested:
+                    with self._lock:
+                        self._held = False
+                        took, self._held_audio = self._held_audio, []
+                    self._final_held(took, self._release_at or now)
                     last_partial = 0.0
-                was_held = self._held
+                elif held - last_partial >= self.partial_every:
+                    last_partial = held
+                    self._partial(np.concatenate(self._held_audio))
                 cutter.reset()
-                continue
-
+                if self._held or self.hands_free:
+                    continue
             if not self.hands_free:
+                with self._lock:  # push-to-talk only: the microphone closes until the next press
+                    if not self._held:
+                        self._exiting = True
+                        break
                 continue
             # barge-in: the user talking over the avatar
             if detector.feed(block, ref, target is not None) and target is not None:
@@ -269,9 +293,8 @@ class LiveVoice:
         self._inbox.put(SpokenInput(uid, audio, ASR_RATE, final=True))
         self._inbox.put(TurnEnd(uid))
 
-    def _final_held(self, released: float) -> None:
-        audio = np.concatenate(self._held_audio) if self._held_audio else np.zeros(0, np.float32)
-        self._held_audio = []
+    def _final_held(self, blocks: list[np.ndarray], released: float) -> None:
+        audio = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
         segs = speech_segments(audio, end_pause_s=self.settings.asr.end_pause_s) if len(audio) else []
         if not segs:
             self.on_final("", {"audio_s": round(len(audio) / ASR_RATE, 3), "text": "", "source": "push-to-talk"})

@@ -63,3 +63,22 @@ def test_level_scale():
     assert level_of(np.full(512, 1.0, np.float32)) == 1.0
     assert abs(level_of(np.full(512, 0.001, np.float32)) - 0.0) < 1e-6  # -60 dBFS: the floor
     assert abs(level_of(np.full(512, 0.0316, np.float32)) - 0.5) < 0.01  # -30 dBFS: half way
+
+
+def test_push_to_talk_is_one_utterance_and_the_microphone_closes_after(espeak):
+    # two phrases with a pause longer than end_pause_s: hands-free would make two turns, a hold makes one
+    x = np.concatenate([silence(0.2), espeak("Where do you"), silence(0.9), espeak("live?"), silence(0.3)])
+    finals = []
+    src = ArraySource(x)
+    v = LiveVoice(Settings(), lambda: src, on_final=lambda t, s: finals.append((t, s)))
+    v.preload().join()
+    v.press()
+    assert run_until(v, lambda: src.delivered >= len(x))
+    assert not finals and v.running
+    v.release()
+    assert run_until(v, lambda: bool(finals))
+    assert run_until(v, lambda: not v.running, timeout=5)  # closed until the next press
+    v.close()
+    text, speech = finals[0]
+    assert len(finals) == 1 and text == "where do you live", text
+    assert speech["audio_s"] > 2.0
