@@ -110,6 +110,11 @@ class LiveVoice:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and not self._exiting
 
+    @property
+    def recognising(self) -> bool:
+        """Utterances are still waiting for their text."""
+        return bool(self._eos)
+
     def start(self) -> LiveVoice:
         with self._lock:
             if self.running:
