@@ -79,7 +79,10 @@ def test_spoken_question_hands_free_becomes_a_turn_and_gets_a_reply(real_window,
     assert sum(len(x) for x in w.audio.recorded) > 0
     lat = w.voice.latencies[turn]
     assert 0 < lat["eos_to_text_s"] < lat["eos_to_first_audio_s"]
-    print(f"\nend of speech -> text {lat['eos_to_text_s']:.3f} s, -> first audio {lat['eos_to_first_audio_s']:.3f} s")
+    print(
+        f"\nend of speech -> text {lat['eos_to_text_s']:.3f} s (recognition {rec.speech['recognize_s']:.3f} s), "
+        f"-> first audio {lat['eos_to_first_audio_s']:.3f} s"
+    )
 
 
 def test_push_to_talk_hold_and_release(real_window, qtbot, tmp_path):
