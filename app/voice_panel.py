@@ -61,7 +61,14 @@ class VoicePanel(QWidget):
         bridge.partial.connect(lambda t: self.heard.setText(f"“{t}…”"))
         bridge.final.connect(self._final)
         bridge.notice.connect(self.show_notice)
-        bridge.listening.connect(lambda on: None if on else self.meter.set_level(0.0))
+        bridge.listening.connect(self._listening)
+
+    def _listening(self, on: bool) -> None:
+        if on or self.bridge.voice.running:
+            return
+        self.meter.reset()
+        if self.button.isChecked():  # the capture ended by itself (device gone): show it as off
+            self.button.setChecked(False)
 
     def _talk(self) -> None:
         self.heard.setText("listening…")
@@ -127,7 +134,12 @@ def install_voice_input(window, layout) -> VoiceInputBridge:
     sig.cancelled.connect(bridge.drop_turn)
     player.playing_changed.connect(on_playing)
     bridge.barge_in.connect(on_barge_in)
-    bridge.error.connect(window._on_error)
+
+    def on_error(err) -> None:  # the window's error list and status line; not tied to a turn
+        window.errors.append(err)
+        window.status.show_error(f"voice input: stage '{err.stage}' failed: {err.error}", err.traceback or err.error)
+
+    bridge.error.connect(on_error)
     panel.button.talk_started.connect(on_press)
     window.settings_panel.applied.connect(lambda settings: (bridge.set_settings(settings), bridge.check_device()))
     window.controller.ready.connect(lambda *a: bridge.preload())

@@ -213,6 +213,7 @@ class LiveVoice:
             try:
                 source.close()
             finally:
+                self._exiting = True  # ``running`` is False from here on
                 self.on_listening(False)
                 self.on_level(0.0)
 

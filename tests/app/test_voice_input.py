@@ -192,3 +192,25 @@ def test_microphone_is_chosen_in_settings_from_the_listed_devices(styled_app, qt
     assert panel.values()["asr"]["input_device"] == "USB headset"  # a device unplugged now is kept
     w.setCurrentIndex(0)
     assert Settings.from_dict(panel.values()).asr.input_device == ""
+
+
+class UnpluggedSource(ArraySource):
+    """A microphone that disappears after a second: its reads fail, as a device's do."""
+
+    def read(self, timeout=0.1):
+        if self.delivered >= 16000:
+            raise OSError("Stream is stopped: the input device was removed")
+        return super().read(timeout)
+
+
+def test_microphone_failing_mid_stream_is_reported_with_its_stage(make_window, qtbot):
+    w = make_window()  # toy stages: only voice input matters here
+    w.voice.use_source(lambda: UnpluggedSource(np.zeros(0, np.float32)))
+    listen_hands_free(w, qtbot)
+    qtbot.waitUntil(lambda: bool(w.errors), timeout=20_000)
+    err = w.errors[-1]
+    assert err.stage == "mic" and "input device was removed" in err.error
+    assert "voice input: stage 'mic' failed" in w.status.error.text()
+    qtbot.waitUntil(lambda: not w.voice.voice.running, timeout=5_000)
+    qtbot.waitUntil(lambda: not w.voice_panel.button.isChecked(), timeout=5_000)  # shown as not listening
+    assert w.voice_panel.meter.level == 0.0 and w.chat.send_button.isEnabled()
