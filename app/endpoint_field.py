@@ -1,8 +1,8 @@
-"""The ``dialogue.endpoint`` field: checked against the server (``/v1/models``) when it is picked.
+"""The ``dialogue.openai.endpoint`` field: checked against the server (``/v1/models``) when it is picked.
 
 The check runs in a background thread (a server that does not answer must not freeze the
 window); the answer appears under the field, and the models the server offers become the
-completions of the ``dialogue.model`` field.
+completions of the ``dialogue.openai.model`` field.
 """
 
 from __future__ import annotations

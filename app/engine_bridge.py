@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 from pipelines.engine import Engine, EngineError
 from pipelines.messages import Cancel, Reset, StageError, TextChunk, TurnFinished
 from pipelines.settings import Settings
+from pipelines.worker import TurnGate
 
 from .player_sink import PlayerSink
 
@@ -35,7 +36,18 @@ def default_engine_factory(settings: Settings, sink: PlayerSink) -> Engine:
 
 
 class EngineSignals(QObject):
-    """One signal per kind of engine output (emitted from worker threads)."""
+    """One signal per kind of engine output, delivered on the UI thread.
+
+    The engine's threads emit private ``_raw_*`` signals; Qt queues them to this object's
+    slots on the UI thread, which pass on only what is still live at the moment of delivery:
+    not of a turn the engine has cancelled since (``TurnGate``), not of an engine that has been
+    replaced (its turn ids are at or below ``floor``).  So the window and the player never
+    filter anything themselves: what they receive is meant to be shown and heard.
+    """
+
+    _raw_text = Signal(int, str, str)
+    _raw_video = Signal(object)
+    _raw_rendered = Signal(int)
 
     text = Signal(int, str, str)  # turn_id, piece of reply, mode
     video = Signal(object)  # VideoChunk (from the sink)
@@ -45,9 +57,39 @@ class EngineSignals(QObject):
     cancelled = Signal(int)  # turn interrupted (published at interrupt time)
     reset = Signal()
 
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.gate: TurnGate | None = None  # the running engine's record of cancelled turns
+        self.floor = 0  # turn ids up to this one belong to an engine that was replaced
+        self._raw_text.connect(self._deliver_text)
+        self._raw_video.connect(self._deliver_video)
+        self._raw_rendered.connect(self._deliver_rendered)
+
+    def attach(self, gate: TurnGate | None, floor: int) -> None:
+        """From now on deliver only turns above ``floor`` that ``gate`` has not cancelled."""
+        self.gate, self.floor = gate, floor
+
+    def live(self, turn_id: int) -> bool:
+        return turn_id > self.floor and not (self.gate is not None and self.gate.is_cancelled(turn_id))
+
+    @Slot(int, str, str)
+    def _deliver_text(self, turn_id: int, piece: str, mode: str) -> None:
+        if self.live(turn_id):
+            self.text.emit(turn_id, piece, mode)
+
+    @Slot(object)
+    def _deliver_video(self, chunk) -> None:
+        if self.live(chunk.turn_id):
+            self.video.emit(chunk)
+
+    @Slot(int)
+    def _deliver_rendered(self, turn_id: int) -> None:
+        if self.live(turn_id):
+            self.turn_rendered.emit(turn_id)
+
     def listener(self, stage: str, msg: object) -> None:
         if isinstance(msg, TextChunk) and stage == "dialogue":
-            self.text.emit(msg.turn_id, msg.text, msg.mode)
+            self._raw_text.emit(msg.turn_id, msg.text, msg.mode)
         elif stage == "engine":
             if isinstance(msg, TurnFinished):
                 self.finished.emit(msg.record)
@@ -59,7 +101,7 @@ class EngineSignals(QObject):
             self.reset.emit()
 
     def make_sink(self, sample_rate: int | None = None) -> PlayerSink:
-        return PlayerSink(on_chunk=self.video.emit, on_turn_end=self.turn_rendered.emit, sample_rate=sample_rate)
+        return PlayerSink(on_chunk=self._raw_video.emit, on_turn_end=self._raw_rendered.emit, sample_rate=sample_rate)
 
 
 #: how much nicer (lower priority) the stage threads run than the UI thread; 0 to disable
@@ -189,6 +231,7 @@ class EngineController(QObject):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        self.signals.attach(None, floor=self.last_turn_id)  # nothing more of the old engine is shown
         self._pending = new
         self.loading.emit("starting", 0, 6)
         self._poll.start()
@@ -213,6 +256,7 @@ class EngineController(QObject):
         self._pending = None
         self._poll.stop()
         self.engine = engine
+        self.signals.attach(engine.gate, floor=self.signals.floor)
         self._unsubscribe = engine.subscribe(self.signals.listener)
         if self._queued is not None:
             settings, self._queued = self._queued, None
@@ -241,8 +285,9 @@ class EngineController(QObject):
         self.last_turn_id = max(self.last_turn_id, turn_id)
         return turn_id
 
-    def interrupt(self) -> int | None:
-        return self.engine.interrupt() if self.engine is not None else None
+    def interrupt(self, turn_id: int | None = None) -> int | None:
+        """Stop the running turn, or ``turn_id`` (which may have finished but still be playing)."""
+        return self.engine.interrupt(turn_id) if self.engine is not None else None
 
     def clear(self) -> None:
         if self.engine is not None:

@@ -65,7 +65,9 @@ def _spin(lo, hi, value, step=None, decimals=None):
 
 
 class FinetunePage(QWidget):
-    use_result = Signal(object)  # {"dialogue.backend": ..., "dialogue.model_dir": ..., "dialogue.ptuning_dir": ...}
+    use_result = Signal(
+        object
+    )  # {"dialogue.backend": ..., "dialogue.chatglm.model_dir": ..., "dialogue.chatglm.ptuning_dir": ...}
     finished = Signal(object)  # FinetuneResult (tests)
 
     def __init__(self, settings: Settings, parent=None) -> None:
@@ -115,7 +117,7 @@ class FinetunePage(QWidget):
         # -- model and knobs --------------------------------------------------------
         knobs = QGroupBox("Model and training")
         grid = QGridLayout(knobs)
-        self.base_edit = QLineEdit(settings.dialogue.model_dir)
+        self.base_edit = QLineEdit(settings.dialogue.chatglm.model_dir)
         self.base_edit.setPlaceholderText("base model folder (e.g. module/chatglm-6b)")
         self.base_edit.editingFinished.connect(self._check_base)
         base_browse = QPushButton("Browse…")
@@ -128,7 +130,7 @@ class FinetunePage(QWidget):
         out_browse = QPushButton("Browse…")
         out_browse.clicked.connect(lambda: self._browse_dir(self.out_edit, self._update_resume))
         self.remote = QCheckBox("trust the model folder's own code (THUDM ChatGLM)")
-        self.remote.setChecked(settings.dialogue.trust_remote_code)
+        self.remote.setChecked(settings.dialogue.chatglm.trust_remote_code)
         self.pre_seq_len = _spin(1, 4096, 128)
         self.steps = _spin(0, 10**7, 0)
         self.steps.setToolTip("optimizer steps (0: from epochs)")
@@ -296,7 +298,7 @@ class FinetunePage(QWidget):
         self.data_summary.setStyleSheet("color: #c62828;")
 
     def _check_base(self) -> None:
-        check = check_field("dialogue.model_dir", self.base_edit.text(), self.settings)
+        check = check_field("dialogue.chatglm.model_dir", self.base_edit.text(), self.settings)
         mark = "" if check.ok is None else ("✓ " if check.ok else "✗ ")
         self.base_check.setText(mark + check.message)
         self.base_check.setStyleSheet(
@@ -494,9 +496,9 @@ class FinetunePage(QWidget):
         self.use_result.emit(
             {
                 "dialogue.backend": "chatglm",
-                "dialogue.model_dir": shown(self.settings.resolve(self.base_edit.text().strip())),
-                "dialogue.ptuning_dir": shown(self.result.out_dir),
-                "dialogue.trust_remote_code": self.remote.isChecked(),
+                "dialogue.chatglm.model_dir": shown(self.settings.resolve(self.base_edit.text().strip())),
+                "dialogue.chatglm.ptuning_dir": shown(self.result.out_dir),
+                "dialogue.chatglm.trust_remote_code": self.remote.isChecked(),
             }
         )
 

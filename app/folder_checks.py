@@ -68,8 +68,8 @@ def check_llm_folder(p: Path, settings: Settings) -> Check:
     kind = config.get("model_type") or ",".join(config.get("architectures", []) or ["?"])
     total = sum(w.stat().st_size for w in weights) / 2**30
     msg = f"{kind} model: {len(weights)} weight file(s), {total:.2f} GB; tokenizer {tok[0]}"
-    if config.get("auto_map") and not settings.dialogue.trust_remote_code:
-        msg += " — needs its own code: tick dialogue.trust_remote_code"
+    if config.get("auto_map") and not settings.dialogue.chatglm.trust_remote_code:
+        msg += " — needs its own code: tick dialogue.chatglm.trust_remote_code"
     return Check(True, msg)
 
 
@@ -105,7 +105,7 @@ def check_sovits(p: Path, settings: Settings) -> Check:
             return Check(False, "needs G_*.pth + config.json")
         return Check(True, f"generator {ckpts[-1].name}")
     try:
-        files = find_model(p, settings.voice.sovits_checkpoint, settings.voice.cluster_model)
+        files = find_model(p, settings.voice.sovits.checkpoint, settings.voice.sovits.cluster_model)
     except SovitsModelError as exc:
         return Check(False, str(exc))
     speakers = ""
@@ -214,23 +214,23 @@ def check_output(p: Path, settings: Settings) -> Check:
 CHECKS: dict[str, Callable[[Path, Settings], Check]] = {
     "persona": check_persona,
     "output_dir": check_output,
-    "dialogue.model_dir": check_llm_folder,
-    "dialogue.ptuning_dir": check_ptuning,
-    "voice.sovits_dir": check_sovits,
-    "voice.contentvec_dir": check_contentvec,
-    "voice.cluster_model": check_cluster,
-    "face.checkpoint": check_wav2lip,
+    "dialogue.chatglm.model_dir": check_llm_folder,
+    "dialogue.chatglm.ptuning_dir": check_ptuning,
+    "voice.sovits.model_dir": check_sovits,
+    "voice.sovits.contentvec_dir": check_contentvec,
+    "voice.sovits.cluster_model": check_cluster,
+    "face.wav2lip.checkpoint": check_wav2lip,
     "face.face": check_avatar,
 }
 
 #: why an empty value is fine (or not)
 EMPTY = {
-    "dialogue.model_dir": "not set (needed by the chatglm backend)",
-    "dialogue.ptuning_dir": "not set: the base model without P-tuning",
-    "voice.sovits_dir": "not set (needed by the sovits voice conversion)",
-    "voice.contentvec_dir": "not set (needed by the sovits voice conversion)",
-    "voice.cluster_model": "not set: no cluster model",
-    "face.checkpoint": "not set (needed by the wav2lip renderer)",
+    "dialogue.chatglm.model_dir": "not set (needed by the chatglm backend)",
+    "dialogue.chatglm.ptuning_dir": "not set: the base model without P-tuning",
+    "voice.sovits.model_dir": "not set (needed by the sovits voice conversion)",
+    "voice.sovits.contentvec_dir": "not set (needed by the sovits voice conversion)",
+    "voice.sovits.cluster_model": "not set: no cluster model",
+    "face.wav2lip.checkpoint": "not set (needed by the wav2lip renderer)",
     "face.face": "not set: the persona's own face",
 }
 

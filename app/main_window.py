@@ -103,7 +103,8 @@ class MainWindow(QMainWindow):
         self._t0: dict[int, float] = {}
         self._shown_s: dict[int, float] = {}
         self._records: dict[int, TurnRecord] = {}
-        self._stopped: set[int] = set()
+        #: why a reply was cut short, for its bubble (what arrives is already filtered by the bridge)
+        self._stopped: dict[int, str] = {}
         self._restored = False  # the last conversation is restored once, when the first engine is ready
         self.restored_rounds: list[tuple[str, str]] = []
         self.errors: list[StageError] = []
@@ -335,8 +336,10 @@ class MainWindow(QMainWindow):
         if self.controller.engine is None:
             return None
         self.player.stop()  # a new message cuts the previous reply short
-        if self.current_turn is not None and self._engine_busy:
-            self._mark_stopped(self.current_turn, "interrupted by the next message")
+        if self.current_turn is not None:
+            if self._engine_busy:
+                self._mark_stopped(self.current_turn, "interrupted by the next message")
+            self.controller.interrupt(self.current_turn)  # nothing of it still on its way is shown
         self.status.clear_error()
         self.chat.add_user(text)
         try:
@@ -355,7 +358,7 @@ class MainWindow(QMainWindow):
     def stop(self) -> None:
         """Stop the reply now: nothing more of it is shown or heard."""
         turn = self.current_turn
-        self.controller.interrupt()
+        self.controller.interrupt(turn)
         self.player.stop()
         if turn is not None and self._engine_busy:
             self._mark_stopped(turn, "stopped")
@@ -376,12 +379,10 @@ class MainWindow(QMainWindow):
         self.current_turn = None
 
     def _mark_stopped(self, turn_id: int, why: str) -> None:
-        self._stopped.add(turn_id)
+        self._stopped[turn_id] = why
         self.chat.finish_reply(turn_id, why, "stopped")
 
     def _on_text(self, turn_id: int, piece: str, mode: str) -> None:
-        if turn_id in self._stopped:
-            return
         self.chat.append_reply(turn_id, piece)
         if turn_id == self.current_turn:
             self.state_label.setText("speaking…" if self.player.playing else "thinking…")

@@ -7,8 +7,9 @@ frame for that instant (one wake-up per frame, not a busy poll, so the UI thread
 rarely competes for the GIL with the stage threads), so video follows the sound even
 when rendering is late (the clock waits while the audio is starved) or the UI
 stalls (late frames are skipped, never played slow).  Between turns an idle loop
-plays.  ``stop()`` drops everything buffered at once, audio included, and chunks
-of a dropped turn that are still in flight are ignored.
+plays.  ``stop()`` drops everything buffered at once, audio included; chunks of a
+stopped turn still in flight never reach the player (``EngineSignals`` delivers only
+live turns), so the player keeps no filter of its own.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ class AvatarPlayer(QObject):
         self._idle_t0 = time.perf_counter()
         self._idle_shown = -1
         self.turn_id: int | None = None
-        self._dropped: set[int] = set()
         self._frames: list[np.ndarray] = []
         self._fps = 25.0
         self._ended = False
@@ -72,10 +72,8 @@ class AvatarPlayer(QObject):
             self._show_idle(force=True)
 
     def push(self, chunk: VideoChunk) -> bool:
-        """Queue a rendered chunk; False when it belongs to a stopped or older turn."""
+        """Queue a rendered chunk (the bridge delivers only chunks of live turns)."""
         tid = chunk.turn_id
-        if tid in self._dropped or (self.turn_id is not None and tid < self.turn_id):
-            return False
         if tid != self.turn_id:
             self._begin(tid, chunk.fps)
         frames = np.asarray(chunk.frames)
@@ -95,14 +93,11 @@ class AvatarPlayer(QObject):
 
     def stop(self) -> None:
         """Drop the playing turn now (audio and frames); later chunks of it are ignored."""
-        if self.turn_id is not None:
-            self._dropped.add(self.turn_id)
         self._reset_timeline()
         self._set_playing(False)
 
     def drop_turn(self, turn_id: int) -> None:
-        """The engine cancelled ``turn_id``: forget it whether or not it started playing."""
-        self._dropped.add(turn_id)
+        """The engine cancelled ``turn_id``: stop it if it is playing (nothing more of it arrives)."""
         if turn_id == self.turn_id:
             self.stop()
 

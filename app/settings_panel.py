@@ -207,7 +207,10 @@ class SettingsPanel(QWidget):
             prefix = name.split(".")[0] if "." in name else ""
             w = self._make_widget(name, meta, value)
             self.widgets[name] = w
-            label = QLabel(name.split(".")[-1].replace("_", " "))
+            parts = name.split(".")
+            # a backend's own section shows its name: "chatglm · model dir"
+            text = parts[-1].replace("_", " ") if len(parts) < 3 else f"{parts[1]} · {parts[-1].replace('_', ' ')}"
+            label = QLabel(text)
             label.setToolTip(f"{name}: {meta.get('help', '')}")
             w.setToolTip(f"{name}: {meta.get('help', '')}")
             holder = QWidget()
@@ -258,16 +261,22 @@ class SettingsPanel(QWidget):
         elif meta.get("path"):
             w = PathField(name, meta["path"], self.current_or_saved)
             w.changed.connect(self._changed)
-        elif name == "dialogue.endpoint":
+        elif name == "dialogue.openai.endpoint":
             from .endpoint_field import EndpointField, offer_models
 
             w = EndpointField(
-                lambda: self.widgets["dialogue.api_key_env"].text() if "dialogue.api_key_env" in self.widgets else ""
+                lambda: (
+                    self.widgets["dialogue.openai.api_key_env"].text()
+                    if "dialogue.openai.api_key_env" in self.widgets
+                    else ""
+                )
             )
             w.textChanged.connect(self._changed)
             w.models_found.connect(
                 lambda models: (
-                    offer_models(self.widgets["dialogue.model"], models) if "dialogue.model" in self.widgets else None
+                    offer_models(self.widgets["dialogue.openai.model"], models)
+                    if "dialogue.openai.model" in self.widgets
+                    else None
                 )
             )
         else:
@@ -381,11 +390,11 @@ class SettingsPanel(QWidget):
         """Paths that the chosen backends need and that failed their check."""
         needed = {"persona", "output_dir"}
         if settings.dialogue.backend == "chatglm":
-            needed.add("dialogue.model_dir")
+            needed.add("dialogue.chatglm.model_dir")
         if settings.voice.vc_backend == "sovits":
-            needed |= {"voice.sovits_dir", "voice.contentvec_dir"}
+            needed |= {"voice.sovits.model_dir", "voice.sovits.contentvec_dir"}
         if settings.face.backend == "wav2lip":
-            needed.add("face.checkpoint")
+            needed.add("face.wav2lip.checkpoint")
         out = []
         for name, w in self.widgets.items():
             if isinstance(w, PathField):

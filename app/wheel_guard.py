@@ -2,7 +2,7 @@
 
 On a scrolling page (Settings, Fine-tuning) the wheel is for the page: without this,
 a combo box that passes under the pointer while the user scrolls changes its value
-unnoticed (``dialogue.dtype`` switched to fp16).  An unfocused field hands the wheel
+unnoticed (``dialogue.chatglm.dtype`` switched to fp16).  An unfocused field hands the wheel
 to the scroll area around it; a click (or Tab) focuses the field, and then the wheel
 changes it as usual.
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from .settings import Settings, SettingsError, iter_fields, load_settings
+from .settings_migration import LEGACY_NAMES
 
 
 def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +28,8 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
             kwargs["choices"] = meta["choices"]
             kwargs.pop("metavar")
         group.add_argument(f"--{name}", **kwargs)
+    for old in LEGACY_NAMES:  # an earlier version's names still work (hidden from --help)
+        group.add_argument(f"--{old}", dest=f"set__{old}", default=None, help=argparse.SUPPRESS)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -211,12 +211,19 @@ class Engine:
         self.inboxes[0].put(TurnEnd(turn_id))
         return turn_id
 
-    def interrupt(self) -> int | None:
-        """Stop the running turn at once; nothing more of it reaches the sink."""
+    def interrupt(self, turn_id: int | None = None) -> int | None:
+        """Stop the running turn at once; nothing more of it reaches the sink.
+
+        ``turn_id``: also a turn that has finished here but whose output a front end is still
+        delivering or playing (the app's player): it is marked cancelled, so whatever of it is
+        still on its way is dropped (``gate.is_cancelled``); its record keeps its status."""
         with self._lock:
-            turn_id = self._active
+            active = self._active
+            if active is not None and turn_id in (None, active):
+                self._cancel(active, "interrupted")
+                return active
             if turn_id is not None:
-                self._cancel(turn_id, "interrupted")
+                self.gate.cancel(turn_id)
             return turn_id
 
     def clear(self) -> None:

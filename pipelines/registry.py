@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from .settings import Settings
     from .stage import Stage
 
-#: (stage kind, backend) -> "module:Class"; each class is built as Class(settings, persona)
+#: (stage kind, backend) -> "module:Class"; each class is built from its own settings section
+#: (``Class.settings_section``) and the ``StageEnv``: ``Class.from_settings(settings, persona)``
 BACKENDS: dict[tuple[str, str], str] = {
     ("dialogue", "retrieval"): "pipelines.dialogue.retrieval:RetrievalDialogue",
     ("dialogue", "chatglm"): "pipelines.dialogue.chatglm_stage:ChatGLMDialogue",
@@ -53,6 +54,6 @@ def build_stage(kind: str, settings: Settings, persona: Persona) -> Stage:
         raise ValueError(f"unknown {kind} backend {backend!r} (known: {', '.join(known)})") from None
     module_name, cls_name = target.split(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
-    stage = cls(settings, persona)
+    stage = cls.from_settings(settings, persona)
     stage.backend = stage.backend or backend
     return stage

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -21,6 +22,9 @@ from typing import Any, get_type_hints
 from .atomic_files import atomic_write_text
 from .paths import DEFAULT_PERSONA, REPO_ROOT
 from .registry import backend_choices
+from .settings_migration import migrate, new_names
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SETTINGS_FILE = REPO_ROOT / "settings.json"
 
@@ -40,63 +44,112 @@ def opt(
     return field(default=default, metadata=meta)
 
 
+# -- dialogue ------------------------------------------------------------------------------
 @dataclass
-class DialogueSettings:
-    backend: str = opt("retrieval", "reply generator", choices=backend_choices("dialogue"))
+class GenerationSettings:
+    """What every model-backed dialogue backend samples with (each keeps its own values)."""
+
+    max_new_tokens: int = opt(256, "longest reply in tokens", lo=1, hi=8192)
+    temperature: float = opt(0.8, "sampling temperature (0: greedy)", lo=0.0, hi=5.0)
+    top_p: float = opt(0.8, "nucleus sampling", lo=0.0, hi=1.0)
+    history_tokens: int = opt(1024, "token budget of the kept history (oldest rounds dropped first)", lo=0, hi=131072)
+
+
+@dataclass
+class RetrievalSettings:
+    """``dialogue.backend = retrieval``: replies looked up in the persona's chat log."""
+
+    stream_delay_ms: int = opt(15, "pause between streamed pieces", lo=0, hi=1000)
+
+
+@dataclass
+class ChatGLMSettings(GenerationSettings):
+    """``dialogue.backend = chatglm``: a local ChatGLM / GLM / causal-LM folder."""
+
     model_dir: str = opt("", "ChatGLM / GLM / causal-LM model folder (e.g. module/chatglm-6b)", path="dir")
     ptuning_dir: str = opt("", "P-tuning v2 checkpoint or peft adapter folder (empty: none)", path="dir")
     trust_remote_code: bool = opt(
         False, "run the model folder's own Python code (only for unknown folders; THUDM ChatGLM folders load natively)"
     )
     dtype: str = opt("auto", "weights dtype", choices=("auto", "fp32", "bf16", "fp16"))
-    quantize_int8: bool = opt(False, "dynamic int8 quantisation of Linear layers (CPU)")
-    max_new_tokens: int = opt(256, "longest reply in tokens", lo=1, hi=8192)
-    temperature: float = opt(0.8, "sampling temperature (0: greedy)", lo=0.0, hi=5.0)
-    top_p: float = opt(0.8, "nucleus sampling", lo=0.0, hi=1.0)
-    history_tokens: int = opt(1024, "token budget of the kept history (oldest rounds dropped first)", lo=0, hi=131072)
-    stream_delay_ms: int = opt(15, "retrieval backend: pause between streamed pieces", lo=0, hi=1000)
+    quantize_int8: bool = opt(False, "int8 weight-only quantisation of the Linear layers while loading (CPU)")
     pre_seq_len: int = opt(
         0, "P-tuning prefix length the checkpoint must have (0: take it from the checkpoint)", lo=0, hi=4096
-    )
-    endpoint: str = opt(
-        "http://127.0.0.1:8000/v1",
-        "openai backend: base URL of an OpenAI-compatible server (vLLM, llama-server, Ollama, ...)",
-    )
-    model: str = opt("", "openai backend: model or adapter name the server knows (empty: the first it lists)")
-    api_key_env: str = opt(
-        "OPENAI_API_KEY",
-        "openai backend: name of the environment variable holding the API key (the key is never stored here)",
-    )
-    connect_timeout_s: float = opt(5.0, "openai backend: seconds to wait for the connection", lo=0.1, hi=600.0)
-    read_timeout_s: float = opt(
-        60.0, "openai backend: seconds to wait for the next piece of the reply", lo=0.1, hi=3600.0
     )
 
 
 @dataclass
-class VoiceSettings:
-    tts_backend: str = opt("espeak", "base text-to-speech voice", choices=backend_choices("tts"))
-    tts_voice: str = opt("", "base voice name (empty: the persona's, by language)")
-    tts_rate: int = opt(0, "speaking rate in words per minute (0: the persona's)", lo=0, hi=600)
-    tts_pitch: int = opt(-1, "base pitch 0-99 (-1: the persona's)", lo=-1, hi=99)
-    vc_backend: str = opt("world", "voice conversion into the persona's voice", choices=backend_choices("vc"))
-    sovits_dir: str = opt("", "so-vits-svc model folder: G_*.pth + config.json (e.g. module/So-VITS/44k)", path="dir")
-    sovits_checkpoint: str = opt("", "G_*.pth inside sovits_dir (empty: newest)")
+class OpenAISettings(GenerationSettings):
+    """``dialogue.backend = openai``: an OpenAI-compatible server the user runs."""
+
+    endpoint: str = opt(
+        "http://127.0.0.1:8000/v1", "base URL of an OpenAI-compatible server (vLLM, llama-server, Ollama, ...)"
+    )
+    model: str = opt("", "model or adapter name the server knows (empty: the first it lists)")
+    api_key_env: str = opt(
+        "OPENAI_API_KEY", "name of the environment variable holding the API key (the key is never stored here)"
+    )
+    connect_timeout_s: float = opt(5.0, "seconds to wait for the connection", lo=0.1, hi=600.0)
+    read_timeout_s: float = opt(60.0, "seconds to wait for the next piece of the reply", lo=0.1, hi=3600.0)
+
+
+@dataclass
+class DialogueSettings:
+    backend: str = opt("retrieval", "reply generator", choices=backend_choices("dialogue"))
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    chatglm: ChatGLMSettings = field(default_factory=ChatGLMSettings)
+    openai: OpenAISettings = field(default_factory=OpenAISettings)
+
+
+# -- voice ---------------------------------------------------------------------------------
+@dataclass
+class BaseVoiceSettings:
+    """A text-to-speech engine's voice (names differ between engines, so each keeps its own)."""
+
+    voice: str = opt("", "base voice name (empty: the persona's, by language)")
+    rate: int = opt(0, "speaking rate in words per minute (0: the persona's)", lo=0, hi=600)
+    pitch: int = opt(-1, "base pitch 0-99 (-1: the persona's)", lo=-1, hi=99)
+
+
+@dataclass
+class EspeakSettings(BaseVoiceSettings):
+    """``voice.tts_backend = espeak``: espeak-ng in-process (the embedded default)."""
+
+
+@dataclass
+class Pyttsx3Settings(BaseVoiceSettings):
+    """``voice.tts_backend = pyttsx3``: the system's speech engine through pyttsx3."""
+
+
+F0_METHODS = ("dio", "harvest", "crepe-tiny", "crepe", "parselmouth", "fcpe")
+
+
+@dataclass
+class WorldSettings:
+    """``voice.vc_backend = world``: WORLD vocoder pitch and formant shift to the persona's voice."""
+
+    transpose: int = opt(0, "pitch shift in semitones on top of the persona's pitch", lo=-24, hi=24)
+    f0_method: str = opt("dio", "F0 estimator", choices=F0_METHODS)
+
+
+@dataclass
+class SovitsSettings:
+    """``voice.vc_backend = sovits``: a so-vits-svc 4.0 / 4.1 model of the persona's voice."""
+
+    model_dir: str = opt("", "model folder: G_*.pth + config.json (e.g. module/So-VITS/44k)", path="dir")
+    checkpoint: str = opt("", "G_*.pth inside model_dir (empty: newest)")
     contentvec_dir: str = opt(
         "", "ContentVec encoder: HF content-vec-best folder or checkpoint_best_legacy_500.pt", path="any"
     )
     cluster_model: str = opt("", "optional kmeans cluster model (.pt)", path="file")
     speaker: str = opt("", "speaker name from the so-vits config (empty: the first)")
     transpose: int = opt(0, "pitch shift in semitones", lo=-24, hi=24)
-    f0_method: str = opt(
-        "dio", "F0 estimator", choices=("dio", "harvest", "crepe-tiny", "crepe", "parselmouth", "fcpe")
-    )
-    noise_scale: float = opt(0.4, "so-vits noise scale", lo=0.0, hi=2.0)
+    f0_method: str = opt("dio", "F0 estimator", choices=F0_METHODS)
+    noise_scale: float = opt(0.4, "noise scale", lo=0.0, hi=2.0)
     cluster_ratio: float = opt(0.0, "share of the cluster model in the content features", lo=0.0, hi=1.0)
     auto_predict_f0: bool = opt(
         True,
-        "so-vits predicts the F0 from the content (right for speech, as DL-B ran it; "
-        "off for singing: then transpose applies)",
+        "predict the F0 from the content (right for speech, as DL-B ran it; off for singing: then transpose applies)",
     )
     loudness_match: float = opt(
         0.0,
@@ -107,20 +160,38 @@ class VoiceSettings:
 
 
 @dataclass
-class FaceSettings:
-    backend: str = opt("warp", "lip-sync renderer", choices=backend_choices("face"))
+class VoiceSettings:
+    tts_backend: str = opt("espeak", "base text-to-speech voice", choices=backend_choices("tts"))
+    vc_backend: str = opt("world", "voice conversion into the persona's voice", choices=backend_choices("vc"))
+    espeak: EspeakSettings = field(default_factory=EspeakSettings)
+    pyttsx3: Pyttsx3Settings = field(default_factory=Pyttsx3Settings)
+    world: WorldSettings = field(default_factory=WorldSettings)
+    sovits: SovitsSettings = field(default_factory=SovitsSettings)
+
+
+# -- face ----------------------------------------------------------------------------------
+@dataclass
+class Wav2LipSettings:
+    """``face.backend = wav2lip``: the Wav2Lip generator (the user's .pth, or an .onnx export)."""
+
     checkpoint: str = opt(
-        "", "Wav2Lip checkpoint (.pth) or exported model (.onnx) (e.g. module/wav2lip/wav2lip_gan.pth)", path="file"
+        "", "checkpoint (.pth) or exported model (.onnx) (e.g. module/wav2lip/wav2lip_gan.pth)", path="file"
     )
-    runtime: str = opt("auto", "Wav2Lip runtime", choices=("auto", "torch", "onnx"))
+    runtime: str = opt("auto", "runtime", choices=("auto", "torch", "onnx"))
     batch_size: int = opt(32, "frames per inference batch", lo=1, hi=512)
-    first_batch: int = opt(4, "wav2lip: frames in a turn's first batch (then doubling up to batch_size)", lo=1, hi=512)
+    first_batch: int = opt(4, "frames in a turn's first batch (then doubling up to batch_size)", lo=1, hi=512)
+    silence_db: float = opt(-45.0, "frames quieter than this (dBFS RMS) keep the original face", lo=-120.0, hi=0.0)
+    colour_match: bool = opt(True, "match the rendered mouth's colour to the frame (L*a*b* mean/std)")
+    blend_frames: int = opt(3, "frames over which pauses cross-fade between generated and original", lo=0, hi=25)
+
+
+@dataclass
+class FaceSettings:
+    """What every face backend shares: the output frame rate and which face, enrolled how."""
+
+    backend: str = opt("warp", "lip-sync renderer", choices=backend_choices("face"))
     fps: int = opt(25, "video frames per second", lo=1, hi=60)
     face: str = opt("", "enrolled face (avatar folder); empty: the persona's", path="dir")
-    silence_db: float = opt(
-        -45.0, "wav2lip: frames quieter than this (dBFS RMS) keep the original face", lo=-120.0, hi=0.0
-    )
-    colour_match: bool = opt(True, "wav2lip: match the rendered mouth's colour to the frame (L*a*b* mean/std)")
     pads: str = opt(
         "0 10 0 0",
         "enrollment: pixels added to the Wav2Lip face box: top bottom left right (more bottom for a cut-off chin)",
@@ -133,9 +204,7 @@ class FaceSettings:
     enroll_max_side: int = opt(
         720, "enrollment: keep frames with the longer side at most this many pixels", lo=96, hi=4096
     )
-    blend_frames: int = opt(
-        3, "wav2lip: frames over which pauses cross-fade between generated and original", lo=0, hi=25
-    )
+    wav2lip: Wav2LipSettings = field(default_factory=Wav2LipSettings)
 
 
 @dataclass
@@ -214,6 +283,9 @@ class Settings:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Settings":
         errors: list[str] = []
+        data, moved = migrate(data) if isinstance(data, dict) else (data, [])
+        if moved:
+            log.info("settings of an earlier version: %s moved to their backends' sections", ", ".join(moved))
         obj = _build(cls, data, "", errors)
         errors += obj.validate() if not errors else []
         if errors:
@@ -224,16 +296,24 @@ class Settings:
         """Every problem as 'dotted.field: what is wrong'."""
         errors: list[str] = []
         _check(self, "", errors)
-        env = self.dialogue.api_key_env
+        env = self.dialogue.openai.api_key_env
         if env and not (env.replace("_", "a").isascii() and env.replace("_", "a").isalnum() and not env[0].isdigit()):
             errors.append(
-                "dialogue.api_key_env: must be the name of an environment variable holding the key "
+                "dialogue.openai.api_key_env: must be the name of an environment variable holding the key "
                 "(e.g. OPENAI_API_KEY), never the key itself"
             )
         return errors
 
     def replace(self, dotted: str, value: Any) -> "Settings":
-        """A copy with one dotted field set from a string or value (CLI ``--set a.b=v``)."""
+        """A copy with one dotted field set from a string or value (CLI ``--set a.b=v``).
+
+        An earlier version's name (``dialogue.chatglm.model_dir``) sets its new place(s)."""
+        targets = new_names(dotted)
+        if targets:
+            out = self
+            for target in targets:
+                out = out.replace(target, value)
+            return out
         data = self.to_dict()
         node = data
         *parents, last = dotted.split(".")

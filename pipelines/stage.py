@@ -9,9 +9,24 @@ generator if so, which is how a long reply stops at once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator, Self
 
 from .messages import Message
+from .stage_env import StageEnv
+
+if TYPE_CHECKING:
+    from .persona import Persona
+    from .settings import Settings
+
+
+def section_of(settings: Settings, dotted: str) -> Any:
+    """``settings.dialogue.chatglm`` for "dialogue.chatglm"; None for ""."""
+    if not dotted:
+        return None
+    node: Any = settings
+    for part in dotted.split("."):
+        node = getattr(node, part)
+    return node
 
 
 @dataclass
@@ -38,6 +53,19 @@ class Stage:
     name: ClassVar[str] = "stage"
     #: short description of the backend, shown in the status bar / bench tables
     backend: str = ""
+    #: the dotted settings section this backend is built from ("dialogue.chatglm"); "" for none
+    settings_section: ClassVar[str] = ""
+
+    def __init__(self, cfg: Any = None, persona: Persona | None = None, env: StageEnv | None = None) -> None:
+        """``cfg``: the backend's own settings section; ``env``: device, threads, language, face options."""
+        self.cfg = cfg
+        self.persona = persona
+        self.env = env or StageEnv()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, persona: Persona | None = None, **kwargs: Any) -> Self:
+        """The backend built from its own typed section of ``settings`` and the ``StageEnv``."""
+        return cls(section_of(settings, cls.settings_section), persona, StageEnv.from_settings(settings), **kwargs)
 
     def load(self) -> None:
         """Load models.  Raise with a message that says what is missing and how to fix it."""

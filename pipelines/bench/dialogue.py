@@ -1,6 +1,6 @@
 """``python -m pipelines bench dialogue``: speed of the chatglm dialogue backend and of P-tuning.
 
-For the configured model (``dialogue.model_dir``; ``--tiny`` or no model
+For the configured model (``dialogue.chatglm.model_dir``; ``--tiny`` or no model
 configured: the tiny random GLM built offline from the persona's chat log) and
 each variant in ``--variants`` (``fp32``, ``bf16``, ``int8`` = fp32 + dynamic
 int8 Linear layers) it runs ``--turns`` replies through the real stage and
@@ -64,8 +64,8 @@ def bench_variant(settings, persona, variant: str, prompts: list[str], turns: in
     from ..stage import TurnContext
 
     dtype, int8 = VARIANTS[variant]
-    s = settings.replace("dialogue.dtype", dtype).replace("dialogue.quantize_int8", int8)
-    stage = ChatGLMDialogue(s, persona)
+    s = settings.replace("dialogue.chatglm.dtype", dtype).replace("dialogue.chatglm.quantize_int8", int8)
+    stage = ChatGLMDialogue.from_settings(s, persona)
     t = time.perf_counter()
     stage.load()
     load_s = time.perf_counter() - t
@@ -144,7 +144,7 @@ def bench_server(settings, persona, prompts: list[str], turns: int) -> dict:
     from ..dialogue.openai_stage import api_key_from_env, list_models
     from ..engine import Engine
 
-    ds = settings.dialogue
+    ds = settings.dialogue.openai
     models = list_models(ds.endpoint, api_key_from_env(ds.api_key_env), timeout_s=ds.connect_timeout_s + 5)
     out = tempfile.mkdtemp(prefix="bench-dialogue-server-")
     settings.output_dir = out
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--endpoint", help="openai: server base URL, e.g. http://127.0.0.1:8000/v1")
     parser.add_argument(
-        "--model", help="openai: model name on the server (default: dialogue.model, else the first listed)"
+        "--model", help="openai: model name on the server (default: dialogue.openai.model, else the first listed)"
     )
     parser.add_argument(
         "--shapes",
@@ -307,8 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.backend == "openai":
         from ..dialogue.openai_stage import ServerError
 
-        settings = settings.replace("dialogue.backend", "openai").replace("dialogue.max_new_tokens", args.tokens)
-        settings = settings.replace("dialogue.temperature", 0.0)
+        settings = settings.replace("dialogue.backend", "openai").replace("dialogue.openai.max_new_tokens", args.tokens)
+        settings = settings.replace("dialogue.openai.temperature", 0.0)
         for key, value in (("endpoint", args.endpoint), ("model", args.model)):
             if value:
                 settings = settings.replace(f"dialogue.{key}", value)
@@ -322,10 +322,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print_server_table(report)
         return 0
-    settings = settings.replace("dialogue.backend", "chatglm").replace("dialogue.max_new_tokens", args.tokens)
-    settings = settings.replace("dialogue.temperature", 0.0)
+    settings = settings.replace("dialogue.backend", "chatglm").replace("dialogue.chatglm.max_new_tokens", args.tokens)
+    settings = settings.replace("dialogue.chatglm.temperature", 0.0)
     tmp = None
-    if args.tiny or not settings.dialogue.model_dir:
+    if args.tiny or not settings.dialogue.chatglm.model_dir:
         from ..dialogue.tiny_model import build_tiny_glm, chat_log_texts
 
         if persona.chat_log is None:
@@ -333,11 +333,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         tmp = tempfile.TemporaryDirectory(prefix="bench-dialogue-")
         model_dir = build_tiny_glm(Path(tmp.name) / "tiny-glm", chat_log_texts(persona.chat_log))
-        settings = settings.replace("dialogue.model_dir", str(model_dir)).replace("dialogue.ptuning_dir", "")
+        settings = settings.replace("dialogue.chatglm.model_dir", str(model_dir)).replace(
+            "dialogue.chatglm.ptuning_dir", ""
+        )
     prompts = ["你好，介绍一下你自己", "What can you do?", "今天天气怎么样？", "Tell me a joke"]
     try:
         report = {
-            "model_dir": settings.dialogue.model_dir,
+            "model_dir": settings.dialogue.chatglm.model_dir,
             "turns": args.turns,
             "max_new_tokens": args.tokens,
             "threads": settings.threads,
@@ -349,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.finetune_steps > 0:
             data = persona.chat_log
             report["finetune"] = bench_finetune(
-                settings.resolve(settings.dialogue.model_dir),
+                settings.resolve(settings.dialogue.chatglm.model_dir),
                 data,
                 args.finetune_steps,
                 args.pre_seq_len,

@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         "--face",
         choices=("warp", "wav2lip"),
         default=None,
-        help="face backend; 'wav2lip' without --face.checkpoint times a random-weight int8 ONNX "
+        help="face backend; 'wav2lip' without --face.wav2lip.checkpoint times a random-weight int8 ONNX "
         "export of the official architecture",
     )
     add_settings_arguments(p)
@@ -153,9 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = settings_from_args(args)
     if args.face:
         settings = settings.replace("face.backend", args.face)
-    if settings.face.backend == "wav2lip" and not settings.face.checkpoint:
+    if settings.face.backend == "wav2lip" and not settings.face.wav2lip.checkpoint:
         workdir = tempfile.mkdtemp(prefix="bench-w2l-")
-        settings = settings.replace("face.checkpoint", random_wav2lip_int8(settings, workdir))
+        settings = settings.replace("face.wav2lip.checkpoint", random_wav2lip_int8(settings, workdir))
     res = run(settings, args.turns)
     if args.json:
         print(json.dumps(res, ensure_ascii=False, indent=2))

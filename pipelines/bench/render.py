@@ -103,9 +103,9 @@ def _run(runtime: str, path: Path, batch: int, avatar, persona, speech, threads:
     from ..settings import Settings
     from ..stage import TurnContext
 
-    settings = Settings().replace("face.batch_size", batch).replace("threads", threads)
+    settings = Settings().replace("face.wav2lip.batch_size", batch).replace("threads", threads)
     inf = Wav2LipInference(path, runtime=runtime.split("-")[0], device="cpu", threads=threads)
-    r = Wav2LipRenderer(settings, persona, avatar=avatar, inference=inf)
+    r = Wav2LipRenderer.from_settings(settings, persona, avatar=avatar, inference=inf)
     r.load()
     warm, sr = speech[0]
     list(r.process(AudioChunk(0, warm[int(0.3 * sr) : int(0.3 * sr) + sr], sr), TurnContext(0)))

@@ -43,7 +43,7 @@ def sentences_audio() -> list[tuple[np.ndarray, int, str]]:
         from ..voice.espeak_tts import EspeakTTS
 
         s = Settings()
-        tts = EspeakTTS(s, Persona.load(s.persona_dir))
+        tts = EspeakTTS.from_settings(s, Persona.load(s.persona_dir))
         tts.load()
         out = []
         for i, text in enumerate(SENTENCES):

@@ -47,7 +47,7 @@ def measure_warp(seconds: float = 10.0, threads: int = 1) -> dict:
     persona = Persona.load(DEFAULT_PERSONA)
     t0 = time.perf_counter()
     avatar, _ = build_avatar([persona.portrait])
-    r = WarpRenderer(Settings(), persona, avatar=avatar)
+    r = WarpRenderer.from_settings(Settings(), persona, avatar=avatar)
     r.load()
     load_s = time.perf_counter() - t0
     sr = 22050

@@ -1,11 +1,11 @@
 """Dialogue backend ``chatglm``: a local ChatGLM / GLM / causal LM with the persona's P-tuning.
 
-Loading (``model_loader.py``): the folder in ``dialogue.model_dir``; the
-P-tuning in ``dialogue.ptuning_dir`` (THUDM P-tuning v2 checkpoint or peft
+Loading (``model_loader.py``): the folder in ``dialogue.chatglm.model_dir``; the
+P-tuning in ``dialogue.chatglm.ptuning_dir`` (THUDM P-tuning v2 checkpoint or peft
 adapter, see ``ptuning_checkpoint.py``).  Prompt (``prompt_format.py``):
 ChatGLM's round format for ChatGLM-6B folders, the chat template otherwise,
 with the persona's system prompt (or the one the P-tuning was trained with).
-History is kept within ``dialogue.history_tokens`` (``history.py``).  Tokens
+History is kept within ``dialogue.chatglm.history_tokens`` (``history.py``).  Tokens
 stream out as ``TextChunk(mode="llm")`` while generation continues
 (``streaming.py``); an interrupted turn stops generating at once.
 """
@@ -19,8 +19,9 @@ from typing import Iterator
 from ..messages import Message, TextChunk, UserTurn
 from ..optional import require
 from ..persona import Persona
-from ..settings import Settings
+from ..settings import ChatGLMSettings
 from ..stage import Stage, TurnContext
+from ..stage_env import StageEnv
 from .history import ChatHistory
 from .prompt_format import PromptFormat
 from .retrieval import EMPTY_EN, EMPTY_ZH
@@ -33,8 +34,11 @@ class ChatGLMDialogue(Stage):
     name = "dialogue"
     backend = "chatglm"
 
-    def __init__(self, settings: Settings, persona: Persona) -> None:
-        self.settings = settings
+    settings_section = "dialogue.chatglm"
+
+    def __init__(self, cfg: ChatGLMSettings, persona: Persona, env: StageEnv | None = None) -> None:
+        self.cfg = cfg
+        self.env = env or StageEnv()
         self.persona = persona
         self.loaded = None
         self.format: PromptFormat | None = None
@@ -45,19 +49,19 @@ class ChatGLMDialogue(Stage):
     def load(self) -> None:
         from .model_loader import ModelLoadError, load_for_chat
 
-        ds = self.settings.dialogue
+        ds = self.cfg
         if not ds.model_dir:
             raise ModelLoadError(
-                "dialogue.model_dir is empty: the chatglm backend needs a local model folder "
+                "dialogue.chatglm.model_dir is empty: the chatglm backend needs a local model folder "
                 "(e.g. module/chatglm-6b or a GLM-4 folder); or use dialogue.backend=retrieval"
             )
-        ptuning = self.settings.resolve(ds.ptuning_dir) if ds.ptuning_dir else None
+        ptuning = self.env.resolve(ds.ptuning_dir) if ds.ptuning_dir else None
         self.loaded = load_for_chat(
             ds,
-            self.settings.resolve(ds.model_dir),
+            self.env.resolve(ds.model_dir),
             ptuning,
-            device=self.settings.resolved_device(),
-            threads=self.settings.threads,
+            device=self.env.device,
+            threads=self.env.threads,
         )
         meta = self.loaded.adapter.meta if self.loaded.adapter else {}
         system = meta.get("system_prompt", self.persona.system_prompt) if meta else self.persona.system_prompt
@@ -91,7 +95,7 @@ class ChatGLMDialogue(Stage):
             text = self.format.build(query, self.history.window())
             add_special = self.format.kind in ("chatglm", "chatglm2")  # THUDM tokenizers add [gMASK]<sop>
             ids = tok(text, add_special_tokens=add_special).input_ids
-        limit = self._context_limit() - self.settings.dialogue.max_new_tokens - len(head)
+        limit = self._context_limit() - self.cfg.max_new_tokens - len(head)
         if limit > 0 and len(ids) > limit:
             ids = ids[-limit:]  # the newest words matter most
         ids = head + ids
@@ -115,7 +119,7 @@ class ChatGLMDialogue(Stage):
         if not query:
             yield TextChunk(msg.turn_id, text=EMPTY_ZH if self.persona.language == "zh" else EMPTY_EN, mode="llm")
             return
-        ds = self.settings.dialogue
+        ds = self.cfg
         stats = GenerationStats()
         self.last_stats = stats
         reply = []

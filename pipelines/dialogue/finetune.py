@@ -13,7 +13,7 @@ top of a frozen base model:
 Labels are masked on the prompt; train loss every step, eval loss (with
 ``eval_split``) at every checkpoint; checkpoints every ``save_steps`` written
 atomically, the best kept in ``best/`` and published to the output folder
-itself at the end, so ``dialogue.ptuning_dir`` can point straight at it.
+itself at the end, so ``dialogue.chatglm.ptuning_dir`` can point straight at it.
 ``resume`` continues from the newest checkpoint, on exactly the batches the
 interrupted run would have used.  ``should_stop`` (cancel) saves a checkpoint
 and returns.

@@ -5,8 +5,8 @@ Example::
     python -m pipelines finetune --data source/default/chat.jsonl \\
         --base module/chatglm-6b --out module/ptuning/lin --pre-seq-len 128 --steps 3000
 
-Then set ``dialogue.backend=chatglm``, ``dialogue.model_dir`` to the base and
-``dialogue.ptuning_dir`` to the ``--out`` folder.
+Then set ``dialogue.backend=chatglm``, ``dialogue.chatglm.model_dir`` to the base and
+``dialogue.chatglm.ptuning_dir`` to the ``--out`` folder.
 """
 
 from __future__ import annotations
@@ -188,6 +188,6 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"done: {result.steps_done}/{result.total_steps} steps, {result.steps_per_s:.2f} step/s, "
             f"last loss {result.last_loss}, best step {result.best_step}; adapter in {result.out_dir} "
-            f"(set dialogue.ptuning_dir to it); loss plot {result.loss_png}"
+            f"(set dialogue.chatglm.ptuning_dir to it); loss plot {result.loss_png}"
         )
     return 0

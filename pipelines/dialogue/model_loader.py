@@ -8,7 +8,7 @@ Folders that work:
   ``module/chatglm-6b``): recognised by ``config.json`` and loaded by our own
   code (``pipelines/dialogue/glm/``), never by the folder's Python;
 - other folders that bring their own modeling code: only when
-  ``dialogue.trust_remote_code`` is on, because that runs the folder's Python.
+  ``dialogue.chatglm.trust_remote_code`` is on, because that runs the folder's Python.
 
 Nothing is downloaded: ``HF_HUB_OFFLINE=1`` and ``local_files_only``.
 """
@@ -76,13 +76,13 @@ def _transformers():
 def read_model_config(folder: Path) -> dict:
     if not str(folder) or not folder.is_dir():
         raise ModelLoadError(
-            f"model folder {folder} not found: set dialogue.model_dir to a local model folder "
+            f"model folder {folder} not found: set dialogue.chatglm.model_dir to a local model folder "
             f"(e.g. module/chatglm-6b); models are never downloaded"
         )
     cfg_path = folder / "config.json"
     if not cfg_path.is_file():
         raise ModelLoadError(
-            f"{folder} is not a model folder (no config.json); point dialogue.model_dir at the "
+            f"{folder} is not a model folder (no config.json); point dialogue.chatglm.model_dir at the "
             f"folder holding config.json, the weights and the tokenizer"
         )
     from ..json_files import read_json_object
@@ -107,10 +107,10 @@ def resolve_dtype(name: str, device: str):
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.float32
     if name not in DTYPES:
-        raise ModelLoadError(f"dialogue.dtype must be one of auto, {', '.join(DTYPES)}, got {name!r}")
+        raise ModelLoadError(f"dialogue.chatglm.dtype must be one of auto, {', '.join(DTYPES)}, got {name!r}")
     if name == "fp16" and not device.startswith("cuda"):
         raise ModelLoadError(
-            "dialogue.dtype fp16 is for GPUs; on the CPU use fp32 (fastest here) or bf16 (half the memory)"
+            "dialogue.chatglm.dtype fp16 is for GPUs; on the CPU use fp32 (fastest here) or bf16 (half the memory)"
         )
     return getattr(torch, DTYPES[name])
 
@@ -145,12 +145,14 @@ def load_base(
         auto_map = ", ".join(sorted(config.get("auto_map", {})))
         raise ModelLoadError(
             f"{folder} brings its own modeling code (config.json auto_map: {auto_map}); this is how THUDM "
-            f"ChatGLM folders work. Switch on dialogue.trust_remote_code to load it, which runs that folder's "
+            f"ChatGLM folders work. Switch on dialogue.chatglm.trust_remote_code to load it, which runs that folder's "
             f"Python code: only do this for folders you trust."
         )
     if remote:
-        warnings.warn(f"running the modeling code inside {folder} (dialogue.trust_remote_code is on)", stacklevel=2)
-        log.warning("running the modeling code inside %s (dialogue.trust_remote_code is on)", folder)
+        warnings.warn(
+            f"running the modeling code inside {folder} (dialogue.chatglm.trust_remote_code is on)", stacklevel=2
+        )
+        log.warning("running the modeling code inside %s (dialogue.chatglm.trust_remote_code is on)", folder)
     tokenizer = load_tokenizer(folder, remote)
     kwargs: dict[str, Any] = {"local_files_only": True}
     if dtype is not None:
@@ -177,7 +179,7 @@ def load_base(
 
 def _expected_pre_seq_len(settings_value: int, config: dict) -> tuple[int | None, str]:
     if settings_value:
-        return settings_value, "the settings (dialogue.pre_seq_len)"
+        return settings_value, "the settings (dialogue.chatglm.pre_seq_len)"
     if config.get("pre_seq_len"):
         return int(config["pre_seq_len"]), "the model's config.json"
     return None, ""
@@ -201,7 +203,7 @@ def load_thudm_native(
 ) -> LoadedModel:
     """A THUDM ChatGLM folder through our own code (``pipelines.dialogue.glm``); its Python never runs.
 
-    ``dialogue.quantize_int8``: the layers' Linear weights become int8 one by one while loading.
+    ``dialogue.chatglm.quantize_int8``: the layers' Linear weights become int8 one by one while loading.
     """
     torch = require("torch", purpose="the chatglm dialogue backend")
     from .glm import folder as glm_folder
@@ -209,8 +211,8 @@ def load_thudm_native(
     q8 = bool(ds.quantize_int8)
     if q8 and (device != "cpu" or dtype != torch.float32):
         raise ModelLoadError(
-            "dialogue.quantize_int8 works on the CPU with dtype fp32 (int8 weights, fp32 "
-            "activations); set dialogue.dtype to fp32 or auto, or switch quantize_int8 off"
+            "dialogue.chatglm.quantize_int8 works on the CPU with dtype fp32 (int8 weights, fp32 "
+            "activations); set dialogue.chatglm.dtype to fp32 or auto, or switch quantize_int8 off"
         )
     try:
         tokenizer = glm_folder.load_tokenizer(model_dir, gen, config)
@@ -307,7 +309,7 @@ def load_for_chat(
         if expected and pre_seq_len and expected != pre_seq_len:
             raise pt.PtuningError(
                 f"peft adapter {adapter.path} has num_virtual_tokens={pre_seq_len}, but {where} asks for "
-                f"pre_seq_len={expected}; set dialogue.pre_seq_len to {pre_seq_len} or 0"
+                f"pre_seq_len={expected}; set dialogue.chatglm.pre_seq_len to {pre_seq_len} or 0"
             )
     model, tokenizer, config, remote = load_base(
         model_dir,
@@ -328,7 +330,9 @@ def load_for_chat(
     quantized = False
     if ds.quantize_int8:
         if device != "cpu" or dtype != torch.float32:
-            raise ModelLoadError("dialogue.quantize_int8 works on the CPU with dtype fp32; switch one of them off")
+            raise ModelLoadError(
+                "dialogue.chatglm.quantize_int8 works on the CPU with dtype fp32; switch one of them off"
+            )
         model = quantize_int8(model)
         quantized = True
     fmt = adapter.meta.get("prompt_format") if adapter and adapter.meta else None

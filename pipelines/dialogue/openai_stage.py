@@ -1,6 +1,6 @@
 """Dialogue backend ``openai``: any OpenAI-compatible server (vLLM, llama-server, Ollama, LM Studio, transformers serve).
 
-The persona's system prompt and the kept history (``dialogue.history_tokens``,
+The persona's system prompt and the kept history (``dialogue.openai.history_tokens``,
 counted approximately: no local tokenizer) go to ``{endpoint}/chat/completions``
 with ``stream: true`` through the official ``openai`` client; the deltas come
 out as ``TextChunk(mode="server")`` while the server is still writing, so the
@@ -33,8 +33,9 @@ from urllib.parse import urlparse
 from ..messages import Message, TextChunk, UserTurn
 from ..optional import require
 from ..persona import Persona
-from ..settings import Settings
+from ..settings import OpenAISettings
 from ..stage import Stage, TurnContext
+from ..stage_env import StageEnv
 from .history import ChatHistory
 from .retrieval import EMPTY_EN, EMPTY_ZH
 
@@ -69,7 +70,7 @@ def check_endpoint(endpoint: str) -> str:
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ServerError(
-            f"dialogue.endpoint {endpoint!r} is not an http(s) URL: use a base URL such as http://127.0.0.1:8000/v1"
+            f"dialogue.openai.endpoint {endpoint!r} is not an http(s) URL: use a base URL such as http://127.0.0.1:8000/v1"
         )
     return url
 
@@ -122,7 +123,7 @@ def explain(
         wait = f" within {read_s:g} s" if read_s else ""
         return ServerError(
             f"the dialogue server at {endpoint} did not answer{wait}{mid}: check that it is up "
-            f"and not overloaded, or raise dialogue.read_timeout_s"
+            f"and not overloaded, or raise dialogue.openai.read_timeout_s"
         )
     if received is None and isinstance(exc, (openai.APIConnectionError, httpx.ConnectError)):
         cause = exc.__cause__ or exc
@@ -132,7 +133,7 @@ def explain(
             else _detail(cause)
         )
         return ServerError(
-            f"cannot reach the dialogue server at {endpoint} ({why}): is it running? check dialogue.endpoint"
+            f"cannot reach the dialogue server at {endpoint} ({why}): is it running? check dialogue.openai.endpoint"
         )
     if isinstance(exc, openai.APIStatusError):
         code = exc.status_code
@@ -140,22 +141,22 @@ def explain(
             key = (
                 f"the environment variable {key_env} is not set"
                 if key_env and not os.environ.get(key_env)
-                else f"check the key in the environment variable {key_env or '(dialogue.api_key_env is empty)'}"
+                else f"check the key in the environment variable {key_env or '(dialogue.openai.api_key_env is empty)'}"
             )
             return ServerError(
-                f"the dialogue server at {endpoint} refused the API key (HTTP {code}): {key} (dialogue.api_key_env)"
+                f"the dialogue server at {endpoint} refused the API key (HTTP {code}): {key} (dialogue.openai.api_key_env)"
             )
         detail = _detail(exc)
         if code == 404 or (code == 400 and model and model in detail):
             if offered is None:
                 return ServerError(
                     f"{endpoint} has no OpenAI-compatible API (HTTP {code} for /chat/completions "
-                    f"and /models): check dialogue.endpoint (it usually ends in /v1)"
+                    f"and /models): check dialogue.openai.endpoint (it usually ends in /v1)"
                 )
             names = ", ".join(offered[:8]) + (", …" if len(offered) > 8 else "") if offered else "none listed"
             return ServerError(
                 f"the dialogue server at {endpoint} has no model {model!r} (HTTP {code}): "
-                f"check dialogue.model (it offers: {names})"
+                f"check dialogue.openai.model (it offers: {names})"
             )
         return ServerError(f"the dialogue server at {endpoint} answered HTTP {code} ({detail}): check the server's log")
     if isinstance(exc, (openai.APIError, httpx.HTTPError, OSError)):
@@ -296,10 +297,13 @@ class OpenAIDialogue(Stage):
     name = "dialogue"
     backend = "openai"
 
-    def __init__(self, settings: Settings, persona: Persona) -> None:
-        self.settings = settings
+    settings_section = "dialogue.openai"
+
+    def __init__(self, cfg: OpenAISettings, persona: Persona, env: StageEnv | None = None) -> None:
+        self.cfg = cfg
+        self.env = env or StageEnv()
         self.persona = persona
-        self.history = ChatHistory(settings.dialogue.history_tokens, approx_tokens)
+        self.history = ChatHistory(cfg.history_tokens, approx_tokens)
         self.endpoint = ""
         self.client = None
         self.last_stats: ServerStats | None = None
@@ -307,13 +311,13 @@ class OpenAIDialogue(Stage):
     # -- loading -----------------------------------------------------------
     def load(self) -> None:
         """Check the settings and build the client; the server itself is asked on each turn (it may start later)."""
-        ds = self.settings.dialogue
+        ds = self.cfg
         self.endpoint = check_endpoint(ds.endpoint)
         self.client = _client(self.endpoint, api_key_from_env(ds.api_key_env), ds.connect_timeout_s, ds.read_timeout_s)
         self.backend = f"openai ({ds.model or 'first model'} at {self.endpoint})"
 
     def _model(self) -> str:
-        ds = self.settings.dialogue
+        ds = self.cfg
         if ds.model:
             return ds.model
         try:
@@ -322,7 +326,7 @@ class OpenAIDialogue(Stage):
             raise explain(exc, self.endpoint, key_env=ds.api_key_env, read_s=ds.read_timeout_s) from None
         if not models:
             raise ServerError(
-                f"the dialogue server at {self.endpoint} lists no models: set dialogue.model to the name it serves"
+                f"the dialogue server at {self.endpoint} lists no models: set dialogue.openai.model to the name it serves"
             )
         return models[0]
 
@@ -348,7 +352,7 @@ class OpenAIDialogue(Stage):
             return
         if self.client is None:
             self.load()
-        ds = self.settings.dialogue
+        ds = self.cfg
         query = msg.text.strip()
         ctx.info.update({"dialogue_mode": "server", "dialogue_endpoint": self.endpoint})
         if not query:
@@ -382,7 +386,7 @@ class OpenAIDialogue(Stage):
                         raise ServerError(
                             f"the dialogue server at {self.endpoint} did not answer within "
                             f"{ds.read_timeout_s:g} s: check that it is up, or raise "
-                            f"dialogue.read_timeout_s"
+                            f"dialogue.openai.read_timeout_s"
                         ) from None
                     continue
                 silent_since = time.perf_counter()

@@ -104,7 +104,7 @@ def locate(path: str | Path) -> AdapterSource:
         return AdapterSource("thudm", p, read_meta(p.parent))
     if not p.is_dir():
         raise PtuningError(
-            f"P-tuning path {p} does not exist; set dialogue.ptuning_dir to a checkpoint "
+            f"P-tuning path {p} does not exist; set dialogue.chatglm.ptuning_dir to a checkpoint "
             f"folder (e.g. module/ptuning/<name>) or leave it empty for none"
         )
     meta = read_meta(p)
@@ -177,7 +177,7 @@ def check_pre_seq_len(ckpt: PrefixCheckpoint, expected: int | None, where: str) 
         raise PtuningError(
             f"P-tuning checkpoint {ckpt.path} was trained with pre_seq_len={ckpt.pre_seq_len} "
             f"(prefix_encoder.embedding.weight has {ckpt.pre_seq_len} rows), but {where} asks for "
-            f"pre_seq_len={expected}. Set dialogue.pre_seq_len to {ckpt.pre_seq_len} or to 0 to take it from "
+            f"pre_seq_len={expected}. Set dialogue.chatglm.pre_seq_len to {ckpt.pre_seq_len} or to 0 to take it from "
             f"the checkpoint (a mismatch like DL-B's 64 against a 128 training run cannot load)."
         )
 
@@ -204,7 +204,7 @@ def apply_prefix_to_peft(model, ckpt: PrefixCheckpoint):
         raise PtuningError(
             f"P-tuning checkpoint {ckpt.path} does not fit this model: its prefix has {ckpt.width} numbers per "
             f"virtual token, the model needs {layers} layers x 2 x {kv_heads} kv heads x {head_dim} = {want}. "
-            f"It was trained for a different base model; point dialogue.model_dir at that model."
+            f"It was trained for a different base model; point dialogue.chatglm.model_dir at that model."
         )
     cfg = peft.PrefixTuningConfig(
         task_type=peft.TaskType.CAUSAL_LM,
@@ -260,6 +260,6 @@ def apply_prefix_to_glm6b(model, ckpt: PrefixCheckpoint) -> None:
         raise PtuningError(
             f"P-tuning checkpoint {ckpt.path} does not fit this model: its prefix has {ckpt.width} numbers per "
             f"virtual token, this ChatGLM-6B needs {cfg.num_layers} layers x 2 x {cfg.hidden_size} = {want}. "
-            f"It was trained for a model with another layer count or width; point dialogue.model_dir at that model."
+            f"It was trained for a model with another layer count or width; point dialogue.chatglm.model_dir at that model."
         )
     apply_prefix_to_thudm(model, ckpt)

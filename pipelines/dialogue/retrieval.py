@@ -19,8 +19,9 @@ import numpy as np
 
 from ..messages import Message, TextChunk, UserTurn
 from ..persona import Persona
-from ..settings import Settings
+from ..settings import RetrievalSettings
 from ..stage import Stage, TurnContext
+from ..stage_env import StageEnv
 from .chat_data import ChatDataError, ChatExample, load_chat_log
 from .text_index import TfidfIndex, is_chinese
 
@@ -52,8 +53,11 @@ class RetrievalDialogue(Stage):
     name = "dialogue"
     backend = "retrieval"
 
-    def __init__(self, settings: Settings, persona: Persona) -> None:
-        self.settings = settings
+    settings_section = "dialogue.retrieval"
+
+    def __init__(self, cfg: RetrievalSettings, persona: Persona, env: StageEnv | None = None) -> None:
+        self.cfg = cfg
+        self.env = env or StageEnv()
         self.persona = persona
         self.examples: list[ChatExample] = []
         self.history: list[tuple[str, str]] = []
@@ -120,7 +124,7 @@ class RetrievalDialogue(Stage):
                 "dialogue_fallback": example is None,
             }
         )
-        delay = max(0, self.settings.dialogue.stream_delay_ms) / 1000.0
+        delay = max(0, self.cfg.stream_delay_ms) / 1000.0
         rng = random.Random(msg.turn_id)
         first = True
         for piece in stream_pieces(reply, rng):

@@ -8,11 +8,11 @@ from pipelines.stage import Stage
 
 
 class FaceStage(Stage):
-    """Base of the face renderers (``warp``, ``wav2lip``): expects ``persona`` and ``settings``."""
+    """Base of the face renderers (``warp``, ``wav2lip``): expects ``persona`` and ``env`` (a ``StageEnv``)."""
 
     name = "face"
 
     def idle_frames(self, n: int = 75) -> tuple[np.ndarray | None, float]:
         from pipelines.face.idle import idle_frames
 
-        return idle_frames(self.persona, self.settings, n, face=self)
+        return idle_frames(self.persona, self.env, n, face=self)

@@ -1,6 +1,6 @@
 """The ContentVec content encoder of so-vits-svc, loaded from a local file or folder only.
 
-Two layouts are accepted (``voice.contentvec_dir`` in the settings):
+Two layouts are accepted (``voice.sovits.contentvec_dir`` in the settings):
 
 * a Hugging Face folder such as ``content-vec-best`` (``config.json`` +
   ``model.safetensors`` / ``pytorch_model.bin``), a ``HubertModel`` with the
@@ -37,7 +37,7 @@ class ContentVecError(RuntimeError):
 
 
 _HINT = (
-    "Set voice.contentvec_dir to a local 'content-vec-best' folder (config.json + model weights) "
+    "Set voice.sovits.contentvec_dir to a local 'content-vec-best' folder (config.json + model weights) "
     "or to DL-B's hubert/checkpoint_best_legacy_500.pt; nothing is downloaded."
 )
 

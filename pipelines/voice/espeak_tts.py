@@ -8,7 +8,7 @@ subprocess are needed.  libespeak-ng keeps global state, so one process-wide
 ms per sentence), so the lock is never held long.
 
 Voice by text: Mandarin (``cmn``) when the sentence has a Chinese character,
-English otherwise; ``settings.language`` forces one, ``settings.voice.tts_voice``
+English otherwise; ``settings.language`` forces one, ``voice.espeak.voice``
 forces a voice name (any espeak voice, with a variant like ``cmn+f3``).
 """
 
@@ -23,7 +23,9 @@ import numpy as np
 
 from ..messages import AudioChunk, Message, Sentence
 from ..optional import require
+from ..settings import EspeakSettings
 from ..stage import Stage, TurnContext
+from ..stage_env import StageEnv
 from .text_normalize import has_cjk, normalize
 
 # espeak_lib.h constants
@@ -173,7 +175,7 @@ class EspeakLibrary:
             hint = ", ".join(v for v in known if v in ("cmn", "en-us", "en", "yue", "ja")) or ", ".join(known[:10])
             raise EspeakError(
                 f"espeak voice {voice!r} not found ({len(known)} voices, e.g. {hint}; "
-                f"a variant is added as 'cmn+f3'). Fix settings voice.tts_voice or the "
+                f"a variant is added as 'cmn+f3'). Fix settings voice.espeak.voice or the "
                 f"persona's voice.espeak_voice_zh / espeak_voice_en."
             )
 
@@ -214,8 +216,11 @@ class EspeakTTS(Stage):
 
     name = "tts"
 
-    def __init__(self, settings, persona) -> None:
-        self.settings = settings
+    settings_section = "voice.espeak"
+
+    def __init__(self, cfg: EspeakSettings, persona, env: StageEnv | None = None) -> None:
+        self.cfg = cfg
+        self.env = env or StageEnv()
         self.persona = persona
         self.engine: EspeakLibrary | None = None
         self.sample_rate = 22050
@@ -223,24 +228,24 @@ class EspeakTTS(Stage):
 
     # -- voice choice ------------------------------------------------------
     def language_for(self, text: str) -> str:
-        forced = self.settings.language
+        forced = self.env.language
         if forced in ("zh", "en"):
             return forced
         return "zh" if has_cjk(text) else "en"
 
     def voice_for(self, language: str) -> str:
-        if self.settings.voice.tts_voice:
-            return self.settings.voice.tts_voice
+        if self.cfg.voice:
+            return self.cfg.voice
         v = self.persona.voice
         return v.espeak_voice_zh if language == "zh" else v.espeak_voice_en
 
     @property
     def rate_wpm(self) -> int:
-        return self.settings.voice.tts_rate or self.persona.voice.rate_wpm
+        return self.cfg.rate or self.persona.voice.rate_wpm
 
     @property
     def pitch(self) -> int:
-        p = self.settings.voice.tts_pitch
+        p = self.cfg.pitch
         return p if p >= 0 else self.persona.voice.pitch
 
     # -- stage -------------------------------------------------------------

@@ -8,6 +8,7 @@ from pipelines.media.audio import as_mono_float32
 
 from ..messages import AudioChunk, Message
 from ..stage import Stage, TurnContext
+from ..stage_env import StageEnv
 
 
 class NoConversion(Stage):
@@ -15,8 +16,9 @@ class NoConversion(Stage):
 
     name = "vc"
 
-    def __init__(self, settings, persona) -> None:
-        self.settings = settings
+    def __init__(self, cfg: None, persona, env: StageEnv | None = None) -> None:
+        self.cfg = cfg
+        self.env = env or StageEnv()
         self.persona = persona
 
     def process(self, msg: Message, ctx: TurnContext) -> Iterator[Message]:

@@ -30,7 +30,9 @@ from pipelines.media.audio import as_mono_float32
 
 from ..messages import AudioChunk, Message, Sentence
 from ..optional import require
+from ..settings import Pyttsx3Settings
 from ..stage import Stage, TurnContext
+from ..stage_env import StageEnv
 from .espeak_tts import EspeakLibrary
 from .text_normalize import has_cjk, normalize
 
@@ -44,8 +46,11 @@ class Pyttsx3TTS(Stage):
 
     name = "tts"
 
-    def __init__(self, settings, persona) -> None:
-        self.settings = settings
+    settings_section = "voice.pyttsx3"
+
+    def __init__(self, cfg: Pyttsx3Settings, persona, env: StageEnv | None = None) -> None:
+        self.cfg = cfg
+        self.env = env or StageEnv()
         self.persona = persona
         self.engine = None
         self._espeak: EspeakLibrary | None = None
@@ -53,12 +58,12 @@ class Pyttsx3TTS(Stage):
 
     # same voice rules as EspeakTTS
     def language_for(self, text: str) -> str:
-        forced = self.settings.language
+        forced = self.env.language
         return forced if forced in ("zh", "en") else ("zh" if has_cjk(text) else "en")
 
     def voice_for(self, language: str) -> str:
-        if self.settings.voice.tts_voice:
-            return self.settings.voice.tts_voice
+        if self.cfg.voice:
+            return self.cfg.voice
         if self._espeak is None:
             return ""  # another platform driver: keep its default voice
         v = self.persona.voice
@@ -127,10 +132,10 @@ class Pyttsx3TTS(Stage):
                 voice = self.voice_for(lang)
                 if voice:
                     e.setProperty("voice", voice)
-                rate = self.settings.voice.tts_rate or self.persona.voice.rate_wpm
+                rate = self.cfg.rate or self.persona.voice.rate_wpm
                 e.setProperty("rate", int(rate))
                 if self._espeak is not None:
-                    pitch = self.settings.voice.tts_pitch
+                    pitch = self.cfg.pitch
                     e.setProperty("pitch", int(pitch if pitch >= 0 else self.persona.voice.pitch))
                 e.save_to_file(spoken, tmp)
                 e.runAndWait()

@@ -101,7 +101,7 @@ def get_hubert_model(device: Any = "cpu", final_proj: bool = True):
     if path is None:
         raise ContentVecError(
             "so-vits asked for the ContentVec encoder but no local folder is configured; "
-            "set voice.contentvec_dir (nothing is downloaded from a hub)"
+            "set voice.sovits.contentvec_dir (nothing is downloaded from a hub)"
         )
     return load_contentvec(path, device=device, final_proj=final_proj)
 

@@ -3,7 +3,7 @@
 A model folder holds ``config.json`` and one or more generator checkpoints
 ``G_<step>.pth`` (the newest is used unless one is named; without any, a release
 file from ``compress_model.py`` such as ``G_0_release_half.pth``), optionally a
-kmeans cluster model (``kmeans*.pt``).  ``voice.sovits_checkpoint`` may name any
+kmeans cluster model (``kmeans*.pt``).  ``voice.sovits.checkpoint`` may name any
 ``.pth``.  DL-B's layout ``module/So-VITS/44k`` works as is; pointing at
 ``module/So-VITS`` finds its ``44k`` subfolder too.
 
@@ -86,14 +86,14 @@ def find_model(folder: str | Path, checkpoint: str = "", cluster: str = "") -> S
     """The files of a model folder (see module doc); raises ``SovitsModelError``."""
     if not str(folder).strip():
         raise SovitsModelError(
-            "voice.sovits_dir is empty: set it to a so-vits model folder holding "
+            "voice.sovits.model_dir is empty: set it to a so-vits model folder holding "
             "G_*.pth + config.json (e.g. module/So-VITS/44k), or train one with "
             "'python -m pipelines voice-train --clips DIR --out module/So-VITS/<name>'"
         )
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise SovitsModelError(
-            f"so-vits model folder not found: {root} (voice.sovits_dir). Put G_*.pth + "
+            f"so-vits model folder not found: {root} (voice.sovits.model_dir). Put G_*.pth + "
             "config.json there, or train a voice with 'python -m pipelines voice-train'"
         )
     candidates = [root] + [root / sub for sub in ("44k", "logs/44k") if (root / sub).is_dir()]
@@ -104,7 +104,7 @@ def find_model(folder: str | Path, checkpoint: str = "", cluster: str = "") -> S
         if not ckpt.is_file():
             have = ", ".join(p.name for p in list_checkpoints(chosen)) or "none"
             raise SovitsModelError(
-                f"checkpoint {ckpt} not found (voice.sovits_checkpoint); G_*.pth in {chosen}: {have}"
+                f"checkpoint {ckpt} not found (voice.sovits.checkpoint); G_*.pth in {chosen}: {have}"
             )
     else:
         ckpts = list_checkpoints(chosen)
@@ -134,7 +134,7 @@ def find_model(folder: str | Path, checkpoint: str = "", cluster: str = "") -> S
         if not cluster_path.is_absolute() and not cluster_path.is_file():
             cluster_path = ckpt.parent / cluster
         if not cluster_path.is_file():
-            raise SovitsModelError(f"cluster model not found: {cluster} (voice.cluster_model)")
+            raise SovitsModelError(f"cluster model not found: {cluster} (voice.sovits.cluster_model)")
     else:
         found = sorted(ckpt.parent.glob("kmeans*.pt"))
         cluster_path = found[-1] if found else None
@@ -186,7 +186,7 @@ def load_generator_state(path: Path) -> dict[str, Any]:
         raise SovitsModelError(
             f"{path}: not a readable checkpoint ({load_error_line(exc)}). "
             "The file may be truncated (an interrupted copy or download): copy it again "
-            "or pick another with voice.sovits_checkpoint"
+            "or pick another with voice.sovits.checkpoint"
         ) from exc
     state = ckpt.get("model") if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
@@ -235,7 +235,7 @@ def _foreign_family(state: dict[str, Any]) -> str | None:
     if has("unit_embed.") or has("decoder.denoise_fn.") or has("diff_model."):
         return (
             "a shallow-diffusion model (diffusion/model_*.pt); shallow diffusion is not supported: "
-            "point voice.sovits_checkpoint at the G_*.pth"
+            "point voice.sovits.checkpoint at the G_*.pth"
         )
     if has("enc_p_."):
         return "a so-vits-svc 3.0 model, which this backend does not support; use a 4.0 or 4.1 model"

@@ -5,14 +5,14 @@ Per ``AudioChunk`` (one sentence from the base TTS):
 1. resample from the TTS rate to the model's rate (``config.json`` ``data.sampling_rate``);
 2. split at silences (so-vits-svc-fork's ``split_silence``); every voiced stretch,
    padded with ``PAD_SECONDS`` of silence, is converted as so-vits-svc 4.1's
-   ``Svc.infer`` does (``SovitsVoice.infer_chunk``): F0 (``voice.f0_method``,
-   shifted by ``voice.transpose``), ContentVec units of the layer the model's
+   ``Svc.infer`` does (``SovitsVoice.infer_chunk``): F0 (``voice.sovits.f0_method``,
+   shifted by ``voice.sovits.transpose``), ContentVec units of the layer the model's
    ``speech_encoder`` names (local encoder, see ``contentvec.py``), the optional
-   kmeans blend (``voice.cluster_ratio``), the frame volume for ``vol_embedding``
-   models, the generator (``sovits_models.py``; ``voice.noise_scale``, and with
-   ``voice.auto_predict_f0`` — on by default, as DL-B ran it — the F0 is predicted
+   kmeans blend (``voice.sovits.cluster_ratio``), the frame volume for ``vol_embedding``
+   models, the generator (``sovits_models.py``; ``voice.sovits.noise_scale``, and with
+   ``voice.sovits.auto_predict_f0`` — on by default, as DL-B ran it — the F0 is predicted
    from the content, so ``transpose`` has little effect), then ``change_rms``
-   (``voice.loudness_match``);
+   (``voice.sovits.loudness_match``);
 3. emit the converted sentence at the model's rate, same duration as the input
    (the face stage resamples to its own rate).
 
@@ -32,7 +32,9 @@ import numpy as np
 from pipelines.media.audio import as_mono_float32, fit_length, peak_limit, resample
 
 from ..messages import AudioChunk, Message
+from ..settings import SovitsSettings
 from ..stage import Stage, TurnContext
+from ..stage_env import StageEnv
 
 LOG = logging.getLogger(__name__)
 F0_METHODS = ("dio", "harvest", "crepe-tiny", "crepe", "parselmouth", "fcpe")
@@ -124,7 +126,7 @@ class SovitsVoice:
         if speaker in self.speakers:
             return speaker
         raise ValueError(
-            f"speaker {speaker!r} is not in {self.files.config} (voice.speaker); known: {', '.join(self.speakers)}"
+            f"speaker {speaker!r} is not in {self.files.config} (voice.sovits.speaker); known: {', '.join(self.speakers)}"
         )
 
     def check_cluster(self, speaker: str, ratio: float) -> None:
@@ -132,8 +134,8 @@ class SovitsVoice:
             return
         if self.cluster is None:
             raise ValueError(
-                f"voice.cluster_ratio is {ratio} but there is no cluster model: set "
-                f"voice.cluster_model or put kmeans_*.pt into {self.files.checkpoint.parent}"
+                f"voice.sovits.cluster_ratio is {ratio} but there is no cluster model: set "
+                f"voice.sovits.cluster_model or put kmeans_*.pt into {self.files.checkpoint.parent}"
             )
         if speaker not in self.cluster:
             raise ValueError(f"the cluster model has no speaker {speaker!r} (has: {', '.join(self.cluster)})")
@@ -273,7 +275,7 @@ class SovitsVoice:
     ) -> np.ndarray:
         """Converted float32 audio at ``self.sample_rate``, as long as the input."""
         if f0_method not in F0_METHODS:
-            raise ValueError(f"voice.f0_method must be one of {', '.join(F0_METHODS)}, got {f0_method!r}")
+            raise ValueError(f"voice.sovits.f0_method must be one of {', '.join(F0_METHODS)}, got {f0_method!r}")
         name = self.speaker_name(speaker)
         self.check_cluster(name, cluster_ratio)
         x = as_mono_float32(samples)
@@ -335,23 +337,23 @@ def _quiet_warnings():
     return _quiet()
 
 
-def voice_from_settings(settings) -> SovitsVoice:
-    """A ``SovitsVoice`` from ``settings.voice`` (paths resolved from the repository root)."""
+def voice_from_settings(v: SovitsSettings, env: StageEnv | None = None) -> SovitsVoice:
+    """A ``SovitsVoice`` from the ``voice.sovits`` section (paths resolved from the repository root)."""
     from .contentvec import ContentVecError
 
-    v = settings.voice
+    env = env or StageEnv()
     if not v.contentvec_dir:
         raise ContentVecError(
-            "voice.contentvec_dir is empty: the sovits backend needs the ContentVec encoder "
+            "voice.sovits.contentvec_dir is empty: the sovits backend needs the ContentVec encoder "
             "from a local folder (content-vec-best, or DL-B's hubert/checkpoint_best_legacy_500.pt)"
         )
-    model_dir = settings.resolve(v.sovits_dir) if v.sovits_dir else ""
+    model_dir = env.resolve(v.model_dir) if v.model_dir else ""
     return SovitsVoice(
         model_dir,
-        settings.resolve(v.contentvec_dir),
-        checkpoint=v.sovits_checkpoint,
-        cluster_model=str(settings.resolve(v.cluster_model)) if v.cluster_model else "",
-        device=settings.resolved_device(),
+        env.resolve(v.contentvec_dir),
+        checkpoint=v.checkpoint,
+        cluster_model=str(env.resolve(v.cluster_model)) if v.cluster_model else "",
+        device=env.device,
     )
 
 
@@ -361,13 +363,16 @@ class SovitsConversion(Stage):
     name = "vc"
     backend = "sovits"
 
-    def __init__(self, settings, persona) -> None:
-        self.settings = settings
+    settings_section = "voice.sovits"
+
+    def __init__(self, cfg: SovitsSettings, persona, env: StageEnv | None = None) -> None:
+        self.cfg = cfg
+        self.env = env or StageEnv()
         self.persona = persona
         self.voice: SovitsVoice | None = None
 
     def options(self) -> dict[str, Any]:
-        v = self.settings.voice
+        v = self.cfg
         return {
             "speaker": v.speaker,
             "transpose": v.transpose,
@@ -380,7 +385,7 @@ class SovitsConversion(Stage):
 
     def load(self) -> None:
         if self.voice is None:
-            self.voice = voice_from_settings(self.settings)
+            self.voice = voice_from_settings(self.cfg, self.env)
         opts = self.options()
         self.voice.speaker_name(opts["speaker"])  # wrong settings fail at start, not mid-turn
         self.voice.check_cluster(self.voice.speaker_name(opts["speaker"]), opts["cluster_ratio"])

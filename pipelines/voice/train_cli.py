@@ -2,7 +2,7 @@
 
 Checks the clips, writes the config, extracts ContentVec units and F0, trains
 with progress and checkpoints, and leaves a folder the ``sovits`` backend loads
-(``--set voice.vc_backend=sovits --set voice.sovits_dir=<out>``).  Run the same
+(``--set voice.vc_backend=sovits --set voice.sovits.model_dir=<out>``).  Run the same
 command again to resume; raise ``--epochs`` to train further.
 """
 
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--clips", required=True, help="folder of recordings of one speaker (wav/flac, 5-15 s each, ≥ 5)")
     ap.add_argument("--out", required=True, help="voice folder to write (e.g. module/So-VITS/alice)")
     ap.add_argument(
-        "--contentvec", default="", help="ContentVec encoder (default: voice.contentvec_dir from the settings)"
+        "--contentvec", default="", help="ContentVec encoder (default: voice.sovits.contentvec_dir from the settings)"
     )
     ap.add_argument("--speaker", default="", help="speaker name in the config (default: the --out folder name)")
     ap.add_argument(
@@ -68,11 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"voice-train: {exc}", file=sys.stderr)
         return 2
-    contentvec = args.contentvec or settings.voice.contentvec_dir
+    contentvec = args.contentvec or settings.voice.sovits.contentvec_dir
     if not contentvec:
         print(
             "voice-train: no ContentVec encoder: pass --contentvec PATH (a content-vec-best folder or "
-            "checkpoint_best_legacy_500.pt) or set voice.contentvec_dir",
+            "checkpoint_best_legacy_500.pt) or set voice.sovits.contentvec_dir",
             file=sys.stderr,
         )
         return 2

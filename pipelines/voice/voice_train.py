@@ -819,7 +819,7 @@ def train_voice(opts: TrainOptions) -> TrainResult:
     checkpoint = final / saved.name
     log(
         f"voice ready: {final} ({checkpoint.name}); use it with --set voice.vc_backend=sovits "
-        f"--set voice.sovits_dir={final} --set voice.contentvec_dir={opts.contentvec}"
+        f"--set voice.sovits.model_dir={final} --set voice.sovits.contentvec_dir={opts.contentvec}"
     )
     return TrainResult(final, checkpoint, epoch, steps, time.perf_counter() - t_start, losses, report)
 

@@ -2,13 +2,13 @@
 
 The stand-in for so-vits-svc when no model is configured.  Per sentence:
 
-1. analyse with pyworld: F0 by DIO + StoneMask (``voice.f0_method`` "harvest":
+1. analyse with pyworld: F0 by DIO + StoneMask (``voice.world.f0_method`` "harvest":
    Harvest, about 4x slower and more robust; the so-vits methods "crepe*" and
    "parselmouth" fall back to DIO here), spectral envelope by CheapTrick,
    aperiodicity by D4C, 10 ms frames;
 2. move F0 in the log domain so the voiced median lands on the persona's
    ``voice.f0_median_hz``, the movement around the median scaled by
-   ``voice.f0_spread``, then shifted by ``settings.voice.transpose`` semitones;
+   ``voice.f0_spread``, then shifted by ``voice.world.transpose`` semitones;
 3. warp the spectral envelope along frequency by ``voice.formant_shift``
    (>1 moves formants up: a smaller vocal tract), and resynthesise.
 
@@ -26,7 +26,9 @@ from pipelines.media.audio import as_mono_float32, fit_length, peak_limit
 
 from ..messages import AudioChunk, Message
 from ..optional import require
+from ..settings import WorldSettings
 from ..stage import Stage, TurnContext
+from ..stage_env import StageEnv
 
 FRAME_PERIOD_MS = 10.0  # 10 ms: about a third faster than 5 ms, fine for TTS input (so-vits hops ~11.6 ms)
 F0_FLOOR, F0_CEIL = 60.0, 900.0  # analysis range (espeak voices and people alike)
@@ -124,8 +126,11 @@ class WorldConversion(Stage):
 
     name = "vc"
 
-    def __init__(self, settings, persona) -> None:
-        self.settings = settings
+    settings_section = "voice.world"
+
+    def __init__(self, cfg: WorldSettings, persona, env: StageEnv | None = None) -> None:
+        self.cfg = cfg
+        self.env = env or StageEnv()
         self.persona = persona
         self.converter: WorldConverter | None = None
 
@@ -135,8 +140,8 @@ class WorldConversion(Stage):
             v.f0_median_hz,
             v.f0_spread,
             v.formant_shift,
-            semitones=self.settings.voice.transpose,
-            f0_method=self.settings.voice.f0_method,
+            semitones=self.cfg.transpose,
+            f0_method=self.cfg.f0_method,
         )
         # first call pays for pyworld's lazy set-up, not the first sentence of the first turn
         sr = 22050

@@ -18,12 +18,12 @@ def test_a_live_endpoint_lists_its_models_and_offers_them_to_the_model_field(qtb
     server = ScriptServer().start()
     try:
         panel = _panel(qtbot, tmp_path)
-        field = panel.widgets["dialogue.endpoint"]
+        field = panel.widgets["dialogue.openai.endpoint"]
         field.setText(server.endpoint)
         field.editingFinished.emit()
         qtbot.waitUntil(lambda: field.check_label.text().startswith("✓"), timeout=15000)
         assert ScriptServer.MODEL in field.check_label.text() and field.models == [ScriptServer.MODEL]
-        completer = panel.widgets["dialogue.model"].completer()
+        completer = panel.widgets["dialogue.openai.model"].completer()
         assert (
             completer is not None
             and completer.model().index(0, 0).data(Qt.ItemDataRole.DisplayRole) == ScriptServer.MODEL
@@ -34,7 +34,7 @@ def test_a_live_endpoint_lists_its_models_and_offers_them_to_the_model_field(qtb
 
 def test_a_dead_endpoint_gets_one_line_naming_it(qtbot, tmp_path):
     panel = _panel(qtbot, tmp_path)
-    field = panel.widgets["dialogue.endpoint"]
+    field = panel.widgets["dialogue.openai.endpoint"]
     url = f"http://127.0.0.1:{free_port()}/v1"
     field.setText(url)
     field.editingFinished.emit()

@@ -83,7 +83,11 @@ def test_tiny_finetune_runs_to_completion_with_loss_plot(styled_app, qtbot, tmp_
     # completion offers the result to the settings; Resume is now possible
     assert page.use_button.isEnabled()
     qtbot.mouseClick(page.use_button, Qt.MouseButton.LeftButton)
-    assert used and used[0]["dialogue.ptuning_dir"].endswith("ptuning") and used[0]["dialogue.backend"] == "chatglm"
+    assert (
+        used
+        and used[0]["dialogue.chatglm.ptuning_dir"].endswith("ptuning")
+        and used[0]["dialogue.backend"] == "chatglm"
+    )
     assert page.resume_button.isEnabled()
 
 

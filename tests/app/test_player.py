@@ -9,7 +9,7 @@ import pytest
 
 from app.audio_output import SilentAudioOutput, open_audio_output
 from app.player import AvatarPlayer
-from pipelines.messages import VideoChunk
+from pipelines.messages import TextChunk, VideoChunk
 
 FPS = 25.0
 SR = 16000
@@ -21,7 +21,7 @@ def chunk(turn_id, seq, n_frames, start_value=0):
     for i in range(n_frames):
         frames[i] = (start_value + i) % 256
     audio = (0.1 * np.sin(np.arange(int(n_frames / FPS * SR)) * 0.05)).astype(np.float32)
-    return VideoChunk(turn_id, frames, FPS, audio, SR, "x")
+    return VideoChunk(turn_id, frames, FPS, audio, SR, "x", seq=seq)
 
 
 def test_silent_clock_runs_in_real_time_and_waits_when_starved():
@@ -85,7 +85,7 @@ def test_starved_player_holds_the_last_frame_then_continues(qapp, qtbot):
     assert shown[-1] == 9 and sorted(set(shown)) == list(range(10))
 
 
-def test_stop_drops_buffered_frames_and_late_chunks(qapp, qtbot):
+def test_stop_drops_buffered_frames_at_once(qapp, qtbot):
     audio = SilentAudioOutput()
     player = AvatarPlayer(audio)
     idle = np.full((3, 8, 8, 3), 200, np.uint8)
@@ -96,20 +96,47 @@ def test_stop_drops_buffered_frames_and_late_chunks(qapp, qtbot):
     qtbot.wait(100)
     player.stop()
     assert not player.playing and audio.written() == 0.0 and player.buffered_frames == 0
-    assert player.push(chunk(1, 1, 50, 50)) is False, "a late chunk of the stopped turn was accepted"
     n = len(shown)
     qtbot.wait(200)
     assert all(t < 0 and v == 200 for v, t in shown[n - 1 :]), "after Stop only idle frames may show"
-    # a newer turn plays; an older one is refused
-    assert player.push(chunk(2, 0, 5)) is True
-    assert player.push(chunk(1, 2, 5)) is False
+    assert player.push(chunk(2, 0, 5)) is True and player.playing  # the next turn plays
 
 
-def test_cancelled_turn_is_refused_before_it_starts(qapp):
-    player = AvatarPlayer(SilentAudioOutput())
-    player.drop_turn(4)
-    assert player.push(chunk(4, 0, 5)) is False and not player.playing
-    assert player.push(chunk(5, 0, 5)) is True and player.playing
+def test_the_bridge_delivers_only_live_turns_at_the_moment_of_delivery(qapp, qtbot):
+    """Chunks emitted by an engine thread before a Stop but delivered after it never reach the
+    player; neither does anything of an engine that was replaced (its ids are at or below the floor)."""
+    import threading
+
+    from app.engine_bridge import EngineSignals
+    from pipelines.worker import TurnGate
+
+    signals, gate = EngineSignals(), TurnGate()
+    signals.attach(gate, floor=0)
+    got, texts = [], []
+    signals.video.connect(lambda c: got.append((c.turn_id, c.seq)))
+    signals.text.connect(lambda t, piece, mode: texts.append((t, piece)))
+
+    def engine_thread(turn_id, n):
+        for k in range(n):
+            signals._raw_video.emit(chunk(turn_id, k, 2))
+            signals.listener("dialogue", TextChunk(turn_id, text=f"p{k}", seq=k))
+
+    t = threading.Thread(target=engine_thread, args=(1, 4))
+    t.start()
+    t.join()  # four chunks queued for the UI thread, none delivered yet
+    assert got == [] and texts == []
+    gate.cancel(1)  # the user pressed Stop
+    qtbot.wait(50)
+    assert got == [] and texts == [], "output queued before the Stop was delivered after it"
+    threading.Thread(target=engine_thread, args=(2, 2)).start()
+    qtbot.waitUntil(lambda: len(got) == 2 and len(texts) == 2, timeout=2000)
+    assert got == [(2, 0), (2, 1)]
+    signals.attach(TurnGate(), floor=2)  # a reload: the new engine numbers turns after 2
+    threading.Thread(target=engine_thread, args=(2, 1)).start()
+    threading.Thread(target=engine_thread, args=(3, 1)).start()
+    qtbot.waitUntil(lambda: len(got) == 3, timeout=2000)
+    qtbot.wait(50)
+    assert got[-1] == (3, 0) and len(got) == 3
 
 
 def test_idle_frames_loop_between_turns(qapp, qtbot):

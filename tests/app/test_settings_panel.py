@@ -48,7 +48,7 @@ def test_chosen_folder_is_checked_saved_and_applied(make_window, qtbot, tmp_path
     factory = ToyFactory(tmp_path)
     w = make_window(factory)
     panel = w.settings_panel
-    field = panel.widgets["voice.sovits_dir"]
+    field = panel.widgets["voice.sovits.model_dir"]
     # a folder that is not a so-vits model: refused with the reason
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -71,7 +71,7 @@ def test_chosen_folder_is_checked_saved_and_applied(make_window, qtbot, tmp_path
     qtbot.mouseClick(panel.save_button, Qt.MouseButton.LeftButton)
     # saved to the same file the CLI reads
     saved = load_settings(tmp_path / "settings.json")
-    assert saved.voice.sovits_dir == str(good.parent) and saved.face.fps == 30
+    assert saved.voice.sovits.model_dir == str(good.parent) and saved.face.fps == 30
     assert applied and applied[0] == saved
     assert [p.name for p in tmp_path.iterdir() if "settings" in p.name] == ["settings.json"], "a temp file was left"
     # applied: the engine reloads in the background with the new settings, the window stays usable
@@ -85,20 +85,20 @@ def test_invalid_needed_folder_is_not_saved(make_window, qtbot, tmp_path):
     panel = w.settings_panel
     combo = panel.widgets["voice.vc_backend"]
     combo.setCurrentIndex(combo.findData("sovits"))
-    panel.widgets["voice.sovits_dir"].choose(str(tmp_path))
+    panel.widgets["voice.sovits.model_dir"].choose(str(tmp_path))
     before = (tmp_path / "settings.json").exists()
     assert panel.save() is None
     msg = panel.message.text()
-    assert "Not saved" in msg and "voice.sovits_dir" in msg and "voice.contentvec_dir" in msg
+    assert "Not saved" in msg and "voice.sovits.model_dir" in msg and "voice.sovits.contentvec_dir" in msg
     assert (tmp_path / "settings.json").exists() == before
 
 
 @pytest.mark.parametrize(
     "name,make,expect",
     [
-        ("dialogue.model_dir", lambda p: ((p / "config.json").write_text("{}"), p)[1], "no weights"),
-        ("face.checkpoint", lambda p: ((p / "w.pth").write_bytes(b"x" * 10), p / "w.pth")[1], "not a Wav2Lip"),
-        ("dialogue.ptuning_dir", lambda p: p, "no P-tuning checkpoint"),
+        ("dialogue.chatglm.model_dir", lambda p: ((p / "config.json").write_text("{}"), p)[1], "no weights"),
+        ("face.wav2lip.checkpoint", lambda p: ((p / "w.pth").write_bytes(b"x" * 10), p / "w.pth")[1], "not a Wav2Lip"),
+        ("dialogue.chatglm.ptuning_dir", lambda p: p, "no P-tuning checkpoint"),
         ("persona", lambda p: p, "no persona.json"),
     ],
 )
@@ -114,7 +114,7 @@ def test_folder_checks_describe_what_was_found(tmp_path, tiny_glm):
     from app.folder_checks import check_field
     from pipelines.settings import DEFAULT_PERSONA
 
-    c = check_field("dialogue.model_dir", str(tiny_glm), Settings())
+    c = check_field("dialogue.chatglm.model_dir", str(tiny_glm), Settings())
     assert c.ok and "glm" in c.message.lower() and "weight file" in c.message
     c = check_field("persona", str(DEFAULT_PERSONA), Settings())
     assert c.ok and "chat log" in c.message

@@ -19,7 +19,7 @@ def test_a_300_character_backend_string_never_widens_the_window_past_the_screen(
     w._on_ready(backends, 1.0)  # what the controller emits when an engine is loaded
     w.status.set_timings("turn 7 · first audio 0.41 s · " + "x" * 300)
     w.status.show_error("the models could not load: " + long_dir)
-    w.settings_panel.set_value("dialogue.ptuning_dir", long_dir)
+    w.settings_panel.set_value("dialogue.chatglm.ptuning_dir", long_dir)
     qtbot.wait(50)
     assert w.minimumSizeHint().width() <= avail.width(), w.minimumSizeHint()
     w.resize(avail.width(), min(700, avail.height()))  # maximised at most
@@ -58,7 +58,7 @@ def test_wheel_over_an_unfocused_combo_or_spin_box_scrolls_the_page_and_changes_
     w.resize(900, 500)
     w.tabs.setCurrentWidget(w.settings_panel)
     panel = w.settings_panel
-    combo, spin = panel.widgets["dialogue.dtype"], panel.widgets["threads"]
+    combo, spin = panel.widgets["dialogue.chatglm.dtype"], panel.widgets["threads"]
     qtbot.wait(50)
     panel.save_button.setFocus()
     from PySide6.QtWidgets import QScrollArea

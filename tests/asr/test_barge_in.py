@@ -24,7 +24,7 @@ ECHO_GAIN, ECHO_DELAY = 0.3, 1600  # -10 dB, 100 ms speaker -> microphone
 def engine(tmp_path):
     s = Settings(output_dir=str(tmp_path))
     s.voice.vc_backend = "none"
-    s.dialogue.stream_delay_ms = 60  # the reply is still being written while its first sentence plays
+    s.dialogue.retrieval.stream_delay_ms = 60  # the reply is still being written while its first sentence plays
     eng = Engine(s, stages={"face": FlatFace()}, sink=CollectSink(), log_path=tmp_path / "log.jsonl").start()
     yield eng
     eng.close()

@@ -70,12 +70,12 @@ def chat_settings(model_dir, ptuning_dir="", **dialogue):
 
     s = Settings()
     s.dialogue.backend = "chatglm"
-    s.dialogue.model_dir = str(model_dir)
-    s.dialogue.ptuning_dir = str(ptuning_dir)
-    s.dialogue.temperature = 0.0
-    s.dialogue.max_new_tokens = 80
+    s.dialogue.chatglm.model_dir = str(model_dir)
+    s.dialogue.chatglm.ptuning_dir = str(ptuning_dir)
+    s.dialogue.chatglm.temperature = 0.0
+    s.dialogue.chatglm.max_new_tokens = 80
     s.device = "cpu"
     s.threads = 1
     for key, value in dialogue.items():
-        setattr(s.dialogue, key, value)
+        setattr(s.dialogue.chatglm, key, value)
     return s

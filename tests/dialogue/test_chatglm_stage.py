@@ -16,7 +16,9 @@ from tests.dialogue.conftest import TRAINED, chat_settings
 
 
 def make_stage(model_dir, ptuning_dir="", **dialogue):
-    stage = ChatGLMDialogue(chat_settings(model_dir, ptuning_dir, **dialogue), Persona.load(DEFAULT_PERSONA))
+    stage = ChatGLMDialogue.from_settings(
+        chat_settings(model_dir, ptuning_dir, **dialogue), Persona.load(DEFAULT_PERSONA)
+    )
     stage.load()
     return stage
 
@@ -98,7 +100,7 @@ def test_int8_quantisation_keeps_the_prefix_in_float32(tiny_glm, tuned_adapter):
 def test_missing_model_folder_is_a_clear_error():
     from pipelines.dialogue.model_loader import ModelLoadError
 
-    with pytest.raises(ModelLoadError, match="dialogue.model_dir is empty"):
+    with pytest.raises(ModelLoadError, match="dialogue.chatglm.model_dir is empty"):
         make_stage("")
     with pytest.raises(ModelLoadError, match="fp16 is for GPUs"):
         make_stage(DEFAULT_PERSONA.parent, dtype="fp16")

@@ -13,17 +13,17 @@ from pipelines.dialogue.finetune import FinetuneConfig, FinetuneError, finetune
 from pipelines.messages import UserTurn
 from pipelines.persona import Persona
 from pipelines.settings import DEFAULT_PERSONA
-from pipelines.stage import TurnContext
+from pipelines.testing.harness import run_stage
 from tests.dialogue.conftest import TRAINED, chat_settings
 
 
 def replies(model_dir, ptuning_dir=""):
-    stage = ChatGLMDialogue(chat_settings(model_dir, ptuning_dir), Persona.load(DEFAULT_PERSONA))
+    stage = ChatGLMDialogue.from_settings(chat_settings(model_dir, ptuning_dir), Persona.load(DEFAULT_PERSONA))
     stage.load()
     out = []
     for i, row in enumerate(TRAINED):
         stage.reset()
-        out.append("".join(c.text for c in stage.process(UserTurn(i, row["prompt"]), TurnContext(i))))
+        out.append("".join(c.text for c in run_stage(stage, [UserTurn(i, row["prompt"])])))
     return out
 
 

@@ -95,16 +95,16 @@ def openai_settings(endpoint, model, tmp_path=None, **dialogue):
     if tmp_path is not None:
         s.output_dir = str(tmp_path)
     s.dialogue.backend = "openai"
-    s.dialogue.endpoint = endpoint
-    s.dialogue.model = model
-    s.dialogue.temperature = 0.0
-    s.dialogue.max_new_tokens = 24
-    s.dialogue.api_key_env = "PERSONA_TEST_KEY"
-    s.dialogue.connect_timeout_s = 2.0
-    s.dialogue.read_timeout_s = 10.0
+    s.dialogue.openai.endpoint = endpoint
+    s.dialogue.openai.model = model
+    s.dialogue.openai.temperature = 0.0
+    s.dialogue.openai.max_new_tokens = 24
+    s.dialogue.openai.api_key_env = "PERSONA_TEST_KEY"
+    s.dialogue.openai.connect_timeout_s = 2.0
+    s.dialogue.openai.read_timeout_s = 10.0
     for key, value in dialogue.items():
-        setattr(s.dialogue, key, value)
-    assert urlparse(s.dialogue.endpoint).hostname == HOST
+        setattr(s.dialogue.openai, key, value)
+    assert urlparse(s.dialogue.openai.endpoint).hostname == HOST
     return s
 
 
@@ -140,13 +140,13 @@ def test_headless_turn_through_transformers_serve(tf_serve, tmp_path):
             str(tmp_path / "log.jsonl"),
             "--dialogue.backend",
             "openai",
-            "--dialogue.endpoint",
+            "--dialogue.openai.endpoint",
             tf_serve.endpoint,
-            "--dialogue.model",
+            "--dialogue.openai.model",
             tf_serve.model_dir,
-            "--dialogue.max_new_tokens",
+            "--dialogue.openai.max_new_tokens",
             "24",
-            "--dialogue.temperature",
+            "--dialogue.openai.temperature",
             "0",
         ],
         check=False,
@@ -164,7 +164,7 @@ def test_headless_turn_through_transformers_serve(tf_serve, tmp_path):
 
 
 def test_transformers_serve_streams_and_keeps_history(tf_serve, persona):
-    stage = OpenAIDialogue(openai_settings(tf_serve.endpoint, tf_serve.model_dir), persona)
+    stage = OpenAIDialogue.from_settings(openai_settings(tf_serve.endpoint, tf_serve.model_dir), persona)
     stage.load()
     chunks, ctx = run_turn(stage, "你好")
     assert len(chunks) > 1 and all(c.mode == "server" for c in chunks)
@@ -176,20 +176,22 @@ def test_transformers_serve_streams_and_keeps_history(tf_serve, persona):
 
 
 def test_transformers_serve_wrong_model_then_right(tf_serve, persona):
-    stage = OpenAIDialogue(openai_settings(tf_serve.endpoint, "no-such-model"), persona)
+    stage = OpenAIDialogue.from_settings(openai_settings(tf_serve.endpoint, "no-such-model"), persona)
     stage.load()
     with pytest.raises(ServerError) as err:
         run_turn(stage, "hi")
     msg = str(err.value)
-    assert "\n" not in msg and tf_serve.endpoint in msg and "'no-such-model'" in msg and "dialogue.model" in msg
+    assert "\n" not in msg and tf_serve.endpoint in msg and "'no-such-model'" in msg and "dialogue.openai.model" in msg
     assert f"it offers: {tf_serve.model_dir}" in msg
-    stage.settings.dialogue.model = tf_serve.model_dir
+    stage.cfg.model = tf_serve.model_dir
     chunks, _ = run_turn(stage, "hi", turn_id=2)
     assert chunks
 
 
 def test_transformers_serve_interrupt_stops_the_stream(tf_serve, persona):
-    stage = OpenAIDialogue(openai_settings(tf_serve.endpoint, tf_serve.model_dir, max_new_tokens=4000), persona)
+    stage = OpenAIDialogue.from_settings(
+        openai_settings(tf_serve.endpoint, tf_serve.model_dir, max_new_tokens=4000), persona
+    )
     stage.load()
     ctx = TurnContext(1)
     gen = stage.process(UserTurn(1, "hi"), ctx)
@@ -197,7 +199,7 @@ def test_transformers_serve_interrupt_stops_the_stream(tf_serve, persona):
     gen.close()  # what the worker does on an interrupt
     assert len(got) == 3 and stage.last_stats.chunks == 3
     assert stage.history.window() == []  # an interrupted reply is not kept
-    stage.settings.dialogue.max_new_tokens = 24
+    stage.cfg.max_new_tokens = 24
     chunks, _ = run_turn(stage, "hi", turn_id=2)  # the server takes the next request at once
     assert chunks
 
@@ -265,7 +267,9 @@ def test_interrupt_while_the_server_is_silent(script_server, persona):
     srv = script_server()
     srv.mode = "stall"
     srv.start()
-    stage = OpenAIDialogue(openai_settings(srv.endpoint, ScriptServer.MODEL, read_timeout_s=30.0), persona)
+    stage = OpenAIDialogue.from_settings(
+        openai_settings(srv.endpoint, ScriptServer.MODEL, read_timeout_s=30.0), persona
+    )
     stage.load()
     flag = threading.Event()
     threading.Timer(0.5, flag.set).start()
@@ -278,7 +282,9 @@ def test_interrupt_before_the_server_answers(script_server, persona):
     srv = script_server()
     srv.mode = "slow_headers"
     srv.start()
-    stage = OpenAIDialogue(openai_settings(srv.endpoint, ScriptServer.MODEL, read_timeout_s=30.0), persona)
+    stage = OpenAIDialogue.from_settings(
+        openai_settings(srv.endpoint, ScriptServer.MODEL, read_timeout_s=30.0), persona
+    )
     stage.load()
     flag = threading.Event()
     threading.Timer(0.3, flag.set).start()
@@ -318,7 +324,7 @@ def test_server_down_then_up(script_server, tmp_path):
 
 def test_wrong_model_name_names_the_models_on_offer(script_server, persona):
     srv = script_server().start()
-    stage = OpenAIDialogue(openai_settings(srv.endpoint, "persona-typo"), persona)
+    stage = OpenAIDialogue.from_settings(openai_settings(srv.endpoint, "persona-typo"), persona)
     stage.load()
     msg = one_line_error(stage)
     assert "'persona-typo'" in msg and "HTTP 404" in msg and "it offers: persona" in msg
@@ -326,16 +332,16 @@ def test_wrong_model_name_names_the_models_on_offer(script_server, persona):
 
 def test_wrong_endpoint_path(script_server, persona):
     srv = script_server().start()
-    stage = OpenAIDialogue(openai_settings(srv.endpoint[: -len("/v1")], ScriptServer.MODEL), persona)
+    stage = OpenAIDialogue.from_settings(openai_settings(srv.endpoint[: -len("/v1")], ScriptServer.MODEL), persona)
     stage.load()
-    assert "check dialogue.endpoint" in one_line_error(stage)
+    assert "check dialogue.openai.endpoint" in one_line_error(stage)
 
 
 def test_api_key_from_the_environment_never_in_settings_json(script_server, persona, tmp_path, monkeypatch):
     srv = script_server(api_key="sk-test-s3cret").start()
     settings = openai_settings(srv.endpoint, ScriptServer.MODEL)
     monkeypatch.delenv("PERSONA_TEST_KEY", raising=False)
-    stage = OpenAIDialogue(settings, persona)
+    stage = OpenAIDialogue.from_settings(settings, persona)
     stage.load()
     msg = one_line_error(stage)
     assert "HTTP 401" in msg and "PERSONA_TEST_KEY is not set" in msg
@@ -343,29 +349,29 @@ def test_api_key_from_the_environment_never_in_settings_json(script_server, pers
         list_models(srv.endpoint, api_key="wrong")
 
     monkeypatch.setenv("PERSONA_TEST_KEY", "sk-test-s3cret")
-    stage = OpenAIDialogue(settings, persona)
+    stage = OpenAIDialogue.from_settings(settings, persona)
     stage.load()
     chunks, _ = run_turn(stage, "hi")
     assert "".join(c.text for c in chunks) == "".join(srv.pieces)
     assert srv.requests[-1]["headers"]["authorization"] == "Bearer sk-test-s3cret"
     assert list_models(srv.endpoint, api_key="sk-test-s3cret") == [ScriptServer.MODEL]
 
-    settings.dialogue.api_key_env = "sk-test-s3cret"  # the key pasted where its variable's name goes
+    settings.dialogue.openai.api_key_env = "sk-test-s3cret"  # the key pasted where its variable's name goes
     with pytest.raises(SettingsError, match="never the key itself"):
         save_settings(settings, tmp_path / "settings.json")
     assert not (tmp_path / "settings.json").exists()
-    settings.dialogue.api_key_env = "PERSONA_TEST_KEY"
+    settings.dialogue.openai.api_key_env = "PERSONA_TEST_KEY"
     path = save_settings(settings, tmp_path / "settings.json")
     text = path.read_text(encoding="utf-8")
     assert "s3cret" not in text and '"api_key_env": "PERSONA_TEST_KEY"' in text
-    assert load_settings(path).dialogue.endpoint == srv.endpoint
+    assert load_settings(path).dialogue.openai.endpoint == srv.endpoint
 
 
 def test_stream_broken_midway_then_next_turn_works(script_server, persona):
     srv = script_server()
     srv.mode = "break"
     srv.start()
-    stage = OpenAIDialogue(openai_settings(srv.endpoint, ScriptServer.MODEL), persona)
+    stage = OpenAIDialogue.from_settings(openai_settings(srv.endpoint, ScriptServer.MODEL), persona)
     stage.load()
     msg = one_line_error(stage)
     assert "broke off after" in msg and "characters" in msg and "server's log" in msg
@@ -379,7 +385,7 @@ def test_server_that_does_not_stream(script_server, persona):
     srv = script_server()
     srv.mode = "json"
     srv.start()
-    stage = OpenAIDialogue(openai_settings(srv.endpoint, ScriptServer.MODEL), persona)
+    stage = OpenAIDialogue.from_settings(openai_settings(srv.endpoint, ScriptServer.MODEL), persona)
     stage.load()
     msg = one_line_error(stage)
     assert "does not stream" in msg and "application/json" in msg
@@ -389,7 +395,7 @@ def test_silent_server_times_out_within_the_bound(script_server, persona):
     srv = script_server()
     srv.mode = "stall"
     srv.start()
-    stage = OpenAIDialogue(openai_settings(srv.endpoint, ScriptServer.MODEL, read_timeout_s=1.0), persona)
+    stage = OpenAIDialogue.from_settings(openai_settings(srv.endpoint, ScriptServer.MODEL, read_timeout_s=1.0), persona)
     stage.load()
     done = threading.Event()
     result = {}
@@ -403,7 +409,7 @@ def test_silent_server_times_out_within_the_bound(script_server, persona):
             done.set()
 
     threading.Thread(target=turn, daemon=True).start()
-    assert done.wait(30), "the request loop is not bounded by dialogue.read_timeout_s"
+    assert done.wait(30), "the request loop is not bounded by dialogue.openai.read_timeout_s"
     assert "did not answer within 1 s" in result["error"] and srv.endpoint in result["error"]
 
 
@@ -412,15 +418,15 @@ def test_nothing_listening_and_bad_urls(persona):
     with pytest.raises(ServerError, match="connection refused"):
         list_models(f"http://{HOST}:{port}/v1", timeout_s=2)
     settings = openai_settings(f"http://{HOST}:{port}/v1", "m")
-    settings.dialogue.endpoint = "127.0.0.1:8000"  # no scheme
-    stage = OpenAIDialogue(settings, persona)
+    settings.dialogue.openai.endpoint = "127.0.0.1:8000"  # no scheme
+    stage = OpenAIDialogue.from_settings(settings, persona)
     with pytest.raises(ServerError, match="not an http"):
         stage.load()
 
 
 def test_history_budget_and_every_request_on_localhost(script_server, persona):
     srv = script_server().start()
-    stage = OpenAIDialogue(openai_settings(srv.endpoint, ScriptServer.MODEL, history_tokens=40), persona)
+    stage = OpenAIDialogue.from_settings(openai_settings(srv.endpoint, ScriptServer.MODEL, history_tokens=40), persona)
     stage.load()
     for i in range(4):
         run_turn(stage, f"问题{i}", turn_id=i + 1)
@@ -434,7 +440,7 @@ def test_history_budget_and_every_request_on_localhost(script_server, persona):
 
 def test_empty_model_setting_takes_the_first_listed(script_server, persona, only_localhost):
     srv = script_server().start()
-    stage = OpenAIDialogue(openai_settings(srv.endpoint, ""), persona)
+    stage = OpenAIDialogue.from_settings(openai_settings(srv.endpoint, ""), persona)
     stage.load()
     chunks, ctx = run_turn(stage, "hi")
     assert ctx.info["dialogue_model"] == ScriptServer.MODEL and chunks

@@ -60,7 +60,9 @@ def test_thudm_layout_checkpoint_loads_and_matches_chatglm_prefix(tiny_glm, tmp_
     ckpt_dir = tmp_path / "output" / "adgen-chatglm-6b-pt-8-2e-2" / "checkpoint-3000"
     ckpt_dir.mkdir(parents=True)
     torch.save(state, ckpt_dir / "pytorch_model.bin")  # THUDM's file name and key layout
-    loaded = load_for_chat(chat_settings(tiny_glm).dialogue, tiny_glm, ckpt_dir.parent)  # newest checkpoint found
+    loaded = load_for_chat(
+        chat_settings(tiny_glm).dialogue.chatglm, tiny_glm, ckpt_dir.parent
+    )  # newest checkpoint found
     assert loaded.adapter.kind == "thudm" and loaded.pre_seq_len == PRE
     ids = torch.tensor([tok("你好，介绍一下你自己", add_special_tokens=False).input_ids])
     with torch.no_grad():
@@ -76,9 +78,9 @@ def test_wrong_pre_seq_len_is_refused_clearly(tiny_glm, tmp_path):
     torch.save(thudm_state(base.config), tmp_path / "pytorch_model.bin")
     settings = chat_settings(tiny_glm, tmp_path, pre_seq_len=64)
     with pytest.raises(pt.PtuningError) as err:
-        load_for_chat(settings.dialogue, tiny_glm, tmp_path)
+        load_for_chat(settings.dialogue.chatglm, tiny_glm, tmp_path)
     msg = str(err.value)
-    assert f"pre_seq_len={PRE}" in msg and "pre_seq_len=64" in msg and "dialogue.pre_seq_len" in msg
+    assert f"pre_seq_len={PRE}" in msg and "pre_seq_len=64" in msg and "dialogue.chatglm.pre_seq_len" in msg
     # the same when the model folder's config.json says so (THUDM folders carry pre_seq_len there)
     folder = tmp_path / "model"
     shutil.copytree(tiny_glm, folder)
@@ -86,16 +88,16 @@ def test_wrong_pre_seq_len_is_refused_clearly(tiny_glm, tmp_path):
     cfg["pre_seq_len"] = 128
     (folder / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(pt.PtuningError, match=r"pre_seq_len=8[\s\S]*config.json[\s\S]*pre_seq_len=128"):
-        load_for_chat(chat_settings(folder).dialogue, folder, tmp_path)
+        load_for_chat(chat_settings(folder).dialogue.chatglm, folder, tmp_path)
 
 
 def test_checkpoint_for_another_model_is_refused(tiny_glm, tmp_path):
     torch.save({"transformer.prefix_encoder.embedding.weight": torch.zeros(PRE, 4096)}, tmp_path / "pytorch_model.bin")
     with pytest.raises(pt.PtuningError, match="4096 numbers per virtual token.*needs 2 layers"):
-        load_for_chat(chat_settings(tiny_glm).dialogue, tiny_glm, tmp_path)
+        load_for_chat(chat_settings(tiny_glm).dialogue.chatglm, tiny_glm, tmp_path)
     torch.save({"encoder.weight": torch.zeros(2, 2)}, tmp_path / "pytorch_model.bin")
     with pytest.raises(pt.PtuningError, match="not a P-tuning v2 checkpoint.*encoder.weight"):
-        load_for_chat(chat_settings(tiny_glm).dialogue, tiny_glm, tmp_path)
+        load_for_chat(chat_settings(tiny_glm).dialogue.chatglm, tiny_glm, tmp_path)
     (tmp_path / "empty").mkdir()
     with pytest.raises(pt.PtuningError, match="holds no P-tuning"):
         pt.locate(tmp_path / "empty")
@@ -126,7 +128,7 @@ def test_peft_lora_adapter_folder_loads(tiny_glm, tmp_path):
     ids = torch.tensor([tok("Who are you?", add_special_tokens=False).input_ids])
     with torch.no_grad():
         want = lora(input_ids=ids).logits
-    loaded = load_for_chat(chat_settings(tiny_glm).dialogue, tiny_glm, tmp_path / "lora")
+    loaded = load_for_chat(chat_settings(tiny_glm).dialogue.chatglm, tiny_glm, tmp_path / "lora")
     assert loaded.adapter.kind == "peft"
     with torch.no_grad():
         got = loaded.model(input_ids=ids).logits

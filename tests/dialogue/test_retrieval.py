@@ -4,10 +4,11 @@ import pytest
 
 from pipelines.dialogue.chat_data import load_chat_log
 from pipelines.dialogue.retrieval import FALLBACK_EN, FALLBACK_ZH, RetrievalDialogue
-from pipelines.messages import TextChunk, UserTurn
+from pipelines.messages import TextChunk, TurnEnd, UserTurn
 from pipelines.persona import Persona
 from pipelines.settings import DEFAULT_PERSONA, Settings
 from pipelines.stage import TurnContext
+from pipelines.testing.harness import run_stage
 
 
 @pytest.fixture(scope="module")
@@ -19,16 +20,17 @@ def log_replies():
 @pytest.fixture
 def stage():
     settings = Settings()
-    settings.dialogue.stream_delay_ms = 0
-    st = RetrievalDialogue(settings, Persona.load(DEFAULT_PERSONA))
+    settings.dialogue.retrieval.stream_delay_ms = 0
+    st = RetrievalDialogue.from_settings(settings, Persona.load(DEFAULT_PERSONA))
     st.load()
     return st
 
 
-def ask(stage, text, turn_id=1, ctx=None):
-    ctx = ctx or TurnContext(turn_id)
-    chunks = list(stage.process(UserTurn(turn_id, text), ctx))
-    return "".join(c.text for c in chunks), chunks, ctx
+def ask(stage, text, turn_id=1):
+    """One turn through a real worker: (reply, its chunks, the turn's end with the stage's facts)."""
+    *chunks, end = run_stage(stage, [UserTurn(turn_id, text)], keep_turn_ends=True)
+    assert isinstance(end, TurnEnd)
+    return "".join(c.text for c in chunks), chunks, end
 
 
 @pytest.mark.parametrize(
@@ -95,7 +97,7 @@ def test_cancel_stops_streaming_and_keeps_no_partial_history(stage):
 
 def test_persona_without_chat_log_is_a_clear_error(tmp_path):
     (tmp_path / "persona.json").write_text('{"name": "empty"}', encoding="utf-8")
-    st = RetrievalDialogue(Settings(), Persona.load(tmp_path))
+    st = RetrievalDialogue.from_settings(Settings(), Persona.load(tmp_path))
     with pytest.raises(ValueError, match="no chat log"):
         st.load()
 

@@ -32,7 +32,7 @@ def thudm_folders(tmp_path_factory):
 
 def make_stage(folder, ptuning="", **dialogue):
     dialogue.setdefault("max_new_tokens", 12)
-    stage = ChatGLMDialogue(chat_settings(folder, ptuning, **dialogue), Persona.load(DEFAULT_PERSONA))
+    stage = ChatGLMDialogue.from_settings(chat_settings(folder, ptuning, **dialogue), Persona.load(DEFAULT_PERSONA))
     stage.load()
     return stage
 

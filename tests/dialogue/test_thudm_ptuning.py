@@ -11,7 +11,7 @@ from pipelines.dialogue.finetune import FinetuneConfig, finetune
 from pipelines.messages import UserTurn
 from pipelines.persona import Persona
 from pipelines.settings import DEFAULT_PERSONA
-from pipelines.stage import TurnContext
+from pipelines.testing.harness import run_stage
 from tests.dialogue.conftest import TRAINED, chat_settings
 from tests.dialogue.thudm_layouts import build_chatglm2, build_chatglm6b
 
@@ -19,9 +19,11 @@ LOG = DEFAULT_PERSONA / "chat.jsonl"
 
 
 def reply(folder, ptuning, prompt):
-    stage = ChatGLMDialogue(chat_settings(folder, ptuning, max_new_tokens=60), Persona.load(DEFAULT_PERSONA))
+    stage = ChatGLMDialogue.from_settings(
+        chat_settings(folder, ptuning, max_new_tokens=60), Persona.load(DEFAULT_PERSONA)
+    )
     stage.load()
-    return "".join(c.text for c in stage.process(UserTurn(1, prompt), TurnContext(1))), stage
+    return "".join(c.text for c in run_stage(stage, [UserTurn(1, prompt)])), stage
 
 
 def train(base, data, out, projection, steps, lr):

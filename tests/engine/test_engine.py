@@ -122,3 +122,16 @@ def test_submit_rejects_empty_text(make_engine):
     eng, _, _ = make_engine()
     with pytest.raises(ValueError, match="empty"):
         eng.submit("   ")
+
+
+def test_interrupt_of_a_finished_turn_marks_it_for_front_ends_and_keeps_its_record(make_engine):
+    """A front end still playing a finished turn stops it: the gate says so, the record stays 'ok'."""
+    eng, _, sink = make_engine()
+    first = eng.wait(eng.submit("hi"), timeout=30)
+    assert first.status == "ok" and eng.active_turn is None
+    assert not eng.gate.is_cancelled(first.turn_id)
+    assert eng.interrupt(first.turn_id) == first.turn_id
+    assert eng.gate.is_cancelled(first.turn_id) and eng.record(first.turn_id).status == "ok"
+    second = eng.submit("again")
+    assert eng.interrupt(second) == second  # the running turn: interrupted as before
+    assert eng.wait(second, timeout=30).status == "interrupted"

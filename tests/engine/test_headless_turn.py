@@ -23,7 +23,7 @@ def default_engine(tmp_path_factory):
     out = tmp_path_factory.mktemp("turns")
     settings = Settings(output_dir=str(out))
     # stream at an LLM's pace on CPU (~12 pieces/s) so the test sees the pipelining
-    settings.dialogue.stream_delay_ms = 80
+    settings.dialogue.retrieval.stream_delay_ms = 80
     engine = Engine(settings, log_path=out / "log.jsonl").start()
     yield engine
     engine.close()

@@ -55,7 +55,7 @@ def renderer(portrait_avatar):
     from pipelines.persona import Persona
     from pipelines.settings import Settings
 
-    r = WarpRenderer(Settings(), Persona.load(REPO / "source" / "default"), avatar=portrait_avatar)
+    r = WarpRenderer.from_settings(Settings(), Persona.load(REPO / "source" / "default"), avatar=portrait_avatar)
     r.load()
     return r
 

@@ -56,7 +56,7 @@ def test_warp_motion_speed_and_av_duration_do_not_depend_on_face_fps(portrait_av
     from tests.face_warp.conftest import REPO
 
     s = Settings().replace("face.fps", fps)
-    r = WarpRenderer(s, Persona.load(REPO / "source" / "default"), avatar=_marked_avatar(portrait_avatar))
+    r = WarpRenderer.from_settings(s, Persona.load(REPO / "source" / "default"), avatar=_marked_avatar(portrait_avatar))
     r.load()
     x = _speechlike(2.3)
     chunks = list(r.process(AudioChunk(1, x, SR, "hi"), TurnContext(1)))

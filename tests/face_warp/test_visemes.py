@@ -31,10 +31,10 @@ def spoken():
     from tests.face_warp.conftest import REPO
 
     s, p = Settings().replace("language", "en"), Persona.load(REPO / "source" / "default")
-    tts = EspeakTTS(s, p)
+    tts = EspeakTTS.from_settings(s, p)
     tts.load()
     (chunk,) = list(tts.process(Sentence(1, TEXT), TurnContext(1)))
-    (converted,) = list(NoConversion(s, p).process(chunk, TurnContext(1)))
+    (converted,) = list(NoConversion.from_settings(s, p).process(chunk, TurnContext(1)))
     return chunk, converted
 
 

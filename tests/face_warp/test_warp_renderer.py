@@ -7,8 +7,9 @@ import pytest
 
 from pipelines.face.avatar import landmarks as L
 from pipelines.face.warp.envelope import frame_levels
-from pipelines.messages import AudioChunk, VideoChunk
+from pipelines.messages import AudioChunk, TurnEnd, VideoChunk
 from pipelines.stage import TurnContext
+from pipelines.testing.harness import run_stage
 
 SR = 22050
 
@@ -22,8 +23,9 @@ def _am_tone(seconds: float, sr: int = SR, mod_hz: float = 1.7, lo: float = 0.02
 
 
 def _render(renderer, samples, turn_id=1, sr=SR):
-    ctx = TurnContext(turn_id)
-    out = list(renderer.process(AudioChunk(turn_id, samples, sr, "x"), ctx))
+    """One sentence through a real worker: the chunks joined, and the turn's end (the stage's facts)."""
+    *out, end = run_stage(renderer, [AudioChunk(turn_id, samples, sr, "x")], keep_turn_ends=True)
+    assert isinstance(end, TurnEnd)
     assert out and all(isinstance(c, VideoChunk) for c in out)
     # streamed in short chunks, each with exactly its frames' share of the audio
     for c in out:
@@ -37,7 +39,7 @@ def _render(renderer, samples, turn_id=1, sr=SR):
         sr,
         out[0].text,
     )
-    return v, ctx
+    return v, end
 
 
 def _mouth_box(renderer, pad=0.1):

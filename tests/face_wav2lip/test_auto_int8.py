@@ -1,4 +1,4 @@
-"""face.runtime auto on the CPU with a .pth: an int8 ONNX export is made once, cached by the checkpoint's hash."""
+"""face.wav2lip.runtime auto on the CPU with a .pth: an int8 ONNX export is made once, cached by the checkpoint's hash."""
 
 import shutil
 
@@ -18,13 +18,13 @@ def test_auto_runtime_exports_caches_and_reuses_int8(w2l_checkpoint, face_avatar
     s = (
         Settings()
         .replace("face.backend", "wav2lip")
-        .replace("face.checkpoint", str(pth))
-        .replace("face.runtime", "auto")
+        .replace("face.wav2lip.checkpoint", str(pth))
+        .replace("face.wav2lip.runtime", "auto")
         .replace("device", "cpu")
-        .replace("face.batch_size", 8)
+        .replace("face.wav2lip.batch_size", 8)
     )
     persona = Persona(root=tmp_path, name="t", display_name="t", system_prompt="")
-    r = Wav2LipRenderer(s, persona, avatar=face_avatar)
+    r = Wav2LipRenderer.from_settings(s, persona, avatar=face_avatar)
     r.load()
     out = capsys.readouterr().out
     assert "[1/3]" in out and "[3/3] int8 calibration" in out  # progress while exporting
@@ -36,7 +36,7 @@ def test_auto_runtime_exports_caches_and_reuses_int8(w2l_checkpoint, face_avatar
     assert sum(len(c.frames) for c in chunks) == round(len(samples) / sr * 25)
     stamp = cached.stat().st_mtime_ns
     # a second start reuses the cached model: no export, no progress
-    r2 = Wav2LipRenderer(s, persona, avatar=face_avatar)
+    r2 = Wav2LipRenderer.from_settings(s, persona, avatar=face_avatar)
     r2.load()
     assert "[1/3]" not in capsys.readouterr().out and cached.stat().st_mtime_ns == stamp
     assert r2.backend.startswith("wav2lip/onnx-int8")

@@ -15,13 +15,15 @@ def test_wav2lip_frames_by_time(w2l_checkpoint, face_avatar, tmp_path, fps):
     s = (
         Settings()
         .replace("face.backend", "wav2lip")
-        .replace("face.checkpoint", str(w2l_checkpoint))
+        .replace("face.wav2lip.checkpoint", str(w2l_checkpoint))
         .replace("face.fps", fps)
-        .replace("face.batch_size", 8)
-        .replace("face.runtime", "torch")
+        .replace("face.wav2lip.batch_size", 8)
+        .replace("face.wav2lip.runtime", "torch")
         .replace("device", "cpu")
     )
-    r = Wav2LipRenderer(s, Persona(root=tmp_path, name="t", display_name="t", system_prompt=""), avatar=face_avatar)
+    r = Wav2LipRenderer.from_settings(
+        s, Persona(root=tmp_path, name="t", display_name="t", system_prompt=""), avatar=face_avatar
+    )
     r.load()
     sr = 16000
     chunks = list(r.process(AudioChunk(1, np.zeros(int(1.3 * sr), np.float32), sr, ""), TurnContext(1)))

@@ -15,8 +15,8 @@ from pipelines.testing.harness import run_stage
 
 def _settings(checkpoint, batch=8, runtime="torch"):
     s = Settings()
-    s = s.replace("face.backend", "wav2lip").replace("face.checkpoint", str(checkpoint))
-    return s.replace("face.batch_size", batch).replace("face.runtime", runtime).replace("device", "cpu")
+    s = s.replace("face.backend", "wav2lip").replace("face.wav2lip.checkpoint", str(checkpoint))
+    return s.replace("face.wav2lip.batch_size", batch).replace("face.wav2lip.runtime", runtime).replace("device", "cpu")
 
 
 def _persona(tmp_path):
@@ -25,7 +25,9 @@ def _persona(tmp_path):
 
 @pytest.fixture(scope="module")
 def renderer(w2l_checkpoint, face_avatar, tmp_path_factory):
-    r = Wav2LipRenderer(_settings(w2l_checkpoint), _persona(tmp_path_factory.mktemp("p")), avatar=face_avatar)
+    r = Wav2LipRenderer.from_settings(
+        _settings(w2l_checkpoint), _persona(tmp_path_factory.mktemp("p")), avatar=face_avatar
+    )
     r.load()
     return r
 
@@ -42,7 +44,7 @@ def test_audio_is_the_clock_and_output_streams_in_batches(renderer, speech):
     assert all(isinstance(c, VideoChunk) for c in chunks)
     assert [c.seq for c in chunks] == list(range(len(chunks)))
     assert all(c.turn_id == 1 and c.fps == 25.0 and c.sample_rate == sr for c in chunks)
-    # a small first batch (the first frame shows sooner), then doubling up to face.batch_size
+    # a small first batch (the first frame shows sooner), then doubling up to face.wav2lip.batch_size
     assert [len(c.frames) for c in chunks[:-1]] == [4] + [8] * (len(chunks) - 2)
     assert sum(len(c.frames) for c in chunks) == n
     for c in chunks:  # every chunk's audio lasts exactly its frames (22050 / 25 = 882 samples a frame)
@@ -79,7 +81,7 @@ def test_speech_changes_only_the_lower_face_and_pauses_keep_the_face(renderer, f
     samples, sr = speech  # 0.4 s of silence, the sentence, 0.4 s of silence
     renderer.reset()
     frames = np.concatenate([c.frames for c in _render(renderer, samples, sr, turn=7)])
-    # leading silence minus the one-frame margin and the fade into speech (face.blend_frames)
+    # leading silence minus the one-frame margin and the fade into speech (face.wav2lip.blend_frames)
     lead = int(0.4 * 25) - 2 - renderer.blend_frames
     for i in range(lead):
         assert np.array_equal(frames[i], face_avatar.frames[face_avatar.index(i)])
@@ -131,7 +133,7 @@ def test_onnx_runtime_renders_the_same_frames(w2l_onnx, w2l_checkpoint, face_ava
     part = samples[int(0.4 * sr) : int(1.0 * sr)]  # speech only: every frame is rendered
     out = {}
     for name, ck in (("torch", w2l_checkpoint), ("onnx", w2l_onnx)):
-        r = Wav2LipRenderer(_settings(ck, batch=16, runtime=name), _persona(tmp_path), avatar=face_avatar)
+        r = Wav2LipRenderer.from_settings(_settings(ck, batch=16, runtime=name), _persona(tmp_path), avatar=face_avatar)
         r.load()
         assert r.backend.startswith(f"wav2lip/{name}-fp32")
         out[name] = np.concatenate([c.frames for c in _render(r, part, sr)]).astype(np.int16)
@@ -140,10 +142,10 @@ def test_onnx_runtime_renders_the_same_frames(w2l_onnx, w2l_checkpoint, face_ava
 
 
 def test_load_errors_are_clear(w2l_checkpoint, face_avatar, tmp_path):
-    r = Wav2LipRenderer(_settings(""), _persona(tmp_path), avatar=face_avatar)
-    with pytest.raises(ValueError, match="face.checkpoint is empty"):
+    r = Wav2LipRenderer.from_settings(_settings(""), _persona(tmp_path), avatar=face_avatar)
+    with pytest.raises(ValueError, match="face.wav2lip.checkpoint is empty"):
         r.load()
-    r = Wav2LipRenderer(_settings(w2l_checkpoint, runtime="onnx"), _persona(tmp_path), avatar=face_avatar)
+    r = Wav2LipRenderer.from_settings(_settings(w2l_checkpoint, runtime="onnx"), _persona(tmp_path), avatar=face_avatar)
     with pytest.raises(ValueError, match="export-onnx"):
         r.load()
     import torch
@@ -158,7 +160,7 @@ def test_load_errors_are_clear(w2l_checkpoint, face_avatar, tmp_path):
         },
         wrong,
     )
-    r = Wav2LipRenderer(_settings(wrong), _persona(tmp_path), avatar=face_avatar)
+    r = Wav2LipRenderer.from_settings(_settings(wrong), _persona(tmp_path), avatar=face_avatar)
     with pytest.raises(CheckpointError, match="SyncNet"):
         r.load()
 

@@ -58,9 +58,9 @@ def test_junk_adapter_config(tiny_glm, tmp_path, junk):
     adapter.mkdir()
     (adapter / "adapter_config.json").write_text(junk)
     (adapter / "adapter_model.safetensors").write_bytes(b"")
-    from pipelines.settings import DialogueSettings
+    from pipelines.settings import ChatGLMSettings
 
-    ds = DialogueSettings()
+    ds = ChatGLMSettings()
     with pytest.raises(PtuningError) as info:
         load_for_chat(ds, tiny_glm, adapter)
     msg = str(info.value)

@@ -8,7 +8,7 @@ import pytest
 from pipelines.messages import Sentence
 from pipelines.persona import Persona
 from pipelines.settings import Settings
-from pipelines.stage import TurnContext
+from pipelines.testing.harness import run_stage
 
 
 @pytest.fixture(scope="session")
@@ -25,14 +25,14 @@ def persona(settings) -> Persona:
 def tts(settings, persona):
     from pipelines.voice.espeak_tts import EspeakTTS
 
-    stage = EspeakTTS(settings, persona)
+    stage = EspeakTTS.from_settings(settings, persona)
     stage.load()
     return stage
 
 
 def speak(stage, text: str, turn_id: int = 1):
     """The AudioChunks a tts stage gives for one sentence."""
-    return list(stage.process(Sentence(turn_id, text), TurnContext(turn_id)))
+    return run_stage(stage, [Sentence(turn_id, text)])
 
 
 def median_f0_praat(samples: np.ndarray, sample_rate: int) -> float:

@@ -53,7 +53,7 @@ def test_voice_chosen_by_text(tts, persona):
 def test_forced_language_changes_the_audio(settings, persona, tts):
     """The English voice reads Chinese characters differently (it names them), so the audio differs."""
     text = "我们今天很高兴。"
-    forced = EspeakTTS(settings.replace("language", "en"), persona)
+    forced = EspeakTTS.from_settings(settings.replace("language", "en"), persona)
     forced.load()
     assert forced.language_for(text) == "en"
     (zh,) = speak(tts, text)
@@ -79,21 +79,21 @@ def test_rate_and_pitch_settings_apply(settings, persona):
     def build(**kv):
         s = settings
         for k, v in kv.items():
-            s = s.replace(f"voice.{k}", v)
-        stage = EspeakTTS(s, persona)
+            s = s.replace(f"voice.espeak.{k}", v)
+        stage = EspeakTTS.from_settings(s, persona)
         stage.load()
         (chunk,) = speak(stage, text)
         return chunk
 
-    slow, fast = build(tts_rate=110), build(tts_rate=300)
+    slow, fast = build(rate=110), build(rate=300)
     assert slow.duration > 1.8 * fast.duration
-    low, high = build(tts_pitch=10), build(tts_pitch=90)
+    low, high = build(pitch=10), build(pitch=90)
     assert median_f0_praat(high.samples, high.sample_rate) > 1.3 * median_f0_praat(low.samples, low.sample_rate)
 
 
 def test_unknown_voice_is_a_clear_error(settings, persona):
-    stage = EspeakTTS(settings.replace("voice.tts_voice", "klingon-xx"), persona)
-    with pytest.raises(EspeakError, match="klingon-xx.*not found.*tts_voice"):
+    stage = EspeakTTS.from_settings(settings.replace("voice.espeak.voice", "klingon-xx"), persona)
+    with pytest.raises(EspeakError, match="klingon-xx.*not found.*voice.espeak.voice"):
         stage.load()
 
 
@@ -102,7 +102,7 @@ def test_punctuation_only_gives_no_audio(tts):
 
 
 def test_seq_counts_outputs_within_a_turn(settings, persona):
-    stage = EspeakTTS(settings, persona)
+    stage = EspeakTTS.from_settings(settings, persona)
     sentences = [Sentence(7, t) for t in ["你好。", "。", "再见。"]] + [Sentence(8, "又见面了。")]
     out = run_stage(stage, sentences, load=True)  # the worker numbers what the stage yields
     assert [(c.turn_id, c.seq) for c in out] == [(7, 0), (7, 1), (8, 0)]  # "。" alone says nothing

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="us
 
 @pytest.fixture(scope="module")
 def py_tts(settings, persona):
-    stage = Pyttsx3TTS(settings, persona)
+    stage = Pyttsx3TTS.from_settings(settings, persona)
     stage.load()
     return stage
 

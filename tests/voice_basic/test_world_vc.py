@@ -15,7 +15,7 @@ from .conftest import median_f0_praat
 
 def convert(settings, persona, chunk, **voice):
     p = dataclasses.replace(persona, voice=dataclasses.replace(persona.voice, **voice)) if voice else persona
-    stage = WorldConversion(settings, p)
+    stage = WorldConversion.from_settings(settings, p)
     (out,) = run_stage(stage, [chunk], load=True)
     return out
 
@@ -34,8 +34,8 @@ def test_median_f0_moves_to_the_persona_target(settings, persona, speech, reques
 def test_other_targets_and_transpose(settings, persona, zh_speech, target):
     out = convert(settings, persona, zh_speech, f0_median_hz=target)
     assert abs(semitones(median_f0_praat(out.samples, out.sample_rate), target)) < 1.0
-    up = WorldConversion(
-        settings.replace("voice.transpose", 5),
+    up = WorldConversion.from_settings(
+        settings.replace("voice.world.transpose", 5),
         dataclasses.replace(persona, voice=dataclasses.replace(persona.voice, f0_median_hz=target)),
     )
     up.load()
@@ -89,7 +89,7 @@ def test_formant_shift_raises_spectral_centroid(settings, persona, zh_speech):
 
 
 def test_silence_and_tiny_chunks_pass_unchanged(settings, persona):
-    stage = WorldConversion(settings, persona)
+    stage = WorldConversion.from_settings(settings, persona)
     stage.load()
     for samples in (np.zeros(22050, np.float32), np.full(100, 0.1, np.float32)):
         (out,) = stage.process(AudioChunk(1, samples=samples, sample_rate=22050), TurnContext(1))
@@ -99,11 +99,11 @@ def test_silence_and_tiny_chunks_pass_unchanged(settings, persona):
 def test_bad_voice_profile_is_a_clear_error(settings, persona):
     bad = dataclasses.replace(persona, voice=dataclasses.replace(persona.voice, f0_median_hz=0.0))
     with pytest.raises(ValueError, match="f0_median_hz"):
-        WorldConversion(settings, bad).load()
+        WorldConversion.from_settings(settings, bad).load()
 
 
 def test_no_conversion_forwards_audio(settings, persona, zh_speech):
-    stage = NoConversion(settings, persona)
+    stage = NoConversion.from_settings(settings, persona)
     (out,) = stage.process(zh_speech, TurnContext(1))
     np.testing.assert_array_equal(out.samples, zh_speech.samples)
     assert out.sample_rate == zh_speech.sample_rate and out.seq == 0

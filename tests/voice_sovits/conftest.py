@@ -57,8 +57,8 @@ def voice_dir(trained_voice):
 def sovits_settings(voice_dir, contentvec_dir, tmp_path_factory):
     s = Settings(output_dir=str(tmp_path_factory.mktemp("out")))
     s.voice.vc_backend = "sovits"
-    s.voice.sovits_dir = str(voice_dir)
-    s.voice.contentvec_dir = str(contentvec_dir)
+    s.voice.sovits.model_dir = str(voice_dir)
+    s.voice.sovits.contentvec_dir = str(contentvec_dir)
     s.device = "cpu"
     return s
 
@@ -72,7 +72,7 @@ def persona(sovits_settings):
 def sovits_stage(sovits_settings, persona):
     from pipelines.voice.sovits_vc import SovitsConversion
 
-    stage = SovitsConversion(sovits_settings, persona)
+    stage = SovitsConversion.from_settings(sovits_settings, persona)
     stage.load()
     yield stage
     stage.close()

@@ -128,24 +128,25 @@ def test_cluster_model_blends_content_and_is_required_when_ratio_is_set(
 def _stage_error(settings, persona, **voice_changes):
     from pipelines.voice.sovits_vc import SovitsConversion
 
-    s = dataclasses.replace(settings, voice=dataclasses.replace(settings.voice, **voice_changes))
+    voice = dataclasses.replace(settings.voice, sovits=dataclasses.replace(settings.voice.sovits, **voice_changes))
+    s = dataclasses.replace(settings, voice=voice)
     with pytest.raises(Exception) as info:
-        SovitsConversion(s, persona).load()
+        SovitsConversion.from_settings(s, persona).load()
     return str(info.value)
 
 
 def test_missing_model_folder_checkpoint_and_config_are_clear_errors(sovits_settings, persona, voice_dir, tmp_path):
-    assert "voice.sovits_dir is empty" in _stage_error(sovits_settings, persona, sovits_dir="")
-    assert "model folder not found" in _stage_error(sovits_settings, persona, sovits_dir=str(tmp_path / "nope"))
+    assert "voice.sovits.model_dir is empty" in _stage_error(sovits_settings, persona, model_dir="")
+    assert "model folder not found" in _stage_error(sovits_settings, persona, model_dir=str(tmp_path / "nope"))
     no_g = tmp_path / "no_g"
     no_g.mkdir()
     shutil.copy(voice_dir / "config.json", no_g / "config.json")
-    assert "no generator checkpoint G_*.pth" in _stage_error(sovits_settings, persona, sovits_dir=str(no_g))
+    assert "no generator checkpoint G_*.pth" in _stage_error(sovits_settings, persona, model_dir=str(no_g))
     no_cfg = tmp_path / "no_cfg"
     no_cfg.mkdir()
     shutil.copy(voice_dir / "G_1.pth", no_cfg / "G_1.pth")
-    assert "no config.json" in _stage_error(sovits_settings, persona, sovits_dir=str(no_cfg))
-    msg = _stage_error(sovits_settings, persona, sovits_checkpoint="G_999.pth")
+    assert "no config.json" in _stage_error(sovits_settings, persona, model_dir=str(no_cfg))
+    msg = _stage_error(sovits_settings, persona, checkpoint="G_999.pth")
     assert "G_999.pth" in msg and "G_1.pth" in msg
 
 
@@ -154,7 +155,7 @@ def test_corrupt_checkpoint_and_config_are_clear_errors(sovits_settings, persona
     shutil.copytree(voice_dir, bad)
     data = (bad / "G_1.pth").read_bytes()
     (bad / "G_1.pth").write_bytes(data[: len(data) // 3])
-    msg = _stage_error(sovits_settings, persona, sovits_dir=str(bad))
+    msg = _stage_error(sovits_settings, persona, model_dir=str(bad))
     assert "G_1.pth: not a readable checkpoint" in msg and "truncated" in msg
 
     d_only = tmp_path / "d_as_g"
@@ -162,24 +163,24 @@ def test_corrupt_checkpoint_and_config_are_clear_errors(sovits_settings, persona
     import torch
 
     torch.save({"iteration": 1}, d_only / "G_1.pth")
-    assert "not a so-vits generator checkpoint" in _stage_error(sovits_settings, persona, sovits_dir=str(d_only))
+    assert "not a so-vits generator checkpoint" in _stage_error(sovits_settings, persona, model_dir=str(d_only))
 
     broken = tmp_path / "bad_json"
     shutil.copytree(voice_dir, broken)
     (broken / "config.json").write_text('{"train": {"segment_size": 2560,,}')
-    assert "config.json: not valid JSON (line 1" in _stage_error(sovits_settings, persona, sovits_dir=str(broken))
+    assert "config.json: not valid JSON (line 1" in _stage_error(sovits_settings, persona, model_dir=str(broken))
 
     other = tmp_path / "mismatch"
     shutil.copytree(voice_dir, other)
     cfg = json.loads((other / "config.json").read_text())
     cfg["model"]["ssl_dim"] = 256
     (other / "config.json").write_text(json.dumps(cfg))
-    msg = _stage_error(sovits_settings, persona, sovits_dir=str(other))
+    msg = _stage_error(sovits_settings, persona, model_dir=str(other))
     assert "does not match" in msg and "pre.weight" in msg
 
 
 def test_missing_or_wrong_contentvec_is_a_clear_error(sovits_settings, persona, tmp_path):
-    assert "voice.contentvec_dir is empty" in _stage_error(sovits_settings, persona, contentvec_dir="")
+    assert "voice.sovits.contentvec_dir is empty" in _stage_error(sovits_settings, persona, contentvec_dir="")
     assert "ContentVec encoder not found" in _stage_error(
         sovits_settings, persona, contentvec_dir=str(tmp_path / "missing")
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.face.avatar.enroll import build_avatar
 from pipelines.face.avatar.storage import (
@@ -21,10 +22,14 @@ from pipelines.face.avatar.storage import (
     save_avatar,
 )
 
+if TYPE_CHECKING:
+    from pipelines.settings import Settings
+    from pipelines.stage_env import StageEnv
+
 log = logging.getLogger(__name__)
 
 
-def load_avatar(persona, settings) -> Avatar:
+def load_avatar(persona, settings: Settings | StageEnv) -> Avatar:
     """The face to animate.
 
     ``settings.face.face`` (an enrolled avatar folder) if set; else the persona's
@@ -64,10 +69,10 @@ def load_avatar(persona, settings) -> Avatar:
         f = settings.face
         avatar, report = build_avatar(
             [portrait],
-            max_side=int(getattr(f, "enroll_max_side", 720)),
-            pads=getattr(f, "pads", None) or None,
-            box=getattr(f, "box", None) or None,
-            nosmooth=bool(getattr(f, "nosmooth", False)),
+            max_side=int(f.enroll_max_side),
+            pads=f.pads or None,
+            box=f.box or None,
+            nosmooth=bool(f.nosmooth),
         )
         try:
             save_avatar(avatar, folder, report)

@@ -35,6 +35,7 @@ from pipelines.face.warp.visemes import viseme_track
 from pipelines.media.audio import as_mono_float32, fit_to_frames
 from pipelines.messages import AudioChunk, Message, VideoChunk
 from pipelines.stage import TurnContext
+from pipelines.stage_env import StageEnv
 
 
 @dataclass
@@ -55,10 +56,10 @@ class WarpRenderer(FaceStage):
 
     name = "face"
 
-    def __init__(self, settings, persona, avatar=None) -> None:
-        self.settings = settings
-        self.persona = persona
-        self.fps = float(settings.face.fps)
+    #: warp has no settings of its own: it reads the face stage's shared ones (``env.face``)
+    def __init__(self, cfg: None, persona, env: StageEnv | None = None, avatar=None) -> None:
+        super().__init__(cfg, persona, env)
+        self.fps = self.env.fps
         self.avatar = avatar
         self._turns: dict[int, _Turn] = {}
         self._rigs: dict[int, MouthRig] = {}
@@ -73,7 +74,7 @@ class WarpRenderer(FaceStage):
         if self.avatar is None:
             from pipelines.face.avatar.loading import load_avatar
 
-            self.avatar = load_avatar(self.persona, self.settings)
+            self.avatar = load_avatar(self.persona, self.env)
         av = self.avatar
         self.still = len(av) == 1
         self._blinks = BlinkSchedule(self.fps)

@@ -21,7 +21,7 @@ EXPECTED_FILE = "module/wav2lip/wav2lip_gan.pth (or wav2lip.pth)"
 HOW_TO_GET = (
     "Put the official Wav2Lip generator checkpoint (wav2lip_gan.pth or wav2lip.pth from "
     "Rudrabha/Wav2Lip, non-commercial licence) in module/wav2lip/ and point "
-    "face.checkpoint at it"
+    "face.wav2lip.checkpoint at it"
 )
 
 
@@ -63,7 +63,7 @@ _SNIFF_ADVICE = {
     "git-lfs pointer": "a git-lfs pointer (a small text file naming the real file), not the weights: "
     "run 'git lfs pull' in that repository or download the file itself",
     "empty": "an empty file (an interrupted download?): download it again",
-    "onnx": "an ONNX model: set face.runtime to 'onnx' or 'auto' (the .onnx suffix selects it)",
+    "onnx": "an ONNX model: set face.wav2lip.runtime to 'onnx' or 'auto' (the .onnx suffix selects it)",
     "unknown": "not a PyTorch checkpoint (neither a zip nor a legacy torch save)",
 }
 

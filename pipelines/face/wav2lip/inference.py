@@ -68,20 +68,20 @@ def resolve_runtime(path: Path, runtime: str) -> str:
     kind = {".pth": "torch", ".pt": "torch", ".tar": "torch", ".onnx": "onnx"}.get(suffix)
     if kind is None:
         raise ValueError(
-            f"{path}: face.checkpoint must be a Wav2Lip .pth checkpoint or an .onnx export, "
+            f"{path}: face.wav2lip.checkpoint must be a Wav2Lip .pth checkpoint or an .onnx export, "
             f"got a '{suffix or 'no'}' file"
         )
     if runtime in ("auto", "", None) or runtime == kind:
         return kind
     if runtime == "onnx":
         raise ValueError(
-            f"face.runtime is 'onnx' but face.checkpoint {path} is a PyTorch checkpoint: export it "
+            f"face.wav2lip.runtime is 'onnx' but face.wav2lip.checkpoint {path} is a PyTorch checkpoint: export it "
             f"first with 'python -m pipelines export-onnx --checkpoint {path}' and point "
-            f"face.checkpoint at the .onnx file (or set face.runtime to 'auto')"
+            f"face.wav2lip.checkpoint at the .onnx file (or set face.wav2lip.runtime to 'auto')"
         )
     raise ValueError(
-        f"face.runtime is '{runtime}' but face.checkpoint {path} is an ONNX export: point "
-        f"face.checkpoint at the .pth checkpoint (or set face.runtime to 'auto')"
+        f"face.wav2lip.runtime is '{runtime}' but face.wav2lip.checkpoint {path} is an ONNX export: point "
+        f"face.wav2lip.checkpoint at the .pth checkpoint (or set face.wav2lip.runtime to 'auto')"
     )
 
 
@@ -153,7 +153,7 @@ class Wav2LipInference:
         if not self.path.is_file():
             raise FileNotFoundError(
                 f"{self.path}: ONNX model not found; make it with "
-                f"'python -m pipelines export-onnx' (or point face.checkpoint at a .pth)"
+                f"'python -m pipelines export-onnx' (or point face.wav2lip.checkpoint at a .pth)"
             )
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -6,9 +6,9 @@ For an ``AudioChunk`` of ``d`` seconds at ``fps``:
    or trimmed to exactly ``N / fps`` seconds (at its own sample rate);
 2. the audio is resampled to 16 kHz and turned into Wav2Lip's mel spectrogram
    (``mel.py``); frame ``i`` gets the 16 mel columns from ``int(i * 80 / fps)``;
-3. frames whose audio is silent (RMS below ``face.silence_db``, in stretches of
+3. frames whose audio is silent (RMS below ``face.wav2lip.silence_db``, in stretches of
    3+ frames) keep the original avatar frame: no inference, no mumbling;
-4. the others go through the generator in batches of ``face.batch_size`` and
+4. the others go through the generator in batches of ``face.wav2lip.batch_size`` and
    are pasted back with a feathered lower-face mask, colour matched
    (``composite.py``);
 5. every batch is yielded as a ``VideoChunk`` with its share of the audio.
@@ -31,7 +31,9 @@ from pipelines.face.wav2lip.compositor import Compositor
 from pipelines.face.wav2lip.inference import Wav2LipInference, faces_to_input, output_to_rgb
 from pipelines.media.audio import fit_to_frames, frame_count
 from pipelines.messages import AudioChunk, Message, VideoChunk
+from pipelines.settings import Wav2LipSettings
 from pipelines.stage import TurnContext
+from pipelines.stage_env import StageEnv
 
 
 @dataclass
@@ -73,38 +75,48 @@ def blend_weights(silent: np.ndarray, frames: int) -> np.ndarray:
 class Wav2LipRenderer(FaceStage):
     name = "face"
 
-    def __init__(self, settings, persona, avatar=None, inference: Wav2LipInference | None = None) -> None:
-        self.settings = settings
+    settings_section = "face.wav2lip"
+
+    def __init__(
+        self,
+        cfg: Wav2LipSettings,
+        persona,
+        env: StageEnv | None = None,
+        avatar=None,
+        inference: Wav2LipInference | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.env = env or StageEnv()
         self.persona = persona
         self.avatar = avatar
         self.model = inference
-        self.fps = float(settings.face.fps)
-        self.batch_size = int(settings.face.batch_size)
+        self.fps = self.env.fps
+        self.batch_size = int(cfg.batch_size)
         #: frames in a turn's first batch (then doubling): the first frame waits for a small batch only
-        self.first_batch = int(settings.face.first_batch)
-        self.blend_frames = int(settings.face.blend_frames)
-        self.silence_db = float(settings.face.silence_db)
-        self.compositor = Compositor(colour_match=settings.face.colour_match)
+        self.first_batch = int(cfg.first_batch)
+        self.blend_frames = int(cfg.blend_frames)
+        self.silence_db = float(cfg.silence_db)
+        self.compositor = Compositor(colour_match=cfg.colour_match)
         self.stats = RenderStats()
         self._turns: dict[int, _TurnState] = {}
 
     # -- loading -----------------------------------------------------------------
     def load(self) -> None:
         if self.model is None:
-            ckpt = self.settings.face.checkpoint
+            ckpt = self.cfg.checkpoint
             if not ckpt:
                 raise ValueError(
-                    "face.backend is 'wav2lip' but face.checkpoint is empty: put the official Wav2Lip "
-                    "generator (wav2lip_gan.pth or wav2lip.pth) in module/wav2lip/ and set face.checkpoint "
+                    "face.backend is 'wav2lip' but face.wav2lip.checkpoint is empty: put the official Wav2Lip "
+                    "generator (wav2lip_gan.pth or wav2lip.pth) in module/wav2lip/ and set face.wav2lip.checkpoint "
                     "(e.g. module/wav2lip/wav2lip_gan.pth), or an .onnx made by 'python -m pipelines export-onnx'; "
                     "or use face.backend 'warp', which needs no weights"
                 )
             if self.avatar is None:
                 from pipelines.face.avatar.loading import load_avatar
 
-                self.avatar = load_avatar(self.persona, self.settings)
-            path, runtime = self.settings.resolve(ckpt), self.settings.face.runtime
-            device = self.settings.resolved_device()
+                self.avatar = load_avatar(self.persona, self.env)
+            path, runtime = self.env.resolve(ckpt), self.cfg.runtime
+            device = self.env.device
             if (
                 runtime == "auto"
                 and device == "cpu"
@@ -116,12 +128,12 @@ class Wav2LipRenderer(FaceStage):
                 from pipelines.face.wav2lip.export.cache import int8_for_checkpoint
 
                 path, runtime = int8_for_checkpoint(path, np.asarray(self.avatar.crops), self.persona), "onnx"
-            self.model = Wav2LipInference(path, runtime=runtime, device=device, threads=int(self.settings.threads))
+            self.model = Wav2LipInference(path, runtime=runtime, device=device, threads=int(self.env.threads))
         self.model.load()
         if self.avatar is None:
             from pipelines.face.avatar.loading import load_avatar
 
-            self.avatar = load_avatar(self.persona, self.settings)
+            self.avatar = load_avatar(self.persona, self.env)
         crops = np.asarray(self.avatar.crops)
         if crops.ndim != 4 or crops.shape[1:] != (96, 96, 3) or len(crops) != len(self.avatar.frames):
             raise ValueError(
@@ -158,7 +170,7 @@ class Wav2LipRenderer(FaceStage):
 
     def batches(self, n: int, first_of_turn: bool = True) -> list[tuple[int, int]]:
         """(start, end) frame ranges: a turn starts with a small batch (the first frame shows
-        sooner), the sizes double up to ``face.batch_size`` (fewer, larger calls after)."""
+        sooner), the sizes double up to ``face.wav2lip.batch_size`` (fewer, larger calls after)."""
         bs = max(1, self.batch_size)
         size = min(bs, max(1, self.first_batch)) if first_of_turn else bs
         out, start = [], 0

@@ -1,6 +1,6 @@
 """Real time by default on a CPU: a ``.pth`` checkpoint becomes a cached int8 ONNX model on first use.
 
-With ``face.runtime auto`` on the CPU, PyTorch fp32 renders ~16 fps on two cores,
+With ``face.wav2lip.runtime auto`` on the CPU, PyTorch fp32 renders ~16 fps on two cores,
 short of 25 fps speech; the int8 ONNX export keeps up.  So on first use the
 checkpoint is exported (fp32 ONNX, then static int8 QDQ calibrated on the
 persona's own face crops and espeak speech) and cached under a name keyed by

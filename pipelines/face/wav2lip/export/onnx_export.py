@@ -181,7 +181,7 @@ def compare(reference: np.ndarray, test: np.ndarray) -> dict:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pipelines export-onnx", description=__doc__.split("\n\n")[0])
     p.add_argument("--settings", help="settings JSON (default: settings.json if present)")
-    p.add_argument("--checkpoint", help="Wav2Lip .pth (default: face.checkpoint from the settings)")
+    p.add_argument("--checkpoint", help="Wav2Lip .pth (default: face.wav2lip.checkpoint from the settings)")
     p.add_argument("--out-dir", help="where the .onnx files go (default: beside the checkpoint)")
     p.add_argument(
         "--precision",
@@ -210,9 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    ckpt = args.checkpoint or settings.face.checkpoint
+    ckpt = args.checkpoint or settings.face.wav2lip.checkpoint
     if not ckpt:
-        print("no checkpoint: pass --checkpoint module/wav2lip/wav2lip_gan.pth or set face.checkpoint", file=sys.stderr)
+        print(
+            "no checkpoint: pass --checkpoint module/wav2lip/wav2lip_gan.pth or set face.wav2lip.checkpoint",
+            file=sys.stderr,
+        )
         return 2
     ckpt_path = settings.resolve(ckpt)
     if ckpt_path.suffix.lower() == ".onnx":
@@ -275,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         for k, v in report["check"].items():
             print(f"check {k}: {v}")
     atomic_write_text(out_dir / f"{stem}.onnx.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print("set face.checkpoint to one of these files to use it (int8 for CPUs, fp16 for GPUs)")
+    print("set face.wav2lip.checkpoint to one of these files to use it (int8 for CPUs, fp16 for GPUs)")
     return 0
 
 
@@ -288,8 +291,8 @@ def _calibration_data(settings, args):
     persona = Persona.load(Path(args.persona) if args.persona else settings.persona_dir)
     avatar = load_avatar(persona, settings)
     fps = float(settings.face.fps)
-    calib = speech_windows(speech_samples(persona, SENTENCES[0::2]), fps, settings.face.silence_db)
-    held = speech_windows(speech_samples(persona, SENTENCES[1::2]), fps, settings.face.silence_db)
+    calib = speech_windows(speech_samples(persona, SENTENCES[0::2]), fps, settings.face.wav2lip.silence_db)
+    held = speech_windows(speech_samples(persona, SENTENCES[1::2]), fps, settings.face.wav2lip.silence_db)
     crops = np.asarray(avatar.crops)
     mels_c, faces_c = paired_inputs(crops, calib, args.calib_frames, seed=0)
     # held-out: the crops in reverse order with the other sentences
