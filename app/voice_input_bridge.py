@@ -127,8 +127,8 @@ class VoiceInputBridge(QObject):
     def _barged_in(self, turn_id: int) -> None:
         """Interrupt the engine here at once (thread-safe), then let the UI stop the player."""
         eng = self.controller.engine
-        if eng is not None and eng.active_turn == turn_id:
-            eng.interrupt()
+        if eng is not None:
+            eng.interrupt(turn_id)  # running or still playing: nothing more of it is delivered
         for p in self.taps:
             p.drop(turn_id)
         self.barged_at = time.perf_counter()

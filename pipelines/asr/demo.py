@@ -79,8 +79,7 @@ def mic_turns(engine, args, report, device: str = "", source_factory=None, max_t
     events: queue.Queue = queue.Queue()
 
     def barged_in(turn: int) -> None:  # capture thread: stop the reply at once
-        if engine.active_turn == turn:
-            engine.interrupt()
+        engine.interrupt(turn)
         events.put(("barge", turn))
 
     played = PlayedAudio().attach(engine, stage="face")
