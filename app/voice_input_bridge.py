@@ -109,9 +109,9 @@ class VoiceInputBridge(QObject):
     def release(self) -> None:
         self.voice.release()
 
-    # -- what plays (UI thread, after the player took the chunk) --------------------
-    def played_chunk(self, chunk: VideoChunk, accepted: bool = True) -> None:
-        if accepted and len(chunk.audio):
+    # -- what plays (UI thread, as the player takes the chunk) -----------------------
+    def played_chunk(self, chunk: VideoChunk) -> None:
+        if len(chunk.audio):
             for p in (self.played, *self.taps):
                 p.push(chunk.turn_id, chunk.audio, chunk.sample_rate)
 

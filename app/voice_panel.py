@@ -108,16 +108,15 @@ def install_voice_input(window, layout) -> VoiceInputBridge:
             eos[turn] = speech["end_of_speech"]
             bridge.latencies[turn] = {"eos_to_text_s": time.perf_counter() - speech["end_of_speech"]}
 
-    def on_chunk(chunk) -> None:  # connected after the player's push: it has taken the chunk or not
-        accepted = chunk.turn_id == player.turn_id and chunk.turn_id not in player._dropped
-        bridge.played_chunk(chunk, accepted)
-        t = eos.pop(chunk.turn_id, None) if accepted else None
+    def on_chunk(chunk) -> None:  # the bridge delivers only chunks of live turns; the player plays each
+        bridge.played_chunk(chunk)
+        t = eos.pop(chunk.turn_id, None)
         if t is not None:
             bridge.latencies[chunk.turn_id]["eos_to_first_audio_s"] = time.perf_counter() - t
 
     def on_playing(playing: bool) -> None:
-        if not playing and player.turn_id is not None and player.turn_id in player._dropped:
-            bridge.drop_turn(player.turn_id)  # stopped: the speaker is silent at once
+        if not playing and player.turn_id is not None:
+            bridge.drop_turn(player.turn_id)  # ended or stopped: the speaker is silent from now on
 
     def on_barge_in(turn_id: int) -> None:
         player.drop_turn(turn_id)
