@@ -281,10 +281,10 @@ class EngineController(QObject):
         self.failed.emit(message)
 
     # -- turns (cheap calls: they only touch queues) --------------------------
-    def submit(self, text: str) -> int:
+    def submit(self, text: str, speech: dict | None = None) -> int:
         if self.engine is None:
             raise RuntimeError("the models are still loading" if self._pending else "no engine: fix the settings")
-        turn_id = self.engine.submit(text)
+        turn_id = self.engine.submit(text, speech=speech)
         self.last_turn_id = max(self.last_turn_id, turn_id)
         return turn_id
 

@@ -180,6 +180,7 @@ class MainWindow(QMainWindow):
         pl.addWidget(self.avatar, 1)
         pl.addWidget(self.persona_label)
         pl.addWidget(self.state_label)
+        self._voice_layout = pl  # the voice row goes under the avatar (placed in _connect)
         self.chat = ChatPanel()
         self.chat.set_ready(False, "Loading the models…")
         split.addWidget(pane)
@@ -243,6 +244,9 @@ class MainWindow(QMainWindow):
         self.enroll_page.enrolled.connect(self._on_enrolled)
         self.persona_picker.chosen.connect(self.switch_persona)
         self.persona_picker.new_requested.connect(self.new_persona)
+        from .voice_panel import install_voice_input
+
+        self.voice = install_voice_input(self, self._voice_layout)  # mic button, level, barge-in
 
     def _fit_to_screen(self, width: int, height: int) -> None:
         """Open at ``width`` x ``height``, or smaller: never wider or taller than the screen's free area."""
@@ -421,7 +425,7 @@ class MainWindow(QMainWindow):
         self.chat.add_notice(f"Could not load the models: {message}")
 
     # -- turns ---------------------------------------------------------------------
-    def send(self, text: str) -> int | None:
+    def send(self, text: str, speech: dict | None = None) -> int | None:
         if self.controller.engine is None:
             return None
         self.player.stop()  # a new message cuts the previous reply short
@@ -432,7 +436,7 @@ class MainWindow(QMainWindow):
         self.status.clear_error()
         self.chat.add_user(text)
         try:
-            turn_id = self.controller.submit(text)
+            turn_id = self.controller.submit(text, speech=speech)
         except Exception as exc:
             self.status.show_error(str(exc))
             return None
@@ -586,6 +590,7 @@ class MainWindow(QMainWindow):
         self.finetune_page.shutdown()
         self.enroll_page.shutdown()
         self.settings_panel.shutdown()
+        self.voice.close()
         self.player.close()
         self.controller.shutdown()
 

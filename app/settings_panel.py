@@ -362,7 +362,12 @@ class SettingsPanel(QWidget):
             box.setVisible(any_shown.get(prefix, False))
 
     def _make_widget(self, name: str, meta: dict, value) -> QWidget:
-        if meta.get("choices"):
+        if name == "asr.input_device":
+            from .input_device_field import input_device_combo
+
+            w = input_device_combo(value)
+            w.currentIndexChanged.connect(self._changed)
+        elif meta.get("choices"):
             w = QComboBox()
             for c in meta["choices"]:
                 w.addItem(str(c), c)

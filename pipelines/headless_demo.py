@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.mic:
             from pipelines.asr.demo import mic_notice
 
-            if (notice := mic_notice()) is not None:
+            if (notice := mic_notice(settings.asr.input_device)) is not None:
                 print(f"error: {notice}", file=sys.stderr)
                 return 1
         engine = Engine(settings, out_path=args.out, log_path=args.log)
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             from pipelines.asr.demo import audio_turns, mic_turns
 
             failed |= audio_turns(engine, args.audio, args, report) if args.audio else False
-            failed |= mic_turns(engine, args, report) if args.mic else False
+            failed |= mic_turns(engine, args, report, settings.asr.input_device) if args.mic else False
             texts = texts or []
         if texts is None and sys.stdin is not None and sys.stdin.isatty():
             interactive(engine, args)

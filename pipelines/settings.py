@@ -255,6 +255,9 @@ class AsrSettings:
     headphones: bool = opt(
         False, "the avatar's voice cannot reach the microphone: any speech barges in, no echo check", level="basic"
     )
+    input_device: str = opt(
+        "", "microphone (name or index as the sound system lists it; empty: the default input)", level="basic"
+    )
 
 
 @dataclass

@@ -10,8 +10,8 @@ import numpy as np
 from ..optional import require
 
 ASR_RATE = 16000
-#: below this the recognisers' 16 kHz models lose the upper half of the speech band
-MIN_RATE = 16000
+#: below this there is no speech left to recognise (8 kHz telephone audio is upsampled: its 4 kHz band is kept)
+MIN_RATE = 8000
 
 
 class AudioInputError(ValueError):
@@ -62,16 +62,21 @@ def read_speech_file(path: str | Path) -> SpeechAudio:
     ) as exc:  # libsndfile says "Format not recognised", "unexpected end of file", ...
         msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise AudioInputError(
-            f"{p}: not a readable audio file ({msg}); give a WAV file (16 kHz or more, mono or stereo)"
+            f"{p}: not a readable audio file ({msg}); give a WAV file (8 kHz or more, mono or stereo)"
         ) from None
     if len(data) == 0:
         raise AudioInputError(f"{p}: the file holds no audio samples (0 s); record the question again")
     if sr < MIN_RATE:
         raise AudioInputError(
-            f"{p}: sample rate {sr} Hz is too low: speech recognition needs 16 kHz or more "
-            f"(telephone audio at 8 kHz lacks half the speech band); record or export at 16 kHz"
+            f"{p}: sample rate {sr} Hz is too low: speech recognition needs 8 kHz or more "
+            f"(16 kHz is best); record or export at 16 kHz"
         )
     samples, notes = to_mono_16k(data, sr)
+    if sr < ASR_RATE:
+        notes = [
+            *notes,
+            f"upsampled from {sr} Hz: nothing above {sr // 2} Hz was recorded, recognition may be less accurate",
+        ]
     if not np.isfinite(samples).all():
         raise AudioInputError(f"{p}: the audio holds NaN or infinite samples (corrupt file)")
     if float(np.max(np.abs(samples))) < 1e-4:

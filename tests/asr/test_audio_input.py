@@ -59,13 +59,27 @@ def test_corrupt_file(tmp_path, question_wav, voice):
     assert "not a readable audio file" in one_line_error(voice.recognize_file, q)
 
 
-def test_8khz_file_is_refused(tmp_path, espeak, voice):
+def test_8khz_file_is_upsampled_and_recognised(tmp_path, espeak, voice):
     import soxr
 
     p = tmp_path / "phone.wav"
-    sf.write(str(p), soxr.resample(espeak("Where do you live?"), 16000, 8000), 8000)
+    x = np.concatenate([silence(0.5), espeak("Where do you live?"), silence(0.5)])
+    sf.write(str(p), soxr.resample(x, 16000, 8000), 8000, subtype="PCM_16")
+    audio = read_speech_file(p)
+    assert audio.sample_rate == 16000 and abs(audio.duration - len(x) / 16000) < 0.01
+    assert any("8000 -> 16000" in n for n in audio.notes) and any("upsampled from 8000 Hz" in n for n in audio.notes)
+    rec = voice.recognize_file(p)
+    assert rec.text == "where do you live"
+    assert any("upsampled" in n for n in rec.speech["notes"])
+
+
+def test_4khz_file_is_refused(tmp_path, espeak, voice):
+    import soxr
+
+    p = tmp_path / "toy.wav"
+    sf.write(str(p), soxr.resample(espeak("Where do you live?"), 16000, 4000), 4000)
     msg = one_line_error(voice.recognize_file, p)
-    assert "8000 Hz" in msg and "16 kHz" in msg
+    assert "4000 Hz" in msg and "8 kHz" in msg
 
 
 def test_stereo_48k_is_resampled_and_recognised(tmp_path, espeak, voice):

@@ -93,3 +93,33 @@ def test_recogniser_that_cannot_load_is_one_line(tmp_path, question_wav, capsys)
 def test_bad_asr_setting_is_reported_by_field(tmp_path, capsys):
     rc, _out, err = run(capsys, "--audio", "x.wav", "--asr.end_pause_s", "0", "--output_dir", str(tmp_path))
     assert rc == 2 and "asr.end_pause_s: must be between 0.1 and 5.0, got 0.0" in err
+
+
+def test_mic_turns_from_a_simulated_microphone(tmp_path, espeak):
+    """``--mic`` over a recording handed out like a device: each utterance is a turn, reported when done."""
+    import types
+
+    import numpy as np
+
+    from pipelines.asr.demo import mic_turns
+    from pipelines.asr.sources import ArraySource
+    from pipelines.engine import Engine
+    from pipelines.settings import Settings
+    from pipelines.testing.toy_stages import CollectSink, FlatFace
+    from tests.asr.conftest import silence
+
+    s = Settings(output_dir=str(tmp_path))
+    s.voice.vc_backend = "none"
+    x = np.concatenate([silence(0.3), espeak("Where do you live?"), silence(0.5)])
+    reports = []
+    with Engine(s, stages={"face": FlatFace()}, sink=CollectSink(), log_path=tmp_path / "log.jsonl") as eng:
+        failed = mic_turns(
+            eng,
+            types.SimpleNamespace(json=True, timeout=120),
+            lambda rec, as_json: reports.append(rec),
+            source_factory=lambda: ArraySource(x, then_silence_s=1.0),
+        )
+    assert not failed
+    assert [r.user_text for r in reports] == ["where do you live"]
+    assert reports[0].status == "ok" and reports[0].reply and reports[0].speech["source"] == "recording"
+    assert "end_of_speech" not in reports[0].speech and reports[0].speech["eos_to_text_s"] > 0
