@@ -595,6 +595,7 @@ def build_avatar(
         "face_share": round(float(np.mean([q["face_share"] for q in qualities])), 4),
         "advice": advice,
         "seconds": round(time.perf_counter() - t_start, 2),
+        "options": enroll_options(pads, box, nosmooth, max_side, fps),
     }
     report_progress("face frames ready", 0.98)
     return avatar, report
@@ -635,6 +636,18 @@ def persona_folder(name_or_folder: str | Path, persona_dir: str | Path | None = 
     except ValueError:
         raise EnrollmentError(f"persona name {s!r} points outside {base} (a link?): {how}") from None
     return target
+
+
+def enroll_options(pads=PADS, box=None, nosmooth: bool = False, max_side: int = MAX_SIDE, fps: float = FPS) -> dict:
+    """The options an avatar was enrolled with, normalised (a cached portrait is re-enrolled when they change)."""
+    fixed = parse_box(box)
+    return {
+        "pads": list(parse_pads(pads)),
+        "box": list(fixed) if fixed is not None else None,
+        "nosmooth": bool(nosmooth),
+        "max_side": int(max_side),
+        "fps": float(fps),
+    }
 
 
 def parse_pads(value) -> tuple[int, int, int, int]:
