@@ -16,6 +16,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -184,6 +186,7 @@ class EnrollPage(QWidget):
         hint.setStyleSheet("color: #7a8294;")
         form.addRow("", hint)
         outer.addWidget(box)
+        outer.addWidget(self._options_box(settings))
 
         run = QHBoxLayout()
         self.check_button = QPushButton("Check clips")
@@ -256,8 +259,99 @@ class EnrollPage(QWidget):
 
         self._wheel_guard = guard_wheel(self)
 
+    def _options_box(self, settings: Settings) -> QGroupBox:
+        """Wav2Lip's enrollment options (settings face.pads, face.box, face.nosmooth, face.enroll_max_side)."""
+        box = QGroupBox("Face box options")
+        form = QFormLayout(box)
+        self.pad_spins: list[QSpinBox] = []
+        pads_row = QHBoxLayout()
+        for side in ("top", "bottom", "left", "right"):
+            spin = QSpinBox()
+            spin.setRange(0, 400)
+            spin.setSuffix(" px")
+            spin.setToolTip(f"pixels added at the {side} of the detected face box")
+            spin.valueChanged.connect(self._invalidate)
+            pads_row.addWidget(QLabel(side))
+            pads_row.addWidget(spin)
+            self.pad_spins.append(spin)
+        pads_row.addStretch(1)
+        form.addRow("padding", self._row(pads_row))
+        form.addRow("", self._hint("More bottom padding if the chin is cut off; more top if the forehead is."))
+        self.box_edit = QLineEdit()
+        self.box_edit.setPlaceholderText("empty: find the face; or top bottom left right, e.g. 80 400 120 440")
+        self.box_edit.textChanged.connect(self._invalidate)
+        form.addRow("fixed box", self.box_edit)
+        form.addRow(
+            "",
+            self._hint("Only if detection picks the wrong area: the face's box in the clip's own pixels (no padding)."),
+        )
+        self.nosmooth_check = QCheckBox("do not smooth the box over time")
+        self.nosmooth_check.setToolTip("Wav2Lip's --nosmooth")
+        self.nosmooth_check.toggled.connect(self._invalidate)
+        form.addRow("", self.nosmooth_check)
+        form.addRow(
+            "", self._hint("Turn on if the mouth lags behind fast head movements; leave off for a steadier face.")
+        )
+        self.max_side_spin = QSpinBox()
+        self.max_side_spin.setRange(96, 4096)
+        self.max_side_spin.setSuffix(" px")
+        self.max_side_spin.valueChanged.connect(self._invalidate)
+        form.addRow("frame size", self.max_side_spin)
+        form.addRow("", self._hint("Clips are kept at most this large (longer side); larger is sharper but slower."))
+        self._load_options(settings)
+        return box
+
+    @staticmethod
+    def _row(layout) -> QWidget:
+        w = QWidget()
+        layout.setContentsMargins(0, 0, 0, 0)
+        w.setLayout(layout)
+        return w
+
+    @staticmethod
+    def _hint(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setWordWrap(True)
+        label.setStyleSheet("color: #7a8294;")
+        return label
+
+    def _load_options(self, settings: Settings) -> None:
+        from pipelines.face.avatar.enroll import EnrollmentError, parse_pads
+
+        f = settings.face
+        try:
+            pads = parse_pads(f.pads)
+        except EnrollmentError:
+            pads = parse_pads(None)
+        for spin, v in zip(self.pad_spins, pads):
+            spin.setValue(max(0, int(v)))
+        self.box_edit.setText(f.box or "")
+        self.nosmooth_check.setChecked(bool(f.nosmooth))
+        self.max_side_spin.setValue(int(f.enroll_max_side))
+        self._loaded_options = self._settings_options(settings)
+
+    @staticmethod
+    def _settings_options(settings: Settings) -> tuple:
+        f = settings.face
+        return (f.pads, f.box, f.nosmooth, f.enroll_max_side)
+
+    def enroll_options(self) -> dict:
+        """The page's options as ``build_avatar`` takes them (a bad fixed box: ``EnrollmentError``)."""
+        from pipelines.face.avatar.enroll import parse_box
+
+        box = self.box_edit.text().strip()
+        parse_box(box)  # one clear line before any clip is read
+        return {
+            "pads": tuple(s.value() for s in self.pad_spins),
+            "box": box or None,
+            "nosmooth": self.nosmooth_check.isChecked(),
+            "max_side": self.max_side_spin.value(),
+        }
+
     def set_settings(self, settings: Settings) -> None:
         self.settings = settings
+        if self._settings_options(settings) != self._loaded_options:  # the settings changed them: follow
+            self._load_options(settings)
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
@@ -283,9 +377,10 @@ class EnrollPage(QWidget):
             self.clips.takeItem(self.clips.row(item))
         self._invalidate()
 
-    def _invalidate(self) -> None:
+    def _invalidate(self, *_changed) -> None:
         self.avatar, self.report = None, None
-        self.save_button.setEnabled(False)
+        if hasattr(self, "save_button"):
+            self.save_button.setEnabled(False)
 
     # -- webcam ----------------------------------------------------------------------
     def detect_webcams(self) -> None:
@@ -355,6 +450,13 @@ class EnrollPage(QWidget):
             return
         if self._busy():
             return
+        from pipelines.face.avatar.enroll import EnrollmentError
+
+        try:
+            options = self.enroll_options()
+        except EnrollmentError as exc:
+            self._show(f"fixed box: {exc}", ok=False)
+            return
 
         def work(report, cancelled):
             from pipelines.face.avatar.enroll import build_avatar
@@ -364,7 +466,7 @@ class EnrollPage(QWidget):
                     raise Cancelled("enrollment cancelled")
                 report((message, fraction))
 
-            return build_avatar(clips, progress)
+            return build_avatar(clips, progress, **options)
 
         self._invalidate()
         self.crops.set_crops(None)

@@ -88,7 +88,9 @@ class Engine:
             elif name == "splitter":
                 stages[name] = SplitterStage(min_chars=s.min_sentence_chars)
             elif name == "sink":
-                stages[name] = FileSink(s.output_path, self._out_path, keep_turns=s.output.keep_turns)
+                stages[name] = FileSink(
+                    s.output_path, self._out_path, keep_turns=s.output.keep_turns, keep_mb=s.output.keep_mb
+                )
             else:
                 try:
                     stages[name] = build_stage(name, s, self.persona)

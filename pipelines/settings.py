@@ -269,6 +269,13 @@ class OutputSettings:
         lo=0,
         hi=1_000_000,
     )
+    keep_mb: float = opt(
+        0.0,
+        "megabytes of turn videos kept in output_dir, oldest removed first (0: no limit); only the "
+        "engine's own turn-*.mp4 there, never --out files or copies; the newest turn always stays",
+        lo=0.0,
+        hi=10_000_000.0,
+    )
 
 
 @dataclass

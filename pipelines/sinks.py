@@ -25,10 +25,13 @@ class FileSink(Stage):
     name = "sink"
     backend = "mp4"
 
-    def __init__(self, out_dir: str | Path, out_path: str | Path | None = None, keep_turns: int = 0) -> None:
+    def __init__(
+        self, out_dir: str | Path, out_path: str | Path | None = None, keep_turns: int = 0, keep_mb: float = 0.0
+    ) -> None:
         self.out_dir = Path(out_dir)
         self.out_path = Path(out_path) if out_path else None
         self.keep_turns = int(keep_turns)
+        self.keep_mb = float(keep_mb)
         self._writers: dict[int, Mp4Writer] = {}
         self._count = 0
 
@@ -62,15 +65,17 @@ class FileSink(Stage):
         writer = self._writers.pop(ctx.turn_id, None)
         if writer is not None:
             ctx.info["video_path"] = str(writer.close())
-            if self.keep_turns > 0:
-                self.prune(self.keep_turns)
+            if self.keep_turns > 0 or self.keep_mb > 0:
+                self.prune(self.keep_turns, keep_bytes=int(self.keep_mb * 1_000_000))
         return ()
 
-    def prune(self, keep: int) -> list[Path]:
-        """Remove the oldest of our own ``turn-<stamp>-<id>.mp4`` in ``out_dir`` beyond ``keep``.
+    def prune(self, keep: int = 0, keep_bytes: int = 0) -> list[Path]:
+        """Remove the oldest of our own ``turn-<stamp>-<id>.mp4`` in ``out_dir``.
 
-        Never anything else: not ``--out`` files, not other names, not a file with a
-        second hard link (the user saved it elsewhere).
+        ``keep`` > 0: at most that many stay; ``keep_bytes`` > 0: the oldest go while
+        the ones left (ours only) add up to more than that, but the newest always
+        stays.  Never anything else: not ``--out`` files, not other names, not a file
+        with a second hard link (the user saved it elsewhere).
         """
         ours = []
         for p in self.out_dir.glob("turn-*.mp4"):
@@ -82,10 +87,17 @@ class FileSink(Stage):
                 continue
             if st.st_nlink > 1:
                 continue
-            ours.append((st.st_mtime, p.name, p))
+            ours.append((st.st_mtime, p.name, st.st_size, p))
         ours.sort()
+        doomed = ours[: max(0, len(ours) - keep)] if keep > 0 else []
+        left = ours[len(doomed) :]
+        if keep_bytes > 0:
+            total = sum(size for _, _, size, _ in left)
+            while len(left) > 1 and total > keep_bytes:
+                total -= left[0][2]
+                doomed.append(left.pop(0))
         removed = []
-        for _, _, p in ours[: max(0, len(ours) - keep)]:
+        for _, _, _, p in doomed:
             try:
                 p.unlink()
                 removed.append(p)

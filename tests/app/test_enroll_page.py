@@ -168,3 +168,53 @@ def test_enrollment_never_touches_the_shipped_default_and_keeps_faces_restorable
     assert len(read_avatar(mine / "avatar")) == 50
     assert [len(read_avatar(d)) for d in sorted((mine / "avatar-previous").iterdir())] == [1]
     assert _snapshot(DEFAULT_PERSONA) == before
+
+
+def test_box_options_on_the_page_reach_the_enrolled_face(styled_app, qtbot, tmp_path):
+    """Padding, a fixed box and the frame size set on the page are what build_avatar uses."""
+    from app.enroll_page import EnrollPage
+    from pipelines.face.avatar.storage import read_avatar, read_report
+    from pipelines.settings import DEFAULT_PERSONA
+
+    portrait = DEFAULT_PERSONA / "portrait.png"
+    settings = Settings().replace("face.pads", "0 10 0 0")
+    page = EnrollPage(settings)
+    qtbot.addWidget(page)
+    page.show()
+    assert [s.value() for s in page.pad_spins] == [0, 10, 0, 0]  # the page starts from the settings
+    page.add_clips([portrait])
+
+    def check():
+        qtbot.mouseClick(page.check_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not page._busy(), timeout=120_000)
+        assert page.avatar is not None, page.message.text()
+        return page.avatar.boxes[0].copy(), page.report
+
+    base, _ = check()
+    page.pad_spins[1].setValue(60)  # more bottom padding (a cut-off chin)
+    assert page.avatar is None and not page.save_button.isEnabled()  # a changed option needs a new check
+    padded, report = check()
+    assert padded[3] > base[3] and (padded[3] - base[3] == 50 or padded[3] == page.avatar.frames.shape[1])
+    assert padded[1] == base[1] and padded[0] == base[0] and padded[2] == base[2]
+    assert report["options"]["pads"] == [0, 60, 0, 0]
+    # saved: the enrolled avatar on disk has the padded box
+    persona = tmp_path / "padded"
+    page.persona_edit.setText(str(persona))
+    enrolled = []
+    page.enrolled.connect(enrolled.append)
+    qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(enrolled) or not page._busy(), timeout=60_000)
+    np.testing.assert_array_equal(read_avatar(persona / "avatar").boxes[0], padded)
+    assert read_report(persona / "avatar")["options"]["pads"] == [0, 60, 0, 0]
+
+    # a fixed box replaces detection; a bad one is one clear line and nothing runs
+    page.box_edit.setText("300 100 0 50")
+    qtbot.mouseClick(page.check_button, Qt.MouseButton.LeftButton)
+    assert page.task is None or not page._busy()
+    assert "fixed box" in page.message.text() and "top < bottom" in page.message.text()
+    page.box_edit.setText("100 300 120 320")
+    fixed, report = check()
+    assert list(fixed) == [120, 100, 320, 300] and report["options"]["box"] == [100, 300, 120, 320]
+    page.nosmooth_check.setChecked(True)
+    _, report = check()
+    assert report["options"]["nosmooth"] is True

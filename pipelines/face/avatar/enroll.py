@@ -476,6 +476,20 @@ def check_one_person(path: Path, faces: ClipFaces, fps: float) -> None:
         )
 
 
+def check_same_identity(path: Path, frames: np.ndarray, faces: ClipFaces, fps: float) -> None:
+    """Refuse a clip whose face becomes another person in place (no jump of the box): see ``identity``."""
+    from .identity import identity_change
+
+    change = identity_change(frames, faces.landmarks, faces.found, fps)
+    if change is not None:
+        k, what = change
+        raise EnrollmentError(
+            f"{path}: the face changes at frame {k} ({k / fps:.2f} s): from there it looks like another "
+            f"person ({what} differ from the first second). Enroll clips of one person only; cut the "
+            f"clip at {k / fps:.2f} s"
+        )
+
+
 def build_avatar(
     clips: Sequence[str | Path],
     progress: Progress | None = None,
@@ -537,6 +551,8 @@ def build_avatar(
                 f"Trim those parts or record again with the face always in view."
             )
         check_one_person(path, faces, fps)
+        if n > 1:
+            check_same_identity(path, frames, faces, fps)
         raw = _fill_gaps(faces.boxes, faces.found)
         marks = _fill_gaps(faces.landmarks, faces.found)
         h, w = frames.shape[1:3]
@@ -595,6 +611,7 @@ def build_avatar(
         "face_share": round(float(np.mean([q["face_share"] for q in qualities])), 4),
         "advice": advice,
         "seconds": round(time.perf_counter() - t_start, 2),
+        "options": enroll_options(pads, box, nosmooth, max_side, fps),
     }
     report_progress("face frames ready", 0.98)
     return avatar, report
@@ -635,6 +652,18 @@ def persona_folder(name_or_folder: str | Path, persona_dir: str | Path | None = 
     except ValueError:
         raise EnrollmentError(f"persona name {s!r} points outside {base} (a link?): {how}") from None
     return target
+
+
+def enroll_options(pads=PADS, box=None, nosmooth: bool = False, max_side: int = MAX_SIDE, fps: float = FPS) -> dict:
+    """The options an avatar was enrolled with, normalised (a cached portrait is re-enrolled when they change)."""
+    fixed = parse_box(box)
+    return {
+        "pads": list(parse_pads(pads)),
+        "box": list(fixed) if fixed is not None else None,
+        "nosmooth": bool(nosmooth),
+        "max_side": int(max_side),
+        "fps": float(fps),
+    }
 
 
 def parse_pads(value) -> tuple[int, int, int, int]:

@@ -162,6 +162,7 @@ def save_avatar(avatar: Avatar, folder: Path, report: dict) -> None:
             "height": int(h),
             "kind": report.get("kind", "clips"),
             "source_sha1": report.get("source_sha1", []),
+            "options": report.get("options"),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         for name, obj in (("meta.json", meta), ("report.json", report)):
