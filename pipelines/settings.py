@@ -107,6 +107,33 @@ class VoiceSettings:
 
 
 @dataclass
+class PersonalFaceSettings:
+    """``face.backend`` ``personal``: the lip-sync model trained on the persona's own video."""
+
+    checkpoint: str = opt(
+        "",
+        "personal lip-sync model (.safetensors from lipsync-train, or its .onnx export); "
+        "empty: module/lipsync/<persona>/personal.safetensors",
+        path="file",
+    )
+    runtime: str = opt(
+        "auto",
+        "personal: runtime (auto: the int8 ONNX export beside the weights on a CPU)",
+        choices=("auto", "torch", "onnx"),
+    )
+    width: int = opt(16, "lipsync-train: channels of the first UNet stage (Ultralight: 32)", lo=2, hi=64)
+    crop: int = opt(128, "lipsync-train: face crop size in pixels", choices=(64, 96, 128, 160))
+    epochs: int = opt(30, "lipsync-train: epochs", lo=1, hi=10000)
+    batch: int = opt(8, "lipsync-train: frame pairs per step", lo=1, hi=256)
+    lr: float = opt(1e-3, "lipsync-train: Adam learning rate", lo=1e-6, hi=1.0)
+    min_seconds: float = opt(60.0, "lipsync-train: least seconds of video accepted", lo=1.0, hi=3600.0)
+    val_share: float = opt(0.1, "lipsync-train: share of the video (its tail) held out for validation", lo=0.02, hi=0.5)
+    audio_features: str = opt(
+        "mel", "lipsync-train: audio features (Wav2Lip mel windows: no download)", choices=("mel",)
+    )
+
+
+@dataclass
 class FaceSettings:
     backend: str = opt("warp", "lip-sync renderer", choices=backend_choices("face"))
     checkpoint: str = opt(
@@ -136,6 +163,7 @@ class FaceSettings:
     blend_frames: int = opt(
         3, "wav2lip: frames over which pauses cross-fade between generated and original", lo=0, hi=25
     )
+    personal: PersonalFaceSettings = field(default_factory=PersonalFaceSettings)
 
 
 @dataclass
