@@ -53,6 +53,8 @@ class PreparedData:
     #: the held-out tail as an avatar (frames, boxes, landmarks) and its audio, for quality checks
     tail: object = None
     tail_audio: tuple[np.ndarray, int] | None = None
+    #: the first silent frames of the first clip as an avatar (None when it starts with speech)
+    idle: object = None
 
     @property
     def silent(self) -> np.ndarray:
@@ -184,7 +186,7 @@ def prepare(
             f"only {total:.1f} s of video given, at least {min_seconds:.0f} s needed (1-5 minutes of the persona "
             f"speaking trains well): give more or longer clips"
         )
-    crops, windows, levels, ids, tail = [], [], [], [], None
+    crops, windows, levels, ids, tail, idle_av = [], [], [], [], None, None
     for k, (p, audio) in enumerate(zip(paths, audios)):
         base = k / len(paths)
 
@@ -202,6 +204,8 @@ def prepare(
         levels.append(lv)
         ids.append(np.full(n, k, np.int32))
         per_clip[k].update(frames=n, face_share=report.get("face_share"), advice=report.get("advice", []))
+        if k == 0:
+            idle_av = _slice_avatar(avatar, 0, leading_silence(lv), f"idle start of {p.name}")
         if k == len(paths) - 1:
             tail = (avatar, audio)
     say("mel windows and crops ready", 1.0)
@@ -215,16 +219,7 @@ def prepare(
     idle = leading_silence(levels[0])
     avatar, audio = tail
     t_from = n_all - n_val - last_start
-    from pipelines.face.avatar.storage import Avatar, make_crops
-
-    tail_av = Avatar(
-        frames=np.asarray(avatar.frames[t_from:]),
-        boxes=avatar.boxes[t_from:],
-        landmarks=avatar.landmarks[t_from:],
-        crops=make_crops(np.asarray(avatar.frames[t_from:]), avatar.boxes[t_from:]),
-        fps=FPS,
-        source=f"held-out tail of {paths[-1].name}",
-    )
+    tail_av = _slice_avatar(avatar, t_from, len(avatar), f"held-out tail of {paths[-1].name}")
     a0 = int(round(t_from * melmod.SAMPLE_RATE / FPS))
     speech = level_db >= SPEECH_DB
     report = {
@@ -252,6 +247,24 @@ def prepare(
         report=report,
         tail=tail_av,
         tail_audio=(audio[a0:], melmod.SAMPLE_RATE),
+        idle=idle_av,
+    )
+
+
+def _slice_avatar(avatar, start: int, end: int, source: str):
+    """Frames ``start:end`` of an avatar as an avatar of their own (None when fewer than 2)."""
+    from pipelines.face.avatar.storage import Avatar, make_crops
+
+    if end - start < 2:
+        return None
+    frames = np.asarray(avatar.frames[start:end])
+    return Avatar(
+        frames=frames,
+        boxes=avatar.boxes[start:end],
+        landmarks=avatar.landmarks[start:end],
+        crops=make_crops(frames, avatar.boxes[start:end]),
+        fps=FPS,
+        source=source,
     )
 
 

@@ -86,7 +86,8 @@ class LipsyncLoss:
         b = pred.shape[0] // 2
         temporal = ((pred[b:] - pred[:b]) - (gt[b:] - gt[:b])).abs().mean()
         total = l1 + self.mouth_weight * mouth + self.temporal_weight * temporal
-        return total, {"l1": float(l1), "mouth": float(mouth), "temporal": float(temporal)}
+        parts = {"l1": float(l1.detach()), "mouth": float(mouth.detach()), "temporal": float(temporal.detach())}
+        return total, parts
 
 
 def batch_tensors(data: PreparedData, t: np.ndarray, rng: np.random.Generator, device):
@@ -164,8 +165,14 @@ def train(
     progress: Progress | None = None,
     stream=None,
     data: PreparedData | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_loss: Callable[[dict], None] | None = None,
 ) -> dict:
-    """Train (or continue) a run in ``out``; returns a summary (epochs, losses, published weights)."""
+    """Train (or continue) a run in ``out``; returns a summary (epochs, losses, published weights).
+
+    ``should_stop`` is asked after every step: a stopped run keeps its last finished
+    epoch's checkpoint (``resume=True`` continues from it).  ``on_loss`` gets every loss record.
+    """
     import torch
 
     from pipelines.dialogue.finetune_checkpoints import keep_best, list_checkpoints, prune
@@ -215,6 +222,13 @@ def train(
     bar = ProgressBar(steps_per_epoch * max(0, opts.epochs - start_epoch + 1), stream, progress)
     t_run = time.perf_counter()
     epoch_times = []
+    cancelled = False
+
+    def record(rec: dict) -> None:
+        log.append(rec)
+        if on_loss is not None:
+            on_loss(rec)
+
     for epoch in range(start_epoch, opts.epochs + 1):
         rng = np.random.default_rng(opts.seed * 100_003 + epoch)  # the same batches after a resume
         order = rng.permutation(train_pairs)
@@ -228,14 +242,17 @@ def train(
             loss.backward()
             optimizer.step()
             step += 1
-            running += float(loss)
-            log.append({"step": step, "epoch": epoch, "loss": round(float(loss), 6), "lr": opts.lr, **parts})
+            running += float(loss.detach())
+            record({"step": step, "epoch": epoch, "loss": round(float(loss.detach()), 6), "lr": opts.lr, **parts})
             bar.update(bar.done + 1, f"epoch {epoch}/{opts.epochs} loss {running / (s + 1):.4f}")
+            if should_stop():
+                cancelled = True
+                break
+        if cancelled:
+            break
         epoch_times.append(time.perf_counter() - t_ep)
         eval_loss = evaluate(model, data, loss_fn, device, opts.batch)
-        log.append(
-            {"step": step, "epoch": epoch, "eval_loss": round(eval_loss, 6), "epoch_s": round(epoch_times[-1], 2)}
-        )
+        record({"step": step, "epoch": epoch, "eval_loss": round(eval_loss, 6), "epoch_s": round(epoch_times[-1], 2)})
         improved = eval_loss < best
         best = min(best, eval_loss)
         state = {"epoch": epoch, "step": step, "best_eval": best, "eval_loss": eval_loss, "options": asdict(opts)}
@@ -253,6 +270,7 @@ def train(
         "out": str(out),
         "weights": str(out / PUBLISHED),
         "epochs": opts.epochs,
+        "cancelled": cancelled,
         "steps": step,
         "best_eval_loss": best,
         "eval_losses": log.series("eval_loss")[1],
