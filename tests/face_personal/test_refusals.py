@@ -19,12 +19,18 @@ def faceless_with_speech(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def mute_clip(tmp_path_factory):
-    """The talking portrait with a sound track of silence."""
-    from pipelines.face.avatar.video_io import write_clip
+def talking_frames():
     from pipelines.testing.talking_clip import render_talking
 
-    frames, audio, sr = render_talking(3.0, side=192)
+    return render_talking(2.0, side=160)
+
+
+@pytest.fixture(scope="module")
+def mute_clip(tmp_path_factory, talking_frames):
+    """The talking portrait with a sound track of silence."""
+    from pipelines.face.avatar.video_io import write_clip
+
+    frames, audio, sr = talking_frames
     return write_clip(
         tmp_path_factory.mktemp("c") / "mute.mp4", frames, fps=25.0, audio=np.zeros_like(audio), sample_rate=sr
     )
@@ -58,10 +64,10 @@ def test_no_speech(capsys, tmp_path, mute_clip):
     assert "no speech" in err[0]
 
 
-def test_no_sound_track(capsys, tmp_path, tmp_path_factory):
-    from pipelines.testing.talking_clip import make_talking_clip
+def test_no_sound_track(capsys, tmp_path, talking_frames):
+    from pipelines.face.avatar.video_io import write_clip
 
-    clip = make_talking_clip(tmp_path / "silent.mp4", seconds=2.0, side=128, silent=True)
+    clip = write_clip(tmp_path / "silent.mp4", talking_frames[0], fps=25.0)
     rc, err = _run(capsys, tmp_path, clip, "--min-seconds", "1")
     assert rc == 2 and len(err) == 1
     assert "no sound track" in err[0]
