@@ -92,7 +92,7 @@ def speed_row(
     return row
 
 
-def print_speed(rows: list[dict]) -> None:
+def print_speed(rows: list[dict], header: bool = True) -> None:
     cols = [
         "width",
         "crop",
@@ -104,7 +104,8 @@ def print_speed(rows: list[dict]) -> None:
         "first_batch_s_int8",
         "epoch_3min_s",
     ]
-    print(" | ".join(cols))
+    if header:
+        print(" | ".join(cols))
     for r in rows:
         print(" | ".join(str(r.get(c, "")) for c in cols))
 
@@ -200,10 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     result: dict = {}
     if args.widths:
-        rows = [speed_row(int(w), args.crop, args.batch, threads=args.threads) for w in args.widths.split(",")]
+        rows = []
+        for w in args.widths.split(","):
+            rows.append(speed_row(int(w), args.crop, args.batch, threads=args.threads))
+            if not args.json:  # a row as soon as it is measured
+                print_speed(rows[-1:], header=len(rows) == 1)
+                sys.stdout.flush()
         result["speed"] = rows
-        if not args.json:
-            print_speed(rows)
     if args.quality:
         try:
             result["quality"] = quality_table(args)
