@@ -121,7 +121,9 @@ class PersonalFaceSettings:
         "personal: runtime (auto: the int8 ONNX export beside the weights on a CPU)",
         choices=("auto", "torch", "onnx"),
     )
-    width: int = opt(16, "lipsync-train: channels of the first UNet stage (Ultralight: 32)", lo=2, hi=64)
+    width: int = opt(
+        8, "lipsync-train: channels of the first UNet stage (Ultralight: 32; 8 fits 2 CPU cores)", lo=2, hi=64
+    )
     crop: int = opt(128, "lipsync-train: face crop size in pixels", choices=(64, 96, 128, 160))
     epochs: int = opt(30, "lipsync-train: epochs", lo=1, hi=10000)
     batch: int = opt(8, "lipsync-train: frame pairs per step", lo=1, hi=256)

@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=30.0, help="length of the synthetic clip")
     ap.add_argument("--weights", default="", help="trained personal.safetensors (skip training)")
     ap.add_argument("--wav2lip", default="", help="Wav2Lip checkpoint to compare with")
-    ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--width", type=int, default=8)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--train-batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
