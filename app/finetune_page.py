@@ -229,6 +229,10 @@ class FinetunePage(QWidget):
         done.addWidget(self.message, 1)
         done.addWidget(self.use_button)
         outer.addLayout(done)
+        from .lipsync_train_page import LipsyncTrainBox
+
+        self.lipsync = LipsyncTrainBox(settings)  # "Train lip-sync": the personal face model
+        outer.addWidget(self.lipsync)
         self._check_base()
         self._update_resume()
         from .wheel_guard import guard_wheel
@@ -512,6 +516,7 @@ class FinetunePage(QWidget):
             self.parse()
 
     def shutdown(self) -> None:
+        self.lipsync.shutdown()
         for t in (self.task, self.parse_task):
             if t is not None and t.running:
                 t.cancel()

@@ -15,12 +15,21 @@ COMMANDS = {
     "finetune": ("pipelines.dialogue.finetune_cli", "main", "P-tune the dialogue model on JSON chat logs"),
     "voice-train": ("pipelines.voice.train_cli", "main", "train a so-vits-svc voice from recordings"),
     "enroll": ("pipelines.face.avatar.enroll_cli", "main", "enroll a face from 5-10 s clips or a portrait"),
+    "lipsync-train": (
+        "pipelines.face.personal.train_cli",
+        "main",
+        "train the persona's own lip-sync model from 1-5 min of video",
+    ),
     "export-onnx": (
         "pipelines.face.wav2lip.export.onnx_export",
         "main",
         "export the Wav2Lip generator to ONNX (fp32/fp16/int8)",
     ),
-    "bench": (None, None, "benchmarks: latency | dialogue | voice | render | asr (the window: python -m app.bench_ui)"),
+    "bench": (
+        None,
+        None,
+        "benchmarks: latency | dialogue | voice | render | asr | lipsync (the window: python -m app.bench_ui)",
+    ),
 }
 
 BENCHES = {
@@ -29,6 +38,7 @@ BENCHES = {
     "voice": "pipelines.bench.voice",
     "render": "pipelines.bench.render",
     "asr": "pipelines.bench.asr",
+    "lipsync": "pipelines.bench.lipsync",
 }
 #: the window's own benchmark lives with the window (pipelines/ never reaches into app/)
 APP_BENCHES = {"ui": "python -m app.bench_ui"}

@@ -28,6 +28,7 @@ BACKENDS: dict[tuple[str, str], str] = {
     ("vc", "sovits"): "pipelines.voice.sovits_vc:SovitsConversion",
     ("face", "warp"): "pipelines.face.warp.renderer:WarpRenderer",
     ("face", "wav2lip"): "pipelines.face.wav2lip.renderer:Wav2LipRenderer",
+    ("face", "personal"): "pipelines.face.personal.renderer:PersonalRenderer",
 }
 
 

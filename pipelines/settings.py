@@ -195,7 +195,18 @@ class VoiceSettings:
 
 # -- face ----------------------------------------------------------------------------------
 @dataclass
-class Wav2LipSettings:
+class LipSyncRenderSettings:
+    """How a generated-mouth renderer (``wav2lip``, ``personal``) batches and blends its frames."""
+
+    batch_size: int = opt(32, "frames per inference batch", lo=1, hi=512)
+    first_batch: int = opt(4, "frames in a turn's first batch (then doubling up to batch_size)", lo=1, hi=512)
+    silence_db: float = opt(-45.0, "frames quieter than this (dBFS RMS) keep the original face", lo=-120.0, hi=0.0)
+    colour_match: bool = opt(True, "match the rendered mouth's colour to the frame (L*a*b* mean/std)")
+    blend_frames: int = opt(3, "frames over which pauses cross-fade between generated and original", lo=0, hi=25)
+
+
+@dataclass
+class Wav2LipSettings(LipSyncRenderSettings):
     """``face.backend = wav2lip``: the Wav2Lip generator (the user's .pth, or an .onnx export)."""
 
     checkpoint: str = opt(
@@ -205,11 +216,35 @@ class Wav2LipSettings:
         level="basic",
     )
     runtime: str = opt("auto", "runtime", choices=("auto", "torch", "onnx"))
-    batch_size: int = opt(32, "frames per inference batch", lo=1, hi=512)
-    first_batch: int = opt(4, "frames in a turn's first batch (then doubling up to batch_size)", lo=1, hi=512)
-    silence_db: float = opt(-45.0, "frames quieter than this (dBFS RMS) keep the original face", lo=-120.0, hi=0.0)
-    colour_match: bool = opt(True, "match the rendered mouth's colour to the frame (L*a*b* mean/std)")
-    blend_frames: int = opt(3, "frames over which pauses cross-fade between generated and original", lo=0, hi=25)
+
+
+@dataclass
+class PersonalFaceSettings(LipSyncRenderSettings):
+    """``face.backend`` ``personal``: the lip-sync model trained on the persona's own video."""
+
+    checkpoint: str = opt(
+        "",
+        "personal lip-sync model (.safetensors from lipsync-train, or its .onnx export); "
+        "empty: module/lipsync/<persona>/personal.safetensors",
+        path="file",
+    )
+    runtime: str = opt(
+        "auto",
+        "personal: runtime (auto: the int8 ONNX export beside the weights on a CPU)",
+        choices=("auto", "torch", "onnx"),
+    )
+    width: int = opt(
+        8, "lipsync-train: channels of the first UNet stage (Ultralight: 32; 8 fits 2 CPU cores)", lo=2, hi=64
+    )
+    crop: int = opt(128, "lipsync-train: face crop size in pixels", choices=(64, 96, 128, 160))
+    epochs: int = opt(30, "lipsync-train: epochs", lo=1, hi=10000)
+    batch: int = opt(8, "lipsync-train: frame pairs per step", lo=1, hi=256)
+    lr: float = opt(1e-3, "lipsync-train: Adam learning rate", lo=1e-6, hi=1.0)
+    min_seconds: float = opt(60.0, "lipsync-train: least seconds of video accepted", lo=1.0, hi=3600.0)
+    val_share: float = opt(0.1, "lipsync-train: share of the video (its tail) held out for validation", lo=0.02, hi=0.5)
+    audio_features: str = opt(
+        "mel", "lipsync-train: audio features (Wav2Lip mel windows: no download)", choices=("mel",)
+    )
 
 
 @dataclass
@@ -232,6 +267,7 @@ class FaceSettings:
         720, "enrollment: keep frames with the longer side at most this many pixels", lo=96, hi=4096
     )
     wav2lip: Wav2LipSettings = field(default_factory=Wav2LipSettings)
+    personal: PersonalFaceSettings = field(default_factory=PersonalFaceSettings)
 
 
 @dataclass

@@ -107,4 +107,4 @@ def test_bad_settings_file_is_a_clear_error(tmp_path):
         timeout=300,
     )
     assert r.returncode == 2
-    assert "face.backend: must be one of warp, wav2lip, got 'pixar'" in r.stderr
+    assert "face.backend: must be one of warp, wav2lip, personal, got 'pixar'" in r.stderr

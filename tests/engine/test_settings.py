@@ -31,7 +31,7 @@ def test_validation_names_each_wrong_field(tmp_path):
     p.write_text(json.dumps({"face": {"backend": "pixar"}, "voice": {"sovits": {"transpose": 99}}}))
     with pytest.raises(SettingsError) as err:
         load_settings(p)
-    assert "face.backend: must be one of warp, wav2lip, got 'pixar'" in str(err.value)
+    assert "face.backend: must be one of warp, wav2lip, personal, got 'pixar'" in str(err.value)
     assert "voice.sovits.transpose: must be between -24 and 24, got 99" in str(err.value)
 
 
@@ -131,4 +131,4 @@ def test_every_backend_is_built_from_its_own_typed_section_not_the_whole_setting
         stage = cls.from_settings(s, persona)
         assert stage.cfg is section and isinstance(stage.env, StageEnv) and stage.env.threads == 3
         assert not any(isinstance(v, Settings) for v in vars(stage).values()), f"{backend} holds the whole Settings"
-    assert len(sections) == 8  # retrieval, chatglm, openai, espeak, pyttsx3, world, sovits, wav2lip
+    assert len(sections) == 9  # retrieval, chatglm, openai, espeak, pyttsx3, world, sovits, wav2lip, personal

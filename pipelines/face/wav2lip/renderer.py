@@ -181,6 +181,12 @@ class Wav2LipRenderer(FaceStage):
             size = min(bs, size * 2)
         return out
 
+    def generate(self, ids: np.ndarray, windows: np.ndarray) -> np.ndarray:
+        """Generated faces (k, s, s, 3) uint8 RGB for avatar frames ``ids`` and their mel ``windows``
+        (another model, e.g. the ``personal`` backend, overrides this and keeps the rest)."""
+        crops = np.asarray(self.avatar.crops[ids])
+        return output_to_rgb(self.model(windows[:, None], faces_to_input(crops)))
+
     def render_frames(
         self, ids: np.ndarray, windows: np.ndarray, silent: np.ndarray, weights: np.ndarray | None = None
     ) -> np.ndarray:
@@ -197,9 +203,7 @@ class Wav2LipRenderer(FaceStage):
         if len(talk) == 0:
             return frames
         t0 = time.perf_counter()
-        crops = np.asarray(av.crops[ids[talk]])
-        pred = self.model(windows[talk][:, None], faces_to_input(crops))
-        faces = output_to_rgb(pred)
+        faces = self.generate(ids[talk], windows[talk])
         t1 = time.perf_counter()
         for j, k in enumerate(talk):
             a = int(ids[k])
