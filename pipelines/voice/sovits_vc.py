@@ -210,6 +210,25 @@ class SovitsVoice:
             )
         return f0[0, :, 0].cpu().numpy()
 
+    def noise_shape(self):
+        """The sizes of the generator's random draws (for the ONNX graph's inputs)."""
+        from .sovits_onnx.export import NoiseShape
+
+        return NoiseShape.of(self.net)
+
+    def _units(self, wav16k):
+        """ContentVec units (1, D, frames) of 16 kHz audio (1, N) (the ONNX runtime overrides this)."""
+        from .contentvec import content_units
+
+        return content_units(self.hubert, wav16k, self.spec.content_layer, self.spec.final_proj)
+
+    def _generate(self, c, f0, uv, sid: int, predict_f0: bool, noise_scale: float, vol):
+        """(audio (1, 1, T·hop), F0 the decoder received (1, T)): the generator (ONNX overrides this)."""
+        import torch
+
+        g = torch.LongTensor([sid]).to(self.device)[None]
+        return self.net.infer(c, f0=f0, g=g, uv=uv, predict_f0=predict_f0, noice_scale=noise_scale, vol=vol)
+
     def infer_chunk(
         self,
         audio: np.ndarray,
@@ -224,7 +243,6 @@ class SovitsVoice:
         """(converted audio, F0 the decoder received) for one stretch at the model rate (4.1's ``Svc.infer``)."""
         import torch
 
-        from .contentvec import content_units
         from .sovits_models import change_rms, repeat_expand_2d, volume_of
 
         f0, uv = self.f0_uv(audio, f0_method)
@@ -232,23 +250,16 @@ class SovitsVoice:
         uv_t = torch.from_numpy(uv).to(self.device)[None]
         wav = torch.from_numpy(np.asarray(audio, dtype=np.float32)).to(self.device)
         wav16k = self._resample(wav[None], self.sample_rate, HUBERT_RATE)
-        c = content_units(self.hubert, wav16k, self.spec.content_layer, self.spec.final_proj)
+        c = self._units(wav16k)
         c = repeat_expand_2d(c[0], f0_t.shape[1], self.spec.interpolate)
         if cluster_ratio > 0:
             centres = self.cluster[speaker]
             idx = centres.predict(c.cpu().numpy().T)
             cluster_c = torch.from_numpy(centres.cluster_centers_[idx].T).to(self.device)
             c = cluster_ratio * cluster_c + (1 - cluster_ratio) * c
-        sid = torch.LongTensor([int(self.speakers[speaker])]).to(self.device)[None]
         vol = volume_of(wav[None], self.hop)[None] if self.spec.vol_embedding else None
-        out, f0_used = self.net.infer(
-            c[None].float(),
-            f0=f0_t,
-            g=sid,
-            uv=uv_t,
-            predict_f0=bool(auto_predict_f0),
-            noice_scale=float(noise_scale),
-            vol=vol,
+        out, f0_used = self._generate(
+            c[None].float(), f0_t, uv_t, int(self.speakers[speaker]), bool(auto_predict_f0), float(noise_scale), vol
         )
         y = out[0, 0].float()
         if loudness_match > 0:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -126,16 +127,27 @@ class GeneratorForExport(nn.Module):
         return self.decode(z * x_mask, f0, g, phase, sine_noise), f0
 
 
-def noise_inputs(net: nn.Module, frames: int, seed: int = 52468) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class NoiseShape:
+    """What the generator's random draws depend on: inter channels, hop (upsampling), harmonics + 1."""
+
+    inter: int
+    upp: int
+    dim: int
+
+    @classmethod
+    def of(cls, net: nn.Module) -> NoiseShape:
+        return cls(int(net.enc_p.out_channels), int(net.dec.upp), int(net.dec.m_source.l_sin_gen.dim))
+
+
+def noise_inputs(net: nn.Module | NoiseShape, frames: int, seed: int = 52468) -> dict[str, np.ndarray]:
     """The random draws of ``SynthesizerTrn.infer`` for ``frames`` frames, in its order, from its seed."""
+    shape = net if isinstance(net, NoiseShape) else NoiseShape.of(net)
     gen = torch.Generator().manual_seed(int(seed))
-    inter = int(net.enc_p.out_channels)
-    dim = int(net.dec.m_source.l_sin_gen.dim)
-    n = int(frames) * int(net.dec.upp)
-    z = torch.randn(1, inter, frames, generator=gen)
-    phase = torch.rand(1, dim, generator=gen)
+    z = torch.randn(1, shape.inter, frames, generator=gen)
+    phase = torch.rand(1, shape.dim, generator=gen)
     phase[:, 0] = 0
-    sine = torch.randn(1, n, dim, generator=gen)
+    sine = torch.randn(1, int(frames) * shape.upp, shape.dim, generator=gen)
     return {"z_noise": z.numpy(), "phase": phase.numpy(), "sine_noise": sine.numpy()}
 
 
@@ -180,7 +192,9 @@ def export_generator(net: nn.Module, dst: str | os.PathLike, predict_f0: bool, s
     wrapper = GeneratorForExport(net.cpu().float().eval(), predict_f0).eval()
     t = frames
     f0 = torch.full((1, t), 180.0)
-    feeds = generator_inputs(net, np.random.default_rng(0).standard_normal((1, ssl_dim, t)), f0, np.ones((1, t)), 0, 0.4)
+    feeds = generator_inputs(
+        net, np.random.default_rng(0).standard_normal((1, ssl_dim, t)), f0, np.ones((1, t)), 0, 0.4
+    )
     names = list(GEN_INPUTS) + (["vol"] if wrapper.vol else [])
     if wrapper.vol:
         feeds["vol"] = np.full((1, t), 0.1, np.float32)
