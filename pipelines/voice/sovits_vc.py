@@ -39,6 +39,7 @@ F0_METHODS = ("dio", "harvest", "crepe-tiny", "crepe", "parselmouth", "fcpe")
 PAD_SECONDS = 0.2  # silence around each voiced stretch (the fork's CLI uses 0.5 s)
 MIN_SECONDS = 0.06  # shorter input is returned as silence: nothing to convert
 HUBERT_RATE = 16000
+RUNTIMES = ("auto", "torch", "onnx")
 
 
 class SovitsVoice:
@@ -281,8 +282,10 @@ class SovitsVoice:
         cluster_ratio: float = 0.0,
         auto_predict_f0: bool = True,
         loudness_match: float = 0.0,
+        limit: bool = True,
     ) -> np.ndarray:
-        """Converted float32 audio at ``self.sample_rate``, as long as the input."""
+        """Converted float32 audio at ``self.sample_rate``, as long as the input (``limit``: scaled
+        down to peak 0.99; else clipped there, as windows of one sentence need the same gain)."""
         if f0_method not in F0_METHODS:
             raise ValueError(f"voice.f0_method must be one of {', '.join(F0_METHODS)}, got {f0_method!r}")
         name = self.speaker_name(speaker)
@@ -322,7 +325,8 @@ class SovitsVoice:
                 pieces.append(y[cut : cut + len(chunk.audio)])
         y = np.concatenate(pieces)[:n] if pieces else np.zeros(n, np.float32)
         y = np.nan_to_num(np.asarray(y, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-        return peak_limit(fit_length(y, n))
+        y = fit_length(y, n)
+        return peak_limit(y) if limit else np.clip(y, -0.99, 0.99)
 
 
 def interpolate_f0(f0: np.ndarray, hop: int, sr: int) -> tuple[np.ndarray, np.ndarray]:
@@ -346,7 +350,7 @@ def _quiet_warnings():
     return _quiet()
 
 
-def voice_from_settings(settings) -> SovitsVoice:
+def voice_from_settings(settings, persona=None) -> SovitsVoice:
     """A ``SovitsVoice`` from ``settings.voice`` (paths resolved from the repository root)."""
     from .contentvec import ContentVecError
 
@@ -357,13 +361,39 @@ def voice_from_settings(settings) -> SovitsVoice:
             "from a local folder (content-vec-best, or DL-B's hubert/checkpoint_best_legacy_500.pt)"
         )
     model_dir = settings.resolve(v.sovits_dir) if v.sovits_dir else ""
-    return SovitsVoice(
-        model_dir,
-        settings.resolve(v.contentvec_dir),
+    kwargs = dict(
         checkpoint=v.sovits_checkpoint,
         cluster_model=str(settings.resolve(v.cluster_model)) if v.cluster_model else "",
-        device=settings.resolved_device(),
     )
+    if runtime_for(settings) == "onnx":
+        from .sovits_onnx.runtime import OnnxSovitsVoice
+
+        return OnnxSovitsVoice(
+            model_dir,
+            settings.resolve(v.contentvec_dir),
+            **kwargs,
+            int8=bool(v.sovits_int8),
+            predict_f0=bool(v.auto_predict_f0),
+            threads=int(v.sovits_threads),
+            persona=persona,
+            log=lambda line: LOG.warning("%s", line),
+        )
+    return SovitsVoice(model_dir, settings.resolve(v.contentvec_dir), **kwargs, device=settings.resolved_device())
+
+
+def runtime_for(settings) -> str:
+    """``torch`` or ``onnx`` for ``voice.sovits_runtime`` (auto: onnx on the CPU when onnxruntime is there)."""
+    import importlib.util
+
+    choice = settings.voice.sovits_runtime
+    if choice not in RUNTIMES:
+        raise ValueError(f"voice.sovits_runtime must be one of {', '.join(RUNTIMES)}, got {choice!r}")
+    if choice == "onnx" and settings.resolved_device() != "cpu":
+        raise ValueError("voice.sovits_runtime onnx runs on the CPU: set device cpu, or sovits_runtime torch/auto")
+    if choice == "auto":
+        cpu = settings.resolved_device() == "cpu"
+        return "onnx" if cpu and importlib.util.find_spec("onnxruntime") is not None else "torch"
+    return choice
 
 
 class SovitsConversion(Stage):
@@ -376,6 +406,7 @@ class SovitsConversion(Stage):
         self.settings = settings
         self.persona = persona
         self.voice: SovitsVoice | None = None
+        self._turn_started: int | None = None  # the turn whose first sentence has been converted
 
     def options(self) -> dict[str, Any]:
         v = self.settings.voice
@@ -391,7 +422,7 @@ class SovitsConversion(Stage):
 
     def load(self) -> None:
         if self.voice is None:
-            self.voice = voice_from_settings(self.settings)
+            self.voice = voice_from_settings(self.settings, self.persona)
         opts = self.options()
         self.voice.speaker_name(opts["speaker"])  # wrong settings fail at start, not mid-turn
         self.voice.check_cluster(self.voice.speaker_name(opts["speaker"]), opts["cluster_ratio"])
@@ -405,6 +436,12 @@ class SovitsConversion(Stage):
             raise TypeError(f"vc expects AudioChunk messages, got {type(msg).__name__}")
         if self.voice is None:
             self.load()
+        first = self._turn_started != msg.turn_id
+        self._turn_started = msg.turn_id
+        v = self.settings.voice
+        if first and v.sovits_first_window_s > 0 and msg.duration > v.sovits_first_window_s + v.sovits_window_overlap_s:
+            yield from self._windowed(msg)
+            return
         out = self.voice.convert(msg.samples, msg.sample_rate, **self.options())
         yield AudioChunk(
             msg.turn_id,
@@ -413,6 +450,29 @@ class SovitsConversion(Stage):
             text=msg.text,
             phonemes=msg.phonemes,
         )  # conversion keeps the timing
+
+    def _windowed(self, msg: AudioChunk) -> Iterator[AudioChunk]:
+        """The first sentence in short crossfaded windows, each sent on as soon as it is converted."""
+        from .sovits_windows import window_hop, windowed
+
+        voice = self.voice
+        sr = voice.sample_rate
+        x = resample(as_mono_float32(msg.samples), int(msg.sample_rate), sr)
+        v = self.settings.voice
+        hop, overlap = window_hop(sr, v.sovits_first_window_s, v.sovits_window_overlap_s)
+        opts = self.options()
+        times = [float(t) for t, _ in msg.phonemes]
+        for i, (start, y) in enumerate(windowed(x, lambda w: voice.convert(w, sr, limit=False, **opts), hop, overlap)):
+            t0, t1 = start / sr, (start + len(y)) / sr
+            phon = tuple((t - t0, p) for (t, p), tt in zip(msg.phonemes, times) if t0 <= tt < t1)
+            yield AudioChunk(msg.turn_id, samples=y, sample_rate=sr, text=msg.text if i == 0 else "", phonemes=phon)
+
+    def end_turn(self, ctx: TurnContext):
+        self._turn_started = None
+        return super().end_turn(ctx)
+
+    def cancel_turn(self, turn_id: int) -> None:
+        self._turn_started = None
 
     def close(self) -> None:
         self.voice = None
