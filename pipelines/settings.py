@@ -119,7 +119,9 @@ class VoiceSettings:
         lo=0.0,
         hi=10.0,
     )
-    sovits_window_overlap_s: float = opt(0.1, "overlap (crossfade) between those windows, seconds", lo=0.02, hi=1.0)
+    sovits_window_overlap_s: float = opt(
+        0.2, "overlap (crossfade, and context on each side) between those windows, seconds", lo=0.02, hi=1.0
+    )
     sovits_threads: int = opt(0, "ONNX Runtime threads (0: up to 4, the CPU count)", lo=0, hi=64)
 
 
