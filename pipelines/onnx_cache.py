@@ -8,6 +8,7 @@ checkpoint when that folder is writable, else in ``~/.cache/digital-persona/<kin
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -15,6 +16,13 @@ from pathlib import Path
 
 
 def file_sha1(path: str | os.PathLike) -> str:
+    """SHA-1 of a file's bytes (remembered per path, size and modification time)."""
+    st = os.stat(path)
+    return _sha1(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha1(path: str, size: int, mtime_ns: int) -> str:
     h = hashlib.sha1()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -60,20 +60,16 @@ class SovitsVoice:
         checkpoint: str = "",
         cluster_model: str = "",
         device: str = "cpu",
+        load_networks: bool = True,
     ) -> None:
         import torch
 
         from . import sovits_compat
         from .contentvec import (
-            ContentVecError,
-            content_dim,
-            load_contentvec,
             resolve_contentvec,
         )
         from .sovits_loader import (
             SovitsModelError,
-            _quiet,
-            build_generator,
             check_compatible,
             find_model,
             load_cluster_model,
@@ -90,18 +86,13 @@ class SovitsVoice:
         self.device = torch.device(device)
         check_compatible(self.config, state, self.files)
         self.spec = model_spec(self.config, state)
-        self.net = build_generator(self.config, state, self.files, self.spec).to(self.device)
-        with _quiet():
-            self.hubert = load_contentvec(contentvec, device=self.device, final_proj=self.spec.final_proj)
-        ssl_dim = int(self.config["model"]["ssl_dim"])
-        dim = content_dim(self.hubert, self.spec.final_proj)
-        if dim != ssl_dim:
-            raise ContentVecError(
-                f"the ContentVec encoder at {contentvec} gives {dim}-dim units for "
-                f"{self.spec.speech_encoder} but {self.files.config.name} says ssl_dim {ssl_dim}: "
-                "use the encoder the model was trained with (checkpoint_best_legacy_500.pt)"
-            )
+        self.net = None
+        self.hubert = None
+        if load_networks:
+            self.load_networks(contentvec, state)
+        del state
         self.cluster = load_cluster_model(files_cluster) if (files_cluster := self.files.cluster) else None
+        ssl_dim = int(self.config["model"]["ssl_dim"])
         if self.cluster is not None:
             for spk, km in self.cluster.items():
                 if km.cluster_centers_.shape[1] != ssl_dim:
@@ -117,6 +108,25 @@ class SovitsVoice:
         self._resamplers: dict[tuple[int, int], Any] = {}
         self._fcpe = None
         self.last_f0: np.ndarray | None = None  # the F0 the decoder received for the last voiced stretch
+
+    def load_networks(self, contentvec: str | Path, state=None) -> None:
+        """The PyTorch generator and ContentVec encoder (the ONNX runtime skips them when its exports are cached)."""
+        from .contentvec import ContentVecError, content_dim, load_contentvec
+        from .sovits_loader import _quiet, build_generator, load_generator_state
+
+        if state is None:
+            state = load_generator_state(self.files.checkpoint)
+        self.net = build_generator(self.config, state, self.files, self.spec).to(self.device)
+        with _quiet():
+            self.hubert = load_contentvec(contentvec, device=self.device, final_proj=self.spec.final_proj)
+        ssl_dim = int(self.config["model"]["ssl_dim"])
+        dim = content_dim(self.hubert, self.spec.final_proj)
+        if dim != ssl_dim:
+            raise ContentVecError(
+                f"the ContentVec encoder at {contentvec} gives {dim}-dim units for "
+                f"{self.spec.speech_encoder} but {self.files.config.name} says ssl_dim {ssl_dim}: "
+                "use the encoder the model was trained with (checkpoint_best_legacy_500.pt)"
+            )
 
     # -- settings checks ---------------------------------------------------------
     def speaker_name(self, speaker: str = "") -> str:

@@ -139,6 +139,12 @@ class NoiseShape:
     def of(cls, net: nn.Module) -> NoiseShape:
         return cls(int(net.enc_p.out_channels), int(net.dec.upp), int(net.dec.m_source.l_sin_gen.dim))
 
+    @classmethod
+    def from_config(cls, config: dict) -> NoiseShape:
+        """From ``config.json`` alone (the NSF source has 8 harmonics in every so-vits 4.x)."""
+        m = config["model"]
+        return cls(int(m["inter_channels"]), int(np.prod(m["upsample_rates"])), 9)
+
 
 def noise_inputs(net: nn.Module | NoiseShape, frames: int, seed: int = 52468) -> dict[str, np.ndarray]:
     """The random draws of ``SynthesizerTrn.infer`` for ``frames`` frames, in its order, from its seed."""

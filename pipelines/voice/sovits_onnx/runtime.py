@@ -17,7 +17,7 @@ import numpy as np
 
 from ..sovits_vc import SovitsVoice
 from . import export as ex
-from .cache import ensure_exports
+from .cache import ensure_exports, planned_paths
 
 RUNTIMES = ("auto", "torch", "onnx")
 
@@ -50,12 +50,18 @@ class OnnxSovitsVoice(SovitsVoice):
         persona=None,
         log: Callable[[str], None] = print,
     ) -> None:
-        super().__init__(model_dir, contentvec, checkpoint, cluster_model, device="cpu")
+        super().__init__(model_dir, contentvec, checkpoint, cluster_model, device="cpu", load_networks=False)
         self.int8 = bool(int8)
-        self.predict_f0 = bool(predict_f0) and bool(getattr(self.net, "use_automatic_f0_prediction", False))
-        self.auto_f0 = bool(getattr(self.net, "use_automatic_f0_prediction", False))
-        self._shape = ex.NoiseShape.of(self.net)
-        self.paths = ensure_exports(self, contentvec, self.int8, self.predict_f0, persona=persona, log=log)
+        self.auto_f0 = bool(self.config["model"].get("use_automatic_f0_prediction", True)) and self.spec.auto_f0
+        self.predict_f0 = bool(predict_f0) and self.auto_f0
+        self._shape = ex.NoiseShape.from_config(self.config)
+        planned = planned_paths(self, contentvec, self.int8, self.predict_f0)
+        if planned.contentvec.is_file() and planned.generator.is_file():
+            self.paths = planned  # cached: the PyTorch models are never loaded
+        else:
+            self.load_networks(contentvec)
+            assert ex.NoiseShape.of(self.net) == self._shape
+            self.paths = ensure_exports(self, contentvec, self.int8, self.predict_f0, persona=persona, log=log)
         self.cv_session = session(self.paths.contentvec, threads)
         self.gen_session = session(self.paths.generator, threads)
         self._gen_names = {i.name for i in self.gen_session.get_inputs()}
