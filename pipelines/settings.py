@@ -179,6 +179,25 @@ class SovitsSettings:
         lo=0.0,
         hi=1.0,
     )
+    # -- so-vits runtime (issue #18; kept together so they can move into a voice.sovits sub-section) --
+    runtime: str = opt(
+        "auto",
+        "so-vits networks run in: onnx (ONNX Runtime, exported on first use and cached beside the model), "
+        "torch, or auto (onnx on the CPU when onnxruntime is installed, else torch)",
+        choices=("auto", "torch", "onnx"),
+    )
+    int8: bool = opt(True, "with the onnx runtime: int8 models (calibrated on the persona's speech) for speed")
+    first_window_s: float = opt(
+        1.0,
+        "the first sentence of a turn is converted in windows of this many seconds, each sent on at once "
+        "(0: whole sentences)",
+        lo=0.0,
+        hi=10.0,
+    )
+    window_overlap_s: float = opt(
+        0.2, "overlap (crossfade, and context on each side) between those windows, seconds", lo=0.02, hi=1.0
+    )
+    threads: int = opt(0, "ONNX Runtime threads (0: up to 4, the CPU count)", lo=0, hi=64)
 
 
 @dataclass

@@ -152,7 +152,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--contentvec", default="", help="ContentVec folder/file for --model")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument(
+        "--config",
+        default="",
+        choices=("", "dlb"),
+        help="dlb: a random so-vits 4.0 voice at DL-B's config.json sizes in torch fp32, ONNX fp32 and ONNX int8 "
+        "(RTF, first audio, peak RSS; --methods default dio)",
+    )
+    ap.add_argument("--keep", default="", help="with --config dlb: build / reuse the voice and exports in this folder")
     args = ap.parse_args(argv)
+    if args.config == "dlb":
+        return _dlb(args)
 
     import torch
 
@@ -206,6 +216,28 @@ def main(argv: list[str] | None = None) -> int:
             f"target: tiny model with dio RTF <= {t['tiny_dio_rtf_max']}: {t['tiny_dio_rtf']:.3f} "
             f"({'met' if t['met'] else 'NOT met'})"
         )
+    return 0
+
+
+def _dlb(args) -> int:
+    from .voice_runtimes import print_table, run_dlb
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if args.methods == "dio,harvest,crepe-tiny,parselmouth":  # the default list: dio only for the big model
+        methods = ["dio"]
+    log = (lambda line: print(line, file=sys.stderr)) if args.json else print
+    if args.keep:
+        folder = Path(args.keep)
+        folder.mkdir(parents=True, exist_ok=True)
+        results = run_dlb(methods, args.threads, folder, log=log)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-voice-dlb-") as tmp:
+            results = run_dlb(methods, args.threads, Path(tmp), log=log)
+    if args.json:
+        print(json.dumps({"config": "dlb", "threads": args.threads, "runtimes": results}, indent=2))
+    else:
+        print(f"so-vits 4.0 at DL-B's sizes (random weights), {args.threads} threads")
+        print_table(results)
     return 0
 
 

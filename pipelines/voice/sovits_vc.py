@@ -41,6 +41,7 @@ F0_METHODS = ("dio", "harvest", "crepe-tiny", "crepe", "parselmouth", "fcpe")
 PAD_SECONDS = 0.2  # silence around each voiced stretch (the fork's CLI uses 0.5 s)
 MIN_SECONDS = 0.06  # shorter input is returned as silence: nothing to convert
 HUBERT_RATE = 16000
+RUNTIMES = ("auto", "torch", "onnx")
 
 
 class SovitsVoice:
@@ -61,20 +62,16 @@ class SovitsVoice:
         checkpoint: str = "",
         cluster_model: str = "",
         device: str = "cpu",
+        load_networks: bool = True,
     ) -> None:
         import torch
 
         from . import sovits_compat
         from .contentvec import (
-            ContentVecError,
-            content_dim,
-            load_contentvec,
             resolve_contentvec,
         )
         from .sovits_loader import (
             SovitsModelError,
-            _quiet,
-            build_generator,
             check_compatible,
             find_model,
             load_cluster_model,
@@ -91,18 +88,13 @@ class SovitsVoice:
         self.device = torch.device(device)
         check_compatible(self.config, state, self.files)
         self.spec = model_spec(self.config, state)
-        self.net = build_generator(self.config, state, self.files, self.spec).to(self.device)
-        with _quiet():
-            self.hubert = load_contentvec(contentvec, device=self.device, final_proj=self.spec.final_proj)
-        ssl_dim = int(self.config["model"]["ssl_dim"])
-        dim = content_dim(self.hubert, self.spec.final_proj)
-        if dim != ssl_dim:
-            raise ContentVecError(
-                f"the ContentVec encoder at {contentvec} gives {dim}-dim units for "
-                f"{self.spec.speech_encoder} but {self.files.config.name} says ssl_dim {ssl_dim}: "
-                "use the encoder the model was trained with (checkpoint_best_legacy_500.pt)"
-            )
+        self.net = None
+        self.hubert = None
+        if load_networks:
+            self.load_networks(contentvec, state)
+        del state
         self.cluster = load_cluster_model(files_cluster) if (files_cluster := self.files.cluster) else None
+        ssl_dim = int(self.config["model"]["ssl_dim"])
         if self.cluster is not None:
             for spk, km in self.cluster.items():
                 if km.cluster_centers_.shape[1] != ssl_dim:
@@ -118,6 +110,25 @@ class SovitsVoice:
         self._resamplers: dict[tuple[int, int], Any] = {}
         self._fcpe = None
         self.last_f0: np.ndarray | None = None  # the F0 the decoder received for the last voiced stretch
+
+    def load_networks(self, contentvec: str | Path, state=None) -> None:
+        """The PyTorch generator and ContentVec encoder (the ONNX runtime skips them when its exports are cached)."""
+        from .contentvec import ContentVecError, content_dim, load_contentvec
+        from .sovits_loader import _quiet, build_generator, load_generator_state
+
+        if state is None:
+            state = load_generator_state(self.files.checkpoint)
+        self.net = build_generator(self.config, state, self.files, self.spec).to(self.device)
+        with _quiet():
+            self.hubert = load_contentvec(contentvec, device=self.device, final_proj=self.spec.final_proj)
+        ssl_dim = int(self.config["model"]["ssl_dim"])
+        dim = content_dim(self.hubert, self.spec.final_proj)
+        if dim != ssl_dim:
+            raise ContentVecError(
+                f"the ContentVec encoder at {contentvec} gives {dim}-dim units for "
+                f"{self.spec.speech_encoder} but {self.files.config.name} says ssl_dim {ssl_dim}: "
+                "use the encoder the model was trained with (checkpoint_best_legacy_500.pt)"
+            )
 
     # -- settings checks ---------------------------------------------------------
     def speaker_name(self, speaker: str = "") -> str:
@@ -212,6 +223,25 @@ class SovitsVoice:
             )
         return f0[0, :, 0].cpu().numpy()
 
+    def noise_shape(self):
+        """The sizes of the generator's random draws (for the ONNX graph's inputs)."""
+        from .sovits_onnx.export import NoiseShape
+
+        return NoiseShape.of(self.net)
+
+    def _units(self, wav16k):
+        """ContentVec units (1, D, frames) of 16 kHz audio (1, N) (the ONNX runtime overrides this)."""
+        from .contentvec import content_units
+
+        return content_units(self.hubert, wav16k, self.spec.content_layer, self.spec.final_proj)
+
+    def _generate(self, c, f0, uv, sid: int, predict_f0: bool, noise_scale: float, vol):
+        """(audio (1, 1, T·hop), F0 the decoder received (1, T)): the generator (ONNX overrides this)."""
+        import torch
+
+        g = torch.LongTensor([sid]).to(self.device)[None]
+        return self.net.infer(c, f0=f0, g=g, uv=uv, predict_f0=predict_f0, noice_scale=noise_scale, vol=vol)
+
     def infer_chunk(
         self,
         audio: np.ndarray,
@@ -226,7 +256,6 @@ class SovitsVoice:
         """(converted audio, F0 the decoder received) for one stretch at the model rate (4.1's ``Svc.infer``)."""
         import torch
 
-        from .contentvec import content_units
         from .sovits_models import change_rms, repeat_expand_2d, volume_of
 
         f0, uv = self.f0_uv(audio, f0_method)
@@ -234,23 +263,16 @@ class SovitsVoice:
         uv_t = torch.from_numpy(uv).to(self.device)[None]
         wav = torch.from_numpy(np.asarray(audio, dtype=np.float32)).to(self.device)
         wav16k = self._resample(wav[None], self.sample_rate, HUBERT_RATE)
-        c = content_units(self.hubert, wav16k, self.spec.content_layer, self.spec.final_proj)
+        c = self._units(wav16k)
         c = repeat_expand_2d(c[0], f0_t.shape[1], self.spec.interpolate)
         if cluster_ratio > 0:
             centres = self.cluster[speaker]
             idx = centres.predict(c.cpu().numpy().T)
             cluster_c = torch.from_numpy(centres.cluster_centers_[idx].T).to(self.device)
             c = cluster_ratio * cluster_c + (1 - cluster_ratio) * c
-        sid = torch.LongTensor([int(self.speakers[speaker])]).to(self.device)[None]
         vol = volume_of(wav[None], self.hop)[None] if self.spec.vol_embedding else None
-        out, f0_used = self.net.infer(
-            c[None].float(),
-            f0=f0_t,
-            g=sid,
-            uv=uv_t,
-            predict_f0=bool(auto_predict_f0),
-            noice_scale=float(noise_scale),
-            vol=vol,
+        out, f0_used = self._generate(
+            c[None].float(), f0_t, uv_t, int(self.speakers[speaker]), bool(auto_predict_f0), float(noise_scale), vol
         )
         y = out[0, 0].float()
         if loudness_match > 0:
@@ -272,8 +294,10 @@ class SovitsVoice:
         cluster_ratio: float = 0.0,
         auto_predict_f0: bool = True,
         loudness_match: float = 0.0,
+        limit: bool = True,
     ) -> np.ndarray:
-        """Converted float32 audio at ``self.sample_rate``, as long as the input."""
+        """Converted float32 audio at ``self.sample_rate``, as long as the input (``limit``: scaled
+        down to peak 0.99; else clipped there, as windows of one sentence need the same gain)."""
         if f0_method not in F0_METHODS:
             raise ValueError(f"voice.sovits.f0_method must be one of {', '.join(F0_METHODS)}, got {f0_method!r}")
         name = self.speaker_name(speaker)
@@ -313,7 +337,8 @@ class SovitsVoice:
                 pieces.append(y[cut : cut + len(chunk.audio)])
         y = np.concatenate(pieces)[:n] if pieces else np.zeros(n, np.float32)
         y = np.nan_to_num(np.asarray(y, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-        return peak_limit(fit_length(y, n))
+        y = fit_length(y, n)
+        return peak_limit(y) if limit else np.clip(y, -0.99, 0.99)
 
 
 def interpolate_f0(f0: np.ndarray, hop: int, sr: int) -> tuple[np.ndarray, np.ndarray]:
@@ -337,8 +362,9 @@ def _quiet_warnings():
     return _quiet()
 
 
-def voice_from_settings(v: SovitsSettings, env: StageEnv | None = None) -> SovitsVoice:
-    """A ``SovitsVoice`` from the ``voice.sovits`` section (paths resolved from the repository root)."""
+def voice_from_settings(v: SovitsSettings, env: StageEnv | None = None, persona=None) -> SovitsVoice:
+    """A ``SovitsVoice`` from the ``voice.sovits`` section (paths resolved from the repository root):
+    ONNX Runtime or PyTorch (``voice.sovits.runtime``)."""
     from .contentvec import ContentVecError
 
     env = env or StageEnv()
@@ -348,13 +374,40 @@ def voice_from_settings(v: SovitsSettings, env: StageEnv | None = None) -> Sovit
             "from a local folder (content-vec-best, or DL-B's hubert/checkpoint_best_legacy_500.pt)"
         )
     model_dir = env.resolve(v.model_dir) if v.model_dir else ""
-    return SovitsVoice(
-        model_dir,
-        env.resolve(v.contentvec_dir),
+    kwargs = dict(
         checkpoint=v.checkpoint,
         cluster_model=str(env.resolve(v.cluster_model)) if v.cluster_model else "",
-        device=env.device,
     )
+    if runtime_for(v, env) == "onnx":
+        from .sovits_onnx.runtime import OnnxSovitsVoice
+
+        return OnnxSovitsVoice(
+            model_dir,
+            env.resolve(v.contentvec_dir),
+            **kwargs,
+            int8=bool(v.int8),
+            predict_f0=bool(v.auto_predict_f0),
+            threads=int(v.threads),
+            persona=persona,
+            log=lambda line: LOG.warning("%s", line),
+        )
+    return SovitsVoice(model_dir, env.resolve(v.contentvec_dir), **kwargs, device=env.device)
+
+
+def runtime_for(v: SovitsSettings, env: StageEnv) -> str:
+    """``torch`` or ``onnx`` for ``voice.sovits.runtime`` (auto: onnx on the CPU when onnxruntime is there)."""
+    import importlib.util
+
+    choice = v.runtime
+    if choice not in RUNTIMES:
+        raise ValueError(f"voice.sovits.runtime must be one of {', '.join(RUNTIMES)}, got {choice!r}")
+    if choice == "onnx" and env.device != "cpu":
+        raise ValueError(
+            "voice.sovits.runtime onnx runs on the CPU: set device cpu, or voice.sovits.runtime torch/auto"
+        )
+    if choice == "auto":
+        return "onnx" if env.device == "cpu" and importlib.util.find_spec("onnxruntime") is not None else "torch"
+    return choice
 
 
 class SovitsConversion(Stage):
@@ -370,6 +423,7 @@ class SovitsConversion(Stage):
         self.env = env or StageEnv()
         self.persona = persona
         self.voice: SovitsVoice | None = None
+        self._turn_started: int | None = None  # the turn whose first sentence has been converted
 
     def options(self) -> dict[str, Any]:
         v = self.cfg
@@ -385,7 +439,7 @@ class SovitsConversion(Stage):
 
     def load(self) -> None:
         if self.voice is None:
-            self.voice = voice_from_settings(self.cfg, self.env)
+            self.voice = voice_from_settings(self.cfg, self.env, self.persona)
         opts = self.options()
         self.voice.speaker_name(opts["speaker"])  # wrong settings fail at start, not mid-turn
         self.voice.check_cluster(self.voice.speaker_name(opts["speaker"]), opts["cluster_ratio"])
@@ -399,6 +453,12 @@ class SovitsConversion(Stage):
             raise TypeError(f"vc expects AudioChunk messages, got {type(msg).__name__}")
         if self.voice is None:
             self.load()
+        first = self._turn_started != msg.turn_id
+        self._turn_started = msg.turn_id
+        v = self.cfg
+        if first and v.first_window_s > 0 and msg.duration > v.first_window_s + v.window_overlap_s:
+            yield from self._windowed(msg)
+            return
         out = self.voice.convert(msg.samples, msg.sample_rate, **self.options())
         yield AudioChunk(
             msg.turn_id,
@@ -407,6 +467,29 @@ class SovitsConversion(Stage):
             text=msg.text,
             phonemes=msg.phonemes,
         )  # conversion keeps the timing
+
+    def _windowed(self, msg: AudioChunk) -> Iterator[AudioChunk]:
+        """The first sentence in short crossfaded windows, each sent on as soon as it is converted."""
+        from .sovits_windows import window_hop, windowed
+
+        voice = self.voice
+        sr = voice.sample_rate
+        x = resample(as_mono_float32(msg.samples), int(msg.sample_rate), sr)
+        v = self.cfg
+        hop, overlap = window_hop(sr, v.first_window_s, v.window_overlap_s)
+        opts = self.options()
+        times = [float(t) for t, _ in msg.phonemes]
+        for i, (start, y) in enumerate(windowed(x, lambda w: voice.convert(w, sr, limit=False, **opts), hop, overlap)):
+            t0, t1 = start / sr, (start + len(y)) / sr
+            phon = tuple((t - t0, p) for (t, p), tt in zip(msg.phonemes, times) if t0 <= tt < t1)
+            yield AudioChunk(msg.turn_id, samples=y, sample_rate=sr, text=msg.text if i == 0 else "", phonemes=phon)
+
+    def end_turn(self, ctx: TurnContext):
+        self._turn_started = None
+        return super().end_turn(ctx)
+
+    def cancel_turn(self, turn_id: int) -> None:
+        self._turn_started = None
 
     def close(self) -> None:
         self.voice = None

@@ -60,6 +60,9 @@ def sovits_settings(voice_dir, contentvec_dir, tmp_path_factory):
     s.voice.sovits.model_dir = str(voice_dir)
     s.voice.sovits.contentvec_dir = str(contentvec_dir)
     s.device = "cpu"
+    # these tests pin the PyTorch path sentence by sentence; tests/voice_onnx covers ONNX and windows
+    s.voice.sovits.runtime = "torch"
+    s.voice.sovits.first_window_s = 0.0
     return s
 
 

@@ -19,34 +19,21 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.face.avatar.storage import file_sha1
+from pipelines import onnx_cache
 
 CALIBRATION_PAIRS = 48
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "digital-persona" / "wav2lip"
+    return onnx_cache.cache_dir("wav2lip")
 
 
 def cached_name(checkpoint: Path) -> str:
-    return f"{checkpoint.stem}.{file_sha1(checkpoint)[:16]}.int8.onnx"
+    return onnx_cache.cached_name(checkpoint, "int8")
 
 
 def find_cached(checkpoint: Path) -> Path | None:
-    name = cached_name(checkpoint)
-    for folder in (checkpoint.parent, cache_dir()):
-        if (folder / name).is_file():
-            return folder / name
-    return None
-
-
-def _writable(folder: Path) -> bool:
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".w2l-probe-"):
-            return True
-    except OSError:
-        return False
+    return onnx_cache.find_cached(checkpoint, cached_name(checkpoint), "wav2lip")
 
 
 def int8_for_checkpoint(
@@ -61,8 +48,7 @@ def int8_for_checkpoint(
     hit = find_cached(pth)
     if hit is not None:
         return hit
-    folder = pth.parent if _writable(pth.parent) else cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = onnx_cache.target_folder(pth, "wav2lip")
     dst = folder / cached_name(pth)
     t0 = time.perf_counter()
     log(
