@@ -12,9 +12,10 @@ def list_input_names() -> tuple[list[str], str]:
     from pipelines.asr.mic import MicUnavailable, input_devices
 
     try:
-        return [str(d["name"]) for d in input_devices()], ""
+        names = [str(d["name"]) for d in input_devices()]
     except MicUnavailable as exc:
         return [], str(exc)
+    return names, "" if names else "the sound system lists no input device: plug in a microphone"
 
 
 def input_device_combo(value: str) -> QComboBox:

@@ -95,11 +95,13 @@ def test_cancel_stops_streaming_and_keeps_no_partial_history(stage):
     assert stage.history == []
 
 
-def test_persona_without_chat_log_is_a_clear_error(tmp_path):
+def test_persona_without_chat_log_replies_from_the_default_chat_log(tmp_path, log_replies):
+    """A persona made by enrollment has no chat log of its own: it borrows the default persona's."""
     (tmp_path / "persona.json").write_text('{"name": "empty"}', encoding="utf-8")
     st = RetrievalDialogue.from_settings(Settings(), Persona.load(tmp_path))
-    with pytest.raises(ValueError, match="no chat log"):
-        st.load()
+    st.load()
+    reply, _, _ = ask(st, "你好，介绍一下你自己")
+    assert reply == log_replies["你好，介绍一下你自己"]
 
 
 def test_registry_builds_the_dialogue_backends():
