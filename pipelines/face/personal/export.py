@@ -7,13 +7,11 @@ same names, ``mel_batch`` and ``face_batch``.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from pipelines.atomic_files import atomic_path
-from pipelines.face.personal.inference import INPUT_NAMES, OUTPUT_NAME
 from pipelines.optional import require
 
 OPSET = 17
@@ -23,25 +21,13 @@ def export_fp32(model, dst: str | Path) -> Path:
     torch = require("torch", "torch", "ONNX export")
     require("onnx", "onnx", "ONNX export")
     from pipelines.face.personal.model import fuse_batchnorm
-    from pipelines.face.wav2lip.export.onnx_export import _set_meta
+    from pipelines.face.wav2lip.export.onnx_export import _set_meta, export_mel_face_graph
 
     fused = fuse_batchnorm(model.cpu().float().eval())
     s = fused.config.crop
     mel, face = torch.zeros(2, 1, 80, 16), torch.zeros(2, 6, s, s)
-    axes = {INPUT_NAMES[0]: {0: "batch"}, INPUT_NAMES[1]: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}
-    with atomic_path(dst, suffix=".tmp.onnx") as tmp, warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            fused,
-            (mel, face),
-            str(tmp),
-            dynamo=False,
-            opset_version=OPSET,
-            input_names=list(INPUT_NAMES),
-            output_names=[OUTPUT_NAME],
-            dynamic_axes=axes,
-            do_constant_folding=True,
-        )
+    with atomic_path(dst, suffix=".tmp.onnx") as tmp:
+        export_mel_face_graph(fused, mel, face, tmp, OPSET)
         _set_meta(tmp, precision="fp32", model="personal-lipsync")
     return Path(dst)
 

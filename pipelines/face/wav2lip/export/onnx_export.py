@@ -45,6 +45,26 @@ OPSET = 17
 PRECISIONS = ("fp32", "fp16", "int8")
 
 
+def export_mel_face_graph(model, mel, face, path, opset: int) -> None:
+    """``torch.onnx.export`` of a (mel, face) -> face generator with the names and dynamic batch
+    axis every lip-sync runtime here expects (Wav2Lip, the ``personal`` model)."""
+    torch = require("torch", "torch", "ONNX export")
+    axes = {INPUT_NAMES[0]: {0: "batch"}, INPUT_NAMES[1]: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (mel, face),
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=list(INPUT_NAMES),
+            output_names=[OUTPUT_NAME],
+            dynamic_axes=axes,
+            do_constant_folding=True,
+        )
+
+
 def export_fp32(
     model, dst: str | os.PathLike, opset: int = OPSET, transposed_convs: str = "phases", fold_pads: bool = True
 ) -> Path:
@@ -71,20 +91,8 @@ def export_fp32(
     fused = rewrite_transposed_convs(fuse_batchnorm(copy.deepcopy(model).cpu().float().eval()), transposed_convs)
     mel = torch.zeros(2, 1, 80, 16)
     face = torch.zeros(2, 6, 96, 96)
-    axes = {INPUT_NAMES[0]: {0: "batch"}, INPUT_NAMES[1]: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}
-    with atomic_path(dst, suffix=".tmp.onnx") as tmp, warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            fused,
-            (mel, face),
-            str(tmp),
-            dynamo=False,
-            opset_version=opset,
-            input_names=list(INPUT_NAMES),
-            output_names=[OUTPUT_NAME],
-            dynamic_axes=axes,
-            do_constant_folding=True,
-        )
+    with atomic_path(dst, suffix=".tmp.onnx") as tmp:
+        export_mel_face_graph(fused, mel, face, tmp, opset)
         if fold_pads:
             _fold_pads(tmp)
         _set_meta(tmp, precision="fp32", transposed_convs=transposed_convs)
