@@ -3,7 +3,8 @@
 DL-B ran a so-vits-svc 4.0 model: 44.1 kHz, hop 512, 192-channel text encoder (6 layers,
 2 heads), NSF-HiFiGAN with 512 initial channels and upsampling 8·8·2·2·2, 256-dim speaker
 embedding, 256-dim ContentVec units (layer 9 through ``final_proj``: HuBERT-base size).
-The files are written in the original layouts: ``config.json`` (4.0 keys) + ``G_0.pth``
+``DLB_CONFIG`` is DL-B's own ``configs/config.json`` (SkyFlap/Digital-Life-DL-B, commit 3ac7889),
+key for key.  The files are written in the original layouts: ``config.json`` (4.0 keys) + ``G_0.pth``
 (``utils.save_checkpoint``), and the encoder as a Hugging Face HuBERT folder.
 """
 
@@ -33,7 +34,7 @@ DLB_CONFIG = {
         "use_sr": True,
         "max_speclen": 512,
         "port": "8001",
-        "keep_ckpts": 3,
+        "keep_ckpts": 10,
     },
     "data": {
         "training_files": "filelists/train.txt",
@@ -67,7 +68,7 @@ DLB_CONFIG = {
         "ssl_dim": 256,
         "n_speakers": 200,
     },
-    "spk": {"persona": 0},
+    "spk": {"speaker0": 0},
 }
 
 
