@@ -10,6 +10,8 @@ token (decoding) and for ``--rows`` tokens (a prompt) with:
   quantised per call; FBGEMM / oneDNN VNNI), what ``dialogue.chatglm.quantize int8`` uses;
 - ``int8_pack``: ``torch._weight_int8pack_mm`` (gpt-fast's weight-only int8, bf16 activations);
 - ``int4_pack``: ``aten._weight_int4pack_mm_for_cpu`` (groups of 128, bf16 activations),
+  what ``dialogue.chatglm.quantize int4`` uses without onnxruntime;
+- ``int4_ort``: ONNX Runtime's ``MatMulNBits`` on the same 4-bit weights (int8 activations),
   what ``dialogue.chatglm.quantize int4`` uses.
 
 Reported: milliseconds per call and the weight bytes read per millisecond (GB/s), so
@@ -62,7 +64,8 @@ def kernels_for(k: int, n: int, rows: int, repeat: int = 3) -> dict:
     scale = w.abs().amax(1) / 127
     w8 = torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8).contiguous()
     q8 = quantize_linear(copy.deepcopy(lin), "int8")
-    q4 = Int4Linear(w, None, group_size(k) or 32)
+    q4 = Int4Linear(w, None, group_size(k) or 32, kernel="torch")
+    q4o = Int4Linear(w, None, group_size(k) or 32, kernel="auto")
     out = {}
     for m in (1, rows):
         x = torch.randn(m, k, generator=g)
@@ -74,6 +77,7 @@ def kernels_for(k: int, n: int, rows: int, repeat: int = 3) -> dict:
             "int8_dynamic": (lambda: q8(x), n * k),
             "int8_pack": (lambda: torch._weight_int8pack_mm(xb, w8, scale.bfloat16()), n * k),
             "int4_pack": (lambda: q4(x), n * k // 2),
+            "int4_ort": (lambda: q4o(x), n * k // 2),
         }
         row = {}
         with torch.inference_mode():

@@ -63,8 +63,7 @@ def _build(layers: int, variant: str):
     for n, mod in model.named_modules():
         key = "layers" if ".layers." in n else "other"
         if isinstance(mod, Int4Linear):
-            weight_bytes[key] += sum(b.numel() * b.element_size() for b in mod.buffers(recurse=False))
-            weight_bytes[key] += mod.bias.numel() * 4 if mod.bias is not None else 0
+            weight_bytes[key] += mod.weight_bytes() + (mod.bias.numel() * 4 if mod.bias is not None else 0)
         elif isinstance(mod, qlin):
             w, b = mod.weight(), mod.bias()
             weight_bytes[key] += w.numel() + w.shape[0] * 8 + (b.numel() * 4 if b is not None else 0)

@@ -5,9 +5,10 @@
   6B layer shapes it is as fast as ``torch._weight_int8pack_mm`` for one token
   and 5x faster for a prompt (see ``pipelines/bench/glm_shapes.py``), so it stays.
 - ``int4``: 4-bit weights in groups of 128 (32 for layers narrower than 2048) with a
-  bf16 scale and zero point per group, run by ``aten._weight_int4pack_mm_for_cpu``
-  (the kernel gpt-fast / torchao use), bf16 activations.  The fastest decode, but
-  its cost grows with every row, so a prompt of 40 tokens is ~5x slower than int8.
+  scale and integer zero point per group, run by ONNX Runtime's ``MatMulNBits``
+  (int8 activations; torch's ``aten._weight_int4pack_mm_for_cpu`` without onnxruntime),
+  see ``int4_kernels.py``.  The fastest decode (3x torch's int4 kernel on the 6B
+  shapes), but its cost grows with every row, so a 40-token prompt is ~2x slower than int8.
 - ``int4+int8``: both: int4 for decoding one token, the int8 copy for prompts of more
   than ``PREFILL_ROWS`` tokens; fast decode and fast first token for the memory of both.
 
@@ -16,6 +17,7 @@ Prefix encoders (P-tuning) and LoRA's A/B matrices are never quantised; they sta
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +59,8 @@ def problem(mode: str, device: str, dtype) -> str | None:
         return (
             f"dialogue.chatglm.quantize {mode} works with dtype fp32 or bf16; set dialogue.chatglm.dtype to one of them"
         )
-    if mode.startswith("int4") and not hasattr(torch.ops.aten, "_weight_int4pack_mm_for_cpu"):
+    no_ort = importlib.util.find_spec("onnxruntime") is None
+    if mode.startswith("int4") and no_ort and not hasattr(torch.ops.aten, "_weight_int4pack_mm_for_cpu"):
         return f"this torch ({torch.__version__}) has no int4 CPU kernel; use dialogue.chatglm.quantize int8"
     return None
 
@@ -71,39 +74,35 @@ def group_size(in_features: int) -> int | None:
 
 
 class Int4Linear(_Module):
-    """``y = x W^T + b`` with W in 4-bit groups (asymmetric: ``w = (q - 8) * scale + zero``)."""
+    """``y = x W^T + b`` with W in 4-bit groups (``w = (q - zp) * scale``, see ``int4_kernels``)."""
 
-    def __init__(self, weight, bias, group: int, prefill=None) -> None:
+    def __init__(self, weight, bias, group: int, prefill=None, kernel: str = "auto") -> None:
         super().__init__()
+        from .int4_kernels import kernel_class, quantize_groups
+
         self.prefill = prefill  # int4+int8: the int8 Linear that runs prompts
         out, k = weight.shape
         self.in_features, self.out_features, self.group = k, out, group
-        n = -(-out // 16) * 16  # the kernel packs 16 output rows at a time: pad with zero rows
-        w = torch.zeros(n, k)
-        w[:out] = weight.detach().float()
-        w = w.reshape(n, k // group, group)
-        lo, hi = w.amin(-1, keepdim=True), w.amax(-1, keepdim=True)
-        scale = ((hi - lo) / 15).clamp(min=1e-6)
-        zero = lo + scale * 8
-        q = torch.round((w - lo) / scale).clamp(0, 15).to(torch.int32).reshape(n, k)
-        self.register_buffer("packed", torch.ops.aten._convert_weight_to_int4pack_for_cpu(q, 1))
-        sz = torch.stack((scale.reshape(n, -1), zero.reshape(n, -1)), -1).transpose(0, 1).contiguous()
-        self.register_buffer("scales_zeros", sz.to(torch.bfloat16))  # (k / group, n, 2)
+        q, scale, zp = quantize_groups(weight, group)
+        self.kernel = kernel_class(kernel)(q, scale, zp, group)
         self.bias = None if bias is None else torch.nn.Parameter(bias.detach().float(), requires_grad=False)
 
     def forward(self, x):
         shape = x.shape
         if self.prefill is not None and x.numel() > PREFILL_ROWS * self.in_features:
             return self.prefill(x.float()).to(x.dtype)
-        x2 = x.reshape(-1, self.in_features).to(torch.bfloat16)
-        y = torch.ops.aten._weight_int4pack_mm_for_cpu(x2, self.packed, self.group, self.scales_zeros)
-        y = y[:, : self.out_features].to(x.dtype)
+        y = self.kernel(x.reshape(-1, self.in_features)).to(x.dtype)
         if self.bias is not None:
             y = y + self.bias.to(x.dtype)
         return y.reshape(*shape[:-1], self.out_features)
 
+    def weight_bytes(self) -> int:
+        return self.kernel.nbytes()
+
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, group={self.group}, int4"
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, group={self.group}, {self.kernel.name}"
+        )
 
 
 def quantize_linear(lin, mode: str):

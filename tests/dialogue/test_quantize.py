@@ -11,23 +11,46 @@ from pipelines.stage import TurnContext
 from tests.dialogue.test_prompt_cache import stage_for, thudm  # noqa: F401  (module fixture)
 
 
-def test_int4_linear_is_the_grouped_4bit_weight_times_x():
+@pytest.mark.parametrize("kernel", ["torch", "auto"])
+def test_int4_linear_is_the_grouped_4bit_weight_times_x(kernel):
     torch.manual_seed(0)
-    lin = torch.nn.Linear(256, 40)  # 40 outputs: padded to 48 inside, sliced back
+    lin = torch.nn.Linear(256, 40)  # 40 outputs: torch's kernel pads to 48 inside, sliced back
     with torch.no_grad():
         lin.weight.normal_(0, 0.02)
-    q = Int4Linear(lin.weight, lin.bias, group_size(256))
+    q = Int4Linear(lin.weight, lin.bias, group_size(256), kernel=kernel)
     assert q.group == 32 and group_size(4096) == 128 and group_size(13696) == 128 and group_size(100) is None
+    assert q.kernel.name == ("torch-int4pack" if kernel == "torch" else "ort-matmulnbits")
     x = torch.randn(3, 5, 256)
-    w = lin.weight.detach().reshape(40, 8, 32)
-    lo, hi = w.amin(-1, keepdim=True), w.amax(-1, keepdim=True)
-    scale = ((hi - lo) / 15).clamp(min=1e-6)
-    deq = (torch.round((w - lo) / scale).clamp(0, 15) * scale + lo).reshape(40, 256)
-    ref = x.bfloat16().float() @ deq.t() + lin.bias
+    w = lin.weight.detach().reshape(40, 8, 32)  # written out here: w = (q - zp) * scale per group of 32
+    lo, hi = w.amin(-1, keepdim=True).clamp(max=0), w.amax(-1, keepdim=True).clamp(min=0)
+    scale = (hi - lo) / 15
+    zp = torch.round(-lo / scale)
+    deq = ((torch.round(w / scale + zp).clamp(0, 15) - zp) * scale).reshape(40, 256)
+    ref = x @ deq.t() + lin.bias
     y = q(x)
     assert y.shape == (3, 5, 40) and y.dtype == torch.float32
-    assert ((y - ref).norm() / ref.norm()) < 0.01  # the kernel computes exactly that (bf16 rounding aside)
+    assert ((y - ref).norm() / ref.norm()) < 0.01  # the kernel computes exactly that (bf16 / int8 activations aside)
     assert 0.01 < ((y - lin(x)).norm() / lin(x).norm()) < 0.12  # and 4 bits cost a few per cent
+
+
+def test_both_int4_kernels_multiply_by_the_same_weights():
+    from pipelines.dialogue.int4_kernels import dequantize, quantize_groups
+
+    torch.manual_seed(2)
+    w = torch.randn(64, 512) * 0.05
+    q, scale, zp = quantize_groups(w, 128)
+    assert int(q.max()) <= 15 and int(zp.max()) <= 15 and q.dtype == torch.uint8
+    deq = dequantize(q, scale, zp, 128)
+    assert ((deq - w).abs() <= scale.repeat_interleave(128, 1) / 2 + 1e-7).all()  # rounding: half a step at most
+    lin = torch.nn.Linear(512, 64, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(w)
+    x = torch.randn(7, 512)
+    ref = x @ deq.t()
+    a = Int4Linear(lin.weight, None, 128, kernel="torch")(x)
+    b = Int4Linear(lin.weight, None, 128, kernel="auto")(x)
+    assert (a - ref).norm() / ref.norm() < 0.01 and (b - ref).norm() / ref.norm() < 0.01
+    assert (a - b).norm() / ref.norm() < 0.015
 
 
 def greedy_agreement(fp, q, prompt, steps=20):
