@@ -305,6 +305,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--history", type=int, default=300, help="prompt tokens for --shapes")
     parser.add_argument(
+        "--interleave",
+        action="store_true",
+        help="with --shapes 6b2: time the variants' decoding in alternating rounds in one process "
+        "(ratios that hold while the machine's speed drifts)",
+    )
+    parser.add_argument(
         "--kernels",
         action="store_true",
         help="time the CPU weight-only matmul kernels on the 6B Linear shapes (pipelines/bench/glm_kernels.py)",
@@ -349,6 +355,20 @@ def main(argv: list[str] | None = None) -> int:
             import torch
 
             torch.set_num_threads(threads)
+        if args.shapes == "6b2" and args.interleave:
+            from .glm_shapes import bench_interleaved
+
+            report = bench_interleaved(variants, rounds=max(2, args.turns), tokens=args.tokens)
+            if args.json:
+                print(json.dumps(report))
+            else:
+                for v, r in report["variants"].items():
+                    ratio = next(val for k, val in r.items() if k.startswith("speedup"))
+                    print(
+                        f"{v:10s} decode {r['tokens_per_s_median']:.2f} tok/s median, {r['tokens_per_s_best']:.2f} best "
+                        f"of {report['rounds']} rounds; {ratio:.2f}x {variants[0]} (median of per-round ratios)"
+                    )
+            return 0
         if args.shapes == "6b2":
             rows = [bench_turns(v, history=args.history, turns=args.turns, tokens=args.tokens) for v in variants]
             if args.json:

@@ -146,7 +146,7 @@ def _build_glm2(layers: int, variant: str):
     import torch
 
     from ..dialogue.glm.folder import glm_config
-    from ..dialogue.quantize import quantize_linear
+    from ..dialogue.quantize import Int4Linear, quantize_linear
 
     tf = __import__("transformers")
     gcfg = glm_config({**SHAPES_6B2, "num_layers": layers})
@@ -170,10 +170,22 @@ def _build_glm2(layers: int, variant: str):
                 setattr(model.get_submodule(parent), attr, quantize_linear(mod, variant))
     weight_bytes = sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
     for mod in model.modules():
-        if isinstance(mod, torch.ao.nn.quantized.dynamic.Linear):
+        if isinstance(mod, Int4Linear):  # its packed weights live in the kernel (ORT's session or torch's buffers)
+            weight_bytes += mod.weight_bytes()
+            if mod.prefill is not None:
+                w = mod.prefill.weight()
+                weight_bytes += w.numel() + w.shape[0] * 8
+        elif isinstance(mod, torch.ao.nn.quantized.dynamic.Linear) and not _inside_int4(model, mod):
             w = mod.weight()
             weight_bytes += w.numel() + w.shape[0] * 8
     return model.eval(), weight_bytes
+
+
+def _inside_int4(model, mod) -> bool:
+    """Whether ``mod`` is the int8 prompt copy of an int4 layer (counted with that layer)."""
+    from ..dialogue.quantize import Int4Linear
+
+    return any(isinstance(m, Int4Linear) and m.prefill is mod for m in model.modules())
 
 
 def _time_turns(model, history: int, turn_tokens: int, turns: int, tokens: int):
@@ -252,4 +264,59 @@ def bench_turns(variant: str, history: int = 300, turn_tokens: int = 40, turns: 
         "tokens_per_s_28_layers": 1.0 / tok if tok > 0 else None,
         "weights_gb_28_layers": (sizes[lo] + (full - lo) * (sizes[hi] - sizes[lo]) / (hi - lo)) / 1e9,
         "peak_rss_mb_here": peak_rss_mb(),
+    }
+
+
+def bench_interleaved(variants: list[str], rounds: int = 6, tokens: int = 8, history: int = 64) -> dict:
+    """ChatGLM2/3-6B shapes: decoding speed of several variants measured in turns, in one process.
+
+    This machine's memory bandwidth drifts by up to 2x within minutes (other tenants), so one
+    variant timed after another compares two machines.  Here each round times every variant
+    once (1 and 3 layers, ``tokens`` greedy steps each) and the figures are the median and the
+    best round, scaled to 28 layers; ratios to the first variant are per round, then the median.
+    """
+    import statistics
+
+    import torch
+    from transformers import DynamicCache
+
+    models = {(v, n): _build_glm2(n, v)[0] for v in variants for n in (1, 3)}
+    g = torch.Generator().manual_seed(1)
+    top = min(60000, SHAPES_6B2["padded_vocab_size"])
+    ids = torch.randint(min(100, top // 2), top, (1, history), generator=g)
+    caches = {}
+    with torch.inference_mode():
+        for key, model in models.items():
+            caches[key] = DynamicCache(config=model.config)
+            model(ids, past_key_values=caches[key])
+
+        def decode(key) -> float:
+            model, cache = models[key], caches[key]
+            nxt = ids[:, -1:]
+            start = time.perf_counter()
+            for _ in range(tokens):
+                nxt = model(nxt, past_key_values=cache).logits[:, -1:].argmax(-1)
+            cache.crop(-tokens)
+            return (time.perf_counter() - start) / tokens
+
+        for key in models:
+            decode(key)  # warm-up
+        per_round: dict[str, list[float]] = {v: [] for v in variants}
+        for _ in range(rounds):
+            for v in variants:
+                one, three = decode((v, 1)), decode((v, 3))
+                layer = max(three - one, 0.0) / 2  # noise can make 3 layers look as quick as 1
+                per_round[v].append(one + (SHAPES_6B2["full_layers"] - 1) * layer)
+    first = variants[0]
+    return {
+        "shapes": "chatglm2/3-6b (GlmForCausalLM)",
+        "rounds": rounds,
+        "variants": {
+            v: {
+                "tokens_per_s_median": 1.0 / statistics.median(s),
+                "tokens_per_s_best": 1.0 / min(s),
+                "speedup_vs_" + first: statistics.median(a / b for a, b in zip(per_round[first], s, strict=True)),
+            }
+            for v, s in per_round.items()
+        },
     }

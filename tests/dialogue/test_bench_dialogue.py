@@ -58,8 +58,23 @@ def test_kernel_bench_times_every_kernel_and_each_computes_the_product():
     rows = kernels_for(128, 48, 5, repeat=1)
     assert set(rows) == {"1_row", "5_rows"}
     for kernels in rows.values():
-        assert set(kernels) == {"fp32", "bf16", "int8_dynamic", "int8_pack", "int4_pack"}
+        assert set(kernels) == {"fp32", "bf16", "int8_dynamic", "int8_pack", "int4_pack", "int4_ort"}
         assert kernels["fp32"]["rel_err"] < 1e-5 and kernels["bf16"]["rel_err"] < 0.02
         assert kernels["int8_dynamic"]["rel_err"] < 0.03 and kernels["int8_pack"]["rel_err"] < 0.03
         assert 0.01 < kernels["int4_pack"]["rel_err"] < 0.15  # 4 bits in groups of 32
+        assert 0.01 < kernels["int4_ort"]["rel_err"] < 0.15
         assert all(v["ms"] > 0 and v["gb_s"] > 0 for v in kernels.values())
+
+
+def test_interleaved_bench_ranks_variants_by_rounds(monkeypatch):
+    from pipelines.bench import glm_shapes
+
+    small = {**glm_shapes.SHAPES_6B2, "hidden_size": 128, "ffn_hidden_size": 256, "num_attention_heads": 4}
+    small.update(multi_query_group_num=2, kv_channels=32, padded_vocab_size=512)
+    monkeypatch.setattr(glm_shapes, "SHAPES_6B2", small)  # the same code on a model small enough for a test
+    report = glm_shapes.bench_interleaved(["int8", "int4"], rounds=2, tokens=2, history=8)
+    rows = report["variants"]
+    assert set(rows) == {"int8", "int4"} and report["rounds"] == 2
+    assert rows["int8"]["speedup_vs_int8"] == 1.0  # each round against itself
+    for r in rows.values():
+        assert 0 < r["tokens_per_s_median"] <= r["tokens_per_s_best"]
