@@ -115,6 +115,45 @@ def random_wav2lip_int8(settings, workdir: str, log=print) -> str:
     return str(path)
 
 
+def random_personal_int8(settings, workdir: str, log=print) -> str:
+    """A random-weight personal lip-sync model at the default width and crop (``face.personal``), with
+    its int8 ONNX export beside it (calibrated on the persona's face and espeak speech), for
+    ``--face personal`` without a trained model: an untrained model costs the same time."""
+    from pathlib import Path
+
+    import numpy as np
+    import torch
+
+    from pipelines.face.avatar.loading import load_avatar
+    from pipelines.face.personal.checkpoint import save_weights
+    from pipelines.face.personal.data import face_crops, to_input
+    from pipelines.face.personal.export import export_fp32, export_int8
+    from pipelines.face.personal.model import PersonalConfig, PersonalUNet
+    from pipelines.face.wav2lip.export.calibration import SENTENCES, speech_samples, speech_windows
+
+    from ..persona import Persona
+
+    cfg = settings.face.personal
+    persona = Persona.load(settings.persona_dir)
+    avatar = load_avatar(persona, settings)
+    torch.manual_seed(0)
+    model = PersonalUNet(PersonalConfig(width=cfg.width, crop=cfg.crop)).eval()
+    t0 = time.perf_counter()
+    weights = save_weights(model, Path(workdir) / "personal.safetensors")
+    rng = np.random.default_rng(0)
+    mels = speech_windows(speech_samples(persona, SENTENCES[0::2]))
+    mels = mels[rng.choice(len(mels), size=min(32, len(mels)), replace=False)][:, None]
+    picks = rng.choice(len(avatar.frames), size=len(mels))
+    crops = face_crops(np.asarray(avatar.frames)[picks], np.asarray(avatar.boxes)[picks], cfg.crop)
+    fp32 = export_fp32(model, Path(workdir) / "personal.fp32.onnx")
+    export_int8(fp32, Path(workdir) / "personal.int8.onnx", mels, to_input(crops, crops))
+    log(
+        f"random-weight personal model (width {cfg.width}, crop {cfg.crop}) exported to int8 ONNX in "
+        f"{time.perf_counter() - t0:.1f} s (not timed)"
+    )
+    return str(weights)
+
+
 def fmt(v, unit="s"):
     return "-" if v is None else f"{v:.3f}{unit}" if unit == "s" else f"{v:.2f}"
 
@@ -143,10 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument(
         "--face",
-        choices=("warp", "wav2lip"),
+        choices=("warp", "wav2lip", "personal"),
         default=None,
         help="face backend; 'wav2lip' without --face.wav2lip.checkpoint times a random-weight int8 ONNX "
-        "export of the official architecture",
+        "export of the official architecture, 'personal' without --face.personal.checkpoint a random-weight "
+        "personal lip-sync model at face.personal.width / crop (its int8 export)",
     )
     add_settings_arguments(p)
     args = p.parse_args(argv)
@@ -156,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     if settings.face.backend == "wav2lip" and not settings.face.wav2lip.checkpoint:
         workdir = tempfile.mkdtemp(prefix="bench-w2l-")
         settings = settings.replace("face.wav2lip.checkpoint", random_wav2lip_int8(settings, workdir))
+    if settings.face.backend == "personal" and not settings.face.personal.checkpoint:
+        workdir = tempfile.mkdtemp(prefix="bench-personal-")
+        settings = settings.replace("face.personal.checkpoint", random_personal_int8(settings, workdir))
     res = run(settings, args.turns)
     if args.json:
         print(json.dumps(res, ensure_ascii=False, indent=2))
