@@ -126,6 +126,7 @@ class LipsyncTrainBox(QGroupBox):
             self.status.setText("Add clips of the persona speaking and choose an output folder first.")
             return
         from pipelines.face.personal.train import TrainOptions
+        from pipelines.face.personal.train_cli import contentvec_path
 
         cfg = self.settings.face.personal
         opts = TrainOptions(
@@ -138,11 +139,13 @@ class LipsyncTrainBox(QGroupBox):
             val_share=cfg.val_share,
             device=self.settings.device,
             threads=self.settings.threads,
+            audio_features=cfg.audio_features,
+            contentvec=contentvec_path(self.settings),
         )
 
         def work(report, cancelled):
             from pipelines.face.personal.data import prepare, report_lines
-            from pipelines.face.personal.train import train
+            from pipelines.face.personal.train import feature_maker, train
 
             data = prepare(
                 clips,
@@ -150,6 +153,7 @@ class LipsyncTrainBox(QGroupBox):
                 min_seconds=opts.min_seconds,
                 val_share=opts.val_share,
                 progress=lambda m, f: report(("status", m)),
+                features=feature_maker(opts),
             )
             report(("status", "\n".join(report_lines(data.report))))
             return train(

@@ -262,7 +262,15 @@ class PersonalFaceSettings(LipSyncRenderSettings):
     min_seconds: float = opt(60.0, "lipsync-train: least seconds of video accepted", lo=1.0, hi=3600.0)
     val_share: float = opt(0.1, "lipsync-train: share of the video (its tail) held out for validation", lo=0.02, hi=0.5)
     audio_features: str = opt(
-        "mel", "lipsync-train: audio features (Wav2Lip mel windows: no download)", choices=("mel",)
+        "mel",
+        "lipsync-train: audio features: mel (Wav2Lip mel windows, nothing to download) or contentvec (the so-vits "
+        "ContentVec encoder you have, layer 9, as Ultralight feeds HuBERT); a trained model keeps its own",
+        choices=("mel", "contentvec"),
+    )
+    contentvec_dir: str = opt(
+        "",
+        "ContentVec / HuBERT for audio_features contentvec (empty: voice.sovits.contentvec_dir)",
+        path="dir",
     )
 
 

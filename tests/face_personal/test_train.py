@@ -32,7 +32,7 @@ def test_best_weights_are_the_lowest_validation_loss(trained):
     with safe_open(str(path), framework="pt") as fh:
         meta = fh.metadata()
     assert float(meta["eval_loss"]) == pytest.approx(min(trained["eval_losses"]), rel=1e-5)
-    assert read_config(path) == {"width": 4, "crop": 64}
+    assert read_config(path) == {"width": 4, "crop": 64, "audio_features": "mel", "feature_dim": 80}
 
 
 def test_resume_continues_the_same_run(small, tmp_path):

@@ -42,7 +42,7 @@ class LipsyncDataError(ValueError):
 @dataclass
 class PreparedData:
     crops: np.ndarray  # (N, S, S, 3) uint8 RGB
-    windows: np.ndarray  # (N, 80, 16) float32 mel windows
+    windows: np.ndarray  # (N, 80, 16) float32 mel windows, or (N, D, 16) ContentVec ones (features.py)
     level_db: np.ndarray  # (N,) float32 loudness of each frame's audio
     clip_id: np.ndarray  # (N,) int32 which clip each frame comes from
     train_idx: np.ndarray
@@ -55,6 +55,7 @@ class PreparedData:
     tail_audio: tuple[np.ndarray, int] | None = None
     #: the first silent frames of the first clip as an avatar (None when it starts with speech)
     idle: object = None
+    audio_features: str = "mel"
 
     @property
     def silent(self) -> np.ndarray:
@@ -116,12 +117,15 @@ def mouth_weights(size: int) -> np.ndarray:
     return w
 
 
-def audio_windows(samples16k: np.ndarray, n: int, fps: float = FPS) -> tuple[np.ndarray, np.ndarray]:
-    """(mel windows (n, 80, 16), loudness (n,) dBFS) of 16 kHz audio under ``n`` frames."""
+def audio_windows(samples16k: np.ndarray, n: int, fps: float = FPS, features=None) -> tuple[np.ndarray, np.ndarray]:
+    """(windows (n, 80, 16) mel or ``features``' own, loudness (n,) dBFS) of 16 kHz audio under ``n`` frames."""
     audio = np.zeros(int(round(n * melmod.SAMPLE_RATE / fps)), np.float32)
     m = min(len(audio), len(samples16k))
     audio[:m] = samples16k[:m]
-    windows = melmod.mel_windows(melmod.melspectrogram(audio), n, fps)
+    if features is None:
+        windows = melmod.mel_windows(melmod.melspectrogram(audio), n, fps)
+    else:
+        windows = features.windows(audio, n, fps)
     level = melmod.frame_rms_db(audio, melmod.SAMPLE_RATE, n, fps)
     return windows, level
 
@@ -155,8 +159,12 @@ def prepare(
     val_share: float = 0.1,
     max_side: int = 720,
     progress: Progress | None = None,
+    features=None,
 ) -> PreparedData:
-    """Read, check and crop the clips; raises ``LipsyncDataError`` with one clear line when unusable."""
+    """Read, check and crop the clips; raises ``LipsyncDataError`` with one clear line when unusable.
+
+    ``features``: a ``features.py`` maker (``ContentVecFeatures``) for windows other than the mel ones.
+    """
     from pipelines.face.avatar.enroll import EnrollmentError, build_avatar
     from pipelines.face.avatar.video_io import ClipError, check_clip_file, is_image
 
@@ -198,7 +206,7 @@ def prepare(
         except (EnrollmentError, ClipError) as exc:
             raise LipsyncDataError(str(exc)) from None
         n = len(avatar)
-        w, lv = audio_windows(audio, n)
+        w, lv = audio_windows(audio, n, features=features)
         crops.append(face_crops(avatar.frames, avatar.boxes, crop))
         windows.append(w)
         levels.append(lv)
@@ -208,7 +216,8 @@ def prepare(
             idle_av = _slice_avatar(avatar, 0, leading_silence(lv), f"idle start of {p.name}")
         if k == len(paths) - 1:
             tail = (avatar, audio)
-    say("mel windows and crops ready", 1.0)
+    kind = getattr(features, "kind", "mel")
+    say(f"{kind} windows and crops ready", 1.0)
     level_db = np.concatenate(levels)
     n_all = len(level_db)
     last_start = n_all - len(levels[-1])
@@ -231,6 +240,7 @@ def prepare(
         "val_frames": int(len(val_idx)),
         "idle_frames": idle,
         "crop": int(crop),
+        "audio_features": kind,
         "prepare_s": round(time.perf_counter() - t0, 2),
         "advice": [a for c in per_clip for a in c.get("advice", [])],
     }
@@ -248,6 +258,7 @@ def prepare(
         tail=tail_av,
         tail_audio=(audio[a0:], melmod.SAMPLE_RATE),
         idle=idle_av,
+        audio_features=kind,
     )
 
 

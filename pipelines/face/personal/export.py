@@ -24,18 +24,23 @@ def export_fp32(model, dst: str | Path) -> Path:
     from pipelines.face.wav2lip.export.onnx_export import _set_meta, export_mel_face_graph
 
     fused = fuse_batchnorm(model.cpu().float().eval())
-    s = fused.config.crop
-    mel, face = torch.zeros(2, 1, 80, 16), torch.zeros(2, 6, s, s)
+    s, cfg = fused.config.crop, fused.config
+    mel, face = torch.zeros(2, 1, cfg.feature_dim, 16), torch.zeros(2, 6, s, s)
     with atomic_path(dst, suffix=".tmp.onnx") as tmp:
         export_mel_face_graph(fused, mel, face, tmp, OPSET)
-        _set_meta(tmp, precision="fp32", model="personal-lipsync")
+        _set_meta(tmp, precision="fp32", model="personal-lipsync", audio_features=cfg.audio_features)
     return Path(dst)
 
 
 def export_int8(fp32: str | Path, dst: str | Path, mels: np.ndarray, faces: np.ndarray, batch: int = 8) -> Path:
-    from pipelines.face.wav2lip.export.onnx_export import quantize_int8
+    import onnx
 
-    return quantize_int8(fp32, dst, np.asarray(mels, np.float32), np.asarray(faces, np.float32), batch=batch)
+    from pipelines.face.wav2lip.export.onnx_export import _set_meta, quantize_int8
+
+    out = quantize_int8(fp32, dst, np.asarray(mels, np.float32), np.asarray(faces, np.float32), batch=batch)
+    meta = {p.key: p.value for p in onnx.load(str(fp32), load_external_data=False).metadata_props}
+    _set_meta(out, model="personal-lipsync", audio_features=meta.get("audio_features", "mel"))
+    return out
 
 
 def calibration_pairs(data, count: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,8 @@
 
 ``PersonalInference(path)``: a ``.safetensors`` made by ``lipsync-train`` (PyTorch,
 BatchNorm folded, channels-last) or an ``.onnx`` export of it (fp32 or int8, by
-``export.py``).  Inputs and output as ``PersonalUNet``: ``(B,1,80,16)`` mel windows,
+``export.py``).  Inputs and output as ``PersonalUNet``: ``(B,1,80,16)`` mel windows (or
+``(B,1,D,16)`` ContentVec ones, as the checkpoint's config / the export's input shape says),
 ``(B,6,S,S)`` faces, ``(B,3,S,S)`` RGB in [0, 1].
 """
 
@@ -28,6 +29,7 @@ class PersonalInference:
         self.threads = int(threads)
         self.crop = 0
         self.precision = "fp32"
+        self.audio_features, self.feature_dim = "mel", 80  # from the checkpoint's config / the export
         self._model = None
         self._session = None
 
@@ -47,6 +49,7 @@ class PersonalInference:
             model = fuse_batchnorm(load_weights(self.path))
             self._model = model.to(self.device).to(memory_format=torch.channels_last).eval()
             self.crop = model.config.crop
+            self.audio_features, self.feature_dim = model.config.audio_features, model.config.feature_dim
             self._torch = torch
         else:
             ort = require("onnxruntime", "onnxruntime", "ONNX lip-sync inference")
@@ -64,11 +67,13 @@ class PersonalInference:
             self.crop = int(shape[INPUT_NAMES[1]][-1])
             meta = self._session.get_modelmeta().custom_metadata_map
             self.precision = meta.get("precision", "fp32")
+            self.feature_dim = int(shape[INPUT_NAMES[0]][2])
+            self.audio_features = meta.get("audio_features", "mel" if self.feature_dim == 80 else "contentvec")
         return self
 
     def __call__(self, mel: np.ndarray, faces: np.ndarray) -> np.ndarray:
         self.load()
-        mel = np.ascontiguousarray(np.asarray(mel, np.float32).reshape(len(mel), 1, 80, 16))
+        mel = np.ascontiguousarray(np.asarray(mel, np.float32).reshape(len(mel), 1, self.feature_dim, 16))
         faces = np.ascontiguousarray(faces, np.float32)
         if faces.ndim != 4 or faces.shape[1:] != (6, self.crop, self.crop):
             raise ValueError(f"faces must be (B, 6, {self.crop}, {self.crop}), got {faces.shape}")

@@ -39,11 +39,21 @@ class PersonalRenderer(Wav2LipRenderer):
         env: StageEnv | None = None,
         avatar=None,
         inference: PersonalInference | None = None,
+        contentvec: str = "",
     ) -> None:
         super().__init__(cfg, persona, env, avatar=avatar, inference=None)  # type: ignore[arg-type]
         self.cfg: PersonalFaceSettings = cfg
         self.model = inference
         self._crops: dict[int, np.ndarray] = {}
+        self.contentvec = cfg.contentvec_dir or contentvec  # for a model trained on ContentVec windows
+        self.features = None
+
+    @classmethod
+    def from_settings(cls, settings, persona=None, **kwargs):
+        """As every backend, plus the so-vits ContentVec folder (``voice.sovits.contentvec_dir``) as the
+        encoder a ContentVec-trained model falls back on when ``face.personal.contentvec_dir`` is empty."""
+        kwargs.setdefault("contentvec", settings.voice.sovits.contentvec_dir)
+        return super().from_settings(settings, persona, **kwargs)
 
     def resolve_model(self) -> PersonalInference:
         cfg = self.cfg
@@ -66,6 +76,18 @@ class PersonalRenderer(Wav2LipRenderer):
         if self.model is None:
             self.model = self.resolve_model()
         self.model.load()
+        self.features = None
+        if self.model.audio_features == "contentvec":
+            from pipelines.face.personal.features import ContentVecFeatures
+
+            feats = ContentVecFeatures(self.contentvec, device="cpu", threads=int(self.env.threads))
+            if feats.dim != self.model.feature_dim:
+                raise ValueError(
+                    f"the lip-sync model was trained on {self.model.feature_dim}-dim ContentVec features but "
+                    f"{feats.path} gives {feats.dim}: set face.personal.contentvec_dir to the encoder it was "
+                    f"trained with"
+                )
+            self.features = feats
         if self.avatar is None:
             from pipelines.face.avatar.loading import load_avatar
 
@@ -76,7 +98,16 @@ class PersonalRenderer(Wav2LipRenderer):
 
     def warm_up(self) -> None:
         k = max(1, min(self.first_batch, self.batch_size))
-        self.generate(np.zeros(k, np.int64), np.zeros((k, 80, 16), np.float32))
+        windows = self.audio_windows(np.zeros(int(16000 * k / self.fps), np.float32), k)  # the encoder's first call too
+        self.generate(np.zeros(k, np.int64), windows)
+
+    def audio_windows(self, wav16: np.ndarray, n: int) -> np.ndarray:
+        """Mel windows, or ContentVec ones (``features.py``) for a model trained on those."""
+        if self.features is None:
+            return super().audio_windows(wav16, n)
+        if n == 0:
+            return np.zeros((0, self.model.feature_dim, 16), np.float32)
+        return self.features.windows(wav16, n, self.fps)
 
     def crop_of(self, i: int) -> np.ndarray:
         hit = self._crops.get(i)

@@ -49,6 +49,8 @@ class TrainOptions:
     device: str = "auto"
     threads: int = 0
     export: bool = False  # also write personal.fp32.onnx and personal.int8.onnx at the end
+    audio_features: str = "mel"  # or "contentvec" (features.py): the so-vits ContentVec below
+    contentvec: str = ""  # the ContentVec / HuBERT folder or .pt for audio_features "contentvec"
 
 
 class TrainingError(ValueError):
@@ -193,13 +195,22 @@ def train(
     device = resolve_device(opts.device)
     if opts.threads > 0:
         torch.set_num_threads(opts.threads)
-    config = PersonalConfig(opts.width, opts.crop)
     if data is None:
         data = prepare(
-            clips, crop=config.crop, min_seconds=opts.min_seconds, val_share=opts.val_share, progress=progress
+            clips,
+            crop=opts.crop,
+            min_seconds=opts.min_seconds,
+            val_share=opts.val_share,
+            progress=progress,
+            features=feature_maker(opts),
         )
-    if data.crop != config.crop:
-        raise TrainingError(f"prepared data has {data.crop} px crops, the model wants {config.crop}")
+    if data.crop != opts.crop:
+        raise TrainingError(f"prepared data has {data.crop} px crops, the model wants {opts.crop}")
+    if data.audio_features != opts.audio_features:
+        raise TrainingError(
+            f"prepared data has {data.audio_features} windows, the run wants {opts.audio_features}: prepare it again"
+        )
+    config = PersonalConfig(opts.width, opts.crop, data.audio_features, int(data.windows.shape[1]))
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "data.json", json.dumps(data.report, indent=2, default=str) + "\n")
     torch.manual_seed(opts.seed)
@@ -286,6 +297,17 @@ def train(
     with atomic_path(out / "train.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     return summary
+
+
+def feature_maker(opts: TrainOptions):
+    """The ``features.py`` maker of ``opts.audio_features`` (None for the mel windows ``prepare`` makes itself)."""
+    from pipelines.face.personal.features import make_features
+
+    if opts.audio_features == "mel":
+        return None
+    maker = make_features(opts.audio_features, opts.contentvec, device=resolve_device(opts.device))
+    maker.check()
+    return maker
 
 
 def default_out(persona: str | Path) -> Path:

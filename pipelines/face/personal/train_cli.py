@@ -14,6 +14,11 @@ import sys
 from pathlib import Path
 
 
+def contentvec_path(settings) -> str:
+    """``face.personal.contentvec_dir``, else the so-vits encoder ``voice.sovits.contentvec_dir``."""
+    return settings.face.personal.contentvec_dir or settings.voice.sovits.contentvec_dir
+
+
 def main(argv: list[str] | None = None) -> int:
     from pipelines.settings import load_settings
 
@@ -40,12 +45,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--val-share", type=float, default=cfg.val_share, help="share of the tail held out")
     ap.add_argument("--device", default=settings.device, choices=("auto", "cpu", "cuda"))
     ap.add_argument("--threads", type=int, default=settings.threads, help="CPU threads (0: all)")
+    ap.add_argument(
+        "--audio-features",
+        default=cfg.audio_features,
+        choices=("mel", "contentvec"),
+        help="mel (Wav2Lip mel windows) or contentvec (the so-vits ContentVec encoder)",
+    )
+    ap.add_argument(
+        "--contentvec",
+        default=contentvec_path(settings),
+        help="ContentVec folder or .pt for --audio-features contentvec (default: the settings' so-vits one)",
+    )
     ap.add_argument("--resume", action="store_true", help="continue the last checkpoint in the output folder")
     ap.add_argument("--export", action="store_true", help="also export personal.fp32.onnx and personal.int8.onnx")
     args = ap.parse_args(argv)
 
     from pipelines.face.personal.data import LipsyncDataError, prepare, report_lines
-    from pipelines.face.personal.train import TrainingError, TrainOptions, default_out, train
+    from pipelines.face.personal.train import TrainingError, TrainOptions, default_out, feature_maker, train
 
     out = Path(args.out) if args.out else default_out(args.persona)
     try:
@@ -60,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             device=args.device,
             threads=args.threads,
             export=args.export,
+            audio_features=args.audio_features,
+            contentvec=args.contentvec,
         )
         from pipelines.face.personal.model import PersonalConfig
 
@@ -71,7 +89,12 @@ def main(argv: list[str] | None = None) -> int:
                 print("\r" + msg[:100].ljust(100), end="", file=sys.stderr, flush=True)
 
         data = prepare(
-            args.clips, crop=opts.crop, min_seconds=opts.min_seconds, val_share=opts.val_share, progress=show
+            args.clips,
+            crop=opts.crop,
+            min_seconds=opts.min_seconds,
+            val_share=opts.val_share,
+            progress=show,
+            features=feature_maker(opts),
         )
         if tty:
             print(file=sys.stderr)

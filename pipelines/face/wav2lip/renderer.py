@@ -162,11 +162,16 @@ class Wav2LipRenderer(FaceStage):
         n = frame_count(len(samples) / float(sample_rate), self.fps)
         audio = fit_to_frames(samples, sample_rate, n, self.fps)
         if n == 0:
-            return 0, audio, np.zeros((0, 80, 16), np.float32), np.zeros(0, bool)
-        wav16 = melmod.resample(audio, sample_rate, melmod.SAMPLE_RATE)
-        windows = melmod.mel_windows(melmod.melspectrogram(wav16), n, self.fps)
+            return 0, audio, self.audio_windows(np.zeros(0, np.float32), 0), np.zeros(0, bool)
+        windows = self.audio_windows(melmod.resample(audio, sample_rate, melmod.SAMPLE_RATE), n)
         silent = melmod.silent_frames(melmod.frame_rms_db(audio, sample_rate, n, self.fps), self.silence_db)
         return n, audio, windows, silent
+
+    def audio_windows(self, wav16: np.ndarray, n: int) -> np.ndarray:
+        """The model's audio input for ``n`` frames of 16 kHz audio: ``(n, 80, 16)`` mel windows here."""
+        if n == 0:
+            return np.zeros((0, 80, 16), np.float32)
+        return melmod.mel_windows(melmod.melspectrogram(wav16), n, self.fps)
 
     def batches(self, n: int, first_of_turn: bool = True) -> list[tuple[int, int]]:
         """(start, end) frame ranges: a turn starts with a small batch (the first frame shows
