@@ -28,7 +28,7 @@ COMMANDS = {
     "bench": (
         None,
         None,
-        "benchmarks: latency | dialogue | voice | render | asr | lipsync (the window: python -m app.bench_ui)",
+        "benchmarks: latency | dialogue | voice | f0 | render | asr | lipsync (the window: python -m app.bench_ui)",
     ),
 }
 
@@ -39,6 +39,7 @@ BENCHES = {
     "render": "pipelines.bench.render",
     "asr": "pipelines.bench.asr",
     "lipsync": "pipelines.bench.lipsync",
+    "f0": "pipelines.bench.f0",
 }
 #: the window's own benchmark lives with the window (pipelines/ never reaches into app/)
 APP_BENCHES = {"ui": "python -m app.bench_ui"}

@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         choices=("", "dlb"),
         help="dlb: a random so-vits 4.0 voice at DL-B's config.json sizes in torch fp32, ONNX fp32 and ONNX int8 "
-        "(RTF, first audio, peak RSS; --methods default dio)",
+        "(RTF, first audio, peak RSS; --methods default: voice.sovits.f0_method's default)",
     )
     ap.add_argument("--keep", default="", help="with --config dlb: build / reuse the voice and exports in this folder")
     args = ap.parse_args(argv)
@@ -223,8 +223,10 @@ def _dlb(args) -> int:
     from .voice_runtimes import print_table, run_dlb
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    if args.methods == "dio,harvest,crepe-tiny,parselmouth":  # the default list: dio only for the big model
-        methods = ["dio"]
+    if args.methods == "dio,harvest,crepe-tiny,parselmouth":  # the default list: the default only, big model
+        from ..settings import SOVITS_F0_DEFAULT
+
+        methods = [SOVITS_F0_DEFAULT]
     log = (lambda line: print(line, file=sys.stderr)) if args.json else print
     if args.keep:
         folder = Path(args.keep)

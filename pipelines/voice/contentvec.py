@@ -431,6 +431,18 @@ def _remove_weight_norms(model) -> None:
             parametrize.remove_parametrizations(m, "weight", leave_parametrized=True)
 
 
+def trim_to_layer(model, layer: int):
+    """Drop the transformer layers after ``layer``: the units of ``content_units(model, ·, layer)``
+    stay the same (HuBERT-base is post-LN, with no norm after the last layer), and 4.0's
+    ``vec256l9`` skips three of twelve layers.  Returns the model."""
+    layers = model.encoder.layers
+    keep = max(1, min(int(layer), len(layers)))
+    if keep < len(layers) and not getattr(model.config, "do_stable_layer_norm", False):
+        model.encoder.layers = layers[:keep]
+        model.config.num_hidden_layers = keep
+    return model
+
+
 def content_units(model, wav16k, layer: int, final_proj: bool):
     """so-vits-svc's content features (1, D, frames) of 16 kHz audio (1, N).
 

@@ -32,12 +32,12 @@ import numpy as np
 from pipelines.media.audio import as_mono_float32, fit_length, peak_limit, resample
 
 from ..messages import AudioChunk, Message
-from ..settings import SovitsSettings
+from ..settings import SOVITS_F0_DEFAULT, SovitsSettings
 from ..stage import Stage, TurnContext
 from ..stage_env import StageEnv
+from .f0_estimate import F0_METHODS, F0Estimator
 
 LOG = logging.getLogger(__name__)
-F0_METHODS = ("dio", "harvest", "crepe-tiny", "crepe", "parselmouth", "fcpe")
 PAD_SECONDS = 0.2  # silence around each voiced stretch (the fork's CLI uses 0.5 s)
 MIN_SECONDS = 0.06  # shorter input is returned as silence: nothing to convert
 HUBERT_RATE = 16000
@@ -108,12 +108,12 @@ class SovitsVoice:
         self.speakers = dict(sorted(self.config["spk"].items(), key=lambda kv: kv[1]))
         self._lock = threading.Lock()
         self._resamplers: dict[tuple[int, int], Any] = {}
-        self._fcpe = None
+        self.f0 = F0Estimator(self.sample_rate, self.hop, self.spec.family, str(self.device))
         self.last_f0: np.ndarray | None = None  # the F0 the decoder received for the last voiced stretch
 
     def load_networks(self, contentvec: str | Path, state=None) -> None:
         """The PyTorch generator and ContentVec encoder (the ONNX runtime skips them when its exports are cached)."""
-        from .contentvec import ContentVecError, content_dim, load_contentvec
+        from .contentvec import ContentVecError, content_dim, load_contentvec, trim_to_layer
         from .sovits_loader import _quiet, build_generator, load_generator_state
 
         if state is None:
@@ -121,6 +121,7 @@ class SovitsVoice:
         self.net = build_generator(self.config, state, self.files, self.spec).to(self.device)
         with _quiet():
             self.hubert = load_contentvec(contentvec, device=self.device, final_proj=self.spec.final_proj)
+        trim_to_layer(self.hubert, self.spec.content_layer)  # the layers after the units' one are never used
         ssl_dim = int(self.config["model"]["ssl_dim"])
         dim = content_dim(self.hubert, self.spec.final_proj)
         if dim != ssl_dim:
@@ -165,63 +166,7 @@ class SovitsVoice:
 
     def f0_uv(self, audio: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
         """F0 per hop at the model rate, unvoiced frames interpolated, and the voiced flags."""
-        import so_vits_svc_fork.f0 as f0mod
-
-        n_frames = len(audio) // self.hop
-        if method == "fcpe":
-            f0 = self._fcpe_f0(audio, n_frames)
-        elif method in ("dio", "harvest") and self.spec.family != "fork":
-            f0 = self._pyworld_f0(audio, n_frames, method)
-        else:
-            f0 = f0mod.compute_f0(audio, sampling_rate=self.sample_rate, hop_length=self.hop, method=method)
-        if self.spec.family == "fork":
-            f0, uv = f0mod.interpolate_f0(np.asarray(f0, dtype=np.float32))
-            return np.asarray(f0, dtype=np.float32), np.asarray(uv, dtype=np.float32)
-        return interpolate_f0(np.asarray(f0, dtype=np.float64), self.hop, self.sample_rate)
-
-    def _pyworld_f0(self, audio: np.ndarray, n_frames: int, method: str) -> np.ndarray:
-        """4.1's ``DioF0Predictor`` / ``HarvestF0Predictor``: F0 50-1100 Hz per hop, stonemask-refined,
-        rounded to 0.1 Hz, resized to ``len // hop`` frames (no level normalisation)."""
-        import pyworld
-        from so_vits_svc_fork.f0 import _resize_f0
-
-        wav = np.asarray(audio, dtype=np.double)
-        track = pyworld.dio if method == "dio" else pyworld.harvest
-        f0, t = track(
-            wav, fs=self.sample_rate, f0_floor=50, f0_ceil=1100, frame_period=1000 * self.hop / self.sample_rate
-        )
-        f0 = np.round(pyworld.stonemask(wav, f0, t, self.sample_rate), 1)
-        return _resize_f0(f0, n_frames)
-
-    def _fcpe_f0(self, audio: np.ndarray, n_frames: int) -> np.ndarray:
-        import contextlib
-        import io
-
-        import torch
-
-        from ..optional import require
-        from . import sovits_compat
-
-        sovits_compat.ensure_torchaudio()
-        require("torchfcpe", "torchfcpe", "the fcpe F0 method (installed with --no-deps, see requirements-nodeps.txt)")
-        import torchfcpe
-
-        if self._fcpe is None:
-            with contextlib.redirect_stdout(io.StringIO()), _quiet_warnings():
-                self._fcpe = torchfcpe.spawn_bundled_infer_model(device=str(self.device))
-        x = torch.from_numpy(np.asarray(audio, dtype=np.float32)).to(self.device)[None, :, None]
-        with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
-            f0 = self._fcpe.infer(
-                x,
-                sr=self.sample_rate,
-                decoder_mode="local_argmax",
-                threshold=0.05,
-                f0_min=50,
-                f0_max=1100,
-                interp_uv=False,
-                output_interp_target_length=max(n_frames, 1),
-            )
-        return f0[0, :, 0].cpu().numpy()
+        return self.f0.f0_uv(audio, method)
 
     def noise_shape(self):
         """The sizes of the generator's random draws (for the ONNX graph's inputs)."""
@@ -247,7 +192,7 @@ class SovitsVoice:
         audio: np.ndarray,
         speaker: str,
         transpose: float = 0,
-        f0_method: str = "dio",
+        f0_method: str = SOVITS_F0_DEFAULT,
         noise_scale: float = 0.4,
         cluster_ratio: float = 0.0,
         auto_predict_f0: bool = True,
@@ -289,7 +234,7 @@ class SovitsVoice:
         *,
         speaker: str = "",
         transpose: float = 0,
-        f0_method: str = "dio",
+        f0_method: str = SOVITS_F0_DEFAULT,
         noise_scale: float = 0.4,
         cluster_ratio: float = 0.0,
         auto_predict_f0: bool = True,
@@ -339,27 +284,6 @@ class SovitsVoice:
         y = np.nan_to_num(np.asarray(y, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         y = fit_length(y, n)
         return peak_limit(y) if limit else np.clip(y, -0.99, 0.99)
-
-
-def interpolate_f0(f0: np.ndarray, hop: int, sr: int) -> tuple[np.ndarray, np.ndarray]:
-    """Unvoiced frames filled by linear interpolation in time, ends held (4.1's ``interpolate_f0``);
-    returns (f0, voiced flags) as float32."""
-    uv = (f0 > 0.0).astype(np.float32)
-    nz = np.nonzero(f0)[0]
-    if len(nz) == 0:
-        return np.zeros(len(f0), np.float32), uv
-    if len(nz) == 1:
-        return np.full(len(f0), f0[nz[0]], np.float32), uv
-    t_org = hop / sr * nz.astype(np.float32)
-    t_frame = np.arange(len(f0)) * hop / sr
-    data = f0[nz]
-    return np.interp(t_frame, t_org, data, left=data[0], right=data[-1]).astype(np.float32), uv
-
-
-def _quiet_warnings():
-    from .sovits_loader import _quiet
-
-    return _quiet()
 
 
 def voice_from_settings(v: SovitsSettings, env: StageEnv | None = None, persona=None) -> SovitsVoice:

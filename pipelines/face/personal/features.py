@@ -74,7 +74,7 @@ class ContentVecFeatures:
 
     def load(self):
         if self._model is None:
-            from pipelines.voice.contentvec import ContentVecError, load_contentvec
+            from pipelines.voice.contentvec import ContentVecError, load_contentvec, trim_to_layer
 
             self.check()
             if self.threads > 0:
@@ -82,7 +82,9 @@ class ContentVecFeatures:
 
                 torch.set_num_threads(self.threads)
             try:
-                self._model = load_contentvec(self.path, device=self.device, final_proj=False)
+                self._model = trim_to_layer(
+                    load_contentvec(self.path, device=self.device, final_proj=False), CONTENT_LAYER
+                )
             except ContentVecError as exc:
                 raise FeatureError(f"face.personal.audio_features 'contentvec': {exc}") from None
         return self._model

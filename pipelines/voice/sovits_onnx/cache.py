@@ -1,7 +1,7 @@
 """The so-vits ONNX exports of a voice, built on first use and cached beside the model.
 
 Names (``pipelines/onnx_cache.py``): ``<checkpoint stem>.<hash of checkpoint + config>.gen.pf<0|1>.<fp32|int8>.onnx``
-beside the checkpoint, ``<encoder stem>.<hash of the encoder weights>.cv.L<layer><p|r>.<fp32|int8>.onnx``
+beside the checkpoint, ``<encoder stem>.<hash of the encoder weights>.cv2.L<layer><p|r>.<fp32|int8>.onnx``
 beside the ContentVec weights (or in ``~/.cache/digital-persona/sovits/``).  A changed checkpoint,
 config or encoder has another hash, so it gets a new export; later loads find the files at once.
 """
@@ -45,7 +45,7 @@ def planned_paths(voice, contentvec: str | Path, int8: bool, predict_f0: bool) -
         ckpt, f"gen.pf{int(bool(predict_f0))}.{precision}", onnx_cache.checkpoint_key(ckpt, config)
     )
     cv_file = contentvec_weights(contentvec)
-    cv_tag = f"cv.L{voice.spec.content_layer}{'p' if voice.spec.final_proj else 'r'}.{precision}"
+    cv_tag = f"cv2.L{voice.spec.content_layer}{'p' if voice.spec.final_proj else 'r'}.{precision}"
     cv_name = onnx_cache.cached_name(cv_file, cv_tag)
 
     def where(anchor: Path, name: str) -> Path:
