@@ -28,7 +28,7 @@ COMMANDS = {
     "bench": (
         None,
         None,
-        "benchmarks: latency | dialogue | voice | f0 | render | asr | lipsync (the window: python -m app.bench_ui)",
+        "benchmarks: latency | reply | dialogue | voice | f0 | render | asr | lipsync (the window: python -m app.bench_ui)",
     ),
 }
 
@@ -40,6 +40,7 @@ BENCHES = {
     "asr": "pipelines.bench.asr",
     "lipsync": "pipelines.bench.lipsync",
     "f0": "pipelines.bench.f0",
+    "reply": "pipelines.bench.reply",
 }
 #: the window's own benchmark lives with the window (pipelines/ never reaches into app/)
 APP_BENCHES = {"ui": "python -m app.bench_ui"}

@@ -42,10 +42,33 @@ def check() -> list[str]:
             problems.append("mediapipe face mesh finds no face in the default portrait")
     except Exception as exc:
         problems.append(f"mediapipe face mesh does not start: {type(exc).__name__}: {exc}")
+    problems += _check_sovits_f0()
     need("onnxruntime", "Wav2Lip ONNX runtime")
     need("transformers", "ChatGLM")
     need("peft", "P-tuning")
     return problems
+
+
+def _check_sovits_f0() -> list[str]:
+    """The default so-vits F0 estimator runs and finds a 200 Hz tone (fcpe ships its weights)."""
+    from .settings import SOVITS_F0_DEFAULT
+
+    try:
+        import numpy as np
+
+        from .voice import sovits_compat
+        from .voice.f0_estimate import F0Estimator
+
+        sovits_compat.import_fork()
+        sr = 44100
+        tone = (0.3 * np.sin(2 * np.pi * 200 * np.arange(sr // 2) / sr)).astype(np.float32)
+        f0 = F0Estimator(sr, 512).raw(tone, SOVITS_F0_DEFAULT)
+        voiced = f0[f0 > 0]
+        if len(voiced) == 0 or not 190 < float(np.median(voiced)) < 210:
+            return [f"so-vits F0 method {SOVITS_F0_DEFAULT} does not find a 200 Hz tone"]
+    except Exception as exc:
+        return [f"so-vits F0 method {SOVITS_F0_DEFAULT} does not run: {type(exc).__name__}: {exc}"]
+    return []
 
 
 def main() -> int:

@@ -144,10 +144,12 @@ class Pyttsx3Settings(BaseVoiceSettings):
 
 
 F0_METHODS = ("dio", "harvest", "crepe-tiny", "crepe", "parselmouth", "fcpe")
-#: ``voice.sovits.f0_method``'s default, by ``bench f0`` (issue #18): on espeak speech re-synthesised on a
-#: known contour, parselmouth had the lowest pitch error (3 cents median, no gross errors) and a lower
-#: voicing error than dio at a fifth of dio's time (RTF ~0.01 at 44.1 kHz); fcpe had the best voicing
-#: but takes longer than the F0 share of the real-time budget; so-vits-svc 4.1's inference default too.
+#: ``voice.sovits.f0_method``'s default, by ``bench f0`` (issue #18: the most accurate method within the F0's
+#: share of the real-time budget, RTF 0.02, as the networks alone nearly fill it).  On espeak speech
+#: re-synthesised on a known contour, quiet machine, 44.1 kHz: parselmouth RTF 0.008, no gross errors,
+#: 3 cents median, voicing error 12.8 % (dio, the old default: RTF 0.039, 8 cents, 11.9 %).  fcpe has the
+#: best voicing (6.5 %, 5 cents) at RTF 0.049 and puts the first audio 0.2 s later: the choice when the
+#: CPU has room (a trained model sounds breathier where voiced frames are missed).
 SOVITS_F0_DEFAULT = "parselmouth"
 
 
@@ -173,7 +175,7 @@ class SovitsSettings:
     transpose: int = opt(0, "pitch shift in semitones", lo=-24, hi=24)
     f0_method: str = opt(
         SOVITS_F0_DEFAULT,
-        "F0 estimator (parselmouth: most accurate within the time budget, see bench f0; fcpe: best voicing, slower)",
+        "F0 estimator (parselmouth: accurate and fast, see bench f0; fcpe: best voicing, 6x slower)",
         choices=F0_METHODS,
     )
     noise_scale: float = opt(0.4, "noise scale", lo=0.0, hi=2.0)

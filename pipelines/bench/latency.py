@@ -84,9 +84,10 @@ def run(settings, turns: int) -> dict:
     }
 
 
-def random_wav2lip_int8(settings, workdir: str, log=print) -> str:
+def random_wav2lip_int8(settings, workdir: str, log=print, checkpoint: str = "") -> str:
     """An int8 ONNX Wav2Lip with random weights (the official architecture), calibrated on the
-    persona's own face and espeak speech: for ``--face wav2lip`` without a checkpoint."""
+    persona's own face and espeak speech: for ``--face wav2lip`` without a checkpoint.
+    ``checkpoint``: also write the same weights there as an official training checkpoint."""
     from pathlib import Path
 
     import numpy as np
@@ -109,7 +110,12 @@ def random_wav2lip_int8(settings, workdir: str, log=print) -> str:
         np.asarray(avatar.crops), speech_windows(speech_samples(persona, SENTENCES[0::2])), 64, seed=0
     )
     t0 = time.perf_counter()
-    fp32 = ex.export_fp32(random_wav2lip(0, mels[:32], faces[:32]), Path(workdir) / "w2l.fp32.onnx")
+    model = random_wav2lip(0, mels[:32], faces[:32])
+    if checkpoint:
+        from pipelines.face.wav2lip.checkpoint import save_checkpoint
+
+        save_checkpoint(model, checkpoint)
+    fp32 = ex.export_fp32(model, Path(workdir) / "w2l.fp32.onnx")
     path = ex.quantize_int8(fp32, Path(workdir) / "w2l.int8.onnx", mels, faces)
     log(f"random-weight Wav2Lip exported to int8 ONNX in {time.perf_counter() - t0:.1f} s (not timed)")
     return str(path)
