@@ -53,7 +53,7 @@ def problem(mode: str, device: str, dtype) -> str | None:
     if mode == "int8" and dtype != torch.float32:
         return (
             "dialogue.chatglm.quantize int8 works with dtype fp32 (int8 weights, fp32 activations); set "
-            "dialogue.chatglm.dtype to fp32 or auto, or use dialogue.chatglm.quantize int4 (bf16 activations)"
+            "dialogue.chatglm.dtype to fp32 or auto, or use dialogue.chatglm.quantize int4 (fp32 or bf16)"
         )
     if mode.startswith("int4") and dtype not in (torch.float32, torch.bfloat16):
         return (
