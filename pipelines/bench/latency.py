@@ -28,21 +28,27 @@ PROMPTS = [
 ]
 
 
+def run_turns(engine, prompts: list[str], timeout: float = 600) -> list:
+    """One turn per prompt through a started engine, then the engine closed; a failed turn raises."""
+    records = []
+    try:
+        for prompt in prompts:
+            rec = engine.wait(engine.submit(prompt), timeout=timeout)
+            if rec.status != "ok":
+                raise RuntimeError(f"turn {rec.turn_id} ended with {rec.status}: {rec.error}")
+            records.append(rec)
+    finally:
+        engine.close()
+    return records
+
+
 def run(settings, turns: int) -> dict:
     out_dir = tempfile.mkdtemp(prefix="bench-latency-")
     settings.output_dir = out_dir
     t = time.perf_counter()
     engine = Engine(settings).start()
     load_s = time.perf_counter() - t
-    records = []
-    try:
-        for i in range(turns):
-            rec = engine.wait(engine.submit(PROMPTS[i % len(PROMPTS)]), timeout=600)
-            if rec.status != "ok":
-                raise RuntimeError(f"turn {rec.turn_id} ended with {rec.status}: {rec.error}")
-            records.append(rec)
-    finally:
-        engine.close()
+    records = run_turns(engine, [PROMPTS[i % len(PROMPTS)] for i in range(turns)])
 
     def med(values):
         values = [v for v in values if v is not None]

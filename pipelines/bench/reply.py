@@ -123,6 +123,7 @@ def ours(files: dict, turns: int, out_dir: Path, settings=None) -> dict:
     from ..engine import Engine
     from ..settings import Settings
     from ..testing.toy_stages import ScriptedDialogue
+    from .latency import run_turns
 
     s = settings or Settings()
     for key, value in {
@@ -140,15 +141,7 @@ def ours(files: dict, turns: int, out_dir: Path, settings=None) -> dict:
     t = time.perf_counter()
     engine = Engine(s, stages={"dialogue": ScriptedDialogue(REPLY, delay=0.0, piece=len(REPLY))}).start()
     load_s = time.perf_counter() - t
-    recs = []
-    try:
-        for i in range(turns):
-            rec = engine.wait(engine.submit(f"第{i + 1}次：介绍一下项目"), timeout=600)
-            if rec.status != "ok":
-                raise RuntimeError(f"turn {rec.turn_id} ended with {rec.status}: {rec.error}")
-            recs.append(rec)
-    finally:
-        engine.close()
+    recs = run_turns(engine, [f"第{i + 1}次：介绍一下项目" for i in range(turns)])
 
     def med(name):
         return statistics.median(getattr(r, name) for r in recs)

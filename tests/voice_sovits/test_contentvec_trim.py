@@ -9,22 +9,13 @@ import torch
 
 from pipelines.voice.contentvec import _model_class, content_units, trim_to_layer
 
+from .helpers import tiny_hubert_config
+
 
 def _tiny_hubert(layers: int, stable: bool = False):
-    from transformers import HubertConfig
-
     torch.manual_seed(0)
-    cfg = HubertConfig(
-        hidden_size=32,
-        num_hidden_layers=layers,
-        num_attention_heads=2,
-        intermediate_size=64,
-        conv_dim=(16,) * 7,
-        classifier_proj_size=16,
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=4,
-        do_stable_layer_norm=stable,
-        feat_extract_norm="layer" if stable else "group",
+    cfg = tiny_hubert_config(
+        num_hidden_layers=layers, do_stable_layer_norm=stable, feat_extract_norm="layer" if stable else "group"
     )
     return _model_class()(cfg).eval()
 
