@@ -7,7 +7,8 @@ before it renders the whole video (batch 128), pastes it back and muxes the audi
 plays only when everything is done.  The two process steps are here, run as
 ``python -m pipelines.bench.dlb_style voice|face …``, on this project's own model code in PyTorch
 fp32 (what DL-B ran): so-vits 4.0 with ``dio`` F0 (4.0's ``compute_f0_dio``), the official Wav2Lip
-generator.  One difference favours DL-B: faces are found with mediapipe (about a tenth of S3FD's
+generator (ContentVec stops at layer 9 in both, as fairseq's ``extract_features(output_layer=9)``
+did for DL-B).  One difference favours DL-B: faces are found with mediapipe (about a tenth of S3FD's
 CPU time), as no S3FD weights are available here.
 """
 
