@@ -55,11 +55,9 @@ class PersonalInference:
             ort = require("onnxruntime", "onnxruntime", "ONNX lip-sync inference")
             if not self.path.is_file():
                 raise FileNotFoundError(f"{self.path}: ONNX model not found; export it with 'lipsync-train --export'")
-            opts = ort.SessionOptions()
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            if self.threads > 0:
-                opts.intra_op_num_threads = self.threads
-            opts.inter_op_num_threads = 1
+            from pipelines.ort_options import cpu_session_options
+
+            opts = cpu_session_options(ort, self.threads, quiet=False)
             self._session = ort.InferenceSession(str(self.path), sess_options=opts, providers=["CPUExecutionProvider"])
             shape = {i.name: i.shape for i in self._session.get_inputs()}
             if set(shape) != set(INPUT_NAMES):

@@ -155,11 +155,9 @@ class Wav2LipInference:
                 f"{self.path}: ONNX model not found; make it with "
                 f"'python -m pipelines export-onnx' (or point face.wav2lip.checkpoint at a .pth)"
             )
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if self.threads > 0:
-            opts.intra_op_num_threads = self.threads
-        opts.inter_op_num_threads = 1
+        from pipelines.ort_options import cpu_session_options
+
+        opts = cpu_session_options(ort, self.threads, quiet=False)
         available = ort.get_available_providers()
         providers = ["CPUExecutionProvider"]
         if self.device.startswith("cuda") and "CUDAExecutionProvider" in available:

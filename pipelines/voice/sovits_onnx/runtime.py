@@ -26,11 +26,9 @@ def session(path: str | os.PathLike, threads: int = 0):
     from pipelines.optional import require
 
     ort = require("onnxruntime", "onnxruntime", "the ONNX runtime of the so-vits voice")
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = int(threads) if threads > 0 else min(os.cpu_count() or 1, 4)
-    so.inter_op_num_threads = 1
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
+    from pipelines.ort_options import cpu_session_options
+
+    so = cpu_session_options(ort, int(threads) if threads > 0 else min(os.cpu_count() or 1, 4))
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
