@@ -50,7 +50,7 @@ def check() -> list[str]:
 
 
 def _check_sovits_f0() -> list[str]:
-    """The default so-vits F0 estimator runs and finds a 200 Hz tone (fcpe ships its weights)."""
+    """The default so-vits F0 estimator (``voice.sovits.f0_method``) runs and finds a 200 Hz tone."""
     from .settings import SOVITS_F0_DEFAULT
 
     try:

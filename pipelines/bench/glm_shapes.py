@@ -1,9 +1,10 @@
 """``bench dialogue --shapes 6b``: our ChatGLM-6B at its real layer shapes, 1 and 2 layers, scaled to 28.
 
 Random weights made directly in the variant's dtype (fp32, bf16, int8 = per-channel dynamic
-int8 Linear layers with fp32 activations, int4 = 4-bit weight groups on ONNX Runtime MatMulNBits (int8 activations; torch int4pack with bf16 activations without onnxruntime); the
-quantised variants quantise the output layer too, as the loader does).  For 1 and 2 layers it times the prefill of a
-``--history``-token prompt (time to first token) and greedy decoding with the KV cache; one
+int8 Linear layers with fp32 activations, int4 = 4-bit weight groups on ONNX Runtime's MatMulNBits
+with int8 activations (torch's int4pack with bf16 activations without onnxruntime); the quantised
+variants quantise the output layer too, as the loader does).  For 1 and 2 layers it times the prefill
+of a ``--history``-token prompt (time to first token) and greedy decoding with the KV cache; one
 layer's cost is the difference, so a 28-layer figure is ``t(1) + 27 * (t(2) - t(1))``.
 Memory: the process peak RSS here, and the weight bytes a 28-layer model would hold.
 

@@ -72,9 +72,7 @@ def prepare(folder: Path, log=print) -> dict:
     if not (w2l_pth.is_file() and w2l_onnx.is_file()):
         log("random-weight Wav2Lip: official checkpoint and int8 ONNX export …")
         s = Settings().replace("persona", str(persona))
-        made = Path(random_wav2lip_int8(s, str(folder), log=log, checkpoint=str(w2l_pth)))
-        if made != w2l_onnx:
-            made.replace(w2l_onnx)
+        random_wav2lip_int8(s, str(folder), log=log, checkpoint=str(w2l_pth))  # writes folder/w2l.int8.onnx
     return {"model": model, "contentvec": cv, "clip": clip, "persona": persona, "w2l_pth": w2l_pth, "w2l": w2l_onnx}
 
 

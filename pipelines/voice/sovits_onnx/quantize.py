@@ -19,7 +19,6 @@ from pipelines.atomic_files import atomic_path
 CALIBRATION_FRAMES = 160  # frames per calibration stretch (cut), enough for the ranges, fast to calibrate
 CALIBRATION_STRETCHES = 4
 #: convolutions left in fp32: the output conv and the small ones at the edges (cheap, sensitive)
-GENERATOR_INT8_OPS = ("Conv",)
 KEEP_FP32 = ("conv_post", "conv_pre", "noise_convs", "/pre/", "enc_p", "flow", "f0_decoder")
 
 
@@ -78,9 +77,7 @@ def calibration_feeds(voice, predict_f0: bool, persona=None, speech=None) -> lis
     return feeds[:CALIBRATION_STRETCHES]
 
 
-def generator_int8(
-    voice, fp32, dst: str | os.PathLike, predict_f0: bool, persona=None, speech=None, ops=GENERATOR_INT8_OPS
-) -> Path:
+def generator_int8(voice, fp32, dst: str | os.PathLike, predict_f0: bool, persona=None, speech=None) -> Path:
     """Static QDQ int8 of the fp32 generator graph ``fp32.generator``, calibrated on the persona's speech."""
     import onnx
     from onnxruntime.quantization import (
@@ -109,7 +106,7 @@ def generator_int8(
             _Reader(),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
-            op_types_to_quantize=list(ops),
+            op_types_to_quantize=["Conv"],
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
