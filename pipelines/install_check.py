@@ -44,6 +44,7 @@ def check() -> list[str]:
         problems.append(f"mediapipe face mesh does not start: {type(exc).__name__}: {exc}")
     problems += _check_sovits_f0()
     need("onnxruntime", "Wav2Lip ONNX runtime")
+    problems += _check_openvino()
     need("transformers", "ChatGLM")
     need("peft", "P-tuning")
     return problems
@@ -68,6 +69,28 @@ def _check_sovits_f0() -> list[str]:
             return [f"so-vits F0 method {SOVITS_F0_DEFAULT} does not find a 200 Hz tone"]
     except Exception as exc:
         return [f"so-vits F0 method {SOVITS_F0_DEFAULT} does not run: {type(exc).__name__}: {exc}"]
+    return []
+
+
+def _check_openvino() -> list[str]:
+    """OpenVINO's CPU plugin starts and runs a one-node graph (Wav2Lip's bf16 runtime, where the CPU has it)."""
+    try:
+        import numpy as np
+        import openvino as ov
+        import openvino.opset13 as ops
+
+        x = ops.parameter([2, 3], np.float32, name="x")
+        model = ov.Model([ops.relu(x)], [x], "check")
+        out = (
+            ov.Core()
+            .compile_model(model, "CPU")
+            .create_infer_request()
+            .infer({"x": np.array([[-1, 0, 2]] * 2, np.float32)})
+        )
+        if np.asarray(next(iter(out.values()))).tolist() != [[0, 0, 2]] * 2:
+            return ["OpenVINO's CPU plugin gives a wrong result"]
+    except Exception as exc:
+        return [f"OpenVINO does not run (face.wav2lip.runtime auto/openvino): {type(exc).__name__}: {exc}"]
     return []
 
 

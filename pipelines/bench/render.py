@@ -1,6 +1,7 @@
 """``python -m pipelines bench render``: speed of the Wav2Lip render step on this machine.
 
-For PyTorch fp32 and ONNX Runtime fp32 / int8 at a few batch sizes, the
+For PyTorch fp32, ONNX Runtime fp32 / int8 and OpenVINO (the fp32 export in bf16 where the
+CPU has it in hardware, else fp32) at a few batch sizes, the
 ``Wav2LipRenderer`` renders espeak-ng sentences (one ``AudioChunk`` each, as
 in a turn) onto an enrolled 720p face; reported per configuration:
 
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-RUNTIMES = ("torch-fp32", "onnx-fp32", "onnx-int8")
+RUNTIMES = ("torch-fp32", "onnx-fp32", "onnx-int8", "openvino-bf16")
 
 
 def _avatar(seconds: float, workdir: Path):
@@ -72,9 +73,10 @@ def _models(args, workdir: Path, avatar, persona, log) -> dict[str, Path]:
         pth = save_checkpoint(model, workdir / "wav2lip_random.pth")
         weights = "random (official architecture)"
     paths = {"torch-fp32": pth, "weights": weights}
-    if any(r.startswith("onnx") for r in args.runtimes):
+    if any(r.startswith(("onnx", "openvino")) for r in args.runtimes):
         t0 = time.perf_counter()
         paths["onnx-fp32"] = ex.export_fp32(model, workdir / "w2l.fp32.onnx")
+        paths["openvino-bf16"] = paths["onnx-fp32"]
         log(f"exported fp32 ONNX in {time.perf_counter() - t0:.1f} s")
     if "onnx-int8" in args.runtimes:
         t0 = time.perf_counter()
@@ -83,16 +85,26 @@ def _models(args, workdir: Path, avatar, persona, log) -> dict[str, Path]:
     return paths
 
 
-def _int8_psnr(paths, avatar, persona) -> dict | None:
-    if "onnx-int8" not in paths:
-        return None
+def _vs_fp32(paths, runtimes, avatar, persona) -> dict:
+    """PSNR of the int8 and OpenVINO generated faces against fp32 on held-out real inputs."""
     from pipelines.face.wav2lip.export import onnx_export as ex
     from pipelines.face.wav2lip.export.calibration import SENTENCES, paired_inputs, speech_samples, speech_windows
+    from pipelines.face.wav2lip.inference import Wav2LipInference
 
+    out: dict = {}
+    if "onnx-fp32" not in paths:
+        return out
     w = speech_windows(speech_samples(persona, SENTENCES[1::2]))
     mels, faces = paired_inputs(np.asarray(avatar.crops)[::-1], w, 32, seed=1)
     ref = ex.run_model(paths["onnx-fp32"], mels, faces)
-    return ex.compare(ref, ex.run_model(paths["onnx-int8"], mels, faces))
+    if "onnx-int8" in runtimes:
+        out["onnx-int8"] = ex.compare(ref, ex.run_model(paths["onnx-int8"], mels, faces))
+    if "openvino-bf16" in runtimes:
+        ov = Wav2LipInference(paths["openvino-bf16"], runtime="openvino", threads=2).load()
+        out["openvino-bf16"] = ex.compare(
+            ref, np.concatenate([ov(mels[i : i + 16], faces[i : i + 16]) for i in range(0, len(mels), 16)])
+        )
+    return out
 
 
 def _run(runtime: str, path: Path, batch: int, avatar, persona, speech, threads: int) -> dict:
@@ -104,7 +116,8 @@ def _run(runtime: str, path: Path, batch: int, avatar, persona, speech, threads:
     from ..stage import TurnContext
 
     settings = Settings().replace("face.wav2lip.batch_size", batch).replace("threads", threads)
-    inf = Wav2LipInference(path, runtime=runtime.split("-")[0], device="cpu", threads=threads)
+    engine = {"torch-fp32": "torch", "openvino-bf16": "openvino"}.get(runtime, "onnx")
+    inf = Wav2LipInference(path, runtime=engine, device="cpu", threads=threads)
     r = Wav2LipRenderer.from_settings(settings, persona, avatar=avatar, inference=inf)
     r.load()
     warm, sr = speech[0]
@@ -200,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in res["runs"]:  # what the CPU time per frame allows on idle cores
             row["cpu_fps_estimate"] = round(cores / max(row["cpu_s_per_frame"], 1e-9), 1)
         res["repeat"] = args.repeat
-        res["int8_vs_fp32"] = _int8_psnr(paths, avatar, persona)
+        res["vs_fp32"] = _vs_fp32(paths, args.runtimes, avatar, persona)
     for row in res["runs"]:
         base = next((b for b in res["runs"] if b["runtime"] == "torch-fp32" and b["batch"] == row["batch"]), None)
         if base:
@@ -253,10 +266,9 @@ def _print_table(res: dict) -> None:
     backends = dict.fromkeys(f"{r['runtime']} = {r['backend']}" for r in res["runs"] if r.get("backend"))
     if backends:  # e.g. onnx-int8 = onnx-int8-nhwc@cpu: the 8-bit graph kept in NHWC
         print("ran as: " + ", ".join(backends))
-    if res.get("int8_vs_fp32"):
-        q = res["int8_vs_fp32"]
+    for name, q in (res.get("vs_fp32") or {}).items():
         print(
-            f"int8 vs fp32 generated faces on held-out real inputs: PSNR {q['psnr_db']} dB, "
+            f"{name} vs fp32 generated faces on held-out real inputs: PSNR {q['psnr_db']} dB, "
             f"mean abs {q['mean_abs']}, max abs {q['max_abs']}"
         )
     e = res.get("enroll")

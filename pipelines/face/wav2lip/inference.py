@@ -1,8 +1,9 @@
-"""One Wav2Lip inference call, ``(mel windows, faces) -> generated faces``, on PyTorch or ONNX Runtime.
+"""One Wav2Lip inference call, ``(mel windows, faces) -> generated faces``, on PyTorch, ONNX Runtime or OpenVINO.
 
 ``Wav2LipInference(path)`` takes the official ``.pth`` (run by PyTorch, with
 BatchNorm folded into the convolutions) or an ``.onnx`` export (fp32, fp16 or
-int8 QDQ, run by ONNX Runtime); the model or session is built once in
+int8 QDQ, run by ONNX Runtime, or with ``runtime="openvino"`` by OpenVINO, bf16
+where the CPU has it in hardware); the model or session is built once in
 ``load()`` and reused for every batch.
 
 Also the tensor conventions of the original ``inference.py``: faces are
@@ -73,6 +74,13 @@ def resolve_runtime(path: Path, runtime: str) -> str:
         )
     if runtime in ("auto", "", None) or runtime == kind:
         return kind
+    if runtime == "openvino":
+        if kind == "onnx":
+            return "openvino"
+        raise ValueError(
+            f"face.wav2lip.runtime is 'openvino' but {path} is a PyTorch checkpoint: OpenVINO runs the ONNX "
+            f"export, which the face stage makes on first use (or: python -m pipelines export-onnx --checkpoint {path})"
+        )
     if runtime == "onnx":
         raise ValueError(
             f"face.wav2lip.runtime is 'onnx' but face.wav2lip.checkpoint {path} is a PyTorch checkpoint: export it "
@@ -83,6 +91,24 @@ def resolve_runtime(path: Path, runtime: str) -> str:
         f"face.wav2lip.runtime is '{runtime}' but face.wav2lip.checkpoint {path} is an ONNX export: point "
         f"face.wav2lip.checkpoint at the .pth checkpoint (or set face.wav2lip.runtime to 'auto')"
     )
+
+
+def batch_bucket(n: int) -> int:
+    """The batch size OpenVINO runs ``n`` frames at: a power of two up to 8, then a multiple of 8.
+
+    OpenVINO's CPU plugin builds its kernels for each new input shape on that shape's first call
+    (0.1-0.4 s for Wav2Lip on 2 cores, longer than the call itself), so the batches are padded to
+    these few sizes, which ``warm_up`` runs once at load.  The frames of a batch are independent:
+    padding does not change the others' output."""
+    n = max(1, int(n))
+    return 1 << (n - 1).bit_length() if n <= 8 else -(-n // 8) * 8
+
+
+def _pad_batch(x: np.ndarray, size: int) -> np.ndarray:
+    if len(x) >= size:
+        return x
+    pad = np.zeros((size - len(x), *x.shape[1:]), x.dtype)
+    return np.concatenate([x, pad])
 
 
 class Wav2LipInference:
@@ -127,9 +153,24 @@ class Wav2LipInference:
             return self
         if self.runtime == "torch":
             self._load_torch()
+        elif self.runtime == "openvino":
+            self._load_openvino()
         else:
             self._load_onnx()
         return self
+
+    def _load_openvino(self) -> None:
+        from pipelines.openvino_runtime import OpenVinoSession
+
+        if not self.path.is_file():
+            raise FileNotFoundError(
+                f"{self.path}: ONNX model not found; make it with 'python -m pipelines export-onnx'"
+            )
+        sess = OpenVinoSession(self.path, self.threads)
+        self._bind_inputs(sess)
+        self.provider = "cpu"
+        self.precision = sess.precision
+        self._session = sess
 
     def _load_torch(self) -> None:
         torch = require("torch", "torch", "Wav2Lip inference")
@@ -169,6 +210,15 @@ class Wav2LipInference:
                 f"{self.path}: ONNX Runtime cannot load this model ({exc}); "
                 f"re-export it with 'python -m pipelines export-onnx'"
             ) from exc
+        self._bind_inputs(sess)
+        self.provider = sess.get_providers()[0].replace("ExecutionProvider", "").lower()
+        self.precision = self._onnx_precision(sess)
+        if self.precision == "int8" and self.provider == "cpu" and self.cpu_layout:
+            sess = self._nhwc_int8_session(ort, opts, providers, sess)
+        self._session = sess
+
+    def _bind_inputs(self, sess) -> None:
+        """Which input is the mel and which the faces, and their element types."""
         inputs = sess.get_inputs()
         if len(inputs) != 2:
             raise ValueError(
@@ -179,11 +229,6 @@ class Wav2LipInference:
         self._names = (inputs[0].name, inputs[1].name) if mel_first else (inputs[1].name, inputs[0].name)
         f16 = "tensor(float16)"
         self._in_types = {i.name: (np.float16 if i.type == f16 else np.float32) for i in inputs}
-        self.provider = sess.get_providers()[0].replace("ExecutionProvider", "").lower()
-        self.precision = self._onnx_precision(sess)
-        if self.precision == "int8" and self.provider == "cpu" and self.cpu_layout:
-            sess = self._nhwc_int8_session(ort, opts, providers, sess)
-        self._session = sess
 
     def _nhwc_int8_session(self, ort, opts, providers, plain):
         """The int8 graph kept in NHWC throughout (same outputs, ~15 % faster); ``plain`` if it cannot be made."""
@@ -213,6 +258,16 @@ class Wav2LipInference:
                 return tag
         return "fp16" if np.float16 in self._in_types.values() else "fp32"
 
+    def warm_up(self, first_batch: int, max_batch: int) -> None:
+        """Run once at load what the first turn would otherwise pay for on its first calls: the
+        first batch's size (allocations, kernel choices), and with OpenVINO every padded batch size
+        up to ``max_batch`` (``batch_bucket``)."""
+        sizes = {batch_bucket(first_batch) if self.runtime == "openvino" else max(1, first_batch)}
+        if self.runtime == "openvino":
+            sizes |= {batch_bucket(k) for k in range(1, max(1, max_batch) + 1)}
+        for k in sorted(sizes):
+            self(np.zeros((k, 1, MEL_BANDS, MEL_STEPS), np.float32), np.zeros((k, 6, FACE_SIZE, FACE_SIZE), np.float32))
+
     # -- inference ---------------------------------------------------------------
     def __call__(self, mel: np.ndarray, faces: np.ndarray) -> np.ndarray:
         """``(B,1,80,16)`` + ``(B,6,96,96)`` float32 -> ``(B,3,96,96)`` float32 in [0,1]."""
@@ -227,6 +282,9 @@ class Wav2LipInference:
         if len(mel) == 0:
             return np.zeros((0, 3, FACE_SIZE, FACE_SIZE), np.float32)
         if self._session is not None:
+            n = len(mel)
+            if self.runtime == "openvino":  # a few batch sizes only: each new one costs OpenVINO a compile
+                mel, faces = _pad_batch(mel, batch_bucket(n)), _pad_batch(faces, batch_bucket(n))
             m_name, f_name = self._names
             out = self._session.run(
                 None,
@@ -235,7 +293,7 @@ class Wav2LipInference:
                     f_name: faces.astype(self._in_types[f_name], copy=False),
                 },
             )[0]
-            return np.asarray(out, np.float32)
+            return np.asarray(out[:n], np.float32)
         torch = self._torch
         dtype = torch.float16 if self.precision == "fp16" else torch.float32
         with torch.inference_mode():

@@ -118,16 +118,19 @@ class Wav2LipRenderer(FaceStage):
             path, runtime = self.env.resolve(ckpt), self.cfg.runtime
             device = self.env.device
             if (
-                runtime == "auto"
+                runtime in ("auto", "openvino")
                 and device == "cpu"
                 and path.suffix.lower() in (".pth", ".pt", ".tar")
                 and path.is_file()
             ):
                 # PyTorch fp32 cannot keep up with 25 fps on a CPU: use (and on first use make) the
-                # cached int8 ONNX export of this checkpoint
-                from pipelines.face.wav2lip.export.cache import int8_for_checkpoint
+                # cached ONNX export of this checkpoint: int8 (the fastest here), or fp32 for OpenVINO
+                from pipelines.face.wav2lip.export.cache import fp32_for_checkpoint, int8_for_checkpoint
 
-                path, runtime = int8_for_checkpoint(path, np.asarray(self.avatar.crops), self.persona), "onnx"
+                if runtime == "openvino":
+                    path, runtime = fp32_for_checkpoint(path), "openvino"
+                else:
+                    path, runtime = int8_for_checkpoint(path, np.asarray(self.avatar.crops), self.persona), "onnx"
             self.model = Wav2LipInference(path, runtime=runtime, device=device, threads=int(self.env.threads))
         self.model.load()
         if self.avatar is None:
@@ -144,11 +147,9 @@ class Wav2LipRenderer(FaceStage):
         self.warm_up()
 
     def warm_up(self) -> None:
-        """One call at the first batch's size at load time, so the first turn does not pay for
-        the runtime's first-run allocations and kernel choices."""
-        k = max(1, min(self.first_batch, self.batch_size))
-        crops = np.asarray(self.avatar.crops[np.zeros(k, np.int64)])
-        self.model(np.zeros((k, 1, 80, 16), np.float32), faces_to_input(crops))
+        """Calls at load time, so the first turn does not pay for the runtime's first-run
+        allocations and kernel choices (``Wav2LipInference.warm_up``)."""
+        self.model.warm_up(max(1, min(self.first_batch, self.batch_size)), self.batch_size)
 
     # -- helpers -------------------------------------------------------------------
     def _avatar_index(self, i: int) -> int:

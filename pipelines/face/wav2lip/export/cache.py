@@ -1,7 +1,8 @@
-"""Real time by default on a CPU: a ``.pth`` checkpoint becomes a cached int8 ONNX model on first use.
+"""Real time by default on a CPU: a ``.pth`` checkpoint becomes a cached ONNX model on first use.
 
 With ``face.wav2lip.runtime auto`` on the CPU, PyTorch fp32 renders ~16 fps on two cores,
-short of 25 fps speech; the int8 ONNX export keeps up.  So on first use the
+short of 25 fps speech; the int8 ONNX export keeps up (``runtime openvino`` runs the fp32
+export instead: ``fp32_for_checkpoint``).  So on first use the
 checkpoint is exported (fp32 ONNX, then static int8 QDQ calibrated on the
 persona's own face crops and espeak speech) and cached under a name keyed by
 the checkpoint's content hash: next to the checkpoint when that folder is
@@ -28,12 +29,30 @@ def cache_dir() -> Path:
     return onnx_cache.cache_dir("wav2lip")
 
 
-def cached_name(checkpoint: Path) -> str:
-    return onnx_cache.cached_name(checkpoint, "int8")
+def cached_name(checkpoint: Path, precision: str = "int8") -> str:
+    return onnx_cache.cached_name(checkpoint, precision)
 
 
-def find_cached(checkpoint: Path) -> Path | None:
-    return onnx_cache.find_cached(checkpoint, cached_name(checkpoint), "wav2lip")
+def find_cached(checkpoint: Path, precision: str = "int8") -> Path | None:
+    return onnx_cache.find_cached(checkpoint, cached_name(checkpoint, precision), "wav2lip")
+
+
+def fp32_for_checkpoint(checkpoint: str | os.PathLike, log: Callable[[str], None] = print) -> Path:
+    """The cached fp32 ONNX export of ``checkpoint`` (made now if missing): what OpenVINO runs in
+    bf16 (``pipelines/openvino_runtime.py``)."""
+    from pipelines.face.wav2lip.checkpoint import load_wav2lip
+    from pipelines.face.wav2lip.export import onnx_export as ex
+
+    pth = Path(checkpoint)
+    hit = find_cached(pth, "fp32")
+    if hit is not None:
+        return hit
+    dst = onnx_cache.target_folder(pth, "wav2lip") / cached_name(pth, "fp32")
+    t0 = time.perf_counter()
+    log(f"wav2lip: first use of {pth.name} with OpenVINO: exporting to ONNX (once; cached as {dst})")
+    ex.export_fp32(load_wav2lip(pth), dst)  # written atomically
+    log(f"wav2lip: ONNX model ready in {time.perf_counter() - t0:.0f} s")
+    return dst
 
 
 def int8_for_checkpoint(
