@@ -36,6 +36,7 @@ VARIANTS = {
     "bf16": ("bf16", "none"),
     "int8": ("fp32", "int8"),
     "int4": ("bf16", "int4"),
+    "int4-fp32": ("fp32", "int4"),  # int4 weights, every other tensor fp32 (the kernels' own activations)
     "int4+int8": ("fp32", "int4+int8"),
     "auto": ("auto", "none"),
 }
@@ -276,7 +277,9 @@ def print_table(report: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines bench dialogue", description=__doc__.split("\n")[0])
     parser.add_argument("--tiny", action="store_true", help="use the tiny random GLM built offline")
-    parser.add_argument("--variants", default="fp32", help="comma list of fp32, bf16, int8, int4, auto")
+    parser.add_argument(
+        "--variants", default="fp32", help="comma list of fp32, bf16, int8, int4, int4-fp32, int4+int8, auto"
+    )
     parser.add_argument(
         "--conversation",
         action="store_true",
@@ -348,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         from .glm_shapes import bench_shapes, bench_turns
 
         if "auto" in variants:
-            print("--shapes times fp32, bf16, int8 or int4", file=sys.stderr)
+            print("--shapes times fp32, bf16, int8, int4, int4-fp32 or int4+int8", file=sys.stderr)
             return 2
         threads = settings_from_args(args).threads
         if threads:

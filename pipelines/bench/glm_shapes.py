@@ -18,6 +18,9 @@ from __future__ import annotations
 import gc
 import time
 
+#: the quantised variants and their ``dialogue.chatglm.quantize`` mode (int4-fp32: int4 with fp32 around it)
+QUANTISED = {"int8": "int8", "int4": "int4", "int4-fp32": "int4", "int4+int8": "int4+int8"}
+
 SHAPES_6B = {
     "vocab_size": 130528,
     "hidden_size": 4096,
@@ -53,11 +56,11 @@ def _build(layers: int, variant: str):
             else:
                 t.fill_(1.0 if "layernorm" in mod_name and name == "weight" else 0.0)
             setattr(mod, name, torch.nn.Parameter(t, requires_grad=False))
-        if variant in ("int8", "int4", "int4+int8") and (".layers." in mod_name or mod_name == "lm_head"):
+        if variant in QUANTISED and (".layers." in mod_name or mod_name == "lm_head"):
             if type(mod) is torch.nn.Linear:  # as the loader: every Linear, the output layer too
                 parent, _, attr = mod_name.rpartition(".")
                 owner = model.get_submodule(parent) if parent else model
-                setattr(owner, attr, quantize_linear(mod, variant))
+                setattr(owner, attr, quantize_linear(mod, QUANTISED[variant]))
     model._seq_cache = []
     weight_bytes = {"layers": 0, "other": 0}
     qlin = torch.ao.nn.quantized.dynamic.Linear
@@ -164,11 +167,11 @@ def _build_glm2(layers: int, variant: str):
                 t.fill_(1.0 if "norm" in mod_name else 0.0)
             setattr(mod, name, torch.nn.Parameter(t, requires_grad=False))
     model.model.rotary_emb = type(model.model.rotary_emb)(config=gcfg)
-    if variant in ("int8", "int4", "int4+int8"):
+    if variant in QUANTISED:
         for mod_name, mod in list(model.named_modules()):
             if type(mod) is torch.nn.Linear:
                 parent, _, attr = mod_name.rpartition(".")
-                setattr(model.get_submodule(parent), attr, quantize_linear(mod, variant))
+                setattr(model.get_submodule(parent), attr, quantize_linear(mod, QUANTISED[variant]))
     weight_bytes = sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
     for mod in model.modules():
         if isinstance(mod, Int4Linear):  # its packed weights live in the kernel (ORT's session or torch's buffers)

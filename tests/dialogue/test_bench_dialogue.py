@@ -78,3 +78,24 @@ def test_interleaved_bench_ranks_variants_by_rounds(monkeypatch):
     assert rows["int8"]["speedup_vs_int8"] == 1.0  # each round against itself
     for r in rows.values():
         assert 0 < r["tokens_per_s_median"] <= r["tokens_per_s_best"]
+
+
+def test_int4_variants_differ_only_in_the_dtype_around_the_int4_layers(monkeypatch):
+    import torch
+
+    from pipelines.bench import glm_shapes
+    from pipelines.dialogue.quantize import Int4Linear
+
+    small = {**glm_shapes.SHAPES_6B2, "hidden_size": 128, "ffn_hidden_size": 256, "num_attention_heads": 4}
+    small.update(multi_query_group_num=2, kv_channels=32, padded_vocab_size=512)
+    monkeypatch.setattr(glm_shapes, "SHAPES_6B2", small)
+    dtypes = {}
+    for variant in ("int4", "int4-fp32"):
+        model, _ = glm_shapes._build_glm2(1, variant)
+        linears = [m for m in model.modules() if isinstance(m, (Int4Linear, torch.nn.Linear))]
+        assert linears and all(isinstance(m, Int4Linear) for m in linears)  # the output layer too
+        dtypes[variant] = {model.model.embed_tokens.weight.dtype, model.model.norm.weight.dtype}
+        ids = torch.tensor([[5, 6, 7]])
+        with torch.inference_mode():
+            assert torch.isfinite(model(ids).logits.float()).all()
+    assert dtypes == {"int4": {torch.bfloat16}, "int4-fp32": {torch.float32}}
