@@ -9,4 +9,7 @@ from pipelines.headless_demo import SCRIPTED, main, piped_lines
 __all__ = ["SCRIPTED", "main", "piped_lines"]
 
 if __name__ == "__main__":
+    from pipelines import native_stderr
+
+    native_stderr.install()  # mediapipe's threads' C++ log lines off stderr
     raise SystemExit(main())

@@ -76,4 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from pipelines import native_stderr
+
+    native_stderr.install()  # a command's process: mediapipe's threads' C++ log lines off stderr
     sys.exit(main())
