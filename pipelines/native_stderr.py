@@ -28,14 +28,29 @@ def keep(line: bytes) -> bool:
     return NATIVE_LINE.match(line) is None
 
 
+def _may_be_native(part: bytes) -> bool:
+    """Whether an unfinished line could still turn out to be a native log line (then it waits)."""
+    preamble = b"WARNING: All log messages before absl::"
+    return len(part) < 256 and (re.match(rb"^[IWEF]\d", part) is not None or preamble.startswith(part[:40]))
+
+
 def _pump(read_fd: int, out_fd: int) -> None:
+    """Lines on to ``out_fd`` as they come; an unfinished line (a prompt, a progress bar) at once
+    unless it could still be a native log line."""
     with os.fdopen(read_fd, "rb", buffering=0) as pipe:
-        rest = b""
+        rest, passing = b"", False  # passing: the line being read is the program's, partly written
         while chunk := pipe.read(65536):
             *lines, rest = (rest + chunk).split(b"\n")
-            kept = b"".join(line + b"\n" for line in lines if keep(line))
-            if kept:
-                os.write(out_fd, kept)
+            out = []
+            for line in lines:
+                if passing or keep(line):
+                    out.append(line + b"\n")
+                passing = False
+            if rest and (passing or not _may_be_native(rest)):
+                out.append(rest)
+                rest, passing = b"", True
+            if out:
+                os.write(out_fd, b"".join(out))
         if rest and keep(rest):
             os.write(out_fd, rest)
 

@@ -40,3 +40,16 @@ def test_native_logs_1_leaves_stderr_untouched():
     env = {**__import__("os").environ, "PIPELINES_NATIVE_LOGS": "1"}
     proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60, env=env)
     assert "inference_feedback_manager.cc:114]" in proc.stderr and proc.returncode == 3
+
+
+def test_an_unfinished_line_such_as_a_prompt_is_shown_at_once():
+    script = (
+        "import os, sys, time\nfrom pipelines import native_stderr\nnative_stderr.install()\n"
+        "sys.stderr.write('you> '); sys.stderr.flush(); time.sleep(30)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
+    try:
+        assert proc.stderr.read(5) == b"you> "  # before the line ends (the process still sleeps)
+    finally:
+        proc.kill()
+        proc.wait()
