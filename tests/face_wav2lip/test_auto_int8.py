@@ -5,26 +5,14 @@ import shutil
 import numpy as np
 
 from pipelines.face.wav2lip.export.cache import cached_name, find_cached
-from pipelines.face.wav2lip.renderer import Wav2LipRenderer
 from pipelines.messages import AudioChunk
-from pipelines.persona import Persona
-from pipelines.settings import Settings
 from pipelines.stage import TurnContext
+
+from .pth_renderer import renderer_for, renderer_on_pth
 
 
 def test_auto_runtime_exports_caches_and_reuses_int8(w2l_checkpoint, face_avatar, speech, tmp_path, capsys):
-    pth = tmp_path / "wav2lip_gan.pth"
-    shutil.copy(w2l_checkpoint, pth)
-    s = (
-        Settings()
-        .replace("face.backend", "wav2lip")
-        .replace("face.wav2lip.checkpoint", str(pth))
-        .replace("face.wav2lip.runtime", "auto")
-        .replace("device", "cpu")
-        .replace("face.wav2lip.batch_size", 8)
-    )
-    persona = Persona(root=tmp_path, name="t", display_name="t", system_prompt="")
-    r = Wav2LipRenderer.from_settings(s, persona, avatar=face_avatar)
+    r, pth = renderer_on_pth(w2l_checkpoint, face_avatar, tmp_path, "auto")
     r.load()
     out = capsys.readouterr().out
     assert "[1/3]" in out and "[3/3] int8 calibration" in out  # progress while exporting
@@ -36,7 +24,7 @@ def test_auto_runtime_exports_caches_and_reuses_int8(w2l_checkpoint, face_avatar
     assert sum(len(c.frames) for c in chunks) == round(len(samples) / sr * 25)
     stamp = cached.stat().st_mtime_ns
     # a second start reuses the cached model: no export, no progress
-    r2 = Wav2LipRenderer.from_settings(s, persona, avatar=face_avatar)
+    r2 = renderer_for(pth, face_avatar, tmp_path, "auto")
     r2.load()
     assert "[1/3]" not in capsys.readouterr().out and cached.stat().st_mtime_ns == stamp
     assert r2.backend.startswith("wav2lip/onnx-int8")

@@ -7,21 +7,17 @@
   checkpoint's hash, makes no int8 model, and renders a turn.
 """
 
-import shutil
-
 import numpy as np
 import pytest
 
 from pipelines import openvino_runtime
-from pipelines.face.wav2lip.compositor import lower_face_mask
 from pipelines.face.wav2lip.export.cache import cached_name, find_cached
 from pipelines.face.wav2lip.export.calibration import psnr
 from pipelines.face.wav2lip.inference import Wav2LipInference, batch_bucket
-from pipelines.face.wav2lip.renderer import Wav2LipRenderer
 from pipelines.messages import AudioChunk
-from pipelines.persona import Persona
-from pipelines.settings import Settings
 from pipelines.stage import TurnContext
+
+from .pth_renderer import face_mask, renderer_for, renderer_on_pth
 
 
 def test_batch_buckets_are_few_and_cover_every_size():
@@ -70,18 +66,7 @@ def test_openvino_needs_an_onnx_model_or_the_face_stage_export(w2l_checkpoint):
 
 
 def test_runtime_openvino_exports_fp32_once_and_renders_a_turn(w2l_checkpoint, face_avatar, speech, tmp_path, capsys):
-    pth = tmp_path / "wav2lip_gan.pth"
-    shutil.copy(w2l_checkpoint, pth)
-    s = (
-        Settings()
-        .replace("face.backend", "wav2lip")
-        .replace("face.wav2lip.checkpoint", str(pth))
-        .replace("face.wav2lip.runtime", "openvino")
-        .replace("device", "cpu")
-        .replace("face.wav2lip.batch_size", 8)
-    )
-    persona = Persona(root=tmp_path, name="t", display_name="t", system_prompt="")
-    r = Wav2LipRenderer.from_settings(s, persona, avatar=face_avatar)
+    r, pth = renderer_on_pth(w2l_checkpoint, face_avatar, tmp_path, "openvino")
     r.load()
     assert "first use of wav2lip_gan.pth with OpenVINO" in capsys.readouterr().out
     cached = find_cached(pth, "fp32")
@@ -96,15 +81,11 @@ def test_runtime_openvino_exports_fp32_once_and_renders_a_turn(w2l_checkpoint, f
     # speech frames carry the generated mouth in the lower face only
     changed = 0
     for i in range(12, len(frames) - 12):
-        k = face_avatar.index(i)
-        orig = face_avatar.frames[k]
-        mask = np.zeros(orig.shape[:2], np.float32)
-        x1, y1, x2, y2 = face_avatar.boxes[k]
-        mask[y1:y2, x1:x2] = lower_face_mask(face_avatar.boxes[k], face_avatar.landmarks[k])
+        orig, mask = face_avatar.frames[face_avatar.index(i)], face_mask(face_avatar, i)
         assert np.array_equal(frames[i][mask == 0], orig[mask == 0])
         changed += int(np.any(frames[i] != orig))
     assert changed > 0.8 * (len(frames) - 24)
     stamp = cached.stat().st_mtime_ns
-    r2 = Wav2LipRenderer.from_settings(s, persona, avatar=face_avatar)
+    r2 = renderer_for(pth, face_avatar, tmp_path, "openvino")
     r2.load()
     assert "first use" not in capsys.readouterr().out and cached.stat().st_mtime_ns == stamp

@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 
 from pipelines.face.wav2lip.checkpoint import CheckpointError
-from pipelines.face.wav2lip.compositor import lower_face_mask
 from pipelines.face.wav2lip.renderer import Wav2LipRenderer
 from pipelines.messages import AudioChunk, TextChunk, VideoChunk
 from pipelines.persona import Persona
 from pipelines.settings import Settings
 from pipelines.stage import TurnContext
 from pipelines.testing.harness import run_stage
+
+from .pth_renderer import face_mask
 
 
 def _settings(checkpoint, batch=8, runtime="torch"):
@@ -88,11 +89,7 @@ def test_speech_changes_only_the_lower_face_and_pauses_keep_the_face(renderer, f
     mid = len(frames) // 2
     talking = 0
     for i in range(lead + 2, len(frames) - lead - 2):
-        k = face_avatar.index(i)
-        orig = face_avatar.frames[k]
-        mask = np.zeros(orig.shape[:2], np.float32)
-        x1, y1, x2, y2 = face_avatar.boxes[k]
-        mask[y1:y2, x1:x2] = lower_face_mask(face_avatar.boxes[k], face_avatar.landmarks[k])
+        orig, mask = face_avatar.frames[face_avatar.index(i)], face_mask(face_avatar, i)
         assert np.array_equal(frames[i][mask == 0], orig[mask == 0])
         talking += int(np.any(frames[i] != orig))
     assert talking > 0.8 * (len(frames) - 2 * lead - 4)
