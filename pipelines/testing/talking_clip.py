@@ -23,15 +23,17 @@ SENTENCES = (
 
 
 def espeak_speech(seconds: float, gap_s: float = 0.3, lead_s: float = 0.4) -> tuple[np.ndarray, int]:
-    """About ``seconds`` of espeak-ng speech (sentences with short pauses), after ``lead_s`` of silence."""
-    from pipelines.voice.espeak_tts import EspeakLibrary
+    """About ``seconds`` of espeak-ng speech (sentences with short pauses), after ``lead_s`` of silence.
 
-    lib = EspeakLibrary.get()
-    sr = int(lib.sample_rate)
+    The sentences are spoken in a fresh process (``fresh_espeak``), so a clip is the same
+    whatever the calling process synthesised before."""
+    from pipelines.testing.fresh_espeak import speak_fresh
+
+    spoken, sr = speak_fresh(SENTENCES)
     parts = [np.zeros(int(lead_s * sr), np.float32)]
     total, k = lead_s, 0
     while total < seconds:
-        pcm = lib.synthesize(SENTENCES[k % len(SENTENCES)], "en-us", 165, 50).astype(np.float32) / 32768.0
+        pcm = spoken[k % len(spoken)].astype(np.float32) / 32768.0
         parts += [pcm, np.zeros(int(gap_s * sr), np.float32)]
         total += len(pcm) / sr + gap_s
         k += 1

@@ -71,10 +71,8 @@ def trained(prepared, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def speech():
-    from pipelines.voice.espeak_tts import EspeakLibrary
+    from pipelines.testing.fresh_espeak import speak_fresh
 
-    lib = EspeakLibrary.get()
-    pcm = lib.synthesize("Good morning, how are you today?", "en-us", 165, 50)
-    sr = int(lib.sample_rate)
+    (pcm,), sr = speak_fresh(["Good morning, how are you today?"])  # the same audio whatever this process spoke before
     pad = np.zeros(int(0.3 * sr), np.float32)
     return np.concatenate([pad, pcm.astype(np.float32) / 32768.0, pad]), sr
