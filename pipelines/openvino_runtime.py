@@ -10,6 +10,12 @@ OpenVINO is the choice for the face's fidelity at about 3x fp32's speed.
 Measured and rejected for so-vits: the generator at DL-B's sizes ran at RTF 0.24 (ONNX Runtime
 int8 0.30–0.38), but OpenVINO compiles anew for every new input length (1.4–4.5 s, ten times
 a steady call; its model cache does not keep dynamic shapes), and so-vits' chunks vary in length.
+Measured again (2026-12-03, same run, 350 frames = 4.1 s of 44.1 kHz audio, 2 threads): ONNX
+Runtime fp32 RTF 0.54, int8 0.27; OpenVINO bf16 on the fp32 graph 0.22 with a static shape
+(10.6 s to compile it), 0.19–0.24 with a dynamic one once a length has been seen, but 7.8–10 s
+for the first call at each new length (414 and 478 frames); OpenVINO on the int8 QDQ graph
+0.83 (63–151 s to compile).  Fixed-length buckets would need one such compile (and one weight
+copy) per bucket for a 1.25x gain, so the voice stays on ONNX Runtime int8.
 Wav2Lip's new batch sizes cost 0.1–0.4 s, and ``Wav2LipInference`` pads each batch to a few
 sizes compiled at load time.
 
