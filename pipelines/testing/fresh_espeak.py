@@ -11,6 +11,7 @@ call's.  About half a second per call.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -38,6 +39,14 @@ def speak_fresh(
             raise RuntimeError(f"espeak child process failed: {done.stderr.strip().splitlines()[-1:]}")
         with np.load(out) as z:
             return [z[f"t{i}"] for i in range(len(texts))], int(z["sr"])
+
+
+@functools.lru_cache(maxsize=256)
+def fresh_pcm(text: str, voice: str = "en-us", rate_wpm: int = 165, pitch: int = 50) -> tuple[np.ndarray, int]:
+    """(int16 samples, sample rate) of one text from ``speak_fresh``, kept per process (read-only array)."""
+    (pcm,), sr = speak_fresh([text], voice, rate_wpm, pitch)
+    pcm.flags.writeable = False
+    return pcm, sr
 
 
 def _main(path: str) -> None:

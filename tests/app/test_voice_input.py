@@ -22,12 +22,11 @@ def espeak_wav(path, text: str, voice: str = "en-us", lead_s: float = 0.5, tail_
     """A WAV file of espeak-ng speaking ``text`` at its own rate (22.05 kHz), with silence around it."""
     import soundfile as sf
 
-    from pipelines.voice.espeak_tts import EspeakLibrary
+    from pipelines.testing.fresh_espeak import fresh_pcm
 
-    lib = EspeakLibrary.get()
-    pcm = lib.synthesize(text, voice, 150, 50).astype(np.float32) / 32768.0
-    z = lambda s: np.zeros(int(s * lib.sample_rate), np.float32)  # noqa: E731
-    sf.write(str(path), np.concatenate([z(lead_s), pcm, z(tail_s)]), lib.sample_rate, subtype="PCM_16")
+    pcm, sr = fresh_pcm(text, voice, 150, 50)  # the same audio in every run, whatever spoke before
+    z = lambda s: np.zeros(int(s * sr), np.float32)  # noqa: E731
+    sf.write(str(path), np.concatenate([z(lead_s), pcm.astype(np.float32) / 32768.0, z(tail_s)]), sr, subtype="PCM_16")
     return path
 
 
