@@ -36,7 +36,8 @@ def speak_fresh(
             cwd=str(Path(__file__).resolve().parents[2]),
         )
         if done.returncode != 0:
-            raise RuntimeError(f"espeak child process failed: {done.stderr.strip().splitlines()[-1:]}")
+            last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            raise RuntimeError(f"espeak child process failed: {last}")
         with np.load(out) as z:
             return [z[f"t{i}"] for i in range(len(texts))], int(z["sr"])
 
